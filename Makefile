@@ -1,0 +1,101 @@
+# upgate — plain Makefile.  Knobs: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
+# WERROR=1 (warnings are errors), SANITIZE=address,undefined.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(PREFIX)/share/upgate
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+BUILD      ?= build
+
+WARN = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wpointer-arith -Wwrite-strings -Wformat=2 \
+       -Wvla -Wcast-qual -Wnull-dereference
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# _GNU_SOURCE is set here, in one place, for F_OFD_SETLK, fallocate(2),
+# renameat2(2) and O_PATH.
+JSON_CFLAGS  := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
+JSON_LIBS    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+CUNIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags cunit 2>/dev/null)
+CUNIT_LIBS   := $(shell $(PKG_CONFIG) --libs cunit 2>/dev/null)
+FCGI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags fcgi 2>/dev/null)
+FCGI_LIBS    := $(shell $(PKG_CONFIG) --libs fcgi 2>/dev/null)
+
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+CORE_SRC  := $(sort $(wildcard common/*.c))
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_LIB  := $(BUILD)/libupgate.a
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate-quota
+ifneq ($(wildcard fcgi/*.c),)
+PROGRAMS  += $(BUILD)/upgate.fcgi
+endif
+
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+
+$(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+
+$(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
+$(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) -lpthread
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS)
+
+deps:
+	@sh scripts/install-deps.sh
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+integration: all
+	@python3 tests/integration/run.py --build $(BUILD)
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) integration
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -D_GNU_SOURCE -Icommon common cgi fcgi tools
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+	cp -R apache-conf lighttpd-conf $(DESTDIR)$(SYSCONFDIR)
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all deps unit integration test lint install clean

@@ -1,0 +1,33 @@
+/*
+ * buf: a growable byte buffer for response heads and bodies, which are
+ * small (the upload itself never passes through one).
+ */
+#ifndef UPGATE_BUF_H
+#define UPGATE_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char   *data;	/* NUL-terminated when len > 0 */
+	size_t  len;
+	size_t  cap;
+	int     failed;	/* an allocation failed: contents incomplete */
+};
+
+void buf_init(struct buf *);
+void buf_release(struct buf *);	/* safe twice */
+void buf_add(struct buf *, const char *s, size_t len);
+void buf_puts(struct buf *, const char *s);
+void buf_printf(struct buf *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends s escaped for XML and HTML text and attributes (&<>"'). */
+void buf_add_xml(struct buf *, const char *s, size_t len);
+
+/*
+ * Appends s with every byte outside printable ASCII, and '\' and '"',
+ * written as \xHH: for log lines (SPEC §9).
+ */
+void buf_add_logsafe(struct buf *, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * decide: the decision table of SPEC §6 as one pure function.  It reads
+ * request facts, configuration and figures, and returns the first row that
+ * refuses.  No getenv, no clock, no I/O, no allocation.
+ *
+ * The facts are gathered in the order of the rows, cheapest first, and
+ * decide() is called after each step: it stops, answering REASON_NONE, at
+ * the first row whose facts are not known yet.  So nothing is looked at
+ * (no path walked, no lock taken) when an earlier row already refuses.
+ */
+#ifndef UPGATE_DECIDE_H
+#define UPGATE_DECIDE_H
+
+#include <stdint.h>
+#include "reason.h"
+
+#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (SPEC §6) */
+
+enum method {
+	METHOD_GET,
+	METHOD_HEAD,
+	METHOD_PUT,
+	METHOD_POST,
+	METHOD_DELETE,
+	METHOD_OPTIONS,
+	METHOD_OTHER,
+	METHOD__MAX
+};
+
+enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
+const char *method_name(enum method);
+#define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
+
+/* What a walk of the target path found (rows 8 and 9). */
+enum target {
+	TARGET_NEW,		/* does not exist, its folder does */
+	TARGET_EXISTS,		/* a regular file */
+	TARGET_BAD_NAME,	/* 400 */
+	TARGET_SYMLINK,		/* 403: a symbolic link on the path */
+	TARGET_FOREIGN,		/* 403: stored by someone else */
+	TARGET_PARENT_MISSING,	/* a folder on the path does not exist */
+	TARGET_NOT_FOLDER,	/* 409: a non-folder where a folder is needed */
+	TARGET_NOT_REGULAR,	/* 409: the target is not a regular file */
+	TARGET__MAX
+};
+
+/* Which groups of facts are known (bits of facts.known). */
+enum {
+	KNOW_CONFIG   = 1 << 0,	/* config_ok */
+	KNOW_IDENTITY = 1 << 1,	/* identity_ok */
+	KNOW_TARGET   = 1 << 2,	/* target, if_none_match */
+	KNOW_SPACE    = 1 << 3,	/* free, min_free */
+	KNOW_QUOTA    = 1 << 4	/* limit, used, reserved, recorded */
+};
+
+struct facts {
+	unsigned    known;
+	enum method method;
+	int         config_ok;
+	int         identity_ok;
+	/* CONTENT_LENGTH, else X-Expected-Entity-Length, as sent (NULL: none) */
+	const char *length_text;
+	int         multipart_ok;	/* POST: multipart/form-data + boundary */
+	enum target target;
+	int         if_none_match_star;
+	int64_t     free_space;		/* f_bavail x f_frsize */
+	int64_t     min_free;		/* from config_min_free() */
+	int64_t     limit;		/* QUOTA_UNLIMITED: none */
+	int64_t     used;
+	int64_t     reserved;
+	int64_t     recorded;		/* ledger size of a replaced file, or 0 */
+};
+
+/* The settings that rows 4 to 11 read, copied from struct config. */
+struct policy {
+	int64_t max_upload_size;	/* 0: no limit */
+	int     allow_unknown_length;
+	int     allow_overwrite;
+	int     create_parents;
+};
+
+struct verdict {
+	enum reason reason;	/* REASON_NONE: no row refuses so far */
+	int         row;	/* the row of SPEC §6 that decided, 0 if none */
+	int64_t     length;	/* the announced length, -1 if unknown */
+	int64_t     charge;	/* what the upload adds to the user's usage */
+	/* figures of the refusal */
+	int64_t     limit;	/* too_large: max_upload_size */
+	int64_t     available;	/* disk_full: max(0, free - min_free);
+				   quota_exceeded: max(0, limit-used-reserved) */
+	int64_t     shortage;	/* disk_full, quota_exceeded */
+};
+
+struct verdict decide(const struct facts *, const struct policy *);
+
+/* max(0, free - min_free) */
+int64_t space_available(int64_t free_space, int64_t min_free);
+
+#endif

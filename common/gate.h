@@ -1,0 +1,35 @@
+/*
+ * gate: one request, from its CGI variables to its response.  Both front
+ * ends call gate_handle() with their struct io; everything between —
+ * configuration, decision, accounting, storage, rendering, logging —
+ * happens here.
+ */
+#ifndef UPGATE_GATE_H
+#define UPGATE_GATE_H
+
+#include "config.h"
+#include "io.h"
+#include "quota.h"
+
+/*
+ * What a gate keeps between requests: the configuration and the quota
+ * table, re-read when their files change.  One gate per thread.
+ */
+struct gate {
+	const char         *config_path;	/* borrowed */
+	struct config       cfg;
+	int                 have_cfg;
+	struct quota_table *quota;
+};
+
+void gate_init(struct gate *, const char *config_path);
+void gate_release(struct gate *);	/* safe twice */
+
+/*
+ * Handles one request through io.  Returns 1 when the response was
+ * written with the request body (partly) unread: the front end then
+ * closes its output and discards the rest (SPEC §6).  Returns 0 otherwise.
+ */
+int gate_handle(struct gate *, const struct io *);
+
+#endif

@@ -1,0 +1,104 @@
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "number.h"
+
+int
+number_parse(const char *s, size_t len, int64_t *out)
+{
+	int64_t v = 0;
+	size_t  i;
+
+	if (s == NULL || len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (INT64_MAX - (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* The binary suffixes of SPEC §2, as powers of 1024. */
+static const struct {
+	const char *name;
+	int         shift;
+} suffixes[] = {
+	{ "k", 10 }, { "m", 20 }, { "g", 30 }, { "t", 40 },
+	{ "kib", 10 }, { "mib", 20 }, { "gib", 30 }, { "tib", 40 },
+};
+
+int
+size_parse(const char *s, int64_t *out)
+{
+	size_t  digits, i;
+	int64_t v;
+
+	if (s == NULL)
+		return -1;
+	digits = strspn(s, "0123456789");
+	if (number_parse(s, digits, &v) == -1)
+		return -1;
+	if (s[digits] == '\0') {
+		*out = v;
+		return 0;
+	}
+	for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		if (strcasecmp(s + digits, suffixes[i].name) != 0)
+			continue;
+		if (v > (INT64_MAX >> suffixes[i].shift))
+			return -1;
+		*out = v << suffixes[i].shift;
+		return 0;
+	}
+	return -1;
+}
+
+int
+percent_parse(const char *s, int64_t *ppm)
+{
+	size_t  whole, frac = 0, i;
+	int64_t v, scale = 1000000 / 100;
+
+	if (s == NULL)
+		return -1;
+	whole = strspn(s, "0123456789");
+	if (whole == 0 || whole > 3 || number_parse(s, whole, &v) == -1)
+		return -1;
+	v *= scale;
+	s += whole;
+	if (*s == '.') {
+		s++;
+		frac = strspn(s, "0123456789");
+		if (frac == 0)
+			return -1;
+		/* digits beyond the fourth are below a millionth: ignored */
+		for (i = 0; i < frac && i < 4; i++) {
+			scale /= 10;
+			v += (s[i] - '0') * scale;
+		}
+		s += frac;
+	}
+	if (strcmp(s, "%") != 0 || v > 1000000)
+		return -1;
+	*ppm = v;
+	return 0;
+}
+
+/* __extension__: GCC and clang have 128-bit integers on every 64-bit target */
+__extension__ typedef __int128 wide;
+
+int64_t
+muldiv64(int64_t a, int64_t b, int64_t c)
+{
+	wide r;
+
+	if (c == 0)
+		return 0;
+	r = (wide)a * b / c;
+	return r > INT64_MAX ? INT64_MAX : (int64_t)r;
+}

@@ -1,0 +1,118 @@
+/*
+ * store: the only filesystem code for uploads (SPEC §5).  Every step of a
+ * path is opened relative to a directory descriptor with O_NOFOLLOW, so a
+ * symbolic link is never followed; bodies go to a temporary file
+ * ".upgate-tmp-..." in the target folder, created O_EXCL, given its
+ * announced length with fallocate(2), made durable with fsync and renamed
+ * into place atomically.
+ */
+#ifndef UPGATE_STORE_H
+#define UPGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include "decide.h"
+#include "names.h"
+
+#define STORE_TMP_PREFIX ".upgate-tmp-"
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_NOSPACE,		/* ENOSPC or EDQUOT */
+	STORE_EXISTS,		/* publish without replace found a file */
+	STORE_IO,		/* any other failure; errno kept */
+	STORE__MAX
+};
+const char *store_strerror(enum store_err);
+
+/*
+ * A walk of a path below a base folder.  Owns dir_fd and the names of the
+ * folders it created (so store_target_rollback can remove them).
+ */
+struct store_target {
+	enum target state;	/* what the walk found (decide.h) */
+	int         dir_fd;	/* the target's folder (or the folder
+				   itself for PATH_FOLDER), -1 if missing */
+	size_t      found;	/* components of the folder path that exist */
+	const struct path *path;
+	enum path_kind kind;
+	struct stat st;		/* the target's, when TARGET_EXISTS */
+	int         base_fd;	/* borrowed */
+	size_t      created;	/* folders made by store_make_parents */
+};
+
+/*
+ * Walks path below base_fd (borrowed) and fills t: TARGET_NEW or
+ * TARGET_EXISTS (with dir_fd open), TARGET_PARENT_MISSING (found tells
+ * how far it got), TARGET_SYMLINK, TARGET_NOT_FOLDER, TARGET_NOT_REGULAR.
+ * For PATH_FOLDER the state is TARGET_NEW when the folder exists.  Never
+ * TARGET_BAD_NAME or TARGET_FOREIGN: those are the caller's.  Returns
+ * STORE_OK or STORE_IO (an unexpected error).
+ */
+enum store_err store_resolve(int base_fd, const struct path *path,
+    enum path_kind, struct store_target *t);
+
+/* Creates the missing folders (mode 0755) and opens dir_fd. */
+enum store_err store_make_parents(struct store_target *t);
+
+/* Removes the folders store_make_parents created, deepest first. */
+void store_target_rollback(struct store_target *t);
+
+void store_target_release(struct store_target *t);	/* safe twice */
+
+/*
+ * Opens the user's folder below upload_fd, creating it (mode 0755) when
+ * create is set; never follows a symbolic link.  Returns the descriptor,
+ * or -1 with errno (ENOENT when missing and not created, ELOOP for a
+ * link, ENOTDIR for a non-folder).
+ */
+int store_open_user_dir(int upload_fd, const char *user, int create);
+
+struct store_tmp {
+	int     fd;		/* -1 when closed */
+	int     dir_fd;		/* borrowed */
+	char    name[64];	/* ".upgate-tmp-..." */
+	int64_t written;
+	int64_t allocated;	/* bytes given by fallocate */
+	int64_t synced;		/* bytes handed to writeback so far */
+};
+
+/* Creates the temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW). */
+enum store_err store_tmp_create(int dir_fd, struct store_tmp *);
+
+/*
+ * Gives the file len bytes with fallocate(2) (not posix_fallocate).
+ * STORE_NOSPACE when the disk cannot hold them; STORE_OK also when the
+ * filesystem does not support it (the writes will tell).
+ */
+enum store_err store_tmp_allocate(struct store_tmp *, int64_t len);
+
+/* Writes all of (buf, len), starting writeback of what came before. */
+enum store_err store_tmp_write(struct store_tmp *, const void *buf,
+    size_t len);
+
+/* Trims to what was written, fchmod 0644, fsync. */
+enum store_err store_tmp_finish(struct store_tmp *);
+
+/*
+ * Renames the temporary file to name in its folder and fsyncs the
+ * folder.  Without replace the rename fails with STORE_EXISTS rather than
+ * overwrite (RENAME_NOREPLACE, or link+unlink where unsupported).
+ */
+enum store_err store_tmp_publish(struct store_tmp *, const char *name,
+    int replace);
+
+/* Removes the temporary file (if still there) and closes it; safe twice. */
+void store_tmp_abort(struct store_tmp *);
+
+/* Removes the regular file name in dir_fd and fsyncs the folder. */
+enum store_err store_unlink(int dir_fd, const char *name);
+
+/*
+ * Free bytes an unprivileged user may use (f_bavail x f_frsize) and the
+ * total size (f_blocks x f_frsize) of the filesystem holding fd.
+ */
+int store_space(int fd, int64_t *free_bytes, int64_t *total_bytes);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing upgate need, and
+# does nothing when they are all present.  Needs root to install.
+set -eu
+
+packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
+curl python3 time cppcheck mandoc"
+
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
