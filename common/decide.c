@@ -1,0 +1,220 @@
+/*
+ * decide: SPEC §6, rows 1 to 11, in order.  Row 12 onwards happen while
+ * the body streams and are the gate's.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "decide.h"
+#include "number.h"
+#include "quota.h"
+
+static const char *const method_names[METHOD__MAX] = {
+	[METHOD_GET]     = "GET",
+	[METHOD_HEAD]    = "HEAD",
+	[METHOD_PUT]     = "PUT",
+	[METHOD_POST]    = "POST",
+	[METHOD_DELETE]  = "DELETE",
+	[METHOD_OPTIONS] = "OPTIONS",
+	[METHOD_OTHER]   = "-",
+};
+
+enum method
+method_parse(const char *s)
+{
+	int m;
+
+	if (s == NULL)
+		return METHOD_OTHER;
+	for (m = 0; m < METHOD_OTHER; m++)
+		if (strcmp(s, method_names[m]) == 0)	/* case-sensitive */
+			return (enum method)m;
+	return METHOD_OTHER;
+}
+
+const char *
+method_name(enum method m)
+{
+	return m < METHOD__MAX ? method_names[m] : "-";
+}
+
+/* a - b, but never below 0; both are non-negative byte counts. */
+static int64_t
+sub0(int64_t a, int64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* a + b, saturating at INT64_MAX; both non-negative. */
+static int64_t
+add_sat(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+int64_t
+space_available(int64_t free_space, int64_t min_free)
+{
+	return sub0(free_space, min_free);
+}
+
+static struct verdict
+decided(struct verdict v, enum reason reason, int row)
+{
+	v.reason = reason;
+	v.row = row;
+	return v;
+}
+
+/* Rows 4 to 7: what an upload's request line and headers alone decide. */
+static struct verdict
+decide_length(const struct facts *f, const struct policy *p, struct verdict v)
+{
+	const char *t = f->length_text;
+
+	if (t == NULL || *t == '\0') {
+		if (!p->allow_unknown_length)
+			return decided(v, REASON_LENGTH_REQUIRED, 4);
+	} else if (number_parse(t, strlen(t), &v.length) == -1)
+		return decided(v, REASON_BAD_REQUEST, 5);
+	if (p->max_upload_size > 0 && v.length > p->max_upload_size) {
+		v.limit = p->max_upload_size;
+		return decided(v, REASON_TOO_LARGE, 6);
+	}
+	if (f->method == METHOD_POST && !f->multipart_ok)
+		return decided(v, REASON_UNSUPPORTED_MEDIA_TYPE, 7);
+	return v;
+}
+
+/* Row 8: the target path and its preconditions. */
+static struct verdict
+decide_target(const struct facts *f, struct verdict v)
+{
+	int exists = f->target == TARGET_EXISTS ||
+	    f->target == TARGET_NOT_REGULAR;
+
+	switch (f->target) {
+	case TARGET_BAD_NAME:
+		return decided(v, REASON_BAD_REQUEST, 8);
+	case TARGET_SYMLINK:
+	case TARGET_FOREIGN:
+		return decided(v, REASON_FORBIDDEN, 8);
+	default:
+		break;
+	}
+	/* a non-folder where a folder is needed is 409 even for a DELETE */
+	if (f->method == METHOD_DELETE &&
+	    (f->target == TARGET_NEW || f->target == TARGET_PARENT_MISSING))
+		return decided(v, REASON_NOT_FOUND, 8);
+	if (f->method == METHOD_PUT && f->if_none_match_star && exists)
+		return decided(v, REASON_PRECONDITION_FAILED, 8);
+	return v;
+}
+
+/* Row 9: what is in the way on disk. */
+static struct verdict
+decide_conflict(const struct facts *f, const struct policy *p,
+    struct verdict v)
+{
+	switch (f->target) {
+	case TARGET_PARENT_MISSING:
+		if (p->create_parents && f->method != METHOD_DELETE)
+			return v;
+		return decided(v, REASON_CONFLICT, 9);
+	case TARGET_NOT_FOLDER:
+	case TARGET_NOT_REGULAR:
+		return decided(v, REASON_CONFLICT, 9);
+	case TARGET_EXISTS:
+		if (f->method == METHOD_PUT && !p->allow_overwrite)
+			return decided(v, REASON_CONFLICT, 9);
+		return v;
+	default:
+		return v;
+	}
+}
+
+/*
+ * The bytes the space and quota checks hold against.  A multipart body
+ * carries up to FRAMING_ALLOWANCE bytes of framing and text fields that
+ * are not stored, so it is refused before its body only when it exceeds
+ * the room by more than that (SPEC §6).
+ */
+static int64_t
+needed(const struct facts *f, int64_t bytes)
+{
+	if (f->method == METHOD_POST)
+		return sub0(bytes, FRAMING_ALLOWANCE);
+	return bytes;
+}
+
+/* Row 10: free space on the filesystem. */
+static struct verdict
+decide_space(const struct facts *f, struct verdict v)
+{
+	v.available = space_available(f->free_space, f->min_free);
+	if (needed(f, v.length) > v.available) {
+		v.shortage = v.length - v.available;
+		return decided(v, REASON_DISK_FULL, 10);
+	}
+	v.available = 0;
+	return v;
+}
+
+/* Row 11: the user's quota. */
+static struct verdict
+decide_quota(const struct facts *f, struct verdict v)
+{
+	int64_t committed;
+
+	v.charge = v.length;
+	if (f->target == TARGET_EXISTS)
+		v.charge = v.length - f->recorded;	/* may be negative */
+	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
+		return v;
+	committed = add_sat(f->used, f->reserved);
+	if (needed(f, v.charge) <= sub0(f->limit, committed))
+		return v;
+	v.limit = f->limit;
+	v.available = sub0(f->limit, committed);
+	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
+	return decided(v, REASON_QUOTA_EXCEEDED, 11);
+}
+
+struct verdict
+decide(const struct facts *f, const struct policy *p)
+{
+	struct verdict v;
+	int upload = f->method == METHOD_PUT || f->method == METHOD_POST;
+
+	memset(&v, 0, sizeof v);
+	v.length = -1;
+	if (f->method == METHOD_OTHER)
+		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
+	if (f->method == METHOD_OPTIONS)
+		return decided(v, REASON_OPTIONS, 1);
+	if (!(f->known & KNOW_CONFIG))
+		return v;
+	if (!f->config_ok)
+		return decided(v, REASON_SERVER_ERROR, 2);
+	if (!(f->known & KNOW_IDENTITY))
+		return v;
+	if (!f->identity_ok)
+		return decided(v, REASON_FORBIDDEN, 3);
+	if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)
+		return v;
+	if (f->method == METHOD_GET || f->method == METHOD_HEAD ||
+	    !(f->known & KNOW_TARGET))
+		return v;
+	if ((v = decide_target(f, v)).reason != REASON_NONE ||
+	    (v = decide_conflict(f, p, v)).reason != REASON_NONE)
+		return v;
+	/* an unknown length is held to space and quota while it streams */
+	if (f->method == METHOD_DELETE || v.length <= 0)
+		return v;
+	if (!(f->known & KNOW_SPACE) ||
+	    (v = decide_space(f, v)).reason != REASON_NONE)
+		return v;
+	if (!(f->known & KNOW_QUOTA))
+		return v;
+	return decide_quota(f, v);
+}

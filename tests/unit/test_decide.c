@@ -1,0 +1,312 @@
+/*
+ * Every row of SPEC §6 that decide() owns (1 to 11), as a table: the
+ * facts, the settings, and the reason and row expected.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "cu_main.h"
+#include "decide.h"
+#include "quota.h"
+
+#define ALL (KNOW_CONFIG | KNOW_IDENTITY | KNOW_TARGET | KNOW_SPACE | KNOW_QUOTA)
+#define MiB (1024 * 1024)
+
+/* A PUT of 100 bytes by a known user with room everywhere. */
+static struct facts
+base(void)
+{
+	struct facts f;
+
+	memset(&f, 0, sizeof f);
+	f.known = ALL;
+	f.method = METHOD_PUT;
+	f.config_ok = 1;
+	f.identity_ok = 1;
+	f.length_text = "100";
+	f.multipart_ok = 1;
+	f.target = TARGET_NEW;
+	f.free_space = 10 * MiB;
+	f.min_free = 0;
+	f.limit = QUOTA_UNLIMITED;
+	return f;
+}
+
+static const struct policy defaults = { 0, 0, 1, 0 };
+
+struct row {
+	const char     *what;
+	void          (*change)(struct facts *, struct policy *);
+	enum reason     reason;
+	int             row;
+};
+
+#define CHANGE(name, body) \
+	static void name(struct facts *f, struct policy *p) \
+	{ (void)f; (void)p; body; }
+
+CHANGE(nothing, )
+CHANGE(patch, f->method = METHOD_OTHER)
+CHANGE(options, f->method = METHOD_OPTIONS; f->config_ok = 0)
+CHANGE(options_unknown_config, f->method = METHOD_OPTIONS; f->known = 0)
+CHANGE(other_bad_config, f->method = METHOD_OTHER; f->config_ok = 0)
+CHANGE(bad_config, f->config_ok = 0; f->identity_ok = 0)
+CHANGE(config_unknown, f->known = 0; f->config_ok = 0)
+CHANGE(no_identity, f->identity_ok = 0; f->length_text = NULL)
+CHANGE(get_no_identity, f->method = METHOD_GET; f->identity_ok = 0)
+CHANGE(identity_unknown, f->known = KNOW_CONFIG; f->length_text = NULL)
+CHANGE(no_length, f->length_text = NULL)
+CHANGE(empty_length, f->length_text = "")
+CHANGE(no_length_allowed, f->length_text = NULL; p->allow_unknown_length = 1)
+CHANGE(no_length_allowed_huge, f->length_text = NULL;
+    p->allow_unknown_length = 1; f->free_space = 0; f->limit = 0)
+CHANGE(minus, f->length_text = "-1")
+CHANGE(plus, f->length_text = "+5")
+CHANGE(space, f->length_text = " 5")
+CHANGE(hex, f->length_text = "0x10")
+CHANGE(huge, f->length_text = "9223372036854775808")
+CHANGE(max_ok, f->length_text = "9223372036854775807";
+    f->free_space = INT64_MAX)
+CHANGE(zeros, f->length_text = "007")
+CHANGE(too_large, p->max_upload_size = 99)
+CHANGE(at_limit, p->max_upload_size = 100)
+CHANGE(too_large_bad_path, p->max_upload_size = 99;
+    f->target = TARGET_BAD_NAME)
+CHANGE(post_form, f->method = METHOD_POST)
+CHANGE(post_not_form, f->method = METHOD_POST; f->multipart_ok = 0)
+CHANGE(put_not_form, f->multipart_ok = 0)
+CHANGE(bad_name, f->target = TARGET_BAD_NAME; f->free_space = 0)
+CHANGE(symlink, f->target = TARGET_SYMLINK)
+CHANGE(foreign, f->target = TARGET_FOREIGN)
+CHANGE(delete_missing, f->method = METHOD_DELETE; f->length_text = NULL)
+CHANGE(delete_no_parent, f->method = METHOD_DELETE;
+    f->target = TARGET_PARENT_MISSING)
+CHANGE(delete_not_folder, f->method = METHOD_DELETE;
+    f->target = TARGET_NOT_FOLDER)
+CHANGE(delete_not_regular, f->method = METHOD_DELETE;
+    f->target = TARGET_NOT_REGULAR)
+CHANGE(delete_exists, f->method = METHOD_DELETE; f->target = TARGET_EXISTS;
+    f->free_space = 0; f->limit = 0)
+CHANGE(inm_exists, f->if_none_match_star = 1; f->target = TARGET_EXISTS)
+CHANGE(inm_new, f->if_none_match_star = 1)
+CHANGE(inm_exists_no_overwrite, f->if_none_match_star = 1;
+    f->target = TARGET_EXISTS; p->allow_overwrite = 0)
+CHANGE(parent_missing, f->target = TARGET_PARENT_MISSING)
+CHANGE(parent_created, f->target = TARGET_PARENT_MISSING;
+    p->create_parents = 1)
+CHANGE(not_folder, f->target = TARGET_NOT_FOLDER; p->create_parents = 1)
+CHANGE(not_regular, f->target = TARGET_NOT_REGULAR)
+CHANGE(no_overwrite, f->target = TARGET_EXISTS; p->allow_overwrite = 0)
+CHANGE(overwrite, f->target = TARGET_EXISTS)
+CHANGE(no_overwrite_full, f->target = TARGET_EXISTS;
+    p->allow_overwrite = 0; f->free_space = 0)
+CHANGE(disk_full, f->free_space = 99)
+CHANGE(disk_exact, f->free_space = 100)
+CHANGE(min_free, f->free_space = 1000; f->min_free = 901)
+CHANGE(min_free_over, f->free_space = 1000; f->min_free = 5000)
+CHANGE(disk_unknown, f->known &= ~(unsigned)(KNOW_SPACE | KNOW_QUOTA);
+    f->free_space = 0)
+CHANGE(empty_body_full, f->length_text = "0"; f->free_space = 0;
+    f->limit = 0)
+CHANGE(disk_before_quota, f->free_space = 0; f->limit = 0)
+CHANGE(post_disk_margin, f->method = METHOD_POST;
+    f->length_text = "65636"; f->free_space = 100)
+CHANGE(post_disk_over, f->method = METHOD_POST;
+    f->length_text = "65637"; f->free_space = 100)
+CHANGE(quota_over, f->limit = 1000; f->used = 901)
+CHANGE(quota_exact, f->limit = 1000; f->used = 900)
+CHANGE(quota_reserved, f->limit = 1000; f->used = 800; f->reserved = 101)
+CHANGE(quota_zero, f->limit = 0)
+CHANGE(quota_replace_smaller, f->limit = 1000; f->used = 1000;
+    f->target = TARGET_EXISTS; f->recorded = 100)
+CHANGE(quota_replace_larger, f->limit = 1000; f->used = 1000;
+    f->target = TARGET_EXISTS; f->recorded = 99)
+CHANGE(quota_already_over, f->limit = 10; f->used = 50;
+    f->target = TARGET_EXISTS; f->recorded = 200)
+CHANGE(post_quota_margin, f->method = METHOD_POST;
+    f->length_text = "66536"; f->limit = 1000)
+CHANGE(post_quota_over, f->method = METHOD_POST;
+    f->length_text = "66537"; f->limit = 1000)
+CHANGE(quota_unknown, f->known &= ~(unsigned)KNOW_QUOTA; f->limit = 0)
+CHANGE(get_full, f->method = METHOD_GET; f->length_text = NULL;
+    f->free_space = 0; f->limit = 0)
+CHANGE(head_bad_target, f->method = METHOD_HEAD; f->target = TARGET_SYMLINK)
+
+static const struct row rows[] = {
+	{ "PUT that fits",                nothing,          REASON_NONE, 0 },
+	{ "PATCH",                        patch,            REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "PATCH with a broken config",   other_bad_config, REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "OPTIONS needs no config",      options,          REASON_OPTIONS, 1 },
+	{ "OPTIONS with nothing known",   options_unknown_config, REASON_OPTIONS, 1 },
+	{ "broken config",                bad_config,       REASON_SERVER_ERROR, 2 },
+	{ "config not read yet",          config_unknown,   REASON_NONE, 0 },
+	{ "no identity before length",    no_identity,      REASON_FORBIDDEN, 3 },
+	{ "GET without identity",         get_no_identity,  REASON_FORBIDDEN, 3 },
+	{ "identity not known yet",       identity_unknown, REASON_NONE, 0 },
+	{ "no CONTENT_LENGTH",            no_length,        REASON_LENGTH_REQUIRED, 4 },
+	{ "empty CONTENT_LENGTH",         empty_length,     REASON_LENGTH_REQUIRED, 4 },
+	{ "unknown length allowed",       no_length_allowed, REASON_NONE, 0 },
+	{ "unknown length skips 10, 11",  no_length_allowed_huge, REASON_NONE, 0 },
+	{ "length -1",                    minus,            REASON_BAD_REQUEST, 5 },
+	{ "length +5",                    plus,             REASON_BAD_REQUEST, 5 },
+	{ "length ' 5'",                  space,            REASON_BAD_REQUEST, 5 },
+	{ "length 0x10",                  hex,              REASON_BAD_REQUEST, 5 },
+	{ "length 2^63",                  huge,             REASON_BAD_REQUEST, 5 },
+	{ "length 2^63-1",                max_ok,           REASON_NONE, 0 },
+	{ "length 007",                   zeros,            REASON_NONE, 0 },
+	{ "over max_upload_size",         too_large,        REASON_TOO_LARGE, 6 },
+	{ "at max_upload_size",           at_limit,         REASON_NONE, 0 },
+	{ "413 before a bad path",        too_large_bad_path, REASON_TOO_LARGE, 6 },
+	{ "POST multipart",               post_form,        REASON_NONE, 0 },
+	{ "POST not multipart",           post_not_form,    REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
+	{ "PUT of any type",              put_not_form,     REASON_NONE, 0 },
+	{ "bad name before full disk",    bad_name,         REASON_BAD_REQUEST, 8 },
+	{ "symlink on the path",          symlink,          REASON_FORBIDDEN, 8 },
+	{ "file of another user",         foreign,          REASON_FORBIDDEN, 8 },
+	{ "DELETE of a missing file",     delete_missing,   REASON_NOT_FOUND, 8 },
+	{ "DELETE below a missing folder", delete_no_parent, REASON_NOT_FOUND, 8 },
+	{ "DELETE through a file",        delete_not_folder, REASON_CONFLICT, 9 },
+	{ "DELETE of a folder",           delete_not_regular, REASON_CONFLICT, 9 },
+	{ "DELETE ignores space, quota",  delete_exists,    REASON_NONE, 0 },
+	{ "If-None-Match * on a file",    inm_exists,       REASON_PRECONDITION_FAILED, 8 },
+	{ "If-None-Match * on nothing",   inm_new,          REASON_NONE, 0 },
+	{ "412 before 409",               inm_exists_no_overwrite, REASON_PRECONDITION_FAILED, 8 },
+	{ "parent missing",               parent_missing,   REASON_CONFLICT, 9 },
+	{ "parent created",               parent_created,   REASON_NONE, 0 },
+	{ "file where a folder is needed", not_folder,      REASON_CONFLICT, 9 },
+	{ "target is a folder",           not_regular,      REASON_CONFLICT, 9 },
+	{ "no overwrite",                 no_overwrite,     REASON_CONFLICT, 9 },
+	{ "overwrite",                    overwrite,        REASON_NONE, 0 },
+	{ "409 before 507",               no_overwrite_full, REASON_CONFLICT, 9 },
+	{ "disk full",                    disk_full,        REASON_DISK_FULL, 10 },
+	{ "disk exactly enough",          disk_exact,       REASON_NONE, 0 },
+	{ "min_free_space keeps room",    min_free,         REASON_DISK_FULL, 10 },
+	{ "min_free_space above free",    min_free_over,    REASON_DISK_FULL, 10 },
+	{ "space not known yet",          disk_unknown,     REASON_NONE, 0 },
+	{ "empty body never refused",     empty_body_full,  REASON_NONE, 0 },
+	{ "507 disk before quota",        disk_before_quota, REASON_DISK_FULL, 10 },
+	{ "POST within framing margin",   post_disk_margin, REASON_NONE, 0 },
+	{ "POST beyond framing margin",   post_disk_over,   REASON_DISK_FULL, 10 },
+	{ "quota exceeded",               quota_over,       REASON_QUOTA_EXCEEDED, 11 },
+	{ "quota exactly reached",        quota_exact,      REASON_NONE, 0 },
+	{ "quota with reservations",      quota_reserved,   REASON_QUOTA_EXCEEDED, 11 },
+	{ "quota of 0",                   quota_zero,       REASON_QUOTA_EXCEEDED, 11 },
+	{ "replace with a smaller file",  quota_replace_smaller, REASON_NONE, 0 },
+	{ "replace with a larger file",   quota_replace_larger, REASON_QUOTA_EXCEEDED, 11 },
+	{ "replace while over the limit", quota_already_over, REASON_NONE, 0 },
+	{ "POST quota within margin",     post_quota_margin, REASON_NONE, 0 },
+	{ "POST quota beyond margin",     post_quota_over,  REASON_QUOTA_EXCEEDED, 11 },
+	{ "quota not known yet",          quota_unknown,    REASON_NONE, 0 },
+	{ "GET is never full",            get_full,         REASON_NONE, 0 },
+	{ "HEAD ignores PATH_INFO",       head_bad_target,  REASON_NONE, 0 },
+};
+
+static void
+test_rows(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct facts   f = base();
+		struct policy  p = defaults;
+		struct verdict v;
+
+		rows[i].change(&f, &p);
+		v = decide(&f, &p);
+		if (v.reason != rows[i].reason || v.row != rows[i].row)
+			fprintf(stderr, "\n  %s: got %s (row %d), want %s (row %d)",
+			    rows[i].what, reason_name(v.reason), v.row,
+			    reason_name(rows[i].reason), rows[i].row);
+		CU_ASSERT_EQUAL(v.reason, rows[i].reason);
+		CU_ASSERT_EQUAL(v.row, rows[i].row);
+	}
+}
+
+/* The figures a refusal carries for its body. */
+static void
+test_figures(void)
+{
+	struct facts   f = base();
+	struct policy  p = defaults;
+	struct verdict v;
+
+	p.max_upload_size = 99;
+	v = decide(&f, &p);
+	CU_ASSERT_EQUAL(v.limit, 99);
+	CU_ASSERT_EQUAL(v.length, 100);
+
+	p = defaults;
+	f.free_space = 1000;
+	f.min_free = 940;
+	v = decide(&f, &p);
+	CU_ASSERT_EQUAL(v.reason, REASON_DISK_FULL);
+	CU_ASSERT_EQUAL(v.available, 60);
+	CU_ASSERT_EQUAL(v.shortage, 40);
+
+	f = base();
+	f.limit = 1000;
+	f.used = 850;
+	f.reserved = 100;
+	v = decide(&f, &p);
+	CU_ASSERT_EQUAL(v.reason, REASON_QUOTA_EXCEEDED);
+	CU_ASSERT_EQUAL(v.limit, 1000);
+	CU_ASSERT_EQUAL(v.available, 50);
+	CU_ASSERT_EQUAL(v.shortage, 50);
+	CU_ASSERT_EQUAL(v.charge, 100);
+
+	f = base();
+	f.limit = 1000;
+	f.target = TARGET_EXISTS;
+	f.recorded = 30;
+	v = decide(&f, &p);
+	CU_ASSERT_EQUAL(v.reason, REASON_NONE);
+	CU_ASSERT_EQUAL(v.charge, 70);
+}
+
+/* Saturation: figures near 2^63 do not wrap into a wrong answer. */
+static void
+test_extremes(void)
+{
+	struct facts   f = base();
+	struct policy  p = defaults;
+	struct verdict v;
+
+	f.length_text = "9223372036854775807";
+	f.free_space = INT64_MAX;
+	f.limit = INT64_C(1) << 62;
+	f.used = INT64_MAX;
+	f.reserved = INT64_MAX;
+	v = decide(&f, &p);
+	CU_ASSERT_EQUAL(v.reason, REASON_QUOTA_EXCEEDED);
+	CU_ASSERT(v.shortage > 0);
+	CU_ASSERT_EQUAL(v.available, 0);
+}
+
+static void
+test_methods(void)
+{
+	CU_ASSERT_EQUAL(method_parse("PUT"), METHOD_PUT);
+	CU_ASSERT_EQUAL(method_parse("put"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(method_parse("OPTIONS"), METHOD_OPTIONS);
+	CU_ASSERT_EQUAL(method_parse("PATCH"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(method_parse(""), METHOD_OTHER);
+	CU_ASSERT_EQUAL(method_parse(NULL), METHOD_OTHER);
+	CU_ASSERT_STRING_EQUAL(method_name(METHOD_DELETE), "DELETE");
+	CU_ASSERT_EQUAL(space_available(10, 20), 0);
+	CU_ASSERT_EQUAL(space_available(20, 5), 15);
+}
+
+static CU_TestInfo decide_tests[] = {
+	{ "every row of the table", test_rows },
+	{ "refusal figures", test_figures },
+	{ "figures near 2^63", test_extremes },
+	{ "methods", test_methods },
+	CU_TEST_INFO_NULL
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "decide", NULL, NULL, NULL, NULL, decide_tests },
+	CU_SUITE_INFO_NULL
+};
+
+CU_MAIN(suites)
