@@ -1,0 +1,374 @@
+/*
+ * gate: one request, in the order of SPEC §6.  The facts are gathered
+ * row by row and decide() is asked after each step, so that a request
+ * refused early costs nothing more: no body byte read, no path walked, no
+ * lock taken.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gate_int.h"
+#include "quota.h"
+
+void
+gate_init(struct gate *g, const char *config_path)
+{
+	memset(g, 0, sizeof *g);
+	g->config_path = config_path;
+}
+
+void
+gate_release(struct gate *g)
+{
+	if (g->have_cfg)
+		config_release(&g->cfg);
+	g->have_cfg = 0;
+	quota_table_free(g->quota);
+	g->quota = NULL;
+}
+
+static const char *
+param(const struct request *rq, const char *name)
+{
+	const char *v = rq->io->param(rq->io->ctx, name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Row 2: (re)reads the configuration when its file changed. */
+static int
+load_config(struct request *rq)
+{
+	struct gate *g = rq->g;
+
+	if (g->have_cfg && !config_changed(&g->cfg))
+		return 0;
+	if (g->have_cfg)
+		config_release(&g->cfg);
+	g->have_cfg = 0;
+	if (config_load(g->config_path, &g->cfg, &rq->diag) == -1)
+		return -1;
+	g->have_cfg = 1;
+	return 0;
+}
+
+/* Row 2 goes on: the state folder and the quota table. */
+static int
+open_state(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+
+	if (ledger_open(&rq->ledger, cfg->state_dir) != LEDGER_OK) {
+		diag_add(&rq->diag, cfg->state_dir, 0,
+		    "cannot open the state folder: %s", strerror(errno));
+		return -1;
+	}
+	if (cfg->quota_file == NULL)
+		return 0;
+	return quota_table_open(&rq->g->quota, cfg->quota_file,
+	    rq->ledger.state_fd, &rq->diag);
+}
+
+static void
+copy_policy(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+
+	rq->policy.max_upload_size = cfg->max_upload_size;
+	rq->policy.allow_unknown_length = cfg->allow_unknown_length;
+	rq->policy.allow_overwrite = cfg->allow_overwrite;
+	rq->policy.create_parents = cfg->create_parents;
+}
+
+/* Row 3: REMOTE_USER, else anonymous_user; never a client header. */
+static void
+find_identity(struct request *rq)
+{
+	const char *user = param(rq, "REMOTE_USER");
+
+	if (user == NULL)
+		user = rq->g->cfg.anonymous_user;
+	rq->facts.known |= KNOW_IDENTITY;
+	rq->facts.identity_ok = user != NULL && user_name_valid(user);
+	if (rq->facts.identity_ok)
+		rq->user = user;
+}
+
+/*
+ * Rows 4 to 7: CONTENT_LENGTH, or X-Expected-Entity-Length where it is
+ * absent (macOS Finder sends it with chunked PUTs); the media type.
+ */
+static void
+find_length(struct request *rq)
+{
+	rq->length_header = "Content-Length";
+	rq->facts.length_text = param(rq, "CONTENT_LENGTH");
+	if (rq->facts.length_text == NULL) {
+		rq->facts.length_text = param(rq, "HTTP_X_EXPECTED_ENTITY_LENGTH");
+		rq->expected_only = rq->facts.length_text != NULL;
+		if (rq->expected_only)
+			rq->length_header = "X-Expected-Entity-Length";
+	}
+	/* form uploads are not taken yet: refused as 415 */
+	rq->facts.multipart_ok = 0;
+}
+
+/* The path of the target below upload_dir, for the ledger. */
+static int
+join_rel(struct request *rq)
+{
+	size_t i, n = rq->path.ncomp;
+	int    len = 0, w;
+	char  *out = rq->folder;
+
+	out[0] = '\0';
+	if (rq->g->cfg.per_user_dirs)
+		len = snprintf(out, sizeof rq->folder, "%s", rq->user);
+	for (i = 0; i + 1 < n && len >= 0; i++) {
+		w = snprintf(out + len, sizeof rq->folder - (size_t)len, "%s%s",
+		    len > 0 ? "/" : "", rq->path.comp[i]);
+		len = w < 0 || (size_t)w >= sizeof rq->folder - (size_t)len ?
+		    -1 : len + w;
+	}
+	if (len < 0)
+		return -1;
+	w = snprintf(rq->rel, sizeof rq->rel, "%s%s%s", out,
+	    len > 0 ? "/" : "", rq->path.comp[n - 1]);
+	return w < 0 || (size_t)w >= sizeof rq->rel ? -1 : 0;
+}
+
+/*
+ * With per_user_dirs, the user's folder; it is made on the first upload,
+ * so a missing one means "every folder on the path is missing".
+ */
+static int
+open_user_dir(struct request *rq)
+{
+	if (!rq->g->cfg.per_user_dirs) {
+		rq->user_fd = dup(rq->upload_fd);
+		return rq->user_fd == -1 ? -1 : 0;
+	}
+	rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 0);
+	if (rq->user_fd != -1 || errno == ENOENT)
+		return 0;
+	if (errno == ELOOP || errno == ENOTDIR) {
+		rq->facts.target = errno == ELOOP ?
+		    TARGET_SYMLINK : TARGET_NOT_FOLDER;
+		return 1;
+	}
+	return -1;
+}
+
+/* Who stored the target, for per_user_dirs = no and for the charge. */
+static int
+check_record(struct request *rq)
+{
+	struct record rec;
+	int           r;
+
+	if (rq->facts.target != TARGET_EXISTS)
+		return 0;
+	r = ledger_record_get(&rq->ledger, rq->rel, &rec);
+	if (r == -1)
+		return -1;
+	if (r == 0 && strcmp(rec.owner, rq->user) == 0)
+		rq->facts.recorded = rec.size;
+	else if (!rq->g->cfg.per_user_dirs)
+		rq->facts.target = TARGET_FOREIGN;	/* someone's, or nobody's */
+	return 0;
+}
+
+/* Rows 8 and 9: walk the path, never following a link. */
+static int
+find_target(struct request *rq)
+{
+	int r;
+
+	rq->facts.known |= KNOW_TARGET;
+	if (path_parse(param(rq, "PATH_INFO"), PATH_FILE, &rq->path) == -1 ||
+	    join_rel(rq) == -1) {
+		rq->facts.target = TARGET_BAD_NAME;
+		return 0;
+	}
+	if ((r = open_user_dir(rq)) != 0)
+		return r == 1 ? 0 : -1;
+	if (rq->user_fd == -1) {
+		rq->facts.target = rq->path.ncomp == 1 ?
+		    TARGET_NEW : TARGET_PARENT_MISSING;
+		rq->target.found = 0;
+		return 0;
+	}
+	if (store_resolve(rq->user_fd, &rq->path, PATH_FILE, &rq->target) !=
+	    STORE_OK)
+		return -1;
+	rq->facts.target = rq->target.state;
+	return check_record(rq);
+}
+
+/* Rows 10 and 11: free space and the user's figures, under the lock. */
+static int
+find_room(struct request *rq)
+{
+	struct quota_rule rule = quota_lookup(rq->g->quota, rq->user);
+	struct usage      u;
+	int64_t           total;
+
+	if (store_space(rq->upload_fd, &rq->facts.free_space, &total) == -1)
+		return -1;
+	rq->facts.min_free = config_min_free(&rq->g->cfg, total);
+	if (ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
+		return -1;
+	rq->facts.limit = rule.limit;
+	rq->facts.used = u.used;
+	rq->facts.reserved = u.reserved;
+	rq->facts.known |= KNOW_SPACE | KNOW_QUOTA;
+	return 0;
+}
+
+static int
+decided(struct request *rq)
+{
+	rq->verdict = decide(&rq->facts, &rq->policy);
+	if (rq->verdict.reason == REASON_NONE)
+		return 0;
+	respond_verdict(rq);
+	return 1;
+}
+
+static void
+do_delete(struct request *rq)
+{
+	const char *name = rq->path.comp[rq->path.ncomp - 1];
+
+	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
+		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
+		return;
+	}
+	if (ledger_forget(&rq->ledger, rq->rel) != LEDGER_OK) {
+		respond(rq, REASON_SERVER_ERROR,
+		    "The file was removed, but its bytes could not be freed.");
+		return;
+	}
+	respond(rq, REASON_DELETED, NULL);
+}
+
+/*
+ * Everything from the lock on: reclaims what dead handlers of the user
+ * left, gathers rows 8 to 11, then acts.
+ */
+static void
+locked_part(struct request *rq)
+{
+	enum method m = rq->facts.method;
+	int         files = m != METHOD_GET && m != METHOD_HEAD;
+
+	if (ledger_reclaim(&rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
+	    LEDGER_OK ||
+	    (files && find_target(rq) == -1) ||
+	    (files && decided(rq)) ||
+	    find_room(rq) == -1) {
+		if (rq->reply.reason == REASON_NONE)
+			respond(rq, REASON_SERVER_ERROR, NULL);
+		return;
+	}
+	if (decided(rq))
+		return;
+	if (m == METHOD_PUT)
+		put_store(rq);	/* it unlocks while the body streams */
+	else if (m == METHOD_DELETE)
+		do_delete(rq);
+	else
+		respond(rq, REASON_STATUS, NULL);
+}
+
+static int
+open_upload_dir(struct request *rq)
+{
+	/* the configured root may be a link the operator made: followed */
+	rq->upload_fd = open(rq->g->cfg.upload_dir,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return rq->upload_fd == -1 ? -1 : 0;
+}
+
+/* Rows 2 to 7, then the lock (row 15) and the rest. */
+static void
+handle(struct request *rq)
+{
+	enum ledger_err e;
+
+	rq->facts.known |= KNOW_CONFIG;
+	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq) == 0;
+	if (rq->facts.config_ok)
+		copy_policy(rq);
+	if (decided(rq))
+		return;
+	find_identity(rq);
+	if (decided(rq))
+		return;
+	if (open_upload_dir(rq) == -1) {
+		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
+		return;
+	}
+	if ((e = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK) {
+		respond(rq, e == LEDGER_BUSY ? REASON_BUSY : REASON_SERVER_ERROR,
+		    NULL);
+		return;
+	}
+	locked_part(rq);
+	ledger_unlock(&rq->ledger);
+}
+
+static void
+request_init(struct request *rq, struct gate *g, const struct io *io)
+{
+	memset(rq, 0, sizeof *rq);
+	rq->g = g;
+	rq->io = io;
+	clock_gettime(CLOCK_MONOTONIC, &rq->start);
+	diag_init(&rq->diag);
+	rq->ledger.state_fd = rq->ledger.lock_fd = -1;
+	rq->upload_fd = rq->user_fd = -1;
+	rq->target.dir_fd = -1;
+	rq->tmp.fd = -1;
+	rq->resv.fd = -1;
+	rq->verdict.length = -1;
+	rq->facts.limit = QUOTA_UNLIMITED;
+}
+
+static void
+request_release(struct request *rq)
+{
+	store_tmp_abort(&rq->tmp);
+	ledger_release_reservation(&rq->ledger, &rq->resv);
+	store_target_release(&rq->target);
+	if (rq->user_fd != -1)
+		close(rq->user_fd);
+	if (rq->upload_fd != -1)
+		close(rq->upload_fd);
+	ledger_close(&rq->ledger);
+	free(rq->largest);
+}
+
+int
+gate_handle(struct gate *g, const struct io *io)
+{
+	struct request *rq;
+	int             unread;
+
+	/* about 30 KiB of paths: on the heap, not a worker thread's stack */
+	if ((rq = malloc(sizeof *rq)) == NULL)
+		return 0;
+	request_init(rq, g, io);
+	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
+	find_length(rq);
+	if (!decided(rq))
+		handle(rq);
+	unread = body_unread(rq);
+	request_release(rq);
+	free(rq);
+	return unread;
+}

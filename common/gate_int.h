@@ -1,0 +1,63 @@
+/*
+ * gate_int: the state of one request, shared by the gate's files and
+ * private to them.  Everything in it lives for one request.
+ */
+#ifndef UPGATE_GATE_INT_H
+#define UPGATE_GATE_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "decide.h"
+#include "diag.h"
+#include "gate.h"
+#include "ledger.h"
+#include "names.h"
+#include "reply.h"
+#include "store.h"
+
+#define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
+
+struct request {
+	struct gate        *g;
+	const struct io    *io;
+	struct timespec     start;
+	struct diag         diag;	/* configuration problems */
+	const char         *user;	/* REMOTE_USER or anonymous_user */
+	const char         *length_header;	/* its name, for messages */
+	int                 expected_only;	/* length from X-Expected-... */
+	struct facts        facts;
+	struct policy       policy;
+	struct verdict      verdict;
+	struct reply        reply;
+	/* files and accounting */
+	struct ledger       ledger;
+	int                 upload_fd;
+	int                 user_fd;	/* -1: no folder yet */
+	int                 made_user_dir;
+	struct path         path;
+	struct store_target target;
+	char                rel[4352];	/* target below upload_dir */
+	char                folder[4352];	/* its folder below upload_dir */
+	struct store_tmp    tmp;
+	struct reservation  resv;
+	/* the body */
+	int64_t             received;
+	int                 body_done;	/* read to its end */
+	/* what the reply points to */
+	struct stored_file  stored;
+	struct file_size   *largest;
+	char                location[4096];
+	char                storage_path[8704];
+};
+
+/* gate_put.c: a PUT the decision let through. */
+void put_store(struct request *);
+
+/* gate_respond.c */
+void respond(struct request *, enum reason, const char *detail);
+void respond_verdict(struct request *);
+void fill_quota(struct request *);
+int  body_unread(const struct request *);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * gate_respond: turns a request's outcome into its reply, writes it, and
+ * logs it (SPEC §7, §9).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "gate_int.h"
+#include "number.h"
+#include "quota.h"
+#include "render.h"
+
+int
+body_unread(const struct request *rq)
+{
+	const char *t = rq->facts.length_text;
+	int64_t     n;
+	enum method m = rq->facts.method;
+
+	if (rq->body_done)
+		return 0;
+	if (t != NULL && !rq->expected_only &&
+	    number_parse(t, strlen(t), &n) == 0)
+		return rq->received < n;
+	return t != NULL || m == METHOD_PUT || m == METHOD_POST;
+}
+
+/*
+ * The user's figures after the request took effect.  Read without the
+ * lock when it is not held: usage files are replaced atomically, so a
+ * reader sees the old figure or the new one.
+ */
+void
+fill_quota(struct request *rq)
+{
+	struct usage u;
+
+	if (rq->user == NULL || rq->ledger.state_fd == -1 ||
+	    ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
+		return;
+	rq->reply.has_quota = 1;
+	rq->reply.quota.limit = quota_lookup(rq->g->quota, rq->user).limit;
+	rq->reply.quota.used = u.used;
+	rq->reply.quota.reserved = u.reserved;
+}
+
+/* The largest files a quota refusal lists, bounded (SPEC §7). */
+static void
+fill_largest(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+	char   prefix[USER_NAME_MAX + 2];
+	size_t max = (size_t)cfg->largest_files;
+
+	if (max == 0)
+		return;
+	if (max > 100)
+		max = 100;
+	if ((rq->largest = calloc(max, sizeof *rq->largest)) == NULL)
+		return;
+	snprintf(prefix, sizeof prefix, "%s/", rq->user);
+	rq->reply.largest = rq->largest;
+	rq->reply.nlargest = ledger_largest(&rq->ledger, rq->user,
+	    cfg->per_user_dirs ? prefix : NULL, rq->largest, max);
+}
+
+static void
+fill_storage_path(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+
+	if (!cfg->expose_paths)
+		return;
+	snprintf(rq->storage_path, sizeof rq->storage_path, "%s%s%s",
+	    cfg->upload_dir, rq->folder[0] != '\0' ? "/" : "", rq->folder);
+	rq->reply.storage_path = rq->storage_path;
+}
+
+/* The figures of a refusal decided by decide(). */
+void
+respond_verdict(struct request *rq)
+{
+	const struct verdict *v = &rq->verdict;
+	struct reply         *r = &rq->reply;
+
+	switch (v->reason) {
+	case REASON_TOO_LARGE:
+		r->too_large_limit = v->limit;
+		r->too_large_size = v->length;
+		break;
+	case REASON_DISK_FULL:
+		r->required_space = v->length;
+		r->available_space = v->available;
+		break;
+	case REASON_QUOTA_EXCEEDED:
+		r->upload_size = v->length;
+		r->shortage = v->shortage;
+		break;
+	default:
+		break;
+	}
+	respond(rq, v->reason, NULL);
+}
+
+static int64_t
+elapsed_ms(const struct request *rq)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - rq->start.tv_sec) * 1000 +
+	    (now.tv_nsec - rq->start.tv_nsec) / 1000000;
+}
+
+static void
+log_figure(struct buf *b, const char *key, int64_t v, int known)
+{
+	if (known)
+		buf_printf(b, " %s=%lld", key, (long long)v);
+	else
+		buf_printf(b, " %s=-", key);
+}
+
+/* The request's line: SPEC §9, fields in this order. */
+static void
+log_request(struct request *rq)
+{
+	const struct reply *r = &rq->reply;
+	const char         *u = rq->user;
+	int64_t             size = rq->verdict.length;
+	struct buf          b;
+
+	if (r->reason == REASON_STATUS || r->reason == REASON_OPTIONS)
+		return;
+	if (size < 0 && rq->received > 0)
+		size = rq->received;
+	buf_init(&b);
+	buf_puts(&b, "upgate: user=");
+	if (u != NULL)
+		buf_add_logsafe(&b, u, strlen(u));
+	else
+		buf_puts(&b, "-");
+	buf_printf(&b, " method=%s status=%d reason=%s",
+	    method_name(rq->facts.method), reason_status(r->reason),
+	    reason_name(r->reason));
+	log_figure(&b, "size", size, size >= 0);
+	log_figure(&b, "used", r->quota.used, r->has_quota);
+	if (r->has_quota && r->quota.limit == QUOTA_UNLIMITED)
+		buf_puts(&b, " limit=unlimited");
+	else
+		log_figure(&b, "limit", r->quota.limit, r->has_quota);
+	buf_printf(&b, " ms=%lld", (long long)elapsed_ms(rq));
+	if (!b.failed)
+		rq->io->log(rq->io->ctx, b.data);
+	buf_release(&b);
+}
+
+static void
+log_problem(void *arg, const char *line)
+{
+	const struct request *rq = arg;
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, "upgate: ");
+	buf_add_logsafe(&b, line, strlen(line));
+	if (!b.failed)
+		rq->io->log(rq->io->ctx, b.data);
+	buf_release(&b);
+}
+
+static struct render_options
+options_of(const struct request *rq)
+{
+	struct render_options o;
+	const struct config  *cfg = &rq->g->cfg;
+
+	memset(&o, 0, sizeof o);
+	o.default_format = FORMAT_JSON;
+	o.retry_after = 3600;
+	if (!rq->facts.config_ok)
+		return o;
+	o.default_format = cfg->default_format;
+	o.retry_after = cfg->retry_after;
+	o.upgrade_url = cfg->upgrade_url;
+	o.cleanup_url = cfg->cleanup_url;
+	o.expose_paths = cfg->expose_paths;
+	return o;
+}
+
+/*
+ * Writes the one response of the request; later calls do nothing, so
+ * that an error path may answer without knowing whether one was sent.
+ */
+void
+respond(struct request *rq, enum reason reason, const char *detail)
+{
+	struct render_options o = options_of(rq);
+	struct reply         *r = &rq->reply;
+	struct buf            out;
+
+	if (r->reason != REASON_NONE)
+		return;
+	r->reason = reason;
+	r->detail = detail;
+	r->user = rq->user;
+	if (reason != REASON_OPTIONS && reason != REASON_METHOD_NOT_ALLOWED)
+		fill_quota(rq);
+	if (reason == REASON_QUOTA_EXCEEDED)
+		fill_largest(rq);
+	if (reason == REASON_DISK_FULL)
+		fill_storage_path(rq);
+	r->connection_close = reason_refuses(reason) && body_unread(rq);
+	buf_init(&out);
+	render_reply(r, &o, rq->io->param(rq->io->ctx, "HTTP_ACCEPT"),
+	    rq->facts.method == METHOD_HEAD, &out);
+	if (!out.failed)
+		(void)rq->io->write(rq->io->ctx, out.data, out.len);
+	buf_release(&out);
+	diag_each(&rq->diag, log_problem, rq);
+	log_request(rq);
+}
