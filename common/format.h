@@ -24,7 +24,8 @@ const char *format_name(enum format);
  */
 struct negotiated {
 	enum format format;
-	const char *content_type;	/* static string, with "; charset=utf-8" */
+	/* static string; "; charset=utf-8" on all but application/json */
+	const char *content_type;
 };
 
 /*

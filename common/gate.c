@@ -332,7 +332,7 @@ request_init(struct request *rq, struct gate *g, const struct io *io)
 	diag_init(&rq->diag);
 	rq->ledger.state_fd = rq->ledger.lock_fd = -1;
 	rq->upload_fd = rq->user_fd = -1;
-	rq->target.dir_fd = -1;
+	rq->target.dir_fd = rq->target.anchor_fd = -1;
 	rq->tmp.fd = -1;
 	rq->resv.fd = -1;
 	rq->verdict.length = -1;

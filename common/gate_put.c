@@ -31,23 +31,35 @@ fail(enum reason reason, const char *detail)
 	return o;
 }
 
-/* The folders the path needs: the user's, then the missing ones. */
-static int
+/*
+ * The folders the path needs: the user's, then the missing ones.  The
+ * walk is asked again of what it made: a link or a file slipped into the
+ * path meanwhile is refused as rows 8 and 9 would have.
+ */
+static struct outcome
 make_folders(struct request *rq)
 {
 	if (rq->user_fd == -1) {
 		rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 1);
 		if (rq->user_fd == -1)
-			return -1;
+			return fail(REASON_SERVER_ERROR, NULL);
 		rq->made_user_dir = 1;
 		if (store_resolve(rq->user_fd, &rq->path, PATH_FILE,
 		    &rq->target) != STORE_OK)
-			return -1;
+			return fail(REASON_SERVER_ERROR, NULL);
 	}
 	if (rq->target.state == TARGET_PARENT_MISSING &&
 	    store_make_parents(&rq->target) != STORE_OK)
-		return -1;
-	return 0;
+		return fail(REASON_SERVER_ERROR, NULL);
+	switch (rq->target.state) {
+	case TARGET_NEW:
+	case TARGET_EXISTS:
+		return go_on;
+	case TARGET_SYMLINK:
+		return fail(REASON_FORBIDDEN, NULL);
+	default:
+		return fail(REASON_CONFLICT, NULL);
+	}
 }
 
 /* Removes what this request made on the way: all or nothing. */
@@ -79,9 +91,11 @@ prepare(struct request *rq)
 	int64_t len = rq->verdict.length;
 	int64_t charge = rq->verdict.charge > 0 ? rq->verdict.charge : 0;
 	enum store_err e;
+	struct outcome o;
 
-	if (make_folders(rq) == -1 ||
-	    store_tmp_create(rq->target.dir_fd, &rq->tmp) != STORE_OK)
+	if ((o = make_folders(rq)).reason != REASON_NONE)
+		return o;
+	if (store_tmp_create(rq->target.dir_fd, &rq->tmp) != STORE_OK)
 		return fail(REASON_SERVER_ERROR, NULL);
 	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
 	    rq->folder[0] != '\0' ? "/" : "", rq->tmp.name);
@@ -256,7 +270,8 @@ commit(struct request *rq, int *replaced)
 	    LEDGER_OK)
 		return fail(REASON_SERVER_ERROR, NULL);
 	e = store_tmp_publish(&rq->tmp, name, exists);
-	if (e != STORE_OK) {
+	/* renamed, and only the folder's fsync failed: the file is whole */
+	if (e != STORE_OK && rq->tmp.name[0] != '\0') {
 		undo_commit(rq, &old, had);
 		return fail(e == STORE_EXISTS ? REASON_CONFLICT :
 		    REASON_SERVER_ERROR, NULL);

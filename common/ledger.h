@@ -11,6 +11,10 @@
  *                   OFD write lock by the upload that owns it; a file
  *                   whose lock can be taken belongs to a dead handler
  *
+ * The lock belongs to the open file description, not to the process:
+ * each thread (each request of the FastCGI responder) opens its own
+ * struct ledger, so that two of them exclude each other.
+ *
  * Critical sections are short (no body byte is read under the lock), so
  * one lock for all users keeps ownership races (per_user_dirs = no)
  * impossible at little cost.  Usage is written before a file is renamed
@@ -34,14 +38,17 @@ enum ledger_err {
 };
 const char *ledger_strerror(enum ledger_err);
 
+/* Set the fields to -1 (ledger_open does) before ledger_close. */
 struct ledger {
 	int state_fd;	/* state_dir, O_DIRECTORY */
 	int lock_fd;	/* the lock file, -1 when not open */
 	int locked;
 };
 
+/* Callers set it up with ledger_reservation_init (fd -1). */
 struct reservation {
-	int     fd;		/* the resv file, locked while the upload runs */
+	int     fd;		/* the resv file, locked while the upload runs;
+				   -1 when none */
 	char    name[128];	/* "USER.ID" below resv/ */
 	int64_t bytes;
 };
@@ -56,7 +63,10 @@ struct record {
 	int64_t size;
 };
 
-/* Opens (creating, mode 0700) state_dir and its folders.  -1 on failure. */
+/*
+ * Opens (creating, mode 0700) state_dir and its folders; its parent must
+ * exist.  On failure the struct is closed (ledger_close is still safe).
+ */
 enum ledger_err ledger_open(struct ledger *, const char *state_dir);
 void ledger_close(struct ledger *);	/* safe twice */
 
@@ -76,6 +86,11 @@ void ledger_unlock(struct ledger *);
 enum ledger_err ledger_reclaim(struct ledger *, const char *user,
     int upload_fd, void (*fn)(void *, const char *, int64_t), void *arg);
 
+/*
+ * used from usage/USER (0 when missing; LEDGER_IO when corrupt) and
+ * reserved, the sum of the live reservations.  Dead reservations count
+ * for nothing and are left in place: run ledger_reclaim first.
+ */
 enum ledger_err ledger_usage(struct ledger *, const char *user,
     struct usage *out);
 
@@ -88,10 +103,23 @@ int ledger_record_get(struct ledger *, const char *rel, struct record *out);
 
 /*
  * Writes a reservation of bytes for user, naming the temporary file
- * tmprel (below upload_dir) it will own, and keeps it locked in *r.
+ * tmprel (below upload_dir; NULL for none yet) it will own, and keeps it
+ * locked in *r, which the caller ends with ledger_release_reservation.
+ * On failure *r is as after ledger_reservation_init.  A reclaim removes
+ * tmprel only when its last component starts with ".upgate-tmp-".
  */
 enum ledger_err ledger_reserve(struct ledger *, const char *user,
     int64_t bytes, const char *tmprel, struct reservation *r);
+
+void ledger_reservation_init(struct reservation *);	/* fd -1, no name */
+
+/*
+ * Changes what a live reservation holds (e.g. the next multipart part's
+ * temporary file, or fewer bytes once some are committed).  Expects the
+ * lock held, like the readers of resv/.
+ */
+enum ledger_err ledger_reservation_update(struct ledger *,
+    struct reservation *, int64_t bytes, const char *tmprel);
 
 /*
  * Records that rel now holds size bytes of user's, replacing whatever
@@ -105,8 +133,12 @@ enum ledger_err ledger_commit(struct ledger *, const char *user,
 enum ledger_err ledger_forget(struct ledger *, const char *rel);
 
 /*
- * Ends a reservation: removes its resv file and closes it.  Needs no
- * lock (the file is ours while locked); safe on a zeroed or ended r.
+ * Ends a reservation: removes its resv file and closes it.  Call it only
+ * once the temporary file is renamed into place or removed: from then on
+ * a reclaim may remove tmprel.  Needs no lock (the file is ours while
+ * locked).  Safe on an ended r, on one from ledger_reservation_init and
+ * on a zeroed one (an empty name means none, so fd 0 is never closed).
+ * l may be NULL: the file then stays, dead, for the next reclaim.
  */
 void ledger_release_reservation(struct ledger *, struct reservation *);
 
@@ -127,7 +159,9 @@ size_t ledger_largest(struct ledger *, const char *user, const char *prefix,
  * per_user_dirs everything in USER/ but temporary files, without it the
  * files whose record names the user — rewriting records and usage.
  * Calls fn(arg, user, old_used, new_used) for each user whose usage
- * changed.  Expects the lock held.
+ * changed.  Names that start with '.' are skipped at every level
+ * (upgate stores none: they are temporary files, state_dir and the
+ * like); symbolic links are never followed.  Expects the lock held.
  */
 enum ledger_err ledger_recount(struct ledger *, int upload_fd,
     int per_user_dirs, const char *user,

@@ -58,32 +58,51 @@ size_parse(const char *s, int64_t *out)
 	return -1;
 }
 
+/*
+ * Adds the fraction digits at s (n of them) to *v, in millionths of the
+ * whole.  Digits beyond the fourth are below a millionth and dropped;
+ * returns 1 if any of those was not 0, so that "100.00001%" is still
+ * above 100%.
+ */
+static int
+percent_fraction(const char *s, size_t n, int64_t *v)
+{
+	int64_t scale = 1000000 / 100;
+	size_t  i;
+	int     beyond = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i < 4) {
+			scale /= 10;
+			*v += (s[i] - '0') * scale;
+		} else if (s[i] != '0')
+			beyond = 1;
+	}
+	return beyond;
+}
+
 int
 percent_parse(const char *s, int64_t *ppm)
 {
-	size_t  whole, frac = 0, i;
-	int64_t v, scale = 1000000 / 100;
+	size_t  whole, frac;
+	int64_t v;
+	int     beyond = 0;
 
 	if (s == NULL)
 		return -1;
 	whole = strspn(s, "0123456789");
-	if (whole == 0 || whole > 3 || number_parse(s, whole, &v) == -1)
+	if (number_parse(s, whole, &v) == -1 || v > 100)
 		return -1;
-	v *= scale;
+	v *= 1000000 / 100;
 	s += whole;
 	if (*s == '.') {
 		s++;
-		frac = strspn(s, "0123456789");
-		if (frac == 0)
+		if ((frac = strspn(s, "0123456789")) == 0)
 			return -1;
-		/* digits beyond the fourth are below a millionth: ignored */
-		for (i = 0; i < frac && i < 4; i++) {
-			scale /= 10;
-			v += (s[i] - '0') * scale;
-		}
+		beyond = percent_fraction(s, frac, &v);
 		s += frac;
 	}
-	if (strcmp(s, "%") != 0 || v > 1000000)
+	if (strcmp(s, "%") != 0 || v > 1000000 || (v == 1000000 && beyond))
 		return -1;
 	*ppm = v;
 	return 0;

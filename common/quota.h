@@ -2,7 +2,7 @@
  * quota: the flat quota table (SPEC §3), compiled into a sorted index of
  * fixed-size records so that a lookup costs O(log n) whatever the table's
  * size.  The index lives in state_dir (file "quota.idx") and is rebuilt,
- * atomically, when the table's identity (device, inode, size, mtime)
+ * atomically, when the table's identity (device, inode, size, mtime, ctime)
  * changes; a process keeps it mapped and only re-stats the table per
  * request.
  */

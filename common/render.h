@@ -27,13 +27,24 @@ struct render_options {
 void render_reply(const struct reply *, const struct render_options *,
     const char *accept, int head_only, struct buf *out);
 
-/* "1.5 GiB", "512 bytes", "1 byte": binary units, one decimal. */
+/*
+ * "1.5 GiB", "512 bytes", "1 byte": whole bytes below 1 KiB, else binary
+ * units with one decimal, rounded to nearest ("1023.96 KiB" is "1.0 MiB").
+ * Negative sizes are "0 bytes".  out holds at least 16 bytes.
+ */
 void human_size(int64_t bytes, char *out, size_t outlen);
 
-/* One human sentence for the reply (used by every format). */
+/*
+ * One human sentence for the reply (used by every format): reply->detail
+ * when set and not empty, else the reason's own.  Appended raw: each
+ * format cleans and escapes it.
+ */
 void render_message(const struct reply *, struct buf *out);
 
-/* percentage used with one decimal, as a double; 100 for a limit of 0 */
+/*
+ * used/limit in percent, rounded down to one decimal (so 100.0 means
+ * full); 100 for a limit of 0; -1 when unlimited (JSON null).
+ */
 double percentage_used(const struct quota_figures *);
 
 #endif

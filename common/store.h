@@ -40,23 +40,40 @@ struct store_target {
 	struct stat st;		/* the target's, when TARGET_EXISTS */
 	int         base_fd;	/* borrowed */
 	size_t      created;	/* folders made by store_make_parents */
+	/* private to store.c */
+	int         anchor_fd;	/* deepest folder found, when one is missing */
+	size_t      anchor;	/* its depth below base_fd */
+	unsigned char made[PATH_DEPTH_MAX];	/* 1: folder i was created */
 };
 
 /*
- * Walks path below base_fd (borrowed) and fills t: TARGET_NEW or
- * TARGET_EXISTS (with dir_fd open), TARGET_PARENT_MISSING (found tells
- * how far it got), TARGET_SYMLINK, TARGET_NOT_FOLDER, TARGET_NOT_REGULAR.
- * For PATH_FOLDER the state is TARGET_NEW when the folder exists.  Never
- * TARGET_BAD_NAME or TARGET_FOREIGN: those are the caller's.  Returns
- * STORE_OK or STORE_IO (an unexpected error).
+ * Walks path below base_fd (borrowed: it must stay open until release)
+ * and fills t: TARGET_NEW or TARGET_EXISTS (with dir_fd open),
+ * TARGET_PARENT_MISSING (found tells how far it got), TARGET_SYMLINK,
+ * TARGET_NOT_FOLDER, TARGET_NOT_REGULAR (dir_fd open when the trouble is
+ * the last component of a PATH_FILE, else -1).  path is borrowed for the
+ * life of t.  For PATH_FOLDER the state is TARGET_NEW when the folder
+ * exists (an empty path is base_fd itself).  Never TARGET_BAD_NAME or
+ * TARGET_FOREIGN: those are the caller's.  Returns STORE_OK or STORE_IO
+ * (an unexpected error, errno kept); t is always fit for release.
  */
 enum store_err store_resolve(int base_fd, const struct path *path,
     enum path_kind, struct store_target *t);
 
-/* Creates the missing folders (mode 0755) and opens dir_fd. */
+/*
+ * Creates the missing folders (mode 0755) of a TARGET_PARENT_MISSING walk,
+ * fsyncing each parent, and opens dir_fd; does nothing in another state.
+ * Afterwards t->state is rechecked: TARGET_NEW or TARGET_EXISTS, or, when
+ * someone raced a link or a file into the path, TARGET_SYMLINK or
+ * TARGET_NOT_FOLDER.  STORE_NOSPACE or STORE_IO on failure; either way
+ * the caller undoes what was made with store_target_rollback.
+ */
 enum store_err store_make_parents(struct store_target *t);
 
-/* Removes the folders store_make_parents created, deepest first. */
+/*
+ * Removes the folders store_make_parents created, deepest first; a
+ * folder that is no longer empty is left.  Call it before release.
+ */
 void store_target_rollback(struct store_target *t);
 
 void store_target_release(struct store_target *t);	/* safe twice */
@@ -92,18 +109,27 @@ enum store_err store_tmp_allocate(struct store_tmp *, int64_t len);
 enum store_err store_tmp_write(struct store_tmp *, const void *buf,
     size_t len);
 
-/* Trims to what was written, fchmod 0644, fsync. */
+/*
+ * Trims to what was written, fchmod 0644, fsync, close (fd is -1
+ * afterwards, whatever the result).  STORE_NOSPACE when the sync or the
+ * close reports ENOSPC or EDQUOT.
+ */
 enum store_err store_tmp_finish(struct store_tmp *);
 
 /*
  * Renames the temporary file to name in its folder and fsyncs the
  * folder.  Without replace the rename fails with STORE_EXISTS rather than
- * overwrite (RENAME_NOREPLACE, or link+unlink where unsupported).
+ * overwrite (RENAME_NOREPLACE, or link+unlink where unsupported).  Once
+ * the rename is done t->name is emptied, so abort leaves the file alone,
+ * even when the folder's fsync then fails (STORE_IO or STORE_NOSPACE).
  */
 enum store_err store_tmp_publish(struct store_tmp *, const char *name,
     int replace);
 
-/* Removes the temporary file (if still there) and closes it; safe twice. */
+/*
+ * Removes the temporary file (if still there) and closes it; safe twice,
+ * and after a failed store_tmp_create.
+ */
 void store_tmp_abort(struct store_tmp *);
 
 /* Removes the regular file name in dir_fd and fsyncs the folder. */
@@ -114,5 +140,14 @@ enum store_err store_unlink(int dir_fd, const char *name);
  * total size (f_blocks x f_frsize) of the filesystem holding fd.
  */
 int store_space(int fd, int64_t *free_bytes, int64_t *total_bytes);
+
+/*
+ * For tests only: when set, called before each system call store makes,
+ * with the name of the operation ("open", "mkdir", "fallocate", "write",
+ * "sync_file_range", "ftruncate", "fchmod", "fsync", "close", "rename",
+ * "link", "unlink", "fsync_dir"); a non-zero return is taken as that
+ * call's errno.  NULL (never set) in the programs.
+ */
+extern int (*store_fault)(const char *op);
 
 #endif

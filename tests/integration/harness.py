@@ -1,0 +1,669 @@
+"""Integration harness: runs build/upgate.cgi exactly as a web server
+would (CGI/1.1 environment + body on stdin) against a temporary upload
+folder, and reads back the response, the log, the files and the ledger.
+
+Python 3 standard library only.  SPEC sections are cited as in
+/work/shared/SPEC.md.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+BUILD = "build"          # set by run.py
+KEEP = os.environ.get("UPGATE_KEEP") == "1"
+
+TMP_PREFIX = ".upgate-tmp-"
+ALLOWED = {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"}
+
+# RFC 9110 reason phrases (SPEC §7: 413 is "Content Too Large").
+PHRASES = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
+    413: "Content Too Large", 415: "Unsupported Media Type",
+    500: "Internal Server Error", 503: "Service Unavailable",
+    507: "Insufficient Storage",
+}
+
+# SPEC §6: reason -> status
+REASONS = {
+    "method_not_allowed": 405, "server_error": 500, "forbidden": 403,
+    "length_required": 411, "bad_request": 400, "too_large": 413,
+    "unsupported_media_type": 415, "not_found": 404,
+    "precondition_failed": 412, "conflict": 409, "disk_full": 507,
+    "quota_exceeded": 507, "incomplete_body": 400, "busy": 503,
+}
+
+# SPEC §9, fields in this order.
+LOG_RE = re.compile(
+    r"^upgate: user=(?P<user>\S+) method=(?P<method>\S+)"
+    r" status=(?P<status>\d{3}) reason=(?P<reason>[a-z_]+)"
+    r" size=(?P<size>\d+|-) used=(?P<used>\d+|-)"
+    r" limit=(?P<limit>\d+|unlimited|-) ms=(?P<ms>\d+)$")
+
+KiB = 1024
+MiB = 1024 * 1024
+
+F_OFD_SETLK = 37
+F_WRLCK = 1
+
+
+# ---------------------------------------------------------------- results
+
+class Failure(Exception):
+    """A check failed: the message says request, expected, got."""
+
+
+class Skip(Exception):
+    """The test cannot run here (e.g. not root)."""
+
+
+def fail(msg):
+    raise Failure(msg)
+
+
+def skip(msg):
+    raise Skip(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Failure("%s: expected %r, got %r" % (what, want, got))
+
+
+TESTS = []
+
+
+def test(name, slow=False):
+    """Registers a test function under name (order kept)."""
+    def deco(fn):
+        TESTS.append((name, fn, slow))
+        return fn
+    return deco
+
+
+def randbytes(n, seed=None):
+    if seed is None:
+        return os.urandom(n)
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"%s:%d" % (str(seed).encode(), i)).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+# --------------------------------------------------------------- response
+
+class Response:
+    def __init__(self, req, raw, stderr, rc, elapsed, written, epipe):
+        self.req = req            # dict describing the request
+        self.raw = raw
+        self.stderr = stderr.decode("utf-8", "replace")
+        self.stderr_raw = stderr
+        self.rc = rc
+        self.elapsed = elapsed
+        self.written = written    # body bytes the harness got into stdin
+        self.epipe = epipe        # the program closed stdin before the end
+        self.status = None
+        self.phrase = None
+        self.headers = []         # [(name, value)] in order
+        self.body = b""
+        self.parse_error = None
+        self._parse()
+
+    def _parse(self):
+        raw = self.raw
+        end = raw.find(b"\r\n\r\n")
+        if end < 0:
+            self.parse_error = ("no CRLF blank line ending the headers in %r"
+                                % raw[:300])
+            return
+        head, self.body = raw[:end], raw[end + 4:]
+        for line in head.split(b"\r\n"):
+            if b":" not in line:
+                self.parse_error = "header line without ':': %r" % line
+                return
+            k, v = line.split(b":", 1)
+            self.headers.append((k.decode("latin-1"),
+                                 v.strip().decode("latin-1")))
+        st = self.header("Status")
+        if st is None:
+            self.parse_error = "no Status header in %r" % head[:300]
+            return
+        m = re.match(r"^(\d{3}) (.+)$", st)
+        if not m:
+            self.parse_error = "bad Status header %r" % st
+            return
+        self.status, self.phrase = int(m.group(1)), m.group(2)
+
+    def header(self, name):
+        vals = self.header_all(name)
+        return vals[0] if vals else None
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def media_type(self):
+        ct = self.header("Content-Type") or ""
+        return ct.split(";")[0].strip().lower()
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except Exception as e:
+            fail("%s: body is not JSON (%s): %r" % (self.what(), e,
+                                                    self.body[:300]))
+
+    def xml(self):
+        try:
+            return ET.fromstring(self.body)
+        except Exception as e:
+            fail("%s: body is not XML (%s): %r" % (self.what(), e,
+                                                   self.body[:300]))
+
+    def log_lines(self):
+        return [l for l in self.stderr.splitlines()
+                if l.startswith("upgate: user=")]
+
+    def logs(self):
+        return [LOG_RE.match(l) for l in self.log_lines()]
+
+    def diag_lines(self):
+        return [l for l in self.stderr.splitlines()
+                if l.startswith("upgate: ") and
+                not l.startswith("upgate: user=")]
+
+    def what(self):
+        r = self.req
+        s = "%s %s" % (r.get("method"), r.get("path") or "")
+        extra = []
+        if r.get("user") is not None:
+            extra.append("user=%s" % r["user"])
+        if r.get("length") is not None:
+            extra.append("CONTENT_LENGTH=%r" % r["length"])
+        for k, v in sorted((r.get("headers") or {}).items()):
+            extra.append("%s=%r" % (k, v))
+        if extra:
+            s += " (" + ", ".join(extra) + ")"
+        return s
+
+    def summary(self):
+        b = self.body[:400]
+        return "status %s, headers %r, body %r, stderr %r" % (
+            self.status, self.headers, b, self.stderr[-600:])
+
+
+# ------------------------------------------------------------- the process
+
+class Cgi:
+    """One running upgate.cgi; lets a test feed stdin by hand."""
+
+    def __init__(self, env, argv=None):
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(argv or [os.path.join(BUILD, "upgate.cgi")],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.out_eof = threading.Event()
+        self.written = 0
+        self.epipe = False
+        self._t = [threading.Thread(target=self._pump,
+                                    args=(self.p.stdout, self.out,
+                                          self.out_eof), daemon=True),
+                   threading.Thread(target=self._pump,
+                                    args=(self.p.stderr, self.err, None),
+                                    daemon=True)]
+        for t in self._t:
+            t.start()
+
+    @staticmethod
+    def _pump(f, acc, ev):
+        while True:
+            b = f.read1(65536) if hasattr(f, "read1") else f.read(65536)
+            if not b:
+                break
+            acc += b
+        if ev is not None:
+            ev.set()
+
+    def write(self, data):
+        """Writes data to stdin; False once the program closed stdin."""
+        if self.epipe or self.p.stdin is None:
+            return False
+        try:
+            self.p.stdin.write(data)
+            self.p.stdin.flush()
+            self.written += len(data)
+            return True
+        except (BrokenPipeError, ValueError, OSError):
+            self.epipe = True
+            return False
+
+    def close_stdin(self):
+        if self.p.stdin is not None:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+
+    def wait_stdout_eof(self, timeout):
+        return self.out_eof.wait(timeout)
+
+    def kill(self):
+        try:
+            self.p.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def finish(self, req, timeout=60):
+        self.close_stdin()
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.p.wait()
+            for t in self._t:
+                t.join(5)
+            fail("%s %s: upgate.cgi still running after %ss (killed); "
+                 "stdout %r stderr %r" % (req.get("method"), req.get("path"),
+                                          timeout, bytes(self.out[:300]),
+                                          bytes(self.err[-300:])))
+        for t in self._t:
+            t.join(10)
+        el = time.monotonic() - self.t0
+        return Response(req, bytes(self.out), bytes(self.err), rc, el,
+                        self.written, self.epipe)
+
+
+# ---------------------------------------------------------- the environment
+
+class Env:
+    """A temporary upload folder, state folder, configuration and quota
+    table.  conf: extra config keys; quota: quota table text or None."""
+
+    def __init__(self, quota=None, conf=None, root=None, upload=None,
+                 state_dir=None, write=True):
+        self.root = root or tempfile.mkdtemp(prefix="upgate-it-")
+        self.upload = upload or os.path.join(self.root, "upload")
+        os.makedirs(self.upload, exist_ok=True)
+        self.state = state_dir or os.path.join(self.upload, ".upgate")
+        self.conf_path = os.path.join(self.root, "upgate.conf")
+        self.quota_path = os.path.join(self.root, "quota")
+        self.outside = os.path.join(self.root, "outside")
+        os.makedirs(self.outside, exist_ok=True)
+        self.conf = {"upload_dir": self.upload}
+        if state_dir:
+            self.conf["state_dir"] = state_dir
+        if quota is not None:
+            self.write_quota(quota)
+            self.conf["quota_file"] = self.quota_path
+        if conf:
+            self.conf.update(conf)
+        if write:
+            self.write_conf()
+
+    # -- setup
+    def write_conf(self, text=None):
+        if text is None:
+            text = "# written by tests/integration\n" + "".join(
+                "%s = %s\n" % (k, v) for k, v in self.conf.items()
+                if v is not None)
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    def write_quota(self, text):
+        """Replaces the table atomically, by rename (SPEC §3)."""
+        tmp = self.quota_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.quota_path)
+
+    def user_dir(self, user="alice"):
+        return os.path.join(self.upload, user)
+
+    def path(self, user, rel):
+        return os.path.join(self.upload, user, rel) if user else \
+            os.path.join(self.upload, rel)
+
+    def plant(self, rel, data=b"x", user="alice"):
+        p = self.path(user, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def cleanup(self):
+        if not KEEP:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- environment of a request
+    def cgi_env(self, method, path=None, user="alice", length="auto",
+                body=b"", content_type=None, accept=None, headers=None,
+                extra=None, config=True):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_SOFTWARE": "upgate-integration",
+            "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SCRIPT_NAME": "/upload",
+            "REQUEST_METHOD": method,
+            "REQUEST_URI": "/upload" + (path or ""),
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        if config:
+            env["UPGATE_CONFIG"] = self.conf_path
+        if path is not None:
+            env["PATH_INFO"] = path
+        if user is not None:
+            env["REMOTE_USER"] = user
+        if length == "auto":
+            if isinstance(body, (bytes, bytearray)) and \
+                    (len(body) or method in ("PUT", "POST")):
+                env["CONTENT_LENGTH"] = str(len(body))
+        elif length is not None:
+            env["CONTENT_LENGTH"] = str(length)
+        if content_type is not None:
+            env["CONTENT_TYPE"] = content_type
+        if accept is not None:
+            env["HTTP_ACCEPT"] = accept
+        for k, v in (headers or {}).items():
+            env["HTTP_" + k.upper().replace("-", "_")] = v
+        if extra:
+            for k, v in extra.items():
+                if v is None:
+                    env.pop(k, None)
+                else:
+                    env[k] = v
+        return env
+
+    def start(self, method, path=None, **kw):
+        env = self.cgi_env(method, path, **kw)
+        hdrs = {k[5:].replace("_", "-").title(): v for k, v in env.items()
+                if k.startswith("HTTP_")}
+        req = {"method": method, "path": path,
+               "user": env.get("REMOTE_USER"),
+               "length": env.get("CONTENT_LENGTH"), "headers": hdrs}
+        return Cgi(env), req
+
+    def run(self, method, path=None, body=b"", timeout=60, **kw):
+        """Runs one request.  body: bytes, or an iterable of byte chunks
+        (a generator may sleep between chunks, or stop early)."""
+        kw["body"] = body
+        cgi, req = self.start(method, path, **kw)
+
+        def feed():
+            chunks = [body] if isinstance(body, (bytes, bytearray)) else body
+            for c in chunks:
+                if c and not cgi.write(c):
+                    break
+            cgi.close_stdin()
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        t.join(timeout)     # the feeder closes stdin when it is done
+        return cgi.finish(req, timeout)
+
+    # -- the ledger (SPEC §4 / common/ledger.h)
+    def usage(self, user="alice"):
+        """Bytes the ledger says user uses (0 when it has no file)."""
+        p = os.path.join(self.state, "usage", user)
+        try:
+            with open(p) as f:
+                txt = f.read()
+        except FileNotFoundError:
+            return 0
+        check(re.match(r"^\d+\n$", txt), "usage file %s holds %r, expected"
+              " \"USED\\n\"" % (p, txt))
+        return int(txt)
+
+    def record(self, rel):
+        """(owner, size) of files/REL, or None."""
+        p = os.path.join(self.state, "files", rel)
+        try:
+            with open(p) as f:
+                txt = f.read()
+        except FileNotFoundError:
+            return None
+        m = re.match(r"^(\S+) (\d+)\n$", txt)
+        check(m, "ledger record %s holds %r, expected \"USER SIZE\\n\""
+              % (p, txt))
+        return m.group(1), int(m.group(2))
+
+    def reservations(self):
+        d = os.path.join(self.state, "resv")
+        try:
+            return sorted(os.listdir(d))
+        except FileNotFoundError:
+            return []
+
+    def tmp_files(self, top=None):
+        """Every .upgate-tmp- file below top (default the whole root)."""
+        out = []
+        for dp, dns, fns in os.walk(top or self.root):
+            for n in fns + dns:
+                if n.startswith(TMP_PREFIX):
+                    out.append(os.path.join(dp, n))
+        return out
+
+    def stored(self, user="alice"):
+        """{rel: bytes} of the regular files in the user's folder (or in
+        upload_dir without the state folder when user is None)."""
+        top = self.user_dir(user) if user else self.upload
+        out = {}
+        for dp, dns, fns in os.walk(top):
+            if user is None and dp == self.upload:
+                dns[:] = [d for d in dns if not d.startswith(".upgate")]
+            for n in fns:
+                p = os.path.join(dp, n)
+                if os.path.islink(p) or not os.path.isfile(p):
+                    continue
+                with open(p, "rb") as f:
+                    out[os.path.relpath(p, top)] = f.read()
+        return out
+
+    def disk_usage(self, user="alice"):
+        return sum(len(b) for n, b in self.stored(user).items()
+                   if not os.path.basename(n).startswith(TMP_PREFIX))
+
+    def assert_clean(self, what=""):
+        """No temporary file anywhere and no live reservation left."""
+        t = self.tmp_files()
+        check(not t, "%stemporary files left behind: %r" % (what, t))
+        r = self.reservations()
+        check(not r, "%sreservations left in state_dir/resv: %r" % (what, r))
+
+    # -- upgate-quota
+    def quota_tool(self, *args, config=True, timeout=60):
+        argv = [os.path.join(BUILD, "upgate-quota")]
+        check(os.access(argv[0], os.X_OK), "%s is missing" % argv[0])
+        if config:
+            argv += ["--config", self.conf_path]
+        argv += list(args)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        return p.returncode, p.stdout.decode("utf-8", "replace"), \
+            p.stderr.decode("utf-8", "replace")
+
+    # -- the ledger lock, held from the test (SPEC §4, row 15)
+    def hold_lock(self):
+        """Takes the ledger lock with F_OFD_SETLK; returns the fd (close it
+        to release)."""
+        os.makedirs(self.state, exist_ok=True)
+        fd = os.open(os.path.join(self.state, "lock"), os.O_RDWR | os.O_CREAT,
+                     0o600)
+        fl = struct.pack("hhqqi4x", F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        fcntl.fcntl(fd, F_OFD_SETLK, fl)
+        return fd
+
+
+# --------------------------------------------------------------- expectations
+
+def expect(r, status, reason=None, user="alice", log=None, head=False):
+    """Checks what every response must satisfy (SPEC §7, §9) and the
+    status/reason.  log: True/False whether a §9 line is due (default:
+    every refusal, store and delete; no line for GET/HEAD/OPTIONS
+    successes)."""
+    w = r.what()
+    if r.parse_error:
+        fail("%s: %s (exit %s, stderr %r)" % (w, r.parse_error, r.rc,
+                                              r.stderr[-600:]))
+    if r.status != status:
+        fail("%s: expected status %s%s, got %s; %s" % (
+            w, status, " " + reason if reason else "", r.status,
+            r.summary()))
+    eq(r.phrase, PHRASES.get(status), "%s: Status phrase" % w)
+    eq(r.header("Cache-Control"), "no-store", "%s: Cache-Control" % w)
+    check(r.header("Content-Type"), "%s: no Content-Type header (%r)"
+          % (w, r.headers))
+    method = r.req.get("method")
+    if status == 204 or head or method == "HEAD":
+        eq(r.body, b"", "%s: body of a %s%s" % (w, status,
+                                              " HEAD" if method == "HEAD"
+                                              else ""))
+    else:
+        check(r.body, "%s: empty body on a %s" % (w, status))
+    check(r.rc == 0, "%s: upgate.cgi exited with %s; stderr %r"
+          % (w, r.rc, r.stderr[-600:]))
+    check("AddressSanitizer" not in r.stderr and
+          "runtime error:" not in r.stderr,
+          "%s: sanitizer report on stderr: %r" % (w, r.stderr[-1500:]))
+    if reason is not None and status >= 400 and \
+            r.media_type() == "application/json" and \
+            not head and method != "HEAD":
+        j = r.json()
+        eq(j.get("status"), status, "%s: JSON status" % w)
+        eq(j.get("error"), PHRASES[status], "%s: JSON error" % w)
+        eq(j.get("reason"), reason, "%s: JSON reason" % w)
+        check(isinstance(j.get("message"), str) and j["message"].strip()
+              and "\n" not in j["message"],
+              "%s: JSON message should be one sentence, got %r"
+              % (w, j.get("message")))
+    # SPEC §9
+    if log is None:
+        log = not (status < 300 and method in ("GET", "HEAD", "OPTIONS"))
+    lines = r.log_lines()
+    if not log:
+        check(not lines, "%s: no log line expected, got %r" % (w, lines))
+    else:
+        check(len(lines) == 1, "%s: expected one log line, got %r"
+              % (w, r.stderr.splitlines()))
+        m = LOG_RE.match(lines[0])
+        check(m, "%s: log line does not follow SPEC §9 (fields, order): %r"
+              % (w, lines[0]))
+        eq(int(m.group("status")), status, "%s: log status" % w)
+        if reason is not None:
+            eq(m.group("reason"), reason, "%s: log reason" % w)
+        if status == 405 and m.group("method") == "-":
+            pass    # an unknown method may be logged as untrusted bytes
+        else:
+            eq(m.group("method"), method, "%s: log method" % w)
+        if user is not None:
+            eq(m.group("user"), user, "%s: log user" % w)
+        # the request's line is the last upgate line
+        ul = [l for l in r.stderr.splitlines() if l.startswith("upgate: ")]
+        eq(ul[-1], lines[0], "%s: the request's log line comes last" % w)
+    return r
+
+
+def log_of(r):
+    m = LOG_RE.match(r.log_lines()[0])
+    return m.groupdict()
+
+
+def expect_refusal_before_body(r):
+    """Rows 1-11 with a body: Connection: close (SPEC §6)."""
+    eq((r.header("Connection") or "").lower(), "close",
+       "%s: Connection header of a refusal with the body unread" % r.what())
+
+
+def expect_quota_headers(r, used, limit):
+    w = r.what()
+    eq(r.header("X-Quota-Used"), str(used), "%s: X-Quota-Used" % w)
+    eq(r.header("X-Quota-Limit"), str(limit), "%s: X-Quota-Limit" % w)
+    eq(r.header("X-Quota-Available"), str(max(0, limit - used)),
+       "%s: X-Quota-Available" % w)
+
+
+def expect_no_quota_headers(r):
+    for h in ("X-Quota-Used", "X-Quota-Limit", "X-Quota-Available",
+              "X-Quota-Warning"):
+        check(r.header(h) is None, "%s: unexpected %s: %s"
+              % (r.what(), h, r.header(h)))
+
+
+def pct_ok(p, used, limit):
+    """percentage_used: a number with one decimal (SPEC §7)."""
+    if limit == 0:
+        return p == 100
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        return False
+    if abs(p * 10 - round(p * 10)) > 1e-6:
+        return False
+    return abs(p - 100.0 * used / limit) <= 0.05 + 1e-9
+
+
+def expect_quota_obj(q, limit, used, reserved=0, what=""):
+    check(isinstance(q, dict), "%s: quota is not an object: %r" % (what, q))
+    eq(q.get("used"), used, "%s quota.used" % what)
+    eq(q.get("reserved"), reserved, "%s quota.reserved" % what)
+    if limit is None:
+        eq(q.get("limit", "absent"), None, "%s quota.limit" % what)
+        eq(q.get("available", "absent"), None, "%s quota.available" % what)
+        eq(q.get("percentage_used", "absent"), None,
+           "%s quota.percentage_used" % what)
+    else:
+        eq(q.get("limit"), limit, "%s quota.limit" % what)
+        eq(q.get("available"), max(0, limit - used - reserved),
+           "%s quota.available" % what)
+        p = q.get("percentage_used")
+        check(pct_ok(p, used, limit) or pct_ok(p, used + reserved, limit),
+              "%s quota.percentage_used: expected %.1f (one decimal), "
+              "got %r" % (what, 100.0 if limit == 0 else
+                          100.0 * used / limit, q.get("percentage_used")))
+
+
+def dav_children(root):
+    return [e.tag for e in root.iter() if e.tag.startswith("{DAV:}")
+            and e is not root]
+
+
+def u_text(root, name):
+    """Text of the first {urn:upgate}name element, or None."""
+    for e in root.iter("{urn:upgate}" + name):
+        return (e.text or "").strip()
+    return None

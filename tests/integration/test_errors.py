@@ -1,0 +1,46 @@
+"""SPEC §6 row 16 (any other I/O failure -> 500 server_error)."""
+
+import os
+import subprocess
+
+from harness import Env, check, eq, expect, skip, test
+
+
+@test("row16: state_dir is a regular file -> 500 server_error")
+def _():
+    with Env(write=False) as e:
+        bad = os.path.join(e.root, "state-file")
+        with open(bad, "w") as f:
+            f.write("x\n")
+        e.conf["state_dir"] = bad
+        e.write_conf()
+        r = e.run("PUT", "/a.txt", body=b"hello")
+        expect(r, 500, "server_error", user=None)
+        check(not e.stored(), "stored despite an unusable state_dir")
+
+
+def _immutable(path, on):
+    return subprocess.run(["chattr", "+i" if on else "-i", path],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+@test("row16: the user's folder cannot be written -> 500 server_error")
+def _():
+    with Env(quota="alice 1000\n") as e:
+        d = e.user_dir()
+        os.makedirs(d)
+        if os.geteuid() != 0:
+            os.chmod(d, 0o555)
+        elif not _immutable(d, True):
+            skip("row 16 not reachable: root and no chattr +i here")
+        try:
+            r = e.run("PUT", "/a.txt", body=b"hello")
+        finally:
+            if os.geteuid() == 0:
+                _immutable(d, False)
+            os.chmod(d, 0o755)
+        expect(r, 500, "server_error")
+        eq(os.listdir(d), [], "user folder")
+        eq(e.usage(), 0, "usage")
+        e.assert_clean()

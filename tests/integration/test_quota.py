@@ -1,0 +1,178 @@
+"""SPEC §6 row 11 (quota_exceeded) and §7's quota body, through the CGI."""
+
+import os
+
+from harness import (Env, check, eq, expect, expect_quota_headers,
+                     expect_quota_obj, expect_refusal_before_body, log_of,
+                     test)
+
+
+def _fill(e, files):
+    for name, size in files:
+        r = e.run("PUT", "/" + name, body=b"f" * size)
+        expect(r, 201, "stored")
+
+
+@test("row11: quota exceeded -> 507 with quota/upload/actions/analysis")
+def _():
+    with Env(quota="alice 1000\n", conf={"create_parents": "yes"}) as e:
+        _fill(e, [("a.bin", 300), ("b.bin", 100), ("sub/c.bin", 200)])
+        r = e.run("PUT", "/d.bin", body=b"d" * 500)
+        expect(r, 507, "quota_exceeded")
+        w = r.what()
+        expect_refusal_before_body(r)
+        expect_quota_headers(r, 600, 1000)
+        check(r.header("Retry-After") is None, "%s: Retry-After on a quota "
+              "507: %r" % (w, r.header("Retry-After")))
+        check(r.header("Link") is None, "%s: Link without upgrade_url: %r"
+              % (w, r.header("Link")))
+        j = r.json()
+        expect_quota_obj(j.get("quota"), 1000, 600, 0, w)
+        eq(j["quota"]["percentage_used"], 60.0, "%s: percentage_used" % w)
+        eq(j.get("upload"), {"size": 500, "shortage": 100}, "%s: upload" % w)
+        eq(j.get("actions"), {}, "%s: actions without URLs" % w)
+        eq(j.get("storage_analysis"),
+           {"largest_files": [{"name": "a.bin", "size": 300},
+                              {"name": "sub/c.bin", "size": 200},
+                              {"name": "b.bin", "size": 100}]},
+           "%s: storage_analysis" % w)
+        check("details" not in j, "%s: disk details in a quota body" % w)
+        lg = log_of(r)
+        eq((lg["size"], lg["used"], lg["limit"]), ("500", "600", "1000"),
+           "%s: log size/used/limit" % w)
+        eq(e.usage(), 600, "usage after the refusal")
+        check("d.bin" not in e.stored(), "refused file stored")
+        e.assert_clean()
+
+
+@test("row11: upgrade_url/cleanup_url -> actions and Link header")
+def _():
+    conf = {"upgrade_url": "https://example.com/plans?from=upgate&x=1",
+            "cleanup_url": "/files/manage", "largest_files": "2"}
+    with Env(quota="alice 100\n", conf=conf) as e:
+        _fill(e, [("a", 10), ("b", 30), ("c", 20)])
+        r = e.run("PUT", "/d", body=b"d" * 50)
+        expect(r, 507, "quota_exceeded")
+        w = r.what()
+        eq(r.header("Link"),
+           '<https://example.com/plans?from=upgate&x=1>; rel="upgrade"',
+           "%s: Link" % w)
+        a = r.json().get("actions") or {}
+        eq(sorted(a), ["cleanup", "upgrade"], "%s: actions keys" % w)
+        eq(a["upgrade"].get("url"), conf["upgrade_url"], "upgrade.url")
+        eq(a["cleanup"].get("url"), conf["cleanup_url"], "cleanup.url")
+        for k in ("upgrade", "cleanup"):
+            check(isinstance(a[k].get("description"), str) and
+                  a[k]["description"].strip(),
+                  "%s: actions.%s.description %r" % (w, k, a[k]))
+        eq(r.json()["storage_analysis"]["largest_files"],
+           [{"name": "b", "size": 30}, {"name": "c", "size": 20}],
+           "%s: largest_files = 2" % w)
+
+
+@test("row11: largest_files = 0 lists none")
+def _():
+    with Env(quota="alice 10\n", conf={"largest_files": "0"}) as e:
+        _fill(e, [("a", 5)])
+        r = e.run("PUT", "/b", body=b"x" * 6)
+        expect(r, 507, "quota_exceeded")
+        eq(r.json().get("storage_analysis"), {"largest_files": []},
+           "storage_analysis")
+
+
+@test("row11: exactly filling the quota is allowed, one more byte is not")
+def _():
+    with Env(quota="alice 1000\n") as e:
+        expect(e.run("PUT", "/a", body=b"x" * 1000), 201, "stored")
+        r = e.run("PUT", "/b", body=b"x")
+        expect(r, 507, "quota_exceeded")
+        j = r.json()
+        eq(j["quota"]["available"], 0, "available")
+        eq(j["upload"], {"size": 1, "shortage": 1}, "upload")
+        eq(e.usage(), 1000, "usage")
+
+
+@test("row11: replacing PUT is charged the difference")
+def _():
+    with Env(quota="alice 1000\n") as e:
+        expect(e.run("PUT", "/a", body=b"x" * 600), 201, "stored")
+        # 900 replaces 600: charge 300, 600 + 300 <= 1000
+        expect(e.run("PUT", "/a", body=b"y" * 900), 204, "replaced")
+        eq(e.usage(), 900, "usage")
+        # 1100 replaces 900: charge 200, 900 + 200 > 1000
+        r = e.run("PUT", "/a", body=b"z" * 1100)
+        expect(r, 507, "quota_exceeded")
+        eq(r.json()["upload"].get("shortage"), 100, "shortage (charge "
+           "200, available 100)")
+        eq(e.stored(), {"a": b"y" * 900}, "file kept")
+        eq(e.usage(), 900, "usage kept")
+        e.assert_clean()
+        # exactly to the limit by replacement
+        expect(e.run("PUT", "/a", body=b"w" * 1000), 204, "replaced")
+        eq(e.usage(), 1000, "usage")
+
+
+@test("row11: over quota (limit lowered): shrinking replace and empty body "
+      "pass, growth is refused")
+def _():
+    with Env(quota="alice 1000\n") as e:
+        expect(e.run("PUT", "/a", body=b"x" * 900), 201, "stored")
+        e.write_quota("alice 500\n")
+        r = e.run("PUT", "/new", body=b"x")
+        expect(r, 507, "quota_exceeded")
+        j = r.json()
+        eq(j["quota"]["available"], 0, "available when over quota")
+        eq(j["quota"]["percentage_used"], 180.0, "percentage_used")
+        expect_quota_headers(r, 900, 500)
+        expect(e.run("PUT", "/a", body=b"x" * 100), 204, "replaced")
+        eq(e.usage(), 100, "usage after shrinking")
+        e.write_quota("alice 50\n")
+        expect(e.run("PUT", "/empty", body=b""), 201, "stored")
+        eq(e.usage(), 100, "usage after empty")
+
+
+@test("row11: limit 0 refuses any non-empty upload, never an empty one")
+def _():
+    with Env(quota="alice 0\n") as e:
+        r = e.run("PUT", "/a", body=b"x")
+        expect(r, 507, "quota_exceeded")
+        eq(r.json()["quota"]["percentage_used"], 100, "percentage_used")
+        expect(e.run("PUT", "/b", body=b""), 201, "stored")
+        eq(e.stored(), {"b": b""}, "files")
+
+
+@test("row11: '*' applies to users the table does not name")
+def _():
+    with Env(quota="alice 1G\n* 10\n") as e:
+        r = e.run("PUT", "/a", body=b"x" * 11, user="zed")
+        expect(r, 507, "quota_exceeded", user="zed")
+        expect(e.run("PUT", "/a", body=b"x" * 11), 201, "stored")
+
+
+@test("row11: quotas are per user")
+def _():
+    with Env(quota="alice 100\nbob 100\n") as e:
+        expect(e.run("PUT", "/a", body=b"x" * 100), 201, "stored")
+        r = e.run("PUT", "/a", body=b"x" * 100, user="bob")
+        expect(r, 201, "stored", user="bob")
+        expect(e.run("PUT", "/b", body=b"x"), 507, "quota_exceeded")
+        eq((e.usage("alice"), e.usage("bob")), (100, 100), "usages")
+
+
+@test("row11: quota refusal decided before the body (X-Expected-Entity-"
+      "Length)")
+def _():
+    with Env(quota="alice 10\n") as e:
+        r = e.run("PUT", "/a", body=b"x" * 20, length=None,
+                  headers={"X-Expected-Entity-Length": "20"})
+        expect(r, 507, "quota_exceeded")
+        expect_refusal_before_body(r)
+        check(not e.stored(), "stored")
+
+
+@test("row10 before row 11: both would refuse -> disk_full")
+def _():
+    with Env(quota="alice 10\n", conf={"min_free_space": "100%"}) as e:
+        r = e.run("PUT", "/a", body=b"x" * 20)
+        expect(r, 507, "disk_full")
+        expect_quota_headers(r, 0, 10)

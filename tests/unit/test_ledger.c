@@ -1,0 +1,1283 @@
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cu_main.h"
+#include "ledger.h"
+
+/*
+ * Each test gets a fresh tree below /tmp/ledger: upload/ (upload_dir,
+ * its descriptor open) and upload/.upgate (state_dir, opened as l).
+ */
+static struct {
+	char          root[64];
+	char          upload[96];
+	char          state[128];
+	int           upload_fd;
+	struct ledger l;
+	int           nfd;	/* descriptors open after setup */
+} fx;
+
+static int
+count_fds(void)
+{
+	struct dirent *de;
+	DIR           *d;
+	int            n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	mkdir("/tmp/ledger", 0700);
+	snprintf(fx.root, sizeof fx.root, "/tmp/ledger/t.XXXXXX");
+	if (mkdtemp(fx.root) == NULL)
+		abort();
+	snprintf(fx.upload, sizeof fx.upload, "%s/upload", fx.root);
+	snprintf(fx.state, sizeof fx.state, "%s/.upgate", fx.upload);
+	if (mkdir(fx.upload, 0755) == -1)
+		abort();
+	fx.upload_fd = open(fx.upload, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fx.upload_fd == -1 || ledger_open(&fx.l, fx.state) != LEDGER_OK)
+		abort();
+	fx.nfd = count_fds();
+}
+
+/* Every test also checks that no descriptor leaked. */
+static void
+teardown(void)
+{
+	CU_ASSERT_EQUAL(count_fds(), fx.nfd);
+	ledger_close(&fx.l);
+	close(fx.upload_fd);
+	nftw(fx.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes a file below the test root ("upload/alice/a"), parents made. */
+static void
+put(const char *rel, const char *content)
+{
+	char  path[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
+	for (p = path + strlen(fx.root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	if ((f = fopen(path, "w")) == NULL)
+		abort();
+	fputs(content, f);
+	fclose(f);
+}
+
+static int
+exists(const char *rel)
+{
+	char        path[512];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
+	return lstat(path, &st) == 0;
+}
+
+static void
+link_at(const char *target, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
+	if (symlink(target, path) == -1)
+		abort();
+}
+
+static int64_t
+used_of(const char *user)
+{
+	struct usage u;
+
+	if (ledger_usage(&fx.l, user, &u) != LEDGER_OK)
+		return -1;
+	return u.used;
+}
+
+static int64_t
+reserved_of(const char *user)
+{
+	struct usage u;
+
+	if (ledger_usage(&fx.l, user, &u) != LEDGER_OK)
+		return -1;
+	return u.reserved;
+}
+
+/* Entries of a folder below the test root, "." and ".." aside. */
+static int
+count_entries(const char *rel)
+{
+	char           path[512];
+	struct dirent *de;
+	DIR           *d;
+	int            n = 0;
+
+	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static long
+ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (long)(b.tv_sec - a->tv_sec) * 1000 +
+	    (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* ---- open and lock ---- */
+
+static void
+test_open_layout(void)
+{
+	static const char *const dirs[] = {
+		"upload/.upgate", "upload/.upgate/usage",
+		"upload/.upgate/files", "upload/.upgate/resv",
+	};
+	struct stat st;
+	char        path[512];
+	size_t      i;
+
+	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", fx.root, dirs[i]);
+		CU_ASSERT_FATAL(stat(path, &st) == 0);
+		CU_ASSERT(S_ISDIR(st.st_mode));
+		CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
+	}
+	CU_ASSERT(exists("upload/.upgate/lock"));
+	/* a second open of an existing state_dir works too */
+	{
+		struct ledger l2;
+
+		CU_ASSERT_EQUAL(ledger_open(&l2, fx.state), LEDGER_OK);
+		ledger_close(&l2);
+		ledger_close(&l2);
+		CU_ASSERT_EQUAL(l2.state_fd, -1);
+		CU_ASSERT_EQUAL(l2.lock_fd, -1);
+	}
+}
+
+static void
+test_open_errors(void)
+{
+	struct ledger l2;
+	char          path[512];
+
+	snprintf(path, sizeof path, "%s/missing/state", fx.root);
+	CU_ASSERT_EQUAL(ledger_open(&l2, path), LEDGER_IO);
+	ledger_close(&l2);
+	/* a symbolic link is not followed */
+	link_at("upload/.upgate", "linked");
+	snprintf(path, sizeof path, "%s/linked", fx.root);
+	CU_ASSERT_EQUAL(ledger_open(&l2, path), LEDGER_IO);
+	CU_ASSERT_EQUAL(l2.state_fd, -1);
+	ledger_close(&l2);
+	/* a file where state_dir should be */
+	put("plain", "x");
+	snprintf(path, sizeof path, "%s/plain", fx.root);
+	CU_ASSERT_EQUAL(ledger_open(&l2, path), LEDGER_IO);
+	ledger_close(&l2);
+}
+
+static void
+test_lock_unlock(void)
+{
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 200), LEDGER_OK);
+	CU_ASSERT_EQUAL(fx.l.locked, 1);
+	/* taking it again through the same description is harmless */
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 200), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(fx.l.locked, 0);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 200), LEDGER_OK);
+	ledger_unlock(&fx.l);
+}
+
+/* Another open file description in the same process is excluded. */
+static void
+test_lock_busy_same_process(void)
+{
+	struct ledger   l2;
+	struct timespec t0;
+	long            ms;
+
+	CU_ASSERT_FATAL(ledger_open(&l2, fx.state) == LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 200), LEDGER_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock(&l2, 200), LEDGER_BUSY);
+	ms = ms_since(&t0);
+	CU_ASSERT(ms >= 195 && ms < 1000);
+	CU_ASSERT_EQUAL(l2.locked, 0);
+	CU_ASSERT_EQUAL(ledger_lock(&l2, 0), LEDGER_BUSY);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock(&l2, 200), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 50), LEDGER_BUSY);
+	/* closing drops the lock */
+	ledger_close(&l2);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 50), LEDGER_OK);
+	ledger_unlock(&fx.l);
+}
+
+static void
+test_lock_closed(void)
+{
+	struct ledger l2;
+
+	CU_ASSERT_FATAL(ledger_open(&l2, fx.state) == LEDGER_OK);
+	ledger_close(&l2);
+	CU_ASSERT_EQUAL(ledger_lock(&l2, 10), LEDGER_IO);
+}
+
+/* A child process holding the lock makes the parent wait for it. */
+static void
+test_lock_waits_for_child(void)
+{
+	struct timespec t0;
+	struct ledger   l2;
+	int             p[2], status;
+	pid_t           pid;
+	char            c;
+
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		if (ledger_open(&l2, fx.state) != LEDGER_OK ||
+		    ledger_lock(&l2, 1000) != LEDGER_OK)
+			_exit(1);
+		(void)write(p[1], "x", 1);
+		usleep(400 * 1000);
+		_exit(0);	/* the lock dies with the process */
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_FATAL(read(p[0], &c, 1) == 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 100), LEDGER_BUSY);
+	CU_ASSERT_EQUAL(ledger_lock(&fx.l, 5000), LEDGER_OK);
+	CU_ASSERT(ms_since(&t0) >= 250);
+	ledger_unlock(&fx.l);
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void
+test_strerror(void)
+{
+	int e;
+
+	for (e = 0; e < LEDGER__MAX; e++)
+		CU_ASSERT_PTR_NOT_NULL(ledger_strerror((enum ledger_err)e));
+	CU_ASSERT_STRING_NOT_EQUAL(ledger_strerror(LEDGER_BUSY),
+	    ledger_strerror(LEDGER_IO));
+	CU_ASSERT_PTR_NOT_NULL(ledger_strerror(LEDGER__MAX));
+}
+
+/* ---- usage and reservations ---- */
+
+static void
+test_usage_missing_and_set(void)
+{
+	struct usage u = { 7, 7 };
+
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(u.used, 0);
+	CU_ASSERT_EQUAL(u.reserved, 0);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 12345), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 12345);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", INT64_MAX), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), INT64_MAX);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", -1), LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of("bob"), 0);
+	/* no temporary file is left behind */
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/usage"), 1);
+}
+
+static void
+test_bad_user_names(void)
+{
+	static const char *const bad[] = {
+		"", ".alice", "-alice", "al/ice", "al ice", "../x",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	struct reservation r;
+	struct usage       u;
+	size_t             i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CU_ASSERT_EQUAL(ledger_usage(&fx.l, bad[i], &u), LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_set_used(&fx.l, bad[i], 1), LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_reserve(&fx.l, bad[i], 1, NULL, &r),
+		    LEDGER_IO);
+		CU_ASSERT_EQUAL(r.fd, -1);
+		CU_ASSERT_EQUAL(ledger_commit(&fx.l, bad[i], "a", 1),
+		    LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, bad[i], fx.upload_fd,
+		    NULL, NULL), LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, bad[i],
+		    NULL, NULL), LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_largest(&fx.l, bad[i], NULL, NULL, 5),
+		    0);
+	}
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, NULL, &u), LEDGER_IO);
+	/* a 64-byte name with dots and @ is fine */
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l,
+	    "a.b_c@d-eaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    1), LEDGER_OK);
+}
+
+static void
+test_usage_corrupt(void)
+{
+	static const char *const corrupt[] = {
+		"", "12", "12\n\n", "-1\n", "x\n", " 1\n", "1 \n", "\n",
+		"99999999999999999999\n", "0x10\n",
+		"1111111111111111111111111111111111111111111111\n",
+	};
+	struct usage u;
+	char         path[512];
+	size_t       i;
+
+	for (i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
+		put("upload/.upgate/usage/alice", corrupt[i]);
+		CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 1),
+		    LEDGER_IO);
+	}
+	/* a folder, or a link, where the file should be */
+	snprintf(path, sizeof path, "%s/usage/alice", fx.state);
+	CU_ASSERT(remove(path) == 0);
+	put("upload/.upgate/usage/alice/x", "1\n");
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_IO);
+	put("upload/target", "5\n");
+	link_at("../../target", "upload/.upgate/usage/bob");
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "bob", &u), LEDGER_IO);
+	put("upload/.upgate/usage/carol", "007\n");
+	CU_ASSERT_EQUAL(used_of("carol"), 7);
+}
+
+static void
+test_reserve_release(void)
+{
+	struct reservation r1, r2, r3;
+	char               path[512];
+
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 1000), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 100,
+	    "alice/.upgate-tmp-1", &r1), LEDGER_OK);
+	CU_ASSERT(r1.fd >= 0);
+	CU_ASSERT_EQUAL(r1.bytes, 100);
+	CU_ASSERT(strncmp(r1.name, "alice.", 6) == 0);
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 50, NULL, &r2),
+	    LEDGER_OK);
+	CU_ASSERT_STRING_NOT_EQUAL(r1.name, r2.name);
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "bob", 7, "b/.upgate-tmp-2",
+	    &r3), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 1000);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 150);
+	CU_ASSERT_EQUAL(reserved_of("bob"), 7);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 3);
+	snprintf(path, sizeof path, "upload/.upgate/resv/%s", r1.name);
+	CU_ASSERT(exists(path));
+
+	ledger_release_reservation(&fx.l, &r1);
+	CU_ASSERT_EQUAL(r1.fd, -1);
+	CU_ASSERT(!exists(path));
+	CU_ASSERT_EQUAL(reserved_of("alice"), 50);
+	ledger_release_reservation(&fx.l, &r1);	/* twice */
+	CU_ASSERT_EQUAL(ledger_reservation_update(&fx.l, &r2, 80,
+	    "alice/.upgate-tmp-9"), LEDGER_OK);
+	CU_ASSERT_EQUAL(r2.bytes, 80);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 80);
+	CU_ASSERT_EQUAL(ledger_reservation_update(&fx.l, &r2, 3, NULL),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 3);
+	CU_ASSERT_EQUAL(ledger_reservation_update(&fx.l, &r2, -1, NULL),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_reservation_update(&fx.l, &r1, 1, NULL),
+	    LEDGER_IO);
+	ledger_release_reservation(&fx.l, &r2);
+	ledger_release_reservation(NULL, &r3);	/* left dead for a reclaim */
+	CU_ASSERT_EQUAL(reserved_of("alice"), 0);
+	CU_ASSERT_EQUAL(reserved_of("bob"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 1);
+}
+
+static void
+test_reserve_errors(void)
+{
+	struct reservation r;
+
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", -1, NULL, &r),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(r.fd, -1);
+	CU_ASSERT_EQUAL(r.name[0], '\0');
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 1, "", &r), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 1, "a\nb", &r),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 0);
+	/* a zeroed reservation names nothing: fd 0 is left alone */
+	memset(&r, 0, sizeof r);
+	ledger_release_reservation(&fx.l, &r);
+	CU_ASSERT_EQUAL(r.fd, -1);
+	ledger_reservation_init(&r);
+	ledger_release_reservation(&fx.l, &r);
+	CU_ASSERT_EQUAL(r.fd, -1);
+}
+
+static void
+count_reclaim(void *arg, const char *user, int64_t bytes)
+{
+	char *log = arg;
+	size_t len = strlen(log);
+
+	snprintf(log + len, 256 - len, "%s:%lld;", user, (long long)bytes);
+}
+
+/* A handler killed with SIGKILL leaves a reservation nobody locks. */
+static void
+test_reclaim_killed_child(void)
+{
+	struct reservation r;
+	struct ledger      l2;
+	char               log[256] = "", c;
+	int                p[2], status;
+	pid_t              pid;
+
+	put("upload/alice/.upgate-tmp-abc", "partial");
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		if (ledger_open(&l2, fx.state) != LEDGER_OK ||
+		    ledger_reserve(&l2, "alice", 1000,
+		    "alice/.upgate-tmp-abc", &r) != LEDGER_OK)
+			_exit(1);
+		(void)write(p[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_FATAL(read(p[0], &c, 1) == 1);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 1000);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "");
+	CU_ASSERT(exists("upload/alice/.upgate-tmp-abc"));
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFSIGNALED(status));
+	/* dead: not counted, but left for the reclaim */
+	CU_ASSERT_EQUAL(reserved_of("alice"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 1);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "alice:1000;");
+	CU_ASSERT(!exists("upload/alice/.upgate-tmp-abc"));
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+struct holder {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	int             stage;	/* 1 reserved, 2 may release, 3 released */
+	enum ledger_err err;
+};
+
+static void
+holder_set(struct holder *h, int stage)
+{
+	pthread_mutex_lock(&h->mu);
+	h->stage = stage;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+holder_wait(struct holder *h, int stage)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->stage < stage)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Another thread's upload, with its own struct ledger as a request has. */
+static void *
+holder_main(void *arg)
+{
+	struct holder     *h = arg;
+	struct reservation r;
+	struct ledger      l2;
+
+	if ((h->err = ledger_open(&l2, fx.state)) == LEDGER_OK)
+		h->err = ledger_reserve(&l2, "alice", 500,
+		    "alice/.upgate-tmp-thr", &r);
+	holder_set(h, 1);
+	holder_wait(h, 2);
+	if (h->err == LEDGER_OK)
+		ledger_release_reservation(&l2, &r);
+	ledger_close(&l2);
+	holder_set(h, 3);
+	return NULL;
+}
+
+/* The OFD point: a sibling thread's live reservation is not reclaimed. */
+static void
+test_reclaim_spares_live_thread(void)
+{
+	struct holder h;
+	pthread_t     th;
+	char          log[256] = "";
+
+	put("upload/alice/.upgate-tmp-thr", "streaming");
+	memset(&h, 0, sizeof h);
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, holder_main, &h) == 0);
+	holder_wait(&h, 1);
+	CU_ASSERT_EQUAL(h.err, LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "");
+	CU_ASSERT(exists("upload/alice/.upgate-tmp-thr"));
+	CU_ASSERT_EQUAL(reserved_of("alice"), 500);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL, NULL,
+	    NULL), LEDGER_OK);
+	CU_ASSERT(exists("upload/alice/.upgate-tmp-thr"));
+	CU_ASSERT_EQUAL(reserved_of("alice"), 500);
+	holder_set(&h, 2);
+	holder_wait(&h, 3);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 0);
+	pthread_cond_destroy(&h.cv);
+	pthread_mutex_destroy(&h.mu);
+}
+
+/* Writes a dead reservation file by hand. */
+static void
+put_dead(const char *name, const char *content)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof rel, "upload/.upgate/resv/%s", name);
+	put(rel, content);
+}
+
+static void
+test_reclaim_filters(void)
+{
+	char log[256] = "", path[512];
+
+	put("outside/.upgate-tmp-x", "x");
+	put("upload/alice/a.pdf", "keep");
+	put("upload/al/.upgate-tmp-1", "x");
+	put("upload/al.ice/.upgate-tmp-2", "x");
+	snprintf(path, sizeof path, "%s/real", fx.upload);
+	mkdir(path, 0755);
+	put("upload/real/.upgate-tmp-3", "x");
+	link_at("real", "upload/lnk");
+	put_dead("al.00ff", "10 al/.upgate-tmp-1\n");
+	put_dead("al.ice.0a0b", "20 al.ice/.upgate-tmp-2\n");
+	put_dead("alice.1", "30 alice/a.pdf\n");	/* not a tmp file */
+	put_dead("alice.2", "40 ../outside/.upgate-tmp-x\n");
+	put_dead("alice.3", "50 lnk/.upgate-tmp-3\n");	/* through a link */
+	put_dead("alice.4", "garbage");
+	put_dead("alice.5", "60\n");
+	put_dead("notes.txt", "1\n");			/* not a resv name */
+	put_dead(".tmp.1", "1\n");
+	put_dead("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.1",
+	    "1\n");				/* owner too long */
+
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "al", fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "al:10;");
+	CU_ASSERT(!exists("upload/al/.upgate-tmp-1"));
+	CU_ASSERT(exists("upload/al.ice/.upgate-tmp-2"));
+	CU_ASSERT(exists("upload/.upgate/resv/al.ice.0a0b"));
+
+	log[0] = '\0';
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT(strstr(log, "alice:30;") != NULL);
+	CU_ASSERT(strstr(log, "alice:40;") != NULL);
+	CU_ASSERT(strstr(log, "alice:50;") != NULL);
+	CU_ASSERT(strstr(log, "alice:0;") != NULL);
+	CU_ASSERT(strstr(log, "alice:60;") != NULL);
+	CU_ASSERT(exists("upload/alice/a.pdf"));
+	CU_ASSERT(exists("outside/.upgate-tmp-x"));
+	CU_ASSERT(exists("upload/real/.upgate-tmp-3"));
+
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd, NULL, NULL),
+	    LEDGER_OK);
+	CU_ASSERT(!exists("upload/al.ice/.upgate-tmp-2"));
+	/* only the names that are not reservations stay */
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv"), 3);
+}
+
+/* ---- records ---- */
+
+static void
+test_commit_new_and_replace(void)
+{
+	struct record rec;
+
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/docs/a.pdf", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/a.pdf",
+	    100), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 100);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/docs/a.pdf", &rec), 0);
+	CU_ASSERT_STRING_EQUAL(rec.owner, "alice");
+	CU_ASSERT_EQUAL(rec.size, 100);
+	CU_ASSERT(exists("upload/.upgate/files/alice/docs/a.pdf"));
+	/* replacing: the difference, both ways */
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/a.pdf",
+	    250), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 250);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/a.pdf",
+	    40), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 40);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/a.pdf",
+	    40), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 40);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/b", 0),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 40);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/b", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 0);
+	/* no temporary record is left behind */
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/files/alice/docs"), 1);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/c", -1),
+	    LEDGER_IO);
+}
+
+static void
+test_commit_other_owner(void)
+{
+	struct record rec;
+
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "shared.txt", 100),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "other.txt", 5),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "shared.txt", 30),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 5);
+	CU_ASSERT_EQUAL(used_of("bob"), 30);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "shared.txt", &rec), 0);
+	CU_ASSERT_STRING_EQUAL(rec.owner, "bob");
+	CU_ASSERT_EQUAL(rec.size, 30);
+	/* the old owner's usage never goes below 0 */
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "bob", 10), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "shared.txt", 1),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("bob"), 0);
+	CU_ASSERT_EQUAL(used_of("alice"), 6);
+}
+
+static void
+test_record_get_cases(void)
+{
+	static const char *const bad[] = {
+		"", "/a", "a/", "a//b", "../x", "a/../b", "a/.b", ".x", ".",
+		"a/./b",
+	};
+	struct record rec;
+	char          deep[160];
+	size_t        i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CU_ASSERT_EQUAL(ledger_record_get(&fx.l, bad[i], &rec), -1);
+		CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", bad[i], 1),
+		    LEDGER_IO);
+		CU_ASSERT_EQUAL(ledger_forget(&fx.l, bad[i]), LEDGER_IO);
+	}
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, NULL, &rec), -1);
+	/* 65 components: deeper than any stored path */
+	for (i = 0; i < 65; i++)
+		memcpy(deep + 2 * i, "a/", 2);
+	deep[129] = '\0';
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, deep, &rec), -1);
+	deep[127] = '\0';
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, deep, &rec), 1);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/f", 9),
+	    LEDGER_OK);
+	/* a file on the way, a folder at the end: no record */
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/f/g", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "nobody/x", &rec), 1);
+	/* corrupt records */
+	put("upload/.upgate/files/alice/bad1", "alice\n");
+	put("upload/.upgate/files/alice/bad2", "alice x\n");
+	put("upload/.upgate/files/alice/bad3", ".x 1\n");
+	put("upload/.upgate/files/alice/bad4", "alice 1");
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/bad1", &rec), -1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/bad2", &rec), -1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/bad3", &rec), -1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/bad4", &rec), -1);
+	/* a corrupt record is replaced as if there were none */
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/bad1", 4),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 13);
+	/* a symbolic link inside the ledger is not followed */
+	link_at("alice", "upload/.upgate/files/lnk");
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "lnk/f", &rec), 1);
+}
+
+/* A record file where a folder is needed, and the reverse: stale. */
+static void
+test_commit_stale_conflicts(void)
+{
+	struct record rec;
+
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 10),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a/b", 20),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 30);	/* over-counts */
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/a/b", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 20);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/x/y/z", 1),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/x", 2),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 33);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/x", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 2);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/x/y/z", &rec), 1);
+}
+
+static void
+test_forget(void)
+{
+	struct record rec;
+
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/d/e/f.txt", 70),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/g.txt", 30),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/d/e/f.txt"), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 30);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/d/e/f.txt", &rec), 1);
+	/* empty record folders go, the user's stays while not empty */
+	CU_ASSERT(!exists("upload/.upgate/files/alice/d"));
+	CU_ASSERT(exists("upload/.upgate/files/alice/g.txt"));
+	/* nothing to forget */
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/d/e/f.txt"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/g.txt/x"), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 30);
+	/* never below 0 */
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 10), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/g.txt"), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 0);
+	CU_ASSERT(!exists("upload/.upgate/files/alice"));
+	/* a corrupt record is dropped without touching usage */
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 10), LEDGER_OK);
+	put("upload/.upgate/files/alice/bad", "junk");
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/bad"), LEDGER_OK);
+	CU_ASSERT(!exists("upload/.upgate/files/alice/bad"));
+	CU_ASSERT_EQUAL(used_of("alice"), 10);
+}
+
+/* Writes that fail leave no temporary file and no half change. */
+static void
+test_write_failures(void)
+{
+	struct record rec;
+
+	/* the temporary name taken by a folder */
+	put("upload/.upgate/usage/.alice.tmp/x", "");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 5), LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of("alice"), 0);
+	/* the rename onto a folder fails: the temporary file goes */
+	put("upload/.upgate/usage/bob/x", "");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "bob", 5), LEDGER_IO);
+	CU_ASSERT(!exists("upload/.upgate/usage/.bob.tmp"));
+	/* a record that cannot be written: usage goes back */
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "carol", 7), LEDGER_OK);
+	put("upload/.upgate/files/carol/.rec.tmp/x", "");
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/f", 100),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of("carol"), 7);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "carol/f", &rec), 1);
+	/* a usage that cannot be raised: no record either */
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "bob/f", 100), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "bob/f", &rec), 1);
+}
+
+/* ---- largest ---- */
+
+static void
+test_largest(void)
+{
+	struct file_size out[4];
+	size_t           n;
+
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/small", 10),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/big.pdf",
+	    5000), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/docs/x/mid",
+	    300), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/tiny", 1),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/mid2", 200),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "bob/huge", 99999),
+	    LEDGER_OK);
+
+	n = ledger_largest(&fx.l, "alice", "alice/", out, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "docs/big.pdf");
+	CU_ASSERT_EQUAL(out[0].size, 5000);
+	CU_ASSERT_STRING_EQUAL(out[1].name, "docs/x/mid");
+	CU_ASSERT_EQUAL(out[1].size, 300);
+	CU_ASSERT_STRING_EQUAL(out[2].name, "mid2");
+	CU_ASSERT_EQUAL(out[2].size, 200);
+
+	n = ledger_largest(&fx.l, "alice", "alice", out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(out[3].name, "small");
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "alice/", out, 0), 0);
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "carol", "carol/", out, 4), 0);
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "../x/", out, 4), 0);
+	/* bob's folder holds nothing of alice's */
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "bob/", out, 4), 0);
+}
+
+static void
+test_largest_shared(void)
+{
+	struct file_size out[2];
+	size_t           n;
+
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "a.bin", 10), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "b.bin", 900), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "d/c.bin", 20),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "e.bin", 15), LEDGER_OK);
+	n = ledger_largest(&fx.l, "alice", NULL, out, 2);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "d/c.bin");
+	CU_ASSERT_STRING_EQUAL(out[1].name, "e.bin");
+	n = ledger_largest(&fx.l, "bob", "", out, 2);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "b.bin");
+}
+
+/* No more than LEDGER_SCAN_MAX records are looked at. */
+static void
+test_largest_scan_cap(void)
+{
+	struct file_size *out;
+	char              path[512];
+	int               i, fd;
+
+	put("upload/.upgate/files/carol/f0", "carol 1\n");
+	for (i = 1; i <= LEDGER_SCAN_MAX + 20; i++) {
+		snprintf(path, sizeof path, "%s/files/carol/f%d", fx.state, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CU_ASSERT_FATAL(fd != -1);
+		CU_ASSERT_FATAL(write(fd, "carol 1\n", 8) == 8);
+		close(fd);
+	}
+	out = calloc(LEDGER_SCAN_MAX + 30, sizeof *out);
+	CU_ASSERT_FATAL(out != NULL);
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "carol", "carol/", out,
+	    LEDGER_SCAN_MAX + 30), LEDGER_SCAN_MAX);
+	free(out);
+}
+
+/* ---- recount ---- */
+
+struct changes {
+	char text[512];
+};
+
+static void
+log_change(void *arg, const char *user, int64_t old, int64_t now)
+{
+	struct changes *c = arg;
+	size_t          len = strlen(c->text);
+
+	snprintf(c->text + len, sizeof c->text - len, "%s:%lld>%lld;", user,
+	    (long long)old, (long long)now);
+}
+
+static void
+record_is(const char *rel, const char *owner, int64_t size)
+{
+	struct record rec;
+
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, rel, &rec), 0);
+	CU_ASSERT_STRING_EQUAL(rec.owner, owner);
+	CU_ASSERT_EQUAL(rec.size, size);
+}
+
+/* A tree changed behind the ledger's back, per_user_dirs = yes. */
+static void
+per_user_tree(void)
+{
+	put("upload/alice/a", "0123456789");			/* 10 */
+	put("upload/alice/sub/b", "01234567890123456789");	/* 20 */
+	put("upload/alice/.upgate-tmp-x", "ignored temporary");
+	put("upload/alice/.hidden/c", "not upgate's");
+	put("upload/alice/.dot", "not upgate's");
+	put("outside/big", "a file outside, reached through a link");
+	put("outside/d/e", "a folder outside, reached through a link");
+	link_at("../../outside/big", "upload/alice/link");
+	link_at("../../outside/d", "upload/alice/linkdir");
+	put("upload/bob/x", "12345");				/* 5 */
+	put("upload/not a user/y", "12345");
+	put("upload/rootfile", "12345");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 999), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "carol", 77), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/gone", 50),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 3),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/link", 3),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "dave", "dave/old", 8),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 999), LEDGER_OK);
+}
+
+static void
+test_recount_per_user_all(void)
+{
+	struct changes     c = { "" };
+	struct reservation r;
+	struct record      rec;
+
+	per_user_tree();
+	put("upload/bob/.upgate-tmp-dead", "dead upload");
+	put_dead("bob.0001", "40 bob/.upgate-tmp-dead\n");
+	put("upload/.upgate/usage/bob", "corrupt");	/* rewritten */
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "bob", 9, NULL, &r), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL,
+	    log_change, &c), LEDGER_OK);
+	/* sorted by name: alice, bob, carol, dave */
+	CU_ASSERT_STRING_EQUAL(c.text,
+	    "alice:999>30;bob:0>5;carol:77>0;dave:8>0;");
+	CU_ASSERT_EQUAL(used_of("alice"), 30);
+	CU_ASSERT_EQUAL(used_of("bob"), 5);
+	CU_ASSERT_EQUAL(reserved_of("bob"), 9);
+	CU_ASSERT(!exists("upload/bob/.upgate-tmp-dead"));
+	CU_ASSERT(exists("upload/alice/.upgate-tmp-x"));
+	record_is("alice/a", "alice", 10);
+	record_is("alice/sub/b", "alice", 20);
+	record_is("bob/x", "bob", 5);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/gone", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/link", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "dave/old", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/.dot", &rec), -1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/linkdir/e", &rec), 1);
+	/* a second recount finds nothing to change */
+	c.text[0] = '\0';
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "");
+	ledger_release_reservation(&fx.l, &r);
+}
+
+static void
+test_recount_per_user_one(void)
+{
+	struct changes c = { "" };
+	struct record  rec;
+
+	per_user_tree();
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, "alice",
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "alice:999>30;");
+	CU_ASSERT_EQUAL(used_of("carol"), 77);
+	CU_ASSERT_EQUAL(used_of("bob"), 0);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "bob/x", &rec), 1);
+	record_is("dave/old", "dave", 8);
+	/* a user with no folder at all */
+	c.text[0] = '\0';
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, "carol",
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "carol:77>0;");
+	/* without fn */
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, "bob",
+	    NULL, NULL), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("bob"), 5);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, -1, 1, "bob", NULL, NULL),
+	    LEDGER_IO);
+}
+
+/* The user's folder itself is a symbolic link: nothing of it counts. */
+static void
+test_recount_user_dir_link(void)
+{
+	struct changes c = { "" };
+
+	put("outside/f", "123");
+	link_at("../outside", "upload/eve");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "eve", 3), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "eve:3>0;");
+}
+
+/* per_user_dirs = no: files are whose their records say. */
+static void
+shared_tree(void)
+{
+	put("upload/a", "0123456789");				/* 10 */
+	put("upload/b", "01234567890123456789");		/* 20 */
+	put("upload/c", "1234567");				/* nobody's */
+	put("upload/sub/d", "1234");				/* 4 */
+	put("upload/.upgate-tmp-q", "temporary");
+	put("upload/.hidden/e", "not upgate's");
+	put("outside/big", "a file outside");
+	link_at("../outside/big", "upload/l");
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "a", 3), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "b", 20), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "sub/d", 4), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "gone", 100), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "gone2", 1), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "l", 5), LEDGER_OK);
+}
+
+static void
+test_recount_shared_all(void)
+{
+	struct changes c = { "" };
+	struct record  rec;
+
+	shared_tree();
+	CU_ASSERT_EQUAL(used_of("alice"), 112);
+	CU_ASSERT_EQUAL(used_of("bob"), 21);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "alice:112>14;bob:21>20;");
+	record_is("a", "alice", 10);
+	record_is("sub/d", "alice", 4);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "c", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "gone", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "gone2", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "l", &rec), 1);
+	c.text[0] = '\0';
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "");
+}
+
+/* A corrupt record of a file: kept for every user, left for one. */
+static void
+test_recount_shared_corrupt(void)
+{
+	struct changes c = { "" };
+
+	shared_tree();
+	put("upload/.upgate/files/c", "junk");
+	put("upload/.upgate/files/h", "junk");		/* its file is gone */
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, "alice",
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT(exists("upload/.upgate/files/h"));
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT(exists("upload/.upgate/files/c"));
+	CU_ASSERT(!exists("upload/.upgate/files/h"));
+	CU_ASSERT_STRING_EQUAL(c.text, "alice:112>14;bob:21>20;");
+}
+
+static void
+test_recount_empty(void)
+{
+	struct changes c = { "" };
+
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, NULL,
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "");
+}
+
+static void
+test_recount_shared_one(void)
+{
+	struct changes c = { "" };
+
+	shared_tree();
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 0, "alice",
+	    log_change, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "alice:112>14;");
+	CU_ASSERT_EQUAL(used_of("bob"), 21);
+	record_is("gone2", "bob", 1);
+	record_is("b", "bob", 20);
+}
+
+/* ---- users ---- */
+
+static void
+collect_user(void *arg, const char *user)
+{
+	struct changes *c = arg;
+	size_t          len = strlen(c->text);
+
+	snprintf(c->text + len, sizeof c->text - len, "%s;", user);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_each_user(void)
+{
+	struct changes c = { "" };
+	char          *names[4] = { NULL }, *save = NULL, *tok;
+	size_t         n = 0;
+
+	CU_ASSERT_EQUAL(ledger_each_user(&fx.l, collect_user, &c), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(c.text, "");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "bob", 1), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/x", 1),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "c.d", 0), LEDGER_OK);
+	put("upload/.upgate/usage/.bob.tmp", "1\n");
+	put("upload/.upgate/usage/-x", "1\n");
+	CU_ASSERT_EQUAL(ledger_each_user(&fx.l, collect_user, &c), LEDGER_OK);
+	for (tok = strtok_r(c.text, ";", &save); tok != NULL && n < 4;
+	    tok = strtok_r(NULL, ";", &save))
+		names[n++] = tok;
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	qsort(names, n, sizeof names[0], cmp_str);
+	CU_ASSERT_STRING_EQUAL(names[0], "alice");
+	CU_ASSERT_STRING_EQUAL(names[1], "bob");
+	CU_ASSERT_STRING_EQUAL(names[2], "c.d");
+}
+
+static void
+test_closed_ledger(void)
+{
+	struct ledger      l2;
+	struct reservation r;
+	struct usage       u;
+	struct record      rec;
+	struct file_size   out[1];
+
+	CU_ASSERT_FATAL(ledger_open(&l2, fx.state) == LEDGER_OK);
+	ledger_close(&l2);
+	CU_ASSERT_EQUAL(ledger_usage(&l2, "alice", &u), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_set_used(&l2, "alice", 1), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_reserve(&l2, "alice", 1, NULL, &r), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_commit(&l2, "alice", "a", 1), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_forget(&l2, "a"), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_record_get(&l2, "a", &rec), -1);
+	CU_ASSERT_EQUAL(ledger_reclaim(&l2, NULL, fx.upload_fd, NULL, NULL),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_each_user(&l2, collect_user, NULL), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_largest(&l2, "alice", NULL, out, 1), 0);
+	CU_ASSERT_EQUAL(ledger_recount(&l2, fx.upload_fd, 1, NULL, NULL,
+	    NULL), LEDGER_IO);
+}
+
+static CU_TestInfo lock_tests[] = {
+	{ "open creates the layout", test_open_layout },
+	{ "open errors", test_open_errors },
+	{ "lock and unlock", test_lock_unlock },
+	{ "another description in-process is busy", test_lock_busy_same_process },
+	{ "lock on a closed ledger", test_lock_closed },
+	{ "a child holding the lock makes us wait", test_lock_waits_for_child },
+	{ "strerror", test_strerror },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo usage_tests[] = {
+	{ "missing usage and set_used", test_usage_missing_and_set },
+	{ "bad user names", test_bad_user_names },
+	{ "corrupt usage file", test_usage_corrupt },
+	{ "reserve, update, release", test_reserve_release },
+	{ "reserve errors, zeroed release", test_reserve_errors },
+	{ "killed child's reservation is reclaimed", test_reclaim_killed_child },
+	{ "live thread's reservation is spared", test_reclaim_spares_live_thread },
+	{ "reclaim filters and safety", test_reclaim_filters },
+	{ "closed ledger", test_closed_ledger },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo record_tests[] = {
+	{ "commit new and replace", test_commit_new_and_replace },
+	{ "commit over another owner's record", test_commit_other_owner },
+	{ "record_get cases", test_record_get_cases },
+	{ "stale record conflicts", test_commit_stale_conflicts },
+	{ "forget", test_forget },
+	{ "write failures", test_write_failures },
+	{ "largest, per user", test_largest },
+	{ "largest, shared folder", test_largest_shared },
+	{ "largest scans at most LEDGER_SCAN_MAX", test_largest_scan_cap },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo recount_tests[] = {
+	{ "per_user_dirs, every user", test_recount_per_user_all },
+	{ "per_user_dirs, one user", test_recount_per_user_one },
+	{ "per_user_dirs, folder is a link", test_recount_user_dir_link },
+	{ "shared, every user", test_recount_shared_all },
+	{ "shared, one user", test_recount_shared_one },
+	{ "shared, corrupt records", test_recount_shared_corrupt },
+	{ "nothing at all", test_recount_empty },
+	{ "each_user", test_each_user },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "ledger lock", NULL, NULL, setup, teardown, lock_tests },
+	{ "ledger usage", NULL, NULL, setup, teardown, usage_tests },
+	{ "ledger records", NULL, NULL, setup, teardown, record_tests },
+	{ "ledger recount", NULL, NULL, setup, teardown, recount_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+CU_MAIN(suites)

@@ -1,0 +1,1004 @@
+/*
+ * upgate-quota: the operator's tool (SPEC §10).
+ *
+ *   upgate-quota [--config FILE] check
+ *   upgate-quota [--config FILE] show USER
+ *   upgate-quota [--config FILE] report [--json]
+ *   upgate-quota [--config FILE] recount [USER]
+ *
+ * Exit status: 0 success, 1 failure (problems on standard error), 2 usage
+ * error.  Only main() exits; every command returns its status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "buf.h"
+#include "config.h"
+#include "diag.h"
+#include "ledger.h"
+#include "names.h"
+#include "quota.h"
+#include "render.h"
+
+#define PROG		"upgate-quota"
+#define EXIT_USAGE	2
+#define CELL		80	/* one cell of the report table: a user name fits */
+
+/* Everything a command works on; tool_close releases what it holds. */
+struct tool {
+	struct config       cfg;
+	struct ledger       ledger;
+	struct quota_table *table;	/* NULL: no quota_file */
+	int                 upload_fd;	/* upload_dir, O_DIRECTORY */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: %s [--config FILE] check\n"
+	    "       %s [--config FILE] show USER\n"
+	    "       %s [--config FILE] report [--json]\n"
+	    "       %s [--config FILE] recount [USER]\n",
+	    PROG, PROG, PROG, PROG);
+}
+
+struct printed {
+	FILE    *f;
+	unsigned n;
+};
+
+static void
+print_line(void *arg, const char *line)
+{
+	struct printed *p = arg;
+
+	fprintf(p->f, "%s\n", line);
+	p->n++;
+}
+
+/*
+ * Each problem in d on a line of its own (SPEC §10: FILE:LINE: message),
+ * and how many more there were than d could hold.
+ */
+static void
+print_diag(const struct diag *d)
+{
+	struct printed p = { stderr, 0 };
+
+	diag_each(d, print_line, &p);
+	if (d->count > p.n)
+		fprintf(stderr, "%s: %u more problems not shown\n", PROG,
+		    d->count - p.n);
+}
+
+/* A name from the command line, with unprintable bytes escaped. */
+static void
+print_bad_user(const char *user)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_add_logsafe(&b, user, strlen(user));
+	fprintf(stderr, "%s: not a valid user name: \"%s\"\n", PROG,
+	    b.len > 0 ? b.data : "");
+	buf_release(&b);
+}
+
+static int
+ledger_failed(const char *what, enum ledger_err e, int saved_errno)
+{
+	if (e == LEDGER_IO && saved_errno != 0)
+		fprintf(stderr, "%s: %s: %s (%s)\n", PROG, what,
+		    ledger_strerror(e), strerror(saved_errno));
+	else
+		fprintf(stderr, "%s: %s: %s\n", PROG, what, ledger_strerror(e));
+	return 1;
+}
+
+/*
+ * Run as root, the tool would create ledger files that the gate, running
+ * as the web server's user, can no longer read or replace.  So root
+ * becomes the owner of state_dir (or, before state_dir exists, of
+ * upload_dir) when that owner is not root.  Returns 0, or -1 with the
+ * problem in d.
+ */
+static int
+become_owner(const struct config *cfg, struct diag *d)
+{
+	struct stat    st;
+	struct passwd *pw;
+	const char    *dir = cfg->state_dir;
+	int            r;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &st) == -1 && stat(dir = cfg->upload_dir, &st) == -1)
+		return 0;	/* open_upload_dir reports it */
+	if (st.st_uid == 0)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	if (pw != NULL)
+		r = initgroups(pw->pw_name, st.st_gid);
+	else
+		r = setgroups(1, &st.st_gid);
+	if (r == -1 || setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1)
+		goto fail;
+	return 0;
+fail:
+	diag_add(d, cfg->path, 0, "cannot become uid %lu, the owner of %s: %s",
+	    (unsigned long)st.st_uid, dir, strerror(errno));
+	return -1;
+}
+
+static int
+open_state(struct tool *t, struct diag *d)
+{
+	enum ledger_err e;
+
+	errno = 0;
+	if ((e = ledger_open(&t->ledger, t->cfg.state_dir)) != LEDGER_OK) {
+		diag_add(d, t->cfg.path, 0, "state_dir %s: cannot open or "
+		    "create: %s", t->cfg.state_dir,
+		    errno != 0 ? strerror(errno) : ledger_strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_upload_dir(struct tool *t, struct diag *d)
+{
+	t->upload_fd = open(t->cfg.upload_dir,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->upload_fd == -1) {
+		diag_add(d, t->cfg.path, 0, "upload_dir %s: %s",
+		    t->cfg.upload_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_table(struct tool *t, struct diag *d)
+{
+	if (t->cfg.quota_file == NULL)
+		return 0;
+	return quota_table_open(&t->table, t->cfg.quota_file,
+	    t->ledger.state_fd, d);
+}
+
+static void
+tool_init(struct tool *t)
+{
+	memset(t, 0, sizeof *t);
+	t->ledger.state_fd = -1;
+	t->ledger.lock_fd = -1;
+	t->upload_fd = -1;
+}
+
+static void
+tool_close(struct tool *t)
+{
+	quota_table_free(t->table);
+	t->table = NULL;
+	if (t->upload_fd != -1)
+		close(t->upload_fd);
+	t->upload_fd = -1;
+	ledger_close(&t->ledger);
+	config_release(&t->cfg);
+}
+
+/* Loads the configuration (SPEC §2 order) into t->cfg; -1 on problems. */
+static int
+load_config(struct tool *t, const char *option, struct diag *d)
+{
+	const char *path;
+
+	path = config_path(option, getenv("UPGATE_CONFIG"));
+	if (config_load(path, &t->cfg, d) == -1) {
+		memset(&t->cfg, 0, sizeof t->cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens what show, report and recount need.  Prints the problems and
+ * returns -1 on failure; t is then ready for tool_close either way.
+ */
+static int
+tool_open(struct tool *t, const char *option)
+{
+	struct diag d;
+
+	diag_init(&d);
+	if (load_config(t, option, &d) == -1 ||
+	    become_owner(&t->cfg, &d) == -1 ||
+	    open_upload_dir(t, &d) == -1 ||
+	    open_state(t, &d) == -1 ||
+	    open_table(t, &d) == -1) {
+		print_diag(&d);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tool_lock(struct tool *t)
+{
+	enum ledger_err e;
+
+	errno = 0;
+	e = ledger_lock(&t->ledger, LEDGER_LOCK_TIMEOUT_MS);
+	if (e == LEDGER_BUSY) {
+		fprintf(stderr, "%s: the ledger is busy, try again\n", PROG);
+		return -1;
+	}
+	if (e != LEDGER_OK) {
+		ledger_failed("the ledger lock", e, errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* The quota file's text into b; -1 with the problem in d. */
+static int
+read_file(const char *path, struct buf *b, struct diag *d)
+{
+	char        chunk[65536];
+	struct stat st;
+	ssize_t     n;
+	int         fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		diag_add(d, path, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		diag_add(d, path, 0, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		buf_add(b, chunk, (size_t)n);
+	}
+	close(fd);
+	if (b->failed) {
+		diag_add(d, path, 0, "out of memory");
+		return -1;
+	}
+	return 0;
+fail:
+	diag_add(d, path, 0, "cannot read: %s", strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/*
+ * Without a usable state_dir there is no index to build: the table is
+ * still checked, straight from its text, so that check reports every
+ * problem at once.
+ */
+static void
+check_table_text(const char *path, struct diag *d)
+{
+	struct quota_table *t;
+	struct buf          b;
+
+	buf_init(&b);
+	if (read_file(path, &b, d) == 0) {
+		t = quota_table_parse(b.len > 0 ? b.data : "", b.len, path, d);
+		quota_table_free(t);
+	}
+	buf_release(&b);
+}
+
+static int
+cmd_check(const char *option)
+{
+	struct tool t;
+	struct diag d;
+
+	tool_init(&t);
+	diag_init(&d);
+	if (load_config(&t, option, &d) == -1 ||
+	    become_owner(&t.cfg, &d) == -1)
+		goto done;
+	(void)open_upload_dir(&t, &d);
+	if (open_state(&t, &d) == 0)
+		(void)open_table(&t, &d);
+	else if (t.cfg.quota_file != NULL)
+		check_table_text(t.cfg.quota_file, &d);
+	if (d.count == 0 && tool_lock(&t) == -1) {
+		tool_close(&t);
+		return 1;
+	}
+done:
+	tool_close(&t);
+	print_diag(&d);
+	return d.count == 0 ? 0 : 1;
+}
+
+/*
+ * Removes the reservations (and temporary files) of dead handlers, of
+ * user or of everyone (NULL), so that reserved counts live uploads only.
+ */
+static int
+reclaim(struct tool *t, const char *user)
+{
+	enum ledger_err e;
+
+	errno = 0;
+	e = ledger_reclaim(&t->ledger, user, t->upload_fd, NULL, NULL);
+	if (e != LEDGER_OK)
+		return ledger_failed("reclaiming reservations", e, errno);
+	return 0;
+}
+
+/* The figures of user; the lock is held. */
+static int
+user_figures(struct tool *t, const char *user, struct quota_figures *q)
+{
+	struct usage    u;
+	enum ledger_err e;
+
+	errno = 0;
+	if ((e = ledger_usage(&t->ledger, user, &u)) != LEDGER_OK)
+		return ledger_failed(user, e, errno);
+	q->limit = quota_lookup(t->table, user).limit;
+	q->used = u.used;
+	q->reserved = u.reserved;
+	return 0;
+}
+
+static int64_t
+available(const struct quota_figures *q)
+{
+	int64_t a;
+
+	if (q->limit == QUOTA_UNLIMITED)
+		return QUOTA_UNLIMITED;
+	a = q->limit - q->used - q->reserved;
+	return a > 0 ? a : 0;
+}
+
+/* "10.0 MiB (10485760 bytes)", or "512 bytes" where both say the same. */
+static void
+show_size(const char *label, int64_t bytes)
+{
+	char h[CELL];
+
+	if (bytes == QUOTA_UNLIMITED) {
+		printf("%s: unlimited\n", label);
+		return;
+	}
+	human_size(bytes, h, sizeof h);
+	if (bytes < 1024)
+		printf("%s: %s\n", label, h);
+	else
+		printf("%s: %s (%jd bytes)\n", label, h, (intmax_t)bytes);
+}
+
+static int
+cmd_show(struct tool *t, const char *user)
+{
+	struct quota_figures q;
+	int                  r;
+
+	if (tool_lock(t) == -1)
+		return 1;
+	r = reclaim(t, user);
+	if (r == 0)
+		r = user_figures(t, user, &q);
+	ledger_unlock(&t->ledger);
+	if (r != 0)
+		return 1;
+	printf("user: %s\n", user);
+	show_size("limit", q.limit);
+	show_size("used", q.used);
+	show_size("reserved", q.reserved);
+	show_size("available", available(&q));
+	if (q.limit == QUOTA_UNLIMITED)
+		printf("percentage: -\n");
+	else
+		printf("percentage: %.1f%%\n", percentage_used(&q));
+	return 0;
+}
+
+/* ---- report ---- */
+
+struct row {
+	char                *user;	/* owned */
+	struct quota_figures q;
+	double               pct;	/* meaningless when unlimited */
+};
+
+struct rows {
+	struct row *v;
+	size_t      n, cap;
+	int         failed;
+};
+
+static void
+rows_add(void *arg, const char *user)
+{
+	struct rows *rs = arg;
+	struct row  *v;
+	size_t       cap;
+
+	if (rs->failed || strcmp(user, "*") == 0 || !user_name_valid(user))
+		return;
+	if (rs->n == rs->cap) {
+		cap = rs->cap == 0 ? 64 : rs->cap * 2;
+		if ((v = realloc(rs->v, cap * sizeof *v)) == NULL)
+			goto fail;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	memset(&rs->v[rs->n], 0, sizeof rs->v[rs->n]);
+	if ((rs->v[rs->n].user = strdup(user)) == NULL)
+		goto fail;
+	rs->n++;
+	return;
+fail:
+	rs->failed = 1;
+}
+
+static void
+rows_free(struct rows *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		free(rs->v[i].user);
+	free(rs->v);
+	memset(rs, 0, sizeof *rs);
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->user,
+	    ((const struct row *)b)->user);
+}
+
+/* Highest percentage first, unlimited users last, ties by name (§10). */
+static int
+by_percentage(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int               xu = x->q.limit == QUOTA_UNLIMITED;
+	int               yu = y->q.limit == QUOTA_UNLIMITED;
+
+	if (xu != yu)
+		return xu - yu;
+	if (!xu && x->pct != y->pct)
+		return x->pct > y->pct ? -1 : 1;
+	return strcmp(x->user, y->user);
+}
+
+/* Sorts by name and drops the names listed twice (table and ledger). */
+static void
+rows_unique(struct rows *rs)
+{
+	size_t i, n = 0;
+
+	if (rs->n > 1)
+		qsort(rs->v, rs->n, sizeof rs->v[0], by_name);
+	for (i = 0; i < rs->n; i++) {
+		if (n > 0 && strcmp(rs->v[n - 1].user, rs->v[i].user) == 0) {
+			free(rs->v[i].user);
+			continue;
+		}
+		rs->v[n++] = rs->v[i];
+	}
+	rs->n = n;
+}
+
+/* Every known user: named in the table, or with a usage file. */
+static int
+collect_users(struct tool *t, struct rows *rs)
+{
+	enum ledger_err e;
+	size_t          i, n;
+
+	n = quota_table_count(t->table);
+	for (i = 0; i < n; i++)
+		rows_add(rs, quota_table_user(t->table, i));
+	errno = 0;
+	if ((e = ledger_each_user(&t->ledger, rows_add, rs)) != LEDGER_OK)
+		return ledger_failed("listing the ledger", e, errno);
+	if (rs->failed) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		return 1;
+	}
+	rows_unique(rs);
+	return 0;
+}
+
+/* Collects and measures every user under the lock, then sorts. */
+static int
+report_rows(struct tool *t, struct rows *rs)
+{
+	size_t i;
+	int    r;
+
+	if (tool_lock(t) == -1)
+		return 1;
+	r = reclaim(t, NULL);
+	if (r == 0)
+		r = collect_users(t, rs);
+	for (i = 0; r == 0 && i < rs->n; i++)
+		r = user_figures(t, rs->v[i].user, &rs->v[i].q);
+	ledger_unlock(&t->ledger);
+	if (r != 0)
+		return 1;
+	for (i = 0; i < rs->n; i++)
+		if (rs->v[i].q.limit != QUOTA_UNLIMITED)
+			rs->v[i].pct = percentage_used(&rs->v[i].q);
+	if (rs->n > 1)
+		qsort(rs->v, rs->n, sizeof rs->v[0], by_percentage);
+	return 0;
+}
+
+/* "full" from 100 %, "90%", "80%", or NULL below 80 % and unlimited. */
+static const char *
+row_flag(const struct row *r)
+{
+	if (r->q.limit == QUOTA_UNLIMITED || r->pct < 80.0)
+		return NULL;
+	if (r->pct >= 100.0)
+		return "full";
+	return r->pct >= 90.0 ? "90%" : "80%";
+}
+
+enum column { COL_USER, COL_LIMIT, COL_USED, COL_RESERVED, COL_AVAILABLE,
+	COL_PERCENT, COL_FLAG, COL__MAX };
+
+static const char *const column_title[COL__MAX] = {
+	"USER", "LIMIT", "USED", "RESERVED", "AVAILABLE", "USED%", "FLAG"
+};
+
+static void
+size_cell(int64_t bytes, char *cell)
+{
+	if (bytes == QUOTA_UNLIMITED)
+		snprintf(cell, CELL, "unlimited");
+	else
+		human_size(bytes, cell, CELL);
+}
+
+static void
+row_cells(const struct row *r, char cells[COL__MAX][CELL])
+{
+	const char *flag = row_flag(r);
+
+	snprintf(cells[COL_USER], CELL, "%s", r->user);
+	size_cell(r->q.limit, cells[COL_LIMIT]);
+	size_cell(r->q.used, cells[COL_USED]);
+	size_cell(r->q.reserved, cells[COL_RESERVED]);
+	size_cell(available(&r->q), cells[COL_AVAILABLE]);
+	if (r->q.limit == QUOTA_UNLIMITED)
+		snprintf(cells[COL_PERCENT], CELL, "-");
+	else
+		snprintf(cells[COL_PERCENT], CELL, "%.1f%%", r->pct);
+	snprintf(cells[COL_FLAG], CELL, "%s", flag != NULL ? flag : "-");
+}
+
+/* USER is left-aligned, the figures right-aligned, FLAG last. */
+static void
+print_cells(const char *const cells[COL__MAX], const int width[COL__MAX])
+{
+	int c;
+
+	printf("%-*s", width[COL_USER], cells[COL_USER]);
+	for (c = COL_LIMIT; c < COL_FLAG; c++)
+		printf("  %*s", width[c], cells[c]);
+	printf("  %s\n", cells[COL_FLAG]);
+}
+
+static void
+print_row(const struct row *r, const int width[COL__MAX])
+{
+	char        cells[COL__MAX][CELL];
+	const char *p[COL__MAX];
+	int         c;
+
+	row_cells(r, cells);
+	for (c = 0; c < COL__MAX; c++)
+		p[c] = cells[c];
+	print_cells(p, width);
+}
+
+static void
+report_text(const struct rows *rs)
+{
+	char   cells[COL__MAX][CELL];
+	int    width[COL__MAX], c, w;
+	size_t i;
+
+	for (c = 0; c < COL__MAX; c++)
+		width[c] = (int)strlen(column_title[c]);
+	for (i = 0; i < rs->n; i++) {
+		row_cells(&rs->v[i], cells);
+		for (c = 0; c < COL__MAX; c++)
+			if ((w = (int)strlen(cells[c])) > width[c])
+				width[c] = w;
+	}
+	print_cells(column_title, width);
+	for (i = 0; i < rs->n; i++)
+		print_row(&rs->v[i], width);
+}
+
+/* A byte figure, or null (the object takes NULL as JSON null). */
+static struct json_object *
+json_size(int64_t bytes)
+{
+	if (bytes == QUOTA_UNLIMITED)
+		return NULL;
+	return json_object_new_int64(bytes);
+}
+
+static struct json_object *
+json_percentage(const struct row *r)
+{
+	char s[32];
+
+	if (r->q.limit == QUOTA_UNLIMITED)
+		return NULL;
+	snprintf(s, sizeof s, "%.1f", r->pct);
+	return json_object_new_double_s(r->pct, s);
+}
+
+/* Returns a new object owned by the caller (json_object_put). */
+static struct json_object *
+json_row(const struct row *r)
+{
+	struct json_object *o;
+	const char         *flag = row_flag(r);
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(o, "user", json_object_new_string(r->user));
+	json_object_object_add(o, "limit", json_size(r->q.limit));
+	json_object_object_add(o, "used", json_object_new_int64(r->q.used));
+	json_object_object_add(o, "reserved",
+	    json_object_new_int64(r->q.reserved));
+	json_object_object_add(o, "available", json_size(available(&r->q)));
+	json_object_object_add(o, "percentage_used", json_percentage(r));
+	json_object_object_add(o, "flag",
+	    flag != NULL ? json_object_new_string(flag) : NULL);
+	return o;
+}
+
+static int
+report_json(const struct rows *rs)
+{
+	struct json_object *root, *users, *row;
+	size_t              i;
+	int                 r = 1;
+
+	root = json_object_new_object();
+	users = json_object_new_array();
+	if (root == NULL || users == NULL) {
+		json_object_put(users);
+		goto done;
+	}
+	json_object_object_add(root, "users", users);
+	for (i = 0; i < rs->n; i++) {
+		if ((row = json_row(&rs->v[i])) == NULL)
+			goto done;
+		if (json_object_array_add(users, row) == -1) {
+			json_object_put(row);
+			goto done;
+		}
+	}
+	printf("%s\n", json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	r = 0;
+done:
+	if (r != 0)
+		fprintf(stderr, "%s: out of memory\n", PROG);
+	json_object_put(root);
+	return r;
+}
+
+static int
+cmd_report(struct tool *t, int json)
+{
+	struct rows rs;
+	int         r;
+
+	memset(&rs, 0, sizeof rs);
+	r = report_rows(t, &rs);
+	if (r == 0 && json)
+		r = report_json(&rs);
+	else if (r == 0)
+		report_text(&rs);
+	rows_free(&rs);
+	return r;
+}
+
+/* ---- recount ---- */
+
+/* What recount changed for one user; several entries may name one user. */
+struct change {
+	char    user[USER_NAME_MAX + 1];
+	int     has_used;
+	int64_t old_used, new_used;
+	int64_t reclaimed;	/* bytes of dead reservations */
+};
+
+struct changes {
+	struct change *v;
+	size_t         n, cap;
+	int            failed;
+};
+
+static struct change *
+changes_add(struct changes *cs, const char *user)
+{
+	struct change *v;
+	size_t         cap;
+
+	if (cs->failed)
+		return NULL;
+	if (cs->n == cs->cap) {
+		cap = cs->cap == 0 ? 16 : cs->cap * 2;
+		if ((v = realloc(cs->v, cap * sizeof *v)) == NULL) {
+			cs->failed = 1;
+			return NULL;
+		}
+		cs->v = v;
+		cs->cap = cap;
+	}
+	v = &cs->v[cs->n++];
+	memset(v, 0, sizeof *v);
+	snprintf(v->user, sizeof v->user, "%s", user);
+	return v;
+}
+
+static void
+on_reclaim(void *arg, const char *user, int64_t bytes)
+{
+	struct change *c = changes_add(arg, user);
+
+	if (c != NULL)
+		c->reclaimed = bytes;
+}
+
+static void
+on_recount(void *arg, const char *user, int64_t old_used, int64_t new_used)
+{
+	struct change *c = changes_add(arg, user);
+
+	if (c != NULL) {
+		c->has_used = 1;
+		c->old_used = old_used;
+		c->new_used = new_used;
+	}
+}
+
+static int
+by_user(const void *a, const void *b)
+{
+	return strcmp(((const struct change *)a)->user,
+	    ((const struct change *)b)->user);
+}
+
+/*
+ * One line per user (SPEC §10), the figures that changed:
+ *   alice: used 1048576 -> 524288
+ *   alice: used 1048576 -> 524288, reclaimed 4096 reserved
+ *   alice: reclaimed 4096 reserved
+ */
+static void
+print_change(const struct change *m)
+{
+	printf("%s: ", m->user);
+	if (m->has_used)
+		printf("used %jd -> %jd%s", (intmax_t)m->old_used,
+		    (intmax_t)m->new_used, m->reclaimed > 0 ? ", " : "");
+	if (m->reclaimed > 0)
+		printf("reclaimed %jd reserved", (intmax_t)m->reclaimed);
+	printf("\n");
+}
+
+/* Sorts by name and merges the entries of one user, then prints. */
+static void
+print_changes(struct changes *cs)
+{
+	struct change m;
+	size_t        i, j;
+
+	if (cs->n > 1)
+		qsort(cs->v, cs->n, sizeof cs->v[0], by_user);
+	for (i = 0; i < cs->n; i = j) {
+		m = cs->v[i];
+		m.has_used = 0;
+		m.reclaimed = 0;
+		for (j = i; j < cs->n && by_user(&cs->v[i], &cs->v[j]) == 0;
+		    j++) {
+			m.reclaimed += cs->v[j].reclaimed;
+			if (!cs->v[j].has_used)
+				continue;
+			m.has_used = 1;
+			m.old_used = cs->v[j].old_used;
+			m.new_used = cs->v[j].new_used;
+		}
+		if (m.has_used || m.reclaimed > 0)	/* a torn resv: 0 */
+			print_change(&m);
+	}
+}
+
+static int
+cmd_recount(struct tool *t, const char *user)
+{
+	struct changes  cs;
+	enum ledger_err e;
+	int             r = 0;
+
+	memset(&cs, 0, sizeof cs);
+	if (tool_lock(t) == -1)
+		return 1;
+	/* reclaimed first, so that the bytes can be reported */
+	errno = 0;
+	e = ledger_reclaim(&t->ledger, user, t->upload_fd, on_reclaim, &cs);
+	if (e != LEDGER_OK)
+		r = ledger_failed("reclaiming reservations", e, errno);
+	errno = 0;
+	if (r == 0 && (e = ledger_recount(&t->ledger, t->upload_fd,
+	    t->cfg.per_user_dirs, user, on_recount, &cs)) != LEDGER_OK)
+		r = ledger_failed("recount", e, errno);
+	ledger_unlock(&t->ledger);
+	if (cs.failed) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		r = 1;
+	}
+	if (r == 0)
+		print_changes(&cs);
+	free(cs.v);
+	return r;
+}
+
+/* ---- main ---- */
+
+enum command { CMD_CHECK, CMD_SHOW, CMD_REPORT, CMD_RECOUNT, CMD__MAX };
+
+/* A command line, checked before anything is opened. */
+struct args {
+	const char  *config;	/* --config, or NULL */
+	enum command cmd;
+	const char  *user;	/* show, recount; NULL: none */
+	int          json;	/* report --json */
+	int          help;
+};
+
+static const struct {
+	const char *name;
+	int         min, max;	/* operands after the command */
+} commands[CMD__MAX] = {
+	[CMD_CHECK] = { "check", 0, 0 },
+	[CMD_SHOW] = { "show", 1, 1 },
+	[CMD_REPORT] = { "report", 0, 1 },
+	[CMD_RECOUNT] = { "recount", 0, 1 },
+};
+
+/* Options before the command; returns the index of the command or -1. */
+static int
+parse_options(int argc, char *argv[], struct args *a)
+{
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			a->help = 1;
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			a->config = argv[i] + 9;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			a->config = argv[++i];
+		else
+			return -1;
+	}
+	if (a->config != NULL && a->config[0] == '\0')
+		return -1;
+	return i;
+}
+
+static int
+parse_command(int argc, char *argv[], int i, struct args *a)
+{
+	int c, n;
+
+	if (i >= argc)
+		return -1;
+	for (c = 0; c < CMD__MAX; c++)
+		if (strcmp(argv[i], commands[c].name) == 0)
+			break;
+	if (c == CMD__MAX)
+		return -1;
+	a->cmd = (enum command)c;
+	n = argc - i - 1;
+	if (n < commands[c].min || n > commands[c].max)
+		return -1;
+	if (a->cmd == CMD_REPORT && n == 1) {
+		if (strcmp(argv[i + 1], "--json") != 0)
+			return -1;
+		a->json = 1;
+	} else if (n == 1) {
+		if (argv[i + 1][0] == '-')	/* an option: no name starts so */
+			return -1;
+		a->user = argv[i + 1];
+	}
+	return 0;
+}
+
+static int
+run(const struct args *a)
+{
+	struct tool t;
+	int         r = 1;
+
+	if (a->cmd == CMD_CHECK)
+		return cmd_check(a->config);
+	if (a->user != NULL && !user_name_valid(a->user)) {
+		print_bad_user(a->user);
+		return 1;
+	}
+	tool_init(&t);
+	if (tool_open(&t, a->config) == 0) {
+		if (a->cmd == CMD_SHOW)
+			r = cmd_show(&t, a->user);
+		else if (a->cmd == CMD_REPORT)
+			r = cmd_report(&t, a->json);
+		else
+			r = cmd_recount(&t, a->user);
+	}
+	tool_close(&t);
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct args a;
+	int         i;
+
+	memset(&a, 0, sizeof a);
+	i = parse_options(argc, argv, &a);
+	if (a.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (i == -1 || parse_command(argc, argv, i, &a) == -1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (run(&a) != 0)
+		return 1;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "%s: standard output: %s\n", PROG,
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}
