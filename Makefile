@@ -70,6 +70,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS)
 
+BENCH_BIN := $(BUILD)/bench/quota_lookup
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+
+# Benchmarks print figures; nothing here asserts a time.
+bench: all $(BENCH_BIN)
+	$(BUILD)/bench/quota_lookup
+	sh bench/cgi_put.sh $(BUILD) 1024
+
 deps:
 	@sh scripts/install-deps.sh
 
@@ -80,7 +91,7 @@ integration: all
 	@python3 tests/integration/run.py --build $(BUILD)
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all lint unit
 	$(MAKE) integration
 
 lint:
@@ -98,4 +109,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit integration test lint install clean
+.PHONY: all bench deps unit integration test lint install clean

@@ -254,7 +254,18 @@ undo_commit(struct request *rq, const struct record *old, int had)
 		(void)ledger_forget(&rq->ledger, rq->rel);
 }
 
-/* Ledger first, then the rename: a crash in between over-counts. */
+static struct outcome
+ledger_failed(enum ledger_err e)
+{
+	return e == LEDGER_NOSPACE ? fail(REASON_DISK_FULL, NULL) :
+	    fail(REASON_SERVER_ERROR, NULL);
+}
+
+/*
+ * The ledger and the rename, in the order that over-counts after a crash
+ * in between: a file that grows the usage is recorded first, one that
+ * shrinks it (a smaller replacement) is renamed first.
+ */
 static struct outcome
 commit(struct request *rq, int *replaced)
 {
@@ -262,21 +273,29 @@ commit(struct request *rq, int *replaced)
 	struct record  old;
 	struct outcome o;
 	enum store_err e;
-	int            had, exists;
+	enum ledger_err le;
+	int            had, exists, shrinks;
 
 	if ((o = recheck(rq, &exists, &old, &had)).reason != REASON_NONE)
 		return o;
-	if (ledger_commit(&rq->ledger, rq->user, rq->rel, rq->tmp.written) !=
-	    LEDGER_OK)
-		return fail(REASON_SERVER_ERROR, NULL);
+	shrinks = had && strcmp(old.owner, rq->user) == 0 &&
+	    rq->tmp.written < old.size;
+	if (!shrinks && (le = ledger_commit(&rq->ledger, rq->user, rq->rel,
+	    rq->tmp.written)) != LEDGER_OK)
+		return ledger_failed(le);
 	e = store_tmp_publish(&rq->tmp, name, exists);
 	/* renamed, and only the folder's fsync failed: the file is whole */
 	if (e != STORE_OK && rq->tmp.name[0] != '\0') {
-		undo_commit(rq, &old, had);
+		if (!shrinks)
+			undo_commit(rq, &old, had);
 		return fail(e == STORE_EXISTS ? REASON_CONFLICT :
 		    REASON_SERVER_ERROR, NULL);
 	}
 	*replaced = exists;
+	/* should this fail, the old, larger figure stays: an over-count */
+	if (shrinks)
+		(void)ledger_commit(&rq->ledger, rq->user, rq->rel,
+		    rq->tmp.written);
 	return go_on;
 }
 

@@ -250,7 +250,7 @@ struct walk {
 static int
 walk_split(struct walk *w, const char *rel, int last_dot)
 {
-	char  *p, *slash;
+	char  *p, *slash = NULL;
 	size_t i;
 
 	w->ncomp = w->nfd = 0;

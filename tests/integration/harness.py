@@ -634,7 +634,10 @@ def pct_ok(p, used, limit):
         return False
     if abs(p * 10 - round(p * 10)) > 1e-6:
         return False
-    return abs(p - 100.0 * used / limit) <= 0.05 + 1e-9
+    # one decimal, rounded or truncated (SPEC §7 does not say which)
+    x = 100.0 * used / limit
+    return abs(p - x) <= 0.05 + 1e-9 or \
+        abs(p - int(x * 10 + 1e-9) / 10.0) <= 1e-9
 
 
 def expect_quota_obj(q, limit, used, reserved=0, what=""):

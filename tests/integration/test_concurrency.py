@@ -106,3 +106,45 @@ def _():
         rc, out, err = e.quota_tool("recount")
         eq((rc, out), (0, ""), "recount after the interleaving (stderr %r)"
            % err)
+
+
+@test("concurrency: per_user_dirs = no, 16 users race for one name: one "
+      "201, the others 403", slow=True)
+def _():
+    for rnd in range(3):
+        with Env(conf={"per_user_dirs": "no"}) as e:
+            users = ["u%02d" % i for i in range(16)]
+            bodies = {u: os.urandom(20000 + i) for i, u in enumerate(users)}
+            started = [(u,) + e.start("PUT", "/shared.bin", user=u,
+                                      length=len(bodies[u]))
+                       for u in users]
+            barrier = threading.Barrier(len(users))
+            res = {}
+
+            def go(u, cgi, req):
+                try:
+                    barrier.wait(10)
+                except threading.BrokenBarrierError:
+                    pass
+                cgi.write(bodies[u])
+                res[u] = cgi.finish(req, 60)
+            ts = [threading.Thread(target=go, args=s) for s in started]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(90)
+            won = [u for u in users if res[u].status == 201]
+            eq(len(won), 1, "round %d: 201 answers (statuses %r)"
+               % (rnd, sorted((u, res[u].status) for u in users)))
+            for u in users:
+                if u not in won:
+                    expect(res[u], 403, "forbidden", user=u)
+            w = won[0]
+            eq(sha(e.stored(None)["shared.bin"]), sha(bodies[w]),
+               "round %d: content is the winner's" % rnd)
+            eq(e.record("shared.bin"), (w, len(bodies[w])),
+               "round %d: record" % rnd)
+            for u in users:
+                eq(e.usage(u), len(bodies[u]) if u == w else 0,
+                   "round %d: usage of %s" % (rnd, u))
+            e.assert_clean("round %d: " % rnd)

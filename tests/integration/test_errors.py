@@ -44,3 +44,31 @@ def _():
         eq(os.listdir(d), [], "user folder")
         eq(e.usage(), 0, "usage")
         e.assert_clean()
+
+
+@test("the CGI ignores its command-line arguments")
+def _():
+    from harness import BUILD, Cgi
+    import harness
+    with Env() as e:
+        env = e.cgi_env("PUT", "/a.txt", body=b"hello")
+        cgi = Cgi(env, argv=[os.path.join(harness.BUILD, "upgate.cgi"),
+                             "--config", os.path.join(e.root, "nope"),
+                             "--help"])
+        cgi.write(b"hello")
+        r = cgi.finish({"method": "PUT", "path": "/a.txt", "user": "alice"})
+        expect(r, 201, "stored")
+        eq(e.stored(), {"a.txt": b"hello"}, "files")
+
+
+@test("without UPGATE_CONFIG the CGI reads /etc/upgate/upgate.conf")
+def _():
+    default = "/etc/upgate/upgate.conf"
+    if os.path.exists(default):
+        skip("%s exists on this machine" % default)
+    with Env() as e:
+        r = e.run("PUT", "/a.txt", body=b"hello", config=False)
+        expect(r, 500, "server_error", user=None)
+        check(any(default in l for l in r.diag_lines()),
+              "no problem line naming %s: %r" % (default, r.stderr))
+        check(not e.stored(), "stored")

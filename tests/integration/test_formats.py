@@ -103,7 +103,7 @@ def _():
         check(html.escape(msg, quote=False) in body or
               html.escape(msg) in body or msg in body,
               "message %r not in the HTML page" % msg)
-        r = e.run("PUT", "/x<script>alert(1)</script>.txt", body=b"1",
+        r = e.run("PUT", "/x<script>alert(1)<\u2215script>.txt", body=b"1",
                   accept="text/html", user="bob")
         expect(r, 201, "stored", user="bob")
         body = r.body.decode("utf-8")

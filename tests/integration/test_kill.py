@@ -7,7 +7,7 @@ import time
 
 from harness import (Env, KiB, MiB, check, eq, expect, expect_quota_headers,
                      expect_quota_obj, expect_refusal_before_body, fail,
-                     test)
+                     log_of, test)
 
 
 def _wait_tmp(e, top, timeout=10, min_bytes=0):
@@ -125,6 +125,8 @@ def _():
             eq(r.header("Retry-After"), "1", "%s: Retry-After" % r.what())
             check(4.5 <= r.elapsed <= 15, "%s: answered after %.1f s, "
                   "expected about 5 s" % (r.what(), r.elapsed))
+            check(int(log_of(r)["ms"]) >= 4500, "%s: log ms=%s for a 5 s "
+                  "wait" % (r.what(), log_of(r)["ms"]))
         eq(e.stored(), {"a": b"x" * 10}, "files after 503s")
         eq(e.usage(), 10, "usage")
         e.assert_clean()

@@ -176,3 +176,13 @@ def _():
         r = e.run("PUT", "/a", body=b"x" * 20)
         expect(r, 507, "disk_full")
         expect_quota_headers(r, 0, 10)
+
+
+@test("row11: a refused PUT with create_parents leaves no folder behind")
+def _():
+    with Env(quota="alice 10\n", conf={"create_parents": "yes"}) as e:
+        r = e.run("PUT", "/new/deep/a", body=b"x" * 20)
+        expect(r, 507, "quota_exceeded")
+        check(not os.path.exists(e.path("alice", "new")),
+              "folder 'new' left behind by a refused upload")
+        e.assert_clean()

@@ -188,3 +188,21 @@ for _args in USAGE_ERRORS:
                % (" ".join(args), err))
             check(err.strip(), "usage error without a message on stderr")
     test("quota tool: usage error %r -> exit 2" % (_args,))(_t)
+
+
+@test("quota tool: check with a missing quota table -> exit 1")
+def _():
+    with Env(quota="alice 1G\n") as e:
+        os.unlink(e.quota_path)
+        rc, out, err = e.quota_tool("check")
+        eq(rc, 1, "exit status (stderr %r)" % err)
+        check(e.quota_path in err, "message does not name %s: %r"
+              % (e.quota_path, err))
+
+
+@test("quota tool: show for a user without a ledger or rule")
+def _():
+    with Env(quota="alice 1G\n") as e:
+        out, err = _tool_ok(e, "show", "nobody")
+        check("nobody" in out or "unlimited" in out.lower() or out.strip(),
+              "show nobody printed %r" % out)

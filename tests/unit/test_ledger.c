@@ -84,7 +84,7 @@ teardown(void)
 static void
 put(const char *rel, const char *content)
 {
-	char  path[512], *p;
+	char  path[1024], *p;
 	FILE *f;
 
 	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
@@ -102,7 +102,7 @@ put(const char *rel, const char *content)
 static int
 exists(const char *rel)
 {
-	char        path[512];
+	char        path[1024];
 	struct stat st;
 
 	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
@@ -112,7 +112,7 @@ exists(const char *rel)
 static void
 link_at(const char *target, const char *rel)
 {
-	char path[512];
+	char path[1024];
 
 	snprintf(path, sizeof path, "%s/%s", fx.root, rel);
 	if (symlink(target, path) == -1)
@@ -143,7 +143,7 @@ reserved_of(const char *user)
 static int
 count_entries(const char *rel)
 {
-	char           path[512];
+	char           path[1024];
 	struct dirent *de;
 	DIR           *d;
 	int            n = 0;
@@ -401,7 +401,7 @@ static void
 test_reserve_release(void)
 {
 	struct reservation r1, r2, r3;
-	char               path[512];
+	char               path[256];
 
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 1000), LEDGER_OK);
 	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 100,
@@ -629,8 +629,9 @@ test_reclaim_filters(void)
 	put_dead("alice.5", "60\n");
 	put_dead("notes.txt", "1\n");			/* not a resv name */
 	put_dead(".tmp.1", "1\n");
-	put_dead("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.1",
-	    "1\n");				/* owner too long */
+	/* an owner name too long to be a user's */
+	put_dead("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaa.1", "1\n");
 
 	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "al", fx.upload_fd,
 	    count_reclaim, log), LEDGER_OK);
