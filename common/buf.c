@@ -111,7 +111,7 @@ buf_add_logsafe(struct buf *b, const char *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		if (c > 0x20 && c < 0x7f && c != '\\' && c != '"')
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
 			buf_add(b, s + i, 1);
 		else
 			buf_printf(b, "\\x%02x", c);

@@ -25,7 +25,7 @@ void buf_printf(struct buf *, const char *fmt, ...)
 void buf_add_xml(struct buf *, const char *s, size_t len);
 
 /*
- * Appends s with every byte outside printable ASCII, and '\' and '"',
+ * Appends s with every byte outside printable ASCII (space included), and '\' and '"',
  * written as \xHH: for log lines (SPEC §9).
  */
 void buf_add_logsafe(struct buf *, const char *s, size_t len);

@@ -182,6 +182,16 @@ check_record(struct request *rq)
 	return 0;
 }
 
+/* "If-None-Match: *" (RFC 9110 §13.1.2), white space around it allowed. */
+static int
+if_none_match_star(const char *v)
+{
+	if (v == NULL)
+		return 0;
+	v += strspn(v, " \t");
+	return *v == '*' && v[1 + strspn(v + 1, " \t")] == '\0';
+}
+
 /* Rows 8 and 9: walk the path, never following a link. */
 static int
 find_target(struct request *rq)
@@ -189,6 +199,8 @@ find_target(struct request *rq)
 	int r;
 
 	rq->facts.known |= KNOW_TARGET;
+	rq->facts.if_none_match_star = if_none_match_star(
+	    param(rq, "HTTP_IF_NONE_MATCH"));
 	if (path_parse(param(rq, "PATH_INFO"), PATH_FILE, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;

@@ -359,8 +359,13 @@ class Env:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.cleanup()
+    def __exit__(self, etype, *exc):
+        try:
+            if etype is None:
+                # every test: nothing temporary left behind (SPEC §5)
+                self.assert_clean("at the end of the test: ")
+        finally:
+            self.cleanup()
         return False
 
     def cleanup(self):
@@ -573,6 +578,9 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
               and "\n" not in j["message"],
               "%s: JSON message should be one sentence, got %r"
               % (w, j.get("message")))
+    if r.media_type() == "application/json" and r.body and \
+            method != "HEAD":
+        _json_keys(r, status, r.json())
     # SPEC §9
     if log is None:
         log = not (status < 300 and method in ("GET", "HEAD", "OPTIONS"))
@@ -598,6 +606,50 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
         ul = [l for l in r.stderr.splitlines() if l.startswith("upgate: ")]
         eq(ul[-1], lines[0], "%s: the request's log line comes last" % w)
     return r
+
+
+ERROR_KEYS = {"status", "error", "reason", "message"}
+EXTRA_KEYS = {
+    "disk_full": {"details", "retry_after"},
+    "quota_exceeded": {"quota", "upload", "actions", "storage_analysis"},
+    "too_large": {"limit", "size"},
+}
+QUOTA_KEYS = {"limit", "used", "reserved", "available", "percentage_used"}
+
+
+def _keys(obj, want, what):
+    check(isinstance(obj, dict), "%s: expected an object, got %r"
+          % (what, obj))
+    eq(sorted(obj), sorted(want), "%s: fields" % what)
+
+
+def _json_keys(r, status, j):
+    """The JSON fields of SPEC §7, no more, no fewer."""
+    w = r.what() + ": JSON"
+    if status >= 400:
+        reason = j.get("reason")
+        _keys(j, ERROR_KEYS | EXTRA_KEYS.get(reason, set()), w)
+        if reason == "disk_full":
+            d = j["details"]
+            want = {"required_space", "available_space", "shortage"}
+            _keys(d, want | ({"storage_path"} & set(d)), w + " details")
+        elif reason == "quota_exceeded":
+            _keys(j["quota"], QUOTA_KEYS, w + " quota")
+            _keys(j["upload"], {"size", "shortage"}, w + " upload")
+            _keys(j["storage_analysis"], {"largest_files"},
+                  w + " storage_analysis")
+            for f in j["storage_analysis"]["largest_files"]:
+                _keys(f, {"name", "size"}, w + " largest_files[]")
+            for k, a in j["actions"].items():
+                check(k in ("upgrade", "cleanup"), "%s: action %r" % (w, k))
+                _keys(a, {"url", "description"}, w + " actions." + k)
+    elif status == 200:
+        _keys(j, {"status", "user", "quota"}, w)
+        _keys(j["quota"], QUOTA_KEYS, w + " quota")
+    elif status == 201 and "file" in j:
+        _keys(j, {"status", "file", "quota"}, w)
+        _keys(j["file"], {"name", "stored_as", "size"}, w + " file")
+        _keys(j["quota"], QUOTA_KEYS, w + " quota")
 
 
 def log_of(r):

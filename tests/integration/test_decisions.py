@@ -805,3 +805,25 @@ def _():
         eq(e.stored(), {"a": b"x" * 300}, "files")
         eq(e.usage(), 300, "usage")
         e.assert_clean()
+
+
+@test("row8: symlink to /etc as a parent -> 403, nothing written to /etc")
+def _():
+    probe = "upgate-integration-probe-%d" % os.getpid()
+    etc_file = os.path.join("/etc", probe)
+    check(not os.path.exists(etc_file), "%s exists before the test"
+          % etc_file)
+    with env() as e:
+        os.makedirs(e.user_dir())
+        os.symlink("/etc", os.path.join(e.user_dir(), "etc"))
+        try:
+            r = e.run("PUT", "/etc/" + probe, body=b"evil")
+            escaped = os.path.exists(etc_file)
+        finally:
+            if os.path.exists(etc_file):
+                os.unlink(etc_file)
+        check(not escaped, "PUT through a symlink wrote %s" % etc_file)
+        expect(r, 403, "forbidden")
+        r = e.run("DELETE", "/etc/hostname")
+        expect(r, 403, "forbidden")
+        eq(e.usage(), 0, "usage")

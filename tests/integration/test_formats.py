@@ -11,8 +11,11 @@ from harness import (Env, check, dav_children, eq, expect, fail, test,
 
 def _quota_env(**conf):
     e = Env(quota="alice 100\n", conf=conf)
-    r = e.run("PUT", "/a", body=b"x" * 60)
-    expect(r, 201, "stored")
+    try:
+        expect(e.run("PUT", "/a", body=b"x" * 60), 201, "stored")
+    except BaseException:
+        e.cleanup()
+        raise
     return e
 
 

@@ -97,14 +97,21 @@ class Tmpfs:
     def __enter__(self):
         return self.e
 
-    def __exit__(self, *exc):
+    def __exit__(self, etype, *exc):
+        try:
+            if etype is None:
+                self.e.assert_clean("at the end of the test: ")
+        finally:
+            self._umount()
+        return False
+
+    def _umount(self):
         for args in (["umount", self.e.upload], ["umount", "-l",
                                                  self.e.upload]):
             if subprocess.run(args, stderr=subprocess.DEVNULL).returncode \
                     == 0:
                 break
         self.e.cleanup()
-        return False
 
 
 def _free(path):
