@@ -1,6 +1,7 @@
 # upgate — plain Makefile.  Knobs: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
 # WERROR=1 (warnings are errors), SANITIZE=address,undefined.
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 PREFIX     ?= /usr/local
@@ -87,11 +88,24 @@ deps:
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
+# The unit tests again under valgrind: no error, no leak.  Sanitizer
+# builds carry their own checks and do not run under valgrind.
+valgrind: $(UNIT_BIN)
+ifneq ($(SANITIZE),)
+	@echo "valgrind: skipped for a SANITIZE build"
+else
+	@fail=0; for t in $(UNIT_BIN); do \
+		valgrind -q --error-exitcode=9 --leak-check=full \
+		    --errors-for-leak-kinds=definite,indirect $$t >/dev/null || \
+		    { echo "valgrind: $$t failed" >&2; fail=1; }; \
+	done; exit $$fail
+endif
+
 integration: all
 	@python3 tests/integration/run.py --build $(BUILD)
 
 test: deps
-	$(MAKE) all lint unit
+	$(MAKE) all lint unit valgrind
 	$(MAKE) integration
 
 lint:
@@ -109,4 +123,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench deps unit integration test lint install clean
+.PHONY: all bench deps unit valgrind integration test lint install clean

@@ -4,7 +4,7 @@
 set -eu
 
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
-curl python3 time cppcheck mandoc"
+curl python3 time cppcheck mandoc valgrind"
 
 missing=""
 for p in $packages; do

@@ -22,6 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 
 BUILD = "build"          # set by run.py
+RUN_ROOT = None          # set by run.py: the folder of this run's Envs
 KEEP = os.environ.get("UPGATE_KEEP") == "1"
 
 TMP_PREFIX = ".upgate-tmp-"
@@ -307,7 +308,7 @@ class Env:
 
     def __init__(self, quota=None, conf=None, root=None, upload=None,
                  state_dir=None, write=True):
-        self.root = root or tempfile.mkdtemp(prefix="upgate-it-")
+        self.root = root or tempfile.mkdtemp(prefix="env-", dir=RUN_ROOT)
         self.upload = upload or os.path.join(self.root, "upload")
         os.makedirs(self.upload, exist_ok=True)
         self.state = state_dir or os.path.join(self.upload, ".upgate")

@@ -12,7 +12,9 @@ import concurrent.futures
 import glob
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -62,6 +64,7 @@ def main():
         print("0 passed, 1 failed")
         return 1
 
+    harness.RUN_ROOT = tempfile.mkdtemp(prefix="upgate-integration-")
     passed = failed = skipped = 0
     t0 = time.monotonic()
     # slow tests first so they overlap with the many quick ones
@@ -85,6 +88,14 @@ def main():
                 failed += 1
                 print("FAIL - %s: %s%s" % (name, why, dur))
             sys.stdout.flush()
+    if not harness.KEEP:
+        with open("/proc/mounts") as f:
+            mounted = harness.RUN_ROOT in f.read()
+        if mounted:
+            print("# %s still has a mount below it: left in place"
+                  % harness.RUN_ROOT)
+        else:
+            shutil.rmtree(harness.RUN_ROOT, ignore_errors=True)
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped

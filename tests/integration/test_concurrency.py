@@ -3,7 +3,8 @@
 import os
 import threading
 
-from harness import (Env, KiB, MiB, check, eq, expect, fail, sha, test)
+from harness import (Env, KiB, MiB, check, eq, expect,
+                     expect_refusal_before_body, fail, sha, test)
 
 ROUNDS = 5
 PROCS = 32
@@ -52,6 +53,8 @@ def _():
                     ok.append(i)
                 else:
                     expect(r, 507, "quota_exceeded")
+                    # row 11 decides before the body (SPEC §4, §6)
+                    expect_refusal_before_body(r)
             stored = e.stored()
             total = sum(len(b) for b in stored.values())
             check(total <= LIMIT, "round %d: stored %d bytes > limit %d"

@@ -84,6 +84,7 @@ def _():
                              "an upload of 600")
             r = e.run("PUT", "/b", body=b"b" * 500)
             expect(r, 507, "quota_exceeded")
+            expect_refusal_before_body(r)
             q = r.json()["quota"]
             eq((q["reserved"], q["available"]), (600, 400), "quota while a "
                "600-byte upload runs")
