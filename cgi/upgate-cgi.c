@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "gate.h"
 #include "io.h"
 
@@ -41,20 +42,8 @@ cgi_read(void *ctx, void *buf, size_t len)
 static int
 cgi_write(void *ctx, const void *buf, size_t len)
 {
-	const char *p = buf;
-	ssize_t     n;
-
 	(void)ctx;
-	while (len > 0) {
-		if ((n = write(STDOUT_FILENO, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return write_all(STDOUT_FILENO, buf, len);
 }
 
 /* One write per line, so that lines of concurrent requests never mix. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "ledger.h"
 #include "number.h"
 
@@ -85,24 +86,6 @@ subdir(const struct ledger *l, const char *name)
 		return -1;
 	}
 	return openat(l->state_fd, name, DIR_FLAGS);
-}
-
-/* Writes all of (p, len); -1 with errno on failure. */
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "fdio.h"
 #include "names.h"
 #include "number.h"
 #include "quota.h"
@@ -445,23 +446,6 @@ read_all(int fd, size_t size, char **text, size_t *len)
 fail:
 	free(buf);
 	return -1;
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t     w;
-
-	while (len > 0) {
-		if ((w = write(fd, p, len)) == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 static void

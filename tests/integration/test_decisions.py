@@ -4,7 +4,7 @@ import os
 
 from harness import (ALLOWED, Env, MiB, check, eq, expect,
                      expect_no_quota_headers, expect_quota_headers,
-                     expect_refusal_before_body, fail, log_of, test)
+                     expect_refusal_before_body, log_of, test)
 
 QUOTA = "# test table\nalice 1M\nbob 1M\n"
 LIMIT = MiB

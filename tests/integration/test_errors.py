@@ -48,7 +48,7 @@ def _():
 
 @test("the CGI ignores its command-line arguments")
 def _():
-    from harness import BUILD, Cgi
+    from harness import Cgi
     import harness
     with Env() as e:
         env = e.cgi_env("PUT", "/a.txt", body=b"hello")

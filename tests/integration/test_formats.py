@@ -2,11 +2,8 @@
 negotiation, escaping of client strings."""
 
 import html
-import json
-import os
 
-from harness import (Env, check, dav_children, eq, expect, fail, test,
-                     u_text)
+from harness import Env, check, dav_children, eq, expect, test, u_text
 
 
 def _quota_env(**conf):

@@ -4,7 +4,6 @@ real on a small tmpfs (root only)."""
 import os
 import subprocess
 import sys
-import threading
 import time
 
 from harness import (Env, KiB, MiB, check, eq, expect, expect_quota_headers,

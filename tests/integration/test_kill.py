@@ -5,9 +5,8 @@ import os
 import threading
 import time
 
-from harness import (Env, KiB, MiB, check, eq, expect, expect_quota_headers,
-                     expect_quota_obj, expect_refusal_before_body, fail,
-                     log_of, test)
+from harness import (Env, KiB, MiB, check, eq, expect, expect_quota_obj,
+                     expect_refusal_before_body, log_of, test)
 
 
 def _wait_tmp(e, top, timeout=10, min_bytes=0):

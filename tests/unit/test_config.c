@@ -15,14 +15,8 @@
 
 #include "config.h"
 #include "cu_main.h"
+#include "table.h"
 
-/* Names the failing row of a table, which CUnit's message does not. */
-#define ROW(cond, i, what) do {					\
-	CU_ASSERT(cond);					\
-	if (!(cond))						\
-		fprintf(stderr, "\n  row %zu: %s\n",		\
-		    (size_t)(i), (what));			\
-} while (0)
 
 #define GiB	((int64_t)1 << 30)
 
