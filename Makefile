@@ -111,6 +111,7 @@ test: deps
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -D_GNU_SOURCE -Icommon common cgi fcgi tools
+	cd man && mandoc -Tlint -Wwarning *.8 *.5
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
@@ -118,7 +119,9 @@ install: all
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
-	cp -R apache-conf lighttpd-conf $(DESTDIR)$(SYSCONFDIR)
+	install -m 0644 examples/upgate.conf examples/quota $(DESTDIR)$(SYSCONFDIR)
+	for d in apache-conf lighttpd-conf; do \
+		[ ! -d $$d ] || cp -R $$d $(DESTDIR)$(SYSCONFDIR); done
 
 clean:
 	rm -rf $(BUILD)
