@@ -46,20 +46,11 @@ cgi_write(void *ctx, const void *buf, size_t len)
 	return write_all(STDOUT_FILENO, buf, len);
 }
 
-/* One write per line, so that lines of concurrent requests never mix. */
 static void
 cgi_log(void *ctx, const char *line)
 {
-	char   buf[8192];
-	size_t n = strlen(line);
-
 	(void)ctx;
-	if (n > sizeof buf - 1)
-		n = sizeof buf - 1;
-	memcpy(buf, line, n);
-	buf[n] = '\n';
-	if (write(STDERR_FILENO, buf, n + 1) == -1)
-		return;	/* nowhere left to say so */
+	write_line(STDERR_FILENO, line);
 }
 
 /*

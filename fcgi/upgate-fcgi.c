@@ -1,0 +1,280 @@
+/*
+ * upgate.fcgi: the FastCGI responder (FastCGI 1.0, libfcgi's fcgiapp.h).
+ *
+ * It serves the listening socket a process manager hands it on
+ * descriptor 0 (mod_fcgid, lighttpd's bin-path, spawn-fcgi), or its own
+ * with --listen HOST:PORT or --listen /path.sock (mod_proxy_fcgi), with
+ * --threads workers.  Each worker owns one struct gate, so configuration
+ * and quota table are re-read when they change and no state crosses
+ * threads.  SIGTERM and SIGINT stop the accepting; requests in flight
+ * finish, then the program exits 0.
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "gate.h"
+#include "io.h"
+#include "number.h"
+
+#define THREADS_DEFAULT 4
+#define THREADS_MAX     256
+#define BACKLOG         128
+
+/* Set once by main before the workers start; read-only afterwards. */
+static int listen_fd = 0;
+static const char *config_file;
+
+/*
+ * The stop signal's self-pipe: the handler writes one byte and never
+ * reads it, so its read end stays readable and wakes every worker.
+ */
+static int stop_pipe[2] = { -1, -1 };
+
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	FCGX_Request *req = ctx;
+
+	return FCGX_GetParam(name, req->envp);
+}
+
+static ssize_t
+fcgi_read(void *ctx, void *buf, size_t len)
+{
+	FCGX_Request *req = ctx;
+	int           n;
+
+	n = FCGX_GetStr(buf, len > INT_MAX ? INT_MAX : (int)len, req->in);
+	if (n == 0 && FCGX_GetError(req->in) != 0)
+		return -1;
+	return n;
+}
+
+static int
+fcgi_write(void *ctx, const void *buf, size_t len)
+{
+	FCGX_Request *req = ctx;
+
+	if (len > INT_MAX)
+		return -1;
+	return FCGX_PutStr(buf, (int)len, req->out) == (int)len ? 0 : -1;
+}
+
+/* Standard error, as the CGI: the server's error log under a manager. */
+static void
+fcgi_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	write_line(STDERR_FILENO, line);
+}
+
+static void
+on_stop(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (write(stop_pipe[1], "", 1) == -1)
+		(void)0;	/* the pipe is full: it is readable anyway */
+	errno = saved;
+}
+
+/*
+ * Waits until a connection may be waiting or the program stops.  The
+ * listening socket is non-blocking, so when another worker or process
+ * took the connection first, FCGX_Accept_r returns -EAGAIN instead of
+ * blocking where no stop could reach it.
+ */
+static int
+wait_for_work(void)
+{
+	struct pollfd pfd[2] = {
+		{ listen_fd, POLLIN, 0 },
+		{ stop_pipe[0], POLLIN, 0 },
+	};
+
+	while (poll(pfd, 2, -1) == -1)
+		if (errno != EINTR)
+			return -1;
+	return pfd[1].revents != 0 ? -1 : 0;
+}
+
+static int
+accept_request(FCGX_Request *req)
+{
+	int rc;
+
+	pthread_mutex_lock(&accept_lock);
+	rc = FCGX_Accept_r(req);
+	pthread_mutex_unlock(&accept_lock);
+	return rc;
+}
+
+static void *
+worker(void *arg)
+{
+	FCGX_Request req;
+	struct gate  g;
+	struct io    io = { fcgi_param, fcgi_read, fcgi_write, fcgi_log, &req };
+	int          rc;
+
+	(void)arg;
+	if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
+		return NULL;
+	gate_init(&g, config_file);
+	while (wait_for_work() == 0) {
+		rc = accept_request(&req);
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+			continue;
+		if (rc < 0)
+			break;
+		/*
+		 * A body left unread is drained by FCGX_Finish_r, which
+		 * half-closes the connection and reads until its end.
+		 */
+		(void)gate_handle(&g, &io);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	gate_release(&g);
+	return NULL;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: upgate.fcgi [--config FILE] "
+	    "[--listen HOST:PORT | --listen /path.sock] [--threads N]\n");
+	exit(2);
+}
+
+/*
+ * A socket of our own.  A Unix socket is made mode 0660: whoever may
+ * connect may claim any REMOTE_USER, so it must not be world-writable.
+ */
+static int
+open_listener(const char *where)
+{
+	mode_t old = umask(0117);
+	int    fd = FCGX_OpenSocket(where, BACKLOG);
+
+	umask(old);
+	return fd;
+}
+
+static int
+parse_threads(const char *s)
+{
+	int64_t n;
+
+	if (number_parse(s, strlen(s), &n) == -1 || n < 1 || n > THREADS_MAX)
+		usage();
+	return (int)n;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* libfcgi installs its own SIGUSR1 and SIGPIPE handlers unless set */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Workers never take the stop signals: a read in flight stays whole. */
+static void
+start_workers(pthread_t *tids, int n)
+{
+	sigset_t stop, old;
+	int      i;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
+			fprintf(stderr, "upgate.fcgi: cannot start a worker\n");
+			exit(1);
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *listen_at = NULL, *cfg = NULL;
+	pthread_t  *tids;
+	int         c, i, threads = THREADS_DEFAULT;
+
+	while ((c = getopt_long(argc, argv, "c:l:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfg = optarg; break;
+		case 'l': listen_at = optarg; break;
+		case 't': threads = parse_threads(optarg); break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	config_file = config_path(cfg, getenv("UPGATE_CONFIG"));
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (tids = calloc((size_t)threads, sizeof *tids)) == NULL) {
+		perror("upgate.fcgi");
+		return 1;
+	}
+	install_signals();
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "upgate.fcgi: cannot initialise libfcgi\n");
+		return 1;
+	}
+	if (listen_at != NULL && (listen_fd = open_listener(listen_at)) < 0) {
+		fprintf(stderr, "upgate.fcgi: cannot listen on %s\n", listen_at);
+		return 1;
+	}
+	if (listen_at == NULL && FCGX_IsCGI()) {
+		fprintf(stderr, "upgate.fcgi: descriptor 0 is not a listening "
+		    "socket; start it from a FastCGI process manager, or give "
+		    "--listen\n");
+		return 2;
+	}
+	if (fcntl(listen_fd, F_SETFL,
+	    fcntl(listen_fd, F_GETFL) | O_NONBLOCK) == -1) {
+		perror("upgate.fcgi: listening socket");
+		return 1;
+	}
+	start_workers(tids, threads);
+	for (i = 0; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	return 0;
+}
