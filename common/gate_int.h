@@ -36,6 +36,7 @@ struct request {
 	int                 user_fd;	/* -1: no folder yet */
 	int                 made_user_dir;
 	struct path         path;
+	enum path_kind      kind;	/* PATH_FILE, or PATH_FOLDER for POST */
 	struct store_target target;
 	char                rel[4352];	/* target below upload_dir */
 	char                folder[4352];	/* its folder below upload_dir */
@@ -51,8 +52,35 @@ struct request {
 	char                storage_path[8704];
 };
 
-/* gate_put.c: a PUT the decision let through. */
+/* What a step after the decision came to: REASON_NONE to go on. */
+struct outcome {
+	enum reason reason;
+	const char *detail;	/* a sentence for the message, or NULL */
+};
+
+static inline struct outcome
+outcome(enum reason reason, const char *detail)
+{
+	struct outcome o;
+
+	o.reason = reason;
+	o.detail = detail;
+	return o;
+}
+
+/* Stores n body bytes; anything but REASON_NONE stops the body. */
+typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
+
+/* gate_body.c */
+struct outcome make_folders(struct request *);
+void           undo_folders(struct request *);
+struct outcome stream_body(struct request *, sink_fn);
+struct outcome disk_full(struct request *, int64_t required);
+struct outcome ledger_failed(enum ledger_err);
+
+/* gate_put.c, gate_post.c: an upload the decision let through. */
 void put_store(struct request *);
+void post_store(struct request *);
 
 /* gate_respond.c */
 void respond(struct request *, enum reason, const char *detail);

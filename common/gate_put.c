@@ -15,73 +15,9 @@
 #include "gate_int.h"
 #include "quota.h"
 
-/* An outcome of the streaming and commit steps. */
-struct outcome {
-	enum reason reason;	/* REASON_NONE: go on */
-	const char *detail;
-};
 
-static const struct outcome go_on = { REASON_NONE, NULL };
 
-static struct outcome
-fail(enum reason reason, const char *detail)
-{
-	struct outcome o = { reason, detail };
 
-	return o;
-}
-
-/*
- * The folders the path needs: the user's, then the missing ones.  The
- * walk is asked again of what it made: a link or a file slipped into the
- * path meanwhile is refused as rows 8 and 9 would have.
- */
-static struct outcome
-make_folders(struct request *rq)
-{
-	if (rq->user_fd == -1) {
-		rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 1);
-		if (rq->user_fd == -1)
-			return fail(REASON_SERVER_ERROR, NULL);
-		rq->made_user_dir = 1;
-		if (store_resolve(rq->user_fd, &rq->path, PATH_FILE,
-		    &rq->target) != STORE_OK)
-			return fail(REASON_SERVER_ERROR, NULL);
-	}
-	if (rq->target.state == TARGET_PARENT_MISSING &&
-	    store_make_parents(&rq->target) != STORE_OK)
-		return fail(REASON_SERVER_ERROR, NULL);
-	switch (rq->target.state) {
-	case TARGET_NEW:
-	case TARGET_EXISTS:
-		return go_on;
-	case TARGET_SYMLINK:
-		return fail(REASON_FORBIDDEN, NULL);
-	default:
-		return fail(REASON_CONFLICT, NULL);
-	}
-}
-
-/* Removes what this request made on the way: all or nothing. */
-static void
-undo_folders(struct request *rq)
-{
-	store_target_rollback(&rq->target);
-	if (rq->made_user_dir)
-		(void)unlinkat(rq->upload_fd, rq->user, AT_REMOVEDIR);
-}
-
-static struct outcome
-disk_full(struct request *rq, int64_t required)
-{
-	int64_t freeb = 0, total = 0;
-
-	if (store_space(rq->upload_fd, &freeb, &total) == 0)
-		rq->reply.available_space = space_available(freeb,
-		    config_min_free(&rq->g->cfg, total));
-	rq->reply.required_space = required;
-	return fail(REASON_DISK_FULL, NULL);
-}
 
 /* Under the lock: the temporary file, its space and its reservation. */
 static struct outcome
@@ -96,22 +32,22 @@ prepare(struct request *rq)
 	if ((o = make_folders(rq)).reason != REASON_NONE)
 		return o;
 	if (store_tmp_create(rq->target.dir_fd, &rq->tmp) != STORE_OK)
-		return fail(REASON_SERVER_ERROR, NULL);
+		return outcome(REASON_SERVER_ERROR, NULL);
 	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
 	    rq->folder[0] != '\0' ? "/" : "", rq->tmp.name);
 	if (ledger_reserve(&rq->ledger, rq->user, charge, tmprel,
 	    &rq->resv) != LEDGER_OK)
-		return fail(REASON_SERVER_ERROR, NULL);
+		return outcome(REASON_SERVER_ERROR, NULL);
 	if ((e = store_tmp_allocate(&rq->tmp, len > 0 ? len : 0)) == STORE_OK)
-		return go_on;
+		return outcome(REASON_NONE, NULL);
 	return e == STORE_NOSPACE ? disk_full(rq, len) :
-	    fail(REASON_SERVER_ERROR, NULL);
+	    outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /*
- * With allow_unknown_length the limits of rows 6, 10 and 11 are held
- * while the body grows (row 13, 14), against the room there was when it
- * started; the commit checks the quota again under the lock.
+ * With allow_unknown_length the limits of rows 10 and 11 are held while
+ * the body grows (row 14), against the room there was when it started;
+ * the commit checks the quota again under the lock.
  */
 static struct outcome
 check_growth(struct request *rq)
@@ -119,86 +55,31 @@ check_growth(struct request *rq)
 	const struct facts *f = &rq->facts;
 	int64_t n = rq->received, room;
 
-	if (rq->policy.max_upload_size > 0 && n > rq->policy.max_upload_size) {
-		rq->reply.too_large_limit = rq->policy.max_upload_size;
-		rq->reply.too_large_size = n;
-		return fail(REASON_TOO_LARGE, NULL);
-	}
 	if (n > space_available(f->free_space, f->min_free))
 		return disk_full(rq, n);
 	room = f->limit - f->used - f->reserved;
 	if (f->limit != QUOTA_UNLIMITED && n - f->recorded > room) {
 		rq->reply.upload_size = n;
 		rq->reply.shortage = n - f->recorded - (room > 0 ? room : 0);
-		return fail(REASON_QUOTA_EXCEEDED, NULL);
+		return outcome(REASON_QUOTA_EXCEEDED, NULL);
 	}
-	return go_on;
+	return outcome(REASON_NONE, NULL);
 }
 
-/* Rows 12 to 14 for one read's worth of the body. */
+/* The PUT's sink: the bytes go to its one temporary file. */
 static struct outcome
-take(struct request *rq, const char *buf, size_t n)
+put_sink(struct request *rq, const char *buf, size_t n)
 {
 	enum store_err e;
 	struct outcome o;
 
-	rq->received += (int64_t)n;
-	if (rq->expected_only && rq->received > rq->verdict.length)
-		return fail(REASON_BAD_REQUEST, "The body is longer than "
-		    "its X-Expected-Entity-Length.");
 	if (rq->verdict.length < 0 &&
 	    (o = check_growth(rq)).reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_write(&rq->tmp, buf, n)) == STORE_OK)
-		return go_on;
+		return outcome(REASON_NONE, NULL);
 	return e == STORE_NOSPACE ? disk_full(rq, rq->received) :
-	    fail(REASON_SERVER_ERROR, NULL);
-}
-
-/* How much to ask for next: never past a known CONTENT_LENGTH. */
-static size_t
-next_read(const struct request *rq)
-{
-	int64_t left = rq->verdict.length - rq->received;
-
-	if (rq->verdict.length < 0 || rq->expected_only || left > BODY_BUFFER)
-		return BODY_BUFFER;
-	return (size_t)left;
-}
-
-static struct outcome
-stream(struct request *rq, char *buf)
-{
-	struct outcome o;
-	ssize_t        n = 0;
-	size_t         want;
-
-	while ((want = next_read(rq)) > 0) {
-		n = rq->io->read(rq->io->ctx, buf, want);
-		if (n <= 0)
-			break;
-		if ((o = take(rq, buf, (size_t)n)).reason != REASON_NONE)
-			return o;
-	}
-	if (n < 0 && want > 0)
-		return fail(REASON_INCOMPLETE_BODY, "The body could not be read.");
-	rq->body_done = 1;
-	if (rq->verdict.length >= 0 && rq->received < rq->verdict.length)
-		return fail(REASON_INCOMPLETE_BODY, NULL);
-	return go_on;
-}
-
-static struct outcome
-stream_body(struct request *rq)
-{
-	struct outcome o;
-	char          *buf = malloc(BODY_BUFFER);
-
-	if (buf == NULL)
-		return fail(REASON_SERVER_ERROR, NULL);
-	o = stream(rq, buf);
-	free(buf);
-	return o;
+	    outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /*
@@ -216,21 +97,21 @@ recheck(struct request *rq, int *exists, struct record *old, int *had)
 
 	*exists = fstatat(rq->target.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (*exists && S_ISLNK(st.st_mode))
-		return fail(REASON_FORBIDDEN, NULL);
+		return outcome(REASON_FORBIDDEN, NULL);
 	if (*exists && !S_ISREG(st.st_mode))
-		return fail(REASON_CONFLICT, NULL);
+		return outcome(REASON_CONFLICT, NULL);
 	if (*exists && rq->facts.if_none_match_star)
-		return fail(REASON_PRECONDITION_FAILED, NULL);
+		return outcome(REASON_PRECONDITION_FAILED, NULL);
 	if (*exists && !rq->policy.allow_overwrite)
-		return fail(REASON_CONFLICT, NULL);
+		return outcome(REASON_CONFLICT, NULL);
 	if ((*had = ledger_record_get(&rq->ledger, rq->rel, old)) == -1)
-		return fail(REASON_SERVER_ERROR, NULL);
+		return outcome(REASON_SERVER_ERROR, NULL);
 	*had = *had == 0;
 	if (*exists && !rq->g->cfg.per_user_dirs &&
 	    (!*had || strcmp(old->owner, rq->user) != 0))
-		return fail(REASON_FORBIDDEN, NULL);
+		return outcome(REASON_FORBIDDEN, NULL);
 	if (ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
-		return fail(REASON_SERVER_ERROR, NULL);
+		return outcome(REASON_SERVER_ERROR, NULL);
 	charge = rq->tmp.written;
 	if (*exists && *had && strcmp(old->owner, rq->user) == 0)
 		charge -= old->size;
@@ -239,9 +120,9 @@ recheck(struct request *rq, int *exists, struct record *old, int *had)
 	    others + charge > rq->facts.limit) {
 		rq->reply.upload_size = rq->tmp.written;
 		rq->reply.shortage = others + charge - rq->facts.limit;
-		return fail(REASON_QUOTA_EXCEEDED, NULL);
+		return outcome(REASON_QUOTA_EXCEEDED, NULL);
 	}
-	return go_on;
+	return outcome(REASON_NONE, NULL);
 }
 
 /* Puts the ledger back as it was when the rename failed. */
@@ -254,12 +135,6 @@ undo_commit(struct request *rq, const struct record *old, int had)
 		(void)ledger_forget(&rq->ledger, rq->rel);
 }
 
-static struct outcome
-ledger_failed(enum ledger_err e)
-{
-	return e == LEDGER_NOSPACE ? fail(REASON_DISK_FULL, NULL) :
-	    fail(REASON_SERVER_ERROR, NULL);
-}
 
 /*
  * The ledger and the rename, in the order that over-counts after a crash
@@ -288,7 +163,7 @@ commit(struct request *rq, int *replaced)
 	if (e != STORE_OK && rq->tmp.name[0] != '\0') {
 		if (!shrinks)
 			undo_commit(rq, &old, had);
-		return fail(e == STORE_EXISTS ? REASON_CONFLICT :
+		return outcome(e == STORE_EXISTS ? REASON_CONFLICT :
 		    REASON_SERVER_ERROR, NULL);
 	}
 	*replaced = exists;
@@ -296,7 +171,7 @@ commit(struct request *rq, int *replaced)
 	if (shrinks)
 		(void)ledger_commit(&rq->ledger, rq->user, rq->rel,
 		    rq->tmp.written);
-	return go_on;
+	return outcome(REASON_NONE, NULL);
 }
 
 /* The reply's figures for a stored file. */
@@ -331,13 +206,13 @@ store_body(struct request *rq, int *replaced)
 	if ((o = prepare(rq)).reason != REASON_NONE)
 		return o;
 	ledger_unlock(&rq->ledger);
-	if ((o = stream_body(rq)).reason != REASON_NONE)
+	if ((o = stream_body(rq, put_sink)).reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_finish(&rq->tmp)) != STORE_OK)
 		return e == STORE_NOSPACE ? disk_full(rq, rq->tmp.written) :
-		    fail(REASON_SERVER_ERROR, NULL);
+		    outcome(REASON_SERVER_ERROR, NULL);
 	if ((le = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK)
-		return fail(le == LEDGER_BUSY ? REASON_BUSY :
+		return outcome(le == LEDGER_BUSY ? REASON_BUSY :
 		    REASON_SERVER_ERROR, NULL);
 	return commit(rq, replaced);
 }
