@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gate_int.h"
+#include "multipart.h"
 #include "quota.h"
 
 void
@@ -98,6 +99,18 @@ find_identity(struct request *rq)
 		rq->user = user;
 }
 
+/* Row 7: multipart/form-data with a boundary the parser can use. */
+static int
+is_form(const char *content_type)
+{
+	struct mp *probe = malloc(sizeof *probe);	/* 17 KiB: not the stack */
+	int        ok;
+
+	ok = probe != NULL && mp_init(probe, content_type) == MP_OK;
+	free(probe);
+	return ok;
+}
+
 /*
  * Rows 4 to 7: CONTENT_LENGTH, or X-Expected-Entity-Length where it is
  * absent (macOS Finder sends it with chunked PUTs); the media type.
@@ -113,32 +126,38 @@ find_length(struct request *rq)
 		if (rq->expected_only)
 			rq->length_header = "X-Expected-Entity-Length";
 	}
-	/* form uploads are not taken yet: refused as 415 */
-	rq->facts.multipart_ok = 0;
+	if (rq->facts.method == METHOD_POST)
+		rq->facts.multipart_ok = is_form(param(rq, "CONTENT_TYPE"));
 }
 
-/* The path of the target below upload_dir, for the ledger. */
+/* Appends "/comp" to out ("comp" when out is empty); -1 if it won't fit. */
+static int
+append(char *out, size_t size, const char *comp)
+{
+	size_t len = strlen(out);
+	int    w = snprintf(out + len, size - len, "%s%s", len > 0 ? "/" : "",
+	    comp);
+
+	return w < 0 || (size_t)w >= size - len ? -1 : 0;
+}
+
+/* The target's folder and (for a file) its path below upload_dir. */
 static int
 join_rel(struct request *rq)
 {
-	size_t i, n = rq->path.ncomp;
-	int    len = 0, w;
-	char  *out = rq->folder;
+	size_t i, n = rq->path.ncomp, folders = n - (rq->kind == PATH_FILE);
 
-	out[0] = '\0';
-	if (rq->g->cfg.per_user_dirs)
-		len = snprintf(out, sizeof rq->folder, "%s", rq->user);
-	for (i = 0; i + 1 < n && len >= 0; i++) {
-		w = snprintf(out + len, sizeof rq->folder - (size_t)len, "%s%s",
-		    len > 0 ? "/" : "", rq->path.comp[i]);
-		len = w < 0 || (size_t)w >= sizeof rq->folder - (size_t)len ?
-		    -1 : len + w;
-	}
-	if (len < 0)
+	rq->folder[0] = '\0';
+	if (rq->g->cfg.per_user_dirs &&
+	    append(rq->folder, sizeof rq->folder, rq->user) == -1)
 		return -1;
-	w = snprintf(rq->rel, sizeof rq->rel, "%s%s%s", out,
-	    len > 0 ? "/" : "", rq->path.comp[n - 1]);
-	return w < 0 || (size_t)w >= sizeof rq->rel ? -1 : 0;
+	for (i = 0; i < folders; i++)
+		if (append(rq->folder, sizeof rq->folder, rq->path.comp[i]) == -1)
+			return -1;
+	if (rq->kind == PATH_FOLDER)
+		return 0;
+	memcpy(rq->rel, rq->folder, sizeof rq->folder);
+	return append(rq->rel, sizeof rq->rel, rq->path.comp[n - 1]);
 }
 
 /*
@@ -201,7 +220,8 @@ find_target(struct request *rq)
 	rq->facts.known |= KNOW_TARGET;
 	rq->facts.if_none_match_star = if_none_match_star(
 	    param(rq, "HTTP_IF_NONE_MATCH"));
-	if (path_parse(param(rq, "PATH_INFO"), PATH_FILE, &rq->path) == -1 ||
+	rq->kind = rq->facts.method == METHOD_POST ? PATH_FOLDER : PATH_FILE;
+	if (path_parse(param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
@@ -209,12 +229,13 @@ find_target(struct request *rq)
 	if ((r = open_user_dir(rq)) != 0)
 		return r == 1 ? 0 : -1;
 	if (rq->user_fd == -1) {
-		rq->facts.target = rq->path.ncomp == 1 ?
+		/* the user's folder itself is made on the first upload */
+		rq->facts.target = rq->path.ncomp == (rq->kind == PATH_FILE) ?
 		    TARGET_NEW : TARGET_PARENT_MISSING;
 		rq->target.found = 0;
 		return 0;
 	}
-	if (store_resolve(rq->user_fd, &rq->path, PATH_FILE, &rq->target) !=
+	if (store_resolve(rq->user_fd, &rq->path, rq->kind, &rq->target) !=
 	    STORE_OK)
 		return -1;
 	rq->facts.target = rq->target.state;
@@ -291,6 +312,8 @@ locked_part(struct request *rq)
 		return;
 	if (m == METHOD_PUT)
 		put_store(rq);	/* it unlocks while the body streams */
+	else if (m == METHOD_POST)
+		post_store(rq);
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
 	else

@@ -18,6 +18,8 @@
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
 
+struct form;
+
 struct request {
 	struct gate        *g;
 	const struct io    *io;
@@ -45,7 +47,9 @@ struct request {
 	/* the body */
 	int64_t             received;
 	int                 body_done;	/* read to its end */
+	struct form        *form;	/* a POST's state (gate_post.c) */
 	/* what the reply points to */
+	char                detail[512];	/* a sentence made for this request */
 	struct stored_file  stored;
 	struct file_size   *largest;
 	char                location[4096];

@@ -69,8 +69,10 @@ struct mp {
 	size_t      delim_len;
 	size_t      matched;		/* delimiter bytes matched so far */
 	size_t      hlen;		/* bytes in header */
-	size_t      pad;		/* transport padding seen after a delimiter */
-	int         in_part;
+	size_t      line;		/* where the header line being read starts */
+	size_t      cd_off, cd_len;	/* Content-Disposition value; off 0: none */
+	size_t      ct_off, ct_len;	/* Content-Type value; off 0: none */
+	int         pad;		/* transport padding seen after a delimiter */
 	char        header[MP_HEADER_MAX];
 	char        filename_star[MP_FILENAME_MAX];
 };
