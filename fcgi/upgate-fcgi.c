@@ -6,8 +6,9 @@
  * with --listen HOST:PORT or --listen /path.sock (mod_proxy_fcgi), with
  * --threads workers.  Each worker owns one struct gate, so configuration
  * and quota table are re-read when they change and no state crosses
- * threads.  SIGTERM and SIGINT stop the accepting; requests in flight
- * finish, then the program exits 0.
+ * threads.  Workers accept side by side, as Linux allows, each request
+ * in its own FCGX_Request.  SIGTERM and SIGINT stop the accepting;
+ * requests in flight finish, then the program exits 0.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -42,8 +43,6 @@ static const char *config_file;
  * reads it, so its read end stays readable and wakes every worker.
  */
 static int stop_pipe[2] = { -1, -1 };
-
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *
 fcgi_param(void *ctx, const char *name)
@@ -95,16 +94,17 @@ on_stop(int sig)
 }
 
 /*
- * Waits until a connection may be waiting or the program stops.  The
- * listening socket is non-blocking, so when another worker or process
- * took the connection first, FCGX_Accept_r returns -EAGAIN instead of
- * blocking where no stop could reach it.
+ * Waits until there may be work or the program stops.  The work is on
+ * the connection the server kept open (FCGI_KEEP_CONN), else on the
+ * listening socket.  That socket is non-blocking, so when another worker
+ * or process took the connection first, FCGX_Accept_r returns -EAGAIN
+ * instead of blocking where no stop could reach it.
  */
 static int
-wait_for_work(void)
+wait_for_work(const FCGX_Request *req)
 {
 	struct pollfd pfd[2] = {
-		{ listen_fd, POLLIN, 0 },
+		{ req->ipcFd >= 0 ? req->ipcFd : listen_fd, POLLIN, 0 },
 		{ stop_pipe[0], POLLIN, 0 },
 	};
 
@@ -112,17 +112,6 @@ wait_for_work(void)
 		if (errno != EINTR)
 			return -1;
 	return pfd[1].revents != 0 ? -1 : 0;
-}
-
-static int
-accept_request(FCGX_Request *req)
-{
-	int rc;
-
-	pthread_mutex_lock(&accept_lock);
-	rc = FCGX_Accept_r(req);
-	pthread_mutex_unlock(&accept_lock);
-	return rc;
 }
 
 static void *
@@ -137,8 +126,8 @@ worker(void *arg)
 	if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
 		return NULL;
 	gate_init(&g, config_file);
-	while (wait_for_work() == 0) {
-		rc = accept_request(&req);
+	while (wait_for_work(&req) == 0) {
+		rc = FCGX_Accept_r(&req);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
 			continue;
 		if (rc < 0)

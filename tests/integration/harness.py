@@ -2,6 +2,14 @@
 would (CGI/1.1 environment + body on stdin) against a temporary upload
 folder, and reads back the response, the log, the files and the ledger.
 
+With run.py --fcgi (MODE "fcgi") the same requests go to build/upgate.fcgi
+instead: Env.start() hands the environment as FastCGI PARAMS to a
+responder started for the request's configuration file (--listen on a
+Unix socket in the Env's folder, --threads FCGI_THREADS, stderr to a
+file), and each Response gets the log lines its request wrote there.  At
+the end of a test every responder is stopped with SIGTERM and must exit 0
+with no log line left that no request accounts for.
+
 Python 3 standard library only.  SPEC sections are cited as in
 /work/shared/SPEC.md.
 """
@@ -18,10 +26,19 @@ import subprocess
 import tempfile
 import threading
 import time
+import sys
 import xml.etree.ElementTree as ET
+
+# fcgi_client sits next to this file, whoever imports the harness
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
+import fcgi_client  # noqa: E402
 
 BUILD = "build"          # set by run.py
 RUN_ROOT = None          # set by run.py: the folder of this run's Envs
+MODE = "cgi"             # set by run.py: "cgi", or "fcgi" for --fcgi
+FCGI_THREADS = 2         # --threads of the responders the harness starts
 KEEP = os.environ.get("UPGATE_KEEP") == "1"
 
 TMP_PREFIX = ".upgate-tmp-"
@@ -97,6 +114,26 @@ def test(name, slow=False):
         TESTS.append((name, fn, slow))
         return fn
     return deco
+
+
+def cgi_only(reason):
+    """Marks a test that exercises the CGI process itself: in --fcgi mode
+    it is reported as skipped, with reason.  Put it below @test."""
+    def deco(fn):
+        def wrapped():
+            if MODE == "fcgi":
+                skip("CGI only: " + reason)
+            return fn()
+        wrapped.modes = {"cgi"}
+        return wrapped
+    return deco
+
+
+def fcgi_only(fn):
+    """Marks a test of the FastCGI responder: run.py runs it only with
+    --fcgi (it is not listed in the CGI run).  Put it below @test."""
+    fn.modes = {"fcgi"}
+    return fn
 
 
 def randbytes(n, seed=None):
@@ -299,6 +336,374 @@ class Cgi:
                         self.written, self.epipe)
 
 
+# ------------------------------------------------------ the FastCGI responder
+
+_USER_RE = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63}$")
+_STATUS_RE = re.compile(rb"(?m)^Status: (\d{3})")
+_NAMES = iter(range(1, 1 << 30))
+
+
+class Responder:
+    """One build/upgate.fcgi listening on a Unix socket in root, its
+    standard error in a file.  Each request's log lines are handed to the
+    request that caused them (claim)."""
+
+    def __init__(self, root, config, threads=2, wrapper=None,
+                 start_timeout=None, argv=None, env=None, stdin=None,
+                 sock=None):
+        """argv, env, stdin, sock: another way to start it (a listening
+        socket on descriptor 0, TCP, its configuration from UPGATE_CONFIG);
+        sock is then where to connect: a path or (host, port)."""
+        n = next(_NAMES)
+        self.root = root
+        self.config = config
+        self.sock = sock or os.path.join(root, "fcgi-%d.sock" % n)
+        self.err_path = os.path.join(root, "fcgi-%d.stderr" % n)
+        self.out_path = os.path.join(root, "fcgi-%d.stdout" % n)
+        self.argv = argv or list(wrapper or []) + [
+            os.path.join(BUILD, "upgate.fcgi"), "--listen", self.sock,
+            "--threads", str(threads)]
+        if argv is None and config is not None:
+            self.argv += ["--config", config]
+        if env is None:
+            env = dict(os.environ)
+            env.pop("UPGATE_CONFIG", None)
+        self.lock = threading.Lock()
+        self.entries = []       # [lines, log line, claimed, offset]
+        self.pending = []       # (offset, line) not yet followed by a log
+        self.inflight = 0
+        self.live = set()       # FcgiCgi in flight
+        self.killed = False
+        self._pos = 0
+        self._tail = b""
+        with open(self.err_path, "wb") as ef, open(self.out_path, "wb") as of:
+            self.p = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL if stdin is None
+                else stdin, stdout=of, stderr=ef, env=env)
+        self.pid = self.p.pid
+        timeout = start_timeout or (60 if wrapper else 10)
+        deadline = time.monotonic() + timeout
+        # a TCP port is retried by the client's connect instead
+        while not isinstance(self.sock, tuple) and \
+                not os.path.exists(self.sock):
+            if self.p.poll() is not None:
+                fail("%s exited with %s at start: %r" % (
+                    " ".join(self.argv), self.p.returncode,
+                    self.stderr_text()[-600:]))
+            if time.monotonic() > deadline:
+                self.kill()
+                fail("%s: no socket after %ss" % (" ".join(self.argv),
+                                                  timeout))
+            time.sleep(0.01)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stderr_text(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def rss_kib(self):
+        """VmRSS of the process, in KiB (None when gone)."""
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def kill(self):
+        """kill -9."""
+        self.killed = True
+        try:
+            self.p.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def terminate(self, timeout=60):
+        """SIGTERM and wait; the exit status (None if still running)."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, check=True):
+        """SIGTERM; with check, the problems seen (a list of strings)."""
+        if self.killed:
+            self.p.wait(30)
+            return []
+        rc = self.terminate(60)
+        if rc is None:
+            self.kill()
+        if not check:
+            return []
+        who = "upgate.fcgi (config %s)" % self.config
+        err = self.stderr_text()
+        out = []
+        if rc != 0:
+            out.append("%s: exit status %s after SIGTERM (expected 0); "
+                       "stderr %r" % (who, "none within 60 s" if rc is None
+                                      else rc, err[-600:]))
+        if "AddressSanitizer" in err or "runtime error:" in err or \
+                "LeakSanitizer" in err:
+            out.append("%s: sanitizer report: %r" % (who, err[-1500:]))
+        with self.lock:
+            self._refresh()
+            left = [e[1] for e in self.entries if not e[2]]
+        if left:
+            out.append("%s: log lines no request accounts for (a line too "
+                       "many?): %r" % (who, left[:5]))
+        return out
+
+    # -- log lines
+    def _refresh(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                f.seek(self._pos)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        off = self._pos - len(self._tail)
+        self._pos += len(data)
+        data = self._tail + data
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        for b in lines:
+            line = b.decode("utf-8", "replace")
+            if line.startswith("upgate: user="):
+                self.entries.append([[x for _, x in self.pending] + [line],
+                                     line, False,
+                                     self.pending[0][0] if self.pending
+                                     else off])
+                self.pending = []
+            else:
+                self.pending.append((off, line))
+            off += len(b) + 1
+
+    def begin(self, c):
+        """A request starts: where the log stands, and whether it shares
+        its time with another request."""
+        with self.lock:
+            try:
+                since = os.path.getsize(self.err_path)
+            except OSError:
+                since = 0
+            c.overlapped = bool(self.live)
+            for o in self.live:
+                o.overlapped = True
+            self.live.add(c)
+            self.inflight += 1
+            return since
+
+    def end(self, c):
+        with self.lock:
+            if c in self.live:
+                self.live.discard(c)
+                self.inflight -= 1
+
+    @staticmethod
+    def _matches(line, method, status, user):
+        m = LOG_RE.match(line)
+        if not m or int(m.group("status")) != status:
+            return False
+        if m.group("method") not in (method, "-"):
+            return False
+        return user is None or m.group("user") == user
+
+    def claim(self, method, status, user, alone, want, timeout=5.0,
+              since=0):
+        """The stderr lines of one finished request, among those written
+        from offset since on (when it began).  alone: no other request was
+        in flight at any time during its own, so all those lines are its
+        own (as a CGI's stderr would be); else the first unclaimed log
+        line that matches method, status and user, with the lines before
+        it.  want: a log line is due, so wait up to timeout for it."""
+        deadline = time.monotonic() + (timeout if want else 0)
+        while True:
+            with self.lock:
+                self._refresh()
+                got = self._take(method, status, user, alone, since)
+                if got or time.monotonic() >= deadline:
+                    if alone:
+                        got += [x for o, x in self.pending if o >= since]
+                        self.pending = [(o, x) for o, x in self.pending
+                                        if o < since]
+                    return got
+            time.sleep(0.01)
+
+    def _take(self, method, status, user, alone, since=0):
+        todo = [e for e in self.entries if not e[2] and e[3] >= since]
+        if alone:
+            pick = todo
+        else:
+            pick = [e for e in todo
+                    if self._matches(e[1], method, status, user)][:1] or \
+                [e for e in todo
+                 if self._matches(e[1], method, status, None)][:1]
+        out = []
+        for e in pick:
+            e[2] = True
+            out += e[0]
+        if pick and len(self.entries) > 256:     # long runs: stay O(1)
+            self.entries = [e for e in self.entries if not e[2]]
+        return out
+
+    def claim_any(self, status=None, timeout=5.0, since=0):
+        """Waits for an unclaimed log line (of status, written from offset
+        since on) and claims it: for a request whose client went away,
+        which no answer tells about."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                self._refresh()
+                for e in self.entries:
+                    m = LOG_RE.match(e[1])
+                    if not e[2] and e[3] >= since and (status is None or
+                                     (m and int(m.group("status")) ==
+                                      status)):
+                        e[2] = True
+                        return e[0]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
+
+    def log_count(self):
+        with self.lock:
+            self._refresh()
+            return len(self.entries)
+
+
+def _fcgi_params(env):
+    """The request's meta-variables: the CGI environment without what
+    belongs to a process (the responder takes its configuration from its
+    own --config or environment, SPEC §2)."""
+    drop = {"UPGATE_CONFIG", "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+            "LSAN_OPTIONS"}
+    return {k: v for k, v in env.items() if k not in drop}
+
+
+class FcgiCgi:
+    """One request to a Responder, with the interface of Cgi: write(),
+    close_stdin(), wait_stdout_eof(), kill(), finish(), p."""
+
+    def __init__(self, responder, env, req, params=None):
+        self.t0 = time.monotonic()
+        self.r = responder
+        self.p = responder.p
+        self.req = req
+        self.written = 0
+        self.epipe = False
+        self.finished = False
+        self.stop_on_end = True   # False: the whole body even after END
+        self.user = env.get("REMOTE_USER")
+        if self.user is not None and not _USER_RE.match(self.user):
+            self.user = None
+        self.overlapped = False
+        self.since = responder.begin(self)
+        try:
+            self.conn = fcgi_client.Connection(
+                responder.sock, params if params is not None
+                else _fcgi_params(env))
+        except OSError as e:
+            self._done()
+            fail("%s %s: cannot reach upgate.fcgi at %s: %s (stderr %r)"
+                 % (req.get("method"), req.get("path"), responder.sock, e,
+                    responder.stderr_text()[-600:]))
+
+    @property
+    def out(self):
+        return self.conn.stdout
+
+    def _done(self):
+        if not self.finished:
+            self.finished = True
+            self.r.end(self)
+
+    def write(self, data):
+        """Sends data as STDIN records; False once the answer is complete
+        (the responder will not read more) or the connection broke."""
+        if self.epipe:
+            return False
+        before = self.conn.sent
+        ok = self.conn.send_stdin(data, self.stop_on_end)
+        self.written += self.conn.sent - before
+        if not ok:
+            self.epipe = True
+        return ok
+
+    def close_stdin(self):
+        self.conn.end_stdin(self.stop_on_end)
+
+    def wait_stdout_eof(self, timeout):
+        return self.conn.wait(timeout)
+
+    def kill(self):
+        """kill -9 of the responder serving a request still in flight
+        (the FastCGI form of killing the CGI handler)."""
+        if not self.finished:
+            self.r.kill()
+
+    def abort(self, status=None, timeout=5.0):
+        """The client goes away mid-request: the connection is dropped.
+        Returns the log lines the request then left (None if none came
+        within timeout)."""
+        self.conn.abort()
+        lines = self.r.claim_any(status, timeout, self.since)
+        self._done()
+        return lines
+
+    def finish(self, req, timeout=60):
+        self.close_stdin()
+        if not self.conn.wait(timeout):
+            self.conn.abort()
+            self._done()
+            fail("%s %s: no END_REQUEST from upgate.fcgi after %ss; stdout "
+                 "so far %r, stderr %r" % (
+                     req.get("method"), req.get("path"), timeout,
+                     bytes(self.conn.stdout[:300]),
+                     self.r.stderr_text()[-300:]))
+        self.conn.close()
+        el = (self.conn.t_end or time.monotonic()) - self.t0
+        raw = bytes(self.conn.stdout)
+        note = b""
+        if self.conn.got_end():
+            rc = self.conn.app_status
+            if self.conn.protocol_status != fcgi_client.REQUEST_COMPLETE:
+                rc = rc or 1
+                note = b"fcgi: END_REQUEST protocolStatus %d\n" % \
+                    self.conn.protocol_status
+        else:
+            rc = -1
+            note = b"fcgi: the connection closed without END_REQUEST\n"
+        if self.conn.error:
+            rc = rc or 1
+            note += b"fcgi: protocol error: %s\n" % \
+                self.conn.error.encode()
+        m = _STATUS_RE.search(raw)
+        status = int(m.group(1)) if m else 0
+        method = req.get("method")
+        want = not (status < 300 and method in ("GET", "HEAD", "OPTIONS"))
+        with self.r.lock:
+            alone = not self.overlapped
+        lines = self.r.claim(method, status, self.user, alone,
+                             want and rc != -1, since=self.since)
+        self._done()
+        err = "".join(l + "\n" for l in lines).encode("utf-8") + \
+            bytes(self.conn.stderr) + note
+        return Response(req, raw, err, rc, el, self.written, self.epipe)
+
+
 # ---------------------------------------------------------- the environment
 
 class Env:
@@ -325,6 +730,11 @@ class Env:
             self.conf.update(conf)
         if write:
             self.write_conf()
+        self.fcgi_threads = FCGI_THREADS   # set before the first request
+        self.fcgi_wrapper = None           # argv prefix, e.g. valgrind
+        self._fcgi = {}                    # config path -> Responder
+        self._fcgi_lock = threading.Lock()
+        self._fcgi_dead = []               # responders killed with -9
 
     # -- setup
     def write_conf(self, text=None):
@@ -364,11 +774,13 @@ class Env:
             if etype is None:
                 # every test: nothing temporary left behind (SPEC §5)
                 self.assert_clean("at the end of the test: ")
+                self.fcgi_stop(check=True)
         finally:
             self.cleanup()
         return False
 
     def cleanup(self):
+        self.fcgi_stop(check=False)
         if not KEEP:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -423,7 +835,74 @@ class Env:
         req = {"method": method, "path": path,
                "user": env.get("REMOTE_USER"),
                "length": env.get("CONTENT_LENGTH"), "headers": hdrs}
+        if MODE == "fcgi":
+            return self.fcgi_start(env, req), req
         return Cgi(env), req
+
+    # -- the FastCGI responder (--fcgi mode, and the tests of upgate.fcgi)
+    def responder(self, config="default"):
+        """The running upgate.fcgi for config (default: this Env's
+        configuration file; None: no --config, so /etc/upgate/upgate.conf),
+        started on first use and again after it died."""
+        if config == "default":
+            config = self.conf_path
+        with self._fcgi_lock:
+            r = self._fcgi.get(config)
+            if r is not None and not r.alive():
+                self._fcgi_dead.append(r)
+                r = None
+            if r is None:
+                r = Responder(self.root, config, self.fcgi_threads,
+                              self.fcgi_wrapper)
+                self._fcgi[config] = r
+            return r
+
+    def fcgi_start(self, env, req, responder=None):
+        """Sends the request's head to the responder; the body is then
+        fed with write() as for a Cgi."""
+        r = responder or self.responder(env.get("UPGATE_CONFIG"))
+        return FcgiCgi(r, env, req)
+
+    def fcgi_request(self, method, path=None, responder=None, **kw):
+        """As start(), but through upgate.fcgi whatever the mode."""
+        env = self.cgi_env(method, path, **kw)
+        hdrs = {k[5:].replace("_", "-").title(): v for k, v in env.items()
+                if k.startswith("HTTP_")}
+        req = {"method": method, "path": path,
+               "user": env.get("REMOTE_USER"),
+               "length": env.get("CONTENT_LENGTH"), "headers": hdrs}
+        return self.fcgi_start(env, req, responder), req
+
+    def fcgi_run(self, method, path=None, body=b"", timeout=60,
+                 responder=None, whole=False, **kw):
+        """As run(), but through upgate.fcgi whatever the mode.  whole:
+        send every body byte even after the answer (as a server that
+        buffers the body does); else stop once the answer is complete."""
+        kw["body"] = body
+        c, req = self.fcgi_request(method, path, responder, **kw)
+        c.stop_on_end = not whole
+        chunks = [body] if isinstance(body, (bytes, bytearray)) else body
+        for ch in chunks:
+            if ch and not c.write(ch):
+                break
+        return c.finish(req, timeout)
+
+    def fcgi_stop(self, check=True):
+        """SIGTERM to every responder of this Env; with check, each must
+        exit 0, with no sanitizer report and no log line that no request
+        claimed."""
+        if getattr(self, "_fcgi_lock", None) is None:
+            return                  # an Env built without __init__
+        with self._fcgi_lock:
+            rs, self._fcgi = list(self._fcgi.values()), {}
+            dead, self._fcgi_dead = self._fcgi_dead, []
+        problems = []
+        for r in rs:
+            problems += r.stop(check)
+        for r in dead:
+            r.stop(False)
+        if check and problems:
+            fail("; ".join(problems))
 
     def run(self, method, path=None, body=b"", timeout=60, **kw):
         """Runs one request.  body: bytes, or an iterable of byte chunks

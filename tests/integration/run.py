@@ -5,6 +5,11 @@ Prints "ok - name", "FAIL - name: why" or "skip - name: why" per test and
 ends with "N passed, N failed, N skipped".  Exit status 1 on any failure.
 Options: -k SUBSTR (only matching tests), -j N (parallel tests, default 4),
 --list.  UPGATE_KEEP=1 keeps the temporary folders.
+
+--fcgi runs the same tests through build/upgate.fcgi instead (each
+configuration gets its own responder on a Unix socket, driven by
+fcgi_client.py), plus the tests of the responder itself; tests of the CGI
+process are reported as skipped, with the reason.
 """
 
 import argparse
@@ -47,19 +52,25 @@ def main():
     ap.add_argument("-j", dest="jobs", type=int, default=4)
     ap.add_argument("--list", action="store_true")
     ap.add_argument("-v", action="store_true", help="print durations")
+    ap.add_argument("--fcgi", action="store_true",
+                    help="through build/upgate.fcgi instead of the CGI")
     a = ap.parse_args()
     harness.BUILD = os.path.abspath(a.build)
+    mode = harness.MODE = "fcgi" if a.fcgi else "cgi"
 
     for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
         importlib.import_module(os.path.basename(path)[:-3])
+    # tests of the responder only with --fcgi; CGI-only ones skip there
     tests = [t for t in harness.TESTS
-             if not a.filter or any(f in t[0] for f in a.filter)]
+             if (not a.filter or any(f in t[0] for f in a.filter)) and
+             (mode == "fcgi" or getattr(t[1], "modes", None) != {"fcgi"})]
     if a.list:
         for name, _, slow in tests:
             print(name + ("  (slow)" if slow else ""))
         return 0
 
-    cgi = os.path.join(harness.BUILD, "upgate.cgi")
+    cgi = os.path.join(harness.BUILD,
+                       "upgate.fcgi" if a.fcgi else "upgate.cgi")
     if not os.access(cgi, os.X_OK):
         print("FAIL - setup: %s is missing or not executable" % cgi)
         print("0 passed, 1 failed")

@@ -100,11 +100,13 @@ class Tmpfs:
         try:
             if etype is None:
                 self.e.assert_clean("at the end of the test: ")
+                self.e.fcgi_stop(check=True)
         finally:
             self._umount()
         return False
 
     def _umount(self):
+        self.e.fcgi_stop(check=False)   # --fcgi: no responder on the mount
         for args in (["umount", self.e.upload], ["umount", "-l",
                                                  self.e.upload]):
             if subprocess.run(args, stderr=subprocess.DEVNULL).returncode \

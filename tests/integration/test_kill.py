@@ -5,8 +5,9 @@ import os
 import threading
 import time
 
-from harness import (Env, KiB, MiB, check, eq, expect, expect_quota_obj,
-                     expect_refusal_before_body, log_of, test)
+from harness import (Env, KiB, MiB, cgi_only, check, eq, expect,
+                     expect_quota_obj, expect_refusal_before_body, log_of,
+                     test)
 
 
 def _wait_tmp(e, top, timeout=10, min_bytes=0):
@@ -156,6 +157,8 @@ def _():
 
 
 @test("after a refusal the rest of the body is read and discarded")
+@cgi_only("Apache mod_cgi pushes the whole body into the CGI; for the "
+          "responder see 'fcgi: a refused body sent whole is drained'")
 def _():
     with Env(quota="alice 100\n") as e:
         body = os.urandom(4 * MiB)
@@ -172,6 +175,9 @@ def _():
 
 @test("after a refusal the drain gives up after 10 s without data",
       slow=True)
+@cgi_only("the CGI's own drain timer; the responder's drain is libfcgi's, "
+          "see 'fcgi: an idle client after a refusal does not hold a "
+          "worker'")
 def _():
     with Env(quota="alice 100\n") as e:
         cgi, req = e.start("PUT", "/a", length=1000000)
