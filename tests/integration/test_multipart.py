@@ -3,11 +3,16 @@ forms, §7 (the POST 201 body) and §9 (its log line).  Bodies are built
 byte for byte here (RFC 7578 / RFC 2046 §5.1), so every test names the
 exact bytes the program got."""
 
+import http.server
+import json
 import os
 import re
+import shutil
+import subprocess
+import threading
 import time
 
-from harness import (Env, KiB, MiB, check, eq, expect,
+from harness import (Env, KiB, MiB, check, eq, expect, fail, skip,
                      expect_no_quota_headers, expect_quota_headers,
                      expect_quota_obj, expect_refusal_before_body, log_of,
                      test)
@@ -61,18 +66,18 @@ def form(parts, boundary=BOUNDARY, close=True, nl=CRLF, preamble=b""):
     return bytes(out)
 
 
-def padded(parts, total, field="pad"):
+def padded(parts, total, field="pad", boundary=BOUNDARY):
     """form(parts + a text field) of exactly total bytes."""
-    base = len(form(parts + [tpart(field, b"")]))
+    base = len(form(parts + [tpart(field, b"")], boundary))
     check(total >= base, "test bug: a form of %d bytes cannot be padded "
           "to %d" % (base, total))
-    body = form(parts + [tpart(field, b"p" * (total - base))])
+    body = form(parts + [tpart(field, b"p" * (total - base))], boundary)
     eq(len(body), total, "test bug: padded body length")
     return body
 
 
 def post(e, parts, path=None, content_type=CT, **kw):
-    body = parts if isinstance(parts, (bytes, bytearray)) else form(parts)
+    body = form(parts) if isinstance(parts, list) else parts
     return e.run("POST", path, body=body, content_type=content_type, **kw)
 
 
@@ -434,6 +439,14 @@ def _():
         eq(e.record("alice/docs/2024/a-1.txt"), ("alice", 4), "record")
 
 
+@test("multipart: PATH_INFO \"/\" is the user's folder")
+def _():
+    with Env() as e:
+        r = post(e, [fpart("f", "a.txt", b"a")], path="/")
+        created(r, [("f", "a.txt", "a.txt", 1)], None, 1)
+        eq(e.stored(), {"a.txt": b"a"}, "files")
+
+
 @test("multipart: POST into a missing folder -> 409 before the body")
 def _():
     with Env(quota="alice 1M\n") as e:
@@ -523,8 +536,11 @@ def _():
 def _():
     with Env(quota="alice 1300\n") as e:
         expect(e.run("PUT", "/old", body=b"o" * 300), 201, "stored")
-        big = padded([fpart("f", "big.bin", b"b" * 1001)], 1200)
-        r = post(e, big)
+        bd = b"xyz"
+        ct = "multipart/form-data; boundary=xyz"
+        big = padded([fpart("f", "big.bin", b"b" * 1001, ctype=None)], 1200,
+                     boundary=bd)
+        r = post(e, big, content_type=ct)
         expect(r, 507, "quota_exceeded")
         w = r.what()
         expect_quota_headers(r, 300, 1300)
@@ -536,8 +552,9 @@ def _():
         nothing_stored(e, {"old": b"o" * 300}, 300)
         eq(e.record("alice/big.bin"), None, "record of the refused file")
 
-        fits = padded([fpart("f", "big.bin", b"b" * 1000)], 1200)
-        r = post(e, fits)
+        fits = padded([fpart("f", "big.bin", b"b" * 1000, ctype=None)], 1200,
+                      boundary=bd)
+        r = post(e, fits, content_type=ct)
         created(r, [("f", "big.bin", "big.bin", 1000)], 1300, 1300)
         check(r.header("X-Quota-Warning") in ("90",), "%s: X-Quota-Warning"
               " at 100%%: %r" % (r.what(), r.header("X-Quota-Warning")))
@@ -797,9 +814,11 @@ def _():
 def _():
     with Env() as e:
         d = b"--" + BOUNDARY
-        data = (b"\r\n" + d[:-1] + b"X\r\n" + d + b"-" + b"\r" + b"\r\n-" +
-                b"\r\n--" + BOUNDARY[:10] + os.urandom(5000) + b"\r\n" +
-                d[2:] + b"\r")
+        # CRLF--BOUNDARY itself may not occur in a part (RFC 2046 5.1.1);
+        # everything short of it must come through
+        data = (b"\r\n" + d[:-1] + b"X\n" + d + b"\r" + d + b"--\r\n-" +
+                d[2:] + b"\r\n--" + BOUNDARY[:10] + os.urandom(5000) +
+                b"\r\n" + d[2:] + b"\r\n-" + d[2:] + b"\r\n\r")
         r = post(e, [fpart("f", "tricky.bin", data), tpart("t", d[:-1])])
         created(r, [("f", "tricky.bin", "tricky.bin", len(data))])
         eq(e.stored(), {"tricky.bin": data}, "file bytes")
@@ -853,7 +872,8 @@ def _():
       "escaped")
 def _():
     with Env(quota="alice 1M\n") as e:
-        evil = "<b>x<i>&\"'.txt"
+        # no '/' (a separator) and no '"' (it ends the value): SPEC §5
+        evil = "<b>x<i>&'.txt"
         r = post(e, [fpart("a", evil, b"html"),
                      fpart("b", "plain.txt", b"p"),
                      fpart("c", "plain.txt", b"q")],
@@ -886,3 +906,292 @@ def _():
         text = " ".join((x.text or "") for x in root.iter())
         check("a&b.txt" in text, "%s: the file name is not in the XML: %r"
               % (r.what(), r.body[:800]))
+
+
+# ------------------------------------------------------ more edges
+
+@test("multipart: header names and form-data are case-insensitive")
+def _():
+    with Env() as e:
+        cd = (b'content-DISPOSITION: Form-Data; NAME="f"; '
+              b'FILENAME="case.txt"')
+        r = post(e, [fpart("f", None, b"1", raw_disposition=cd,
+                           ctype=None)])
+        created(r, [("f", "case.txt", "case.txt", 1)])
+
+
+@test("multipart: a '\"' ends the filename value: trailing bytes make the "
+      "part malformed; %22 is kept as is")
+def _():
+    with Env() as e:
+        r = post(e, [fpart("f", b'a"b.txt', b"1")])
+        expect(r, 400, "bad_request")
+        nothing_stored(e)
+        r = post(e, [fpart("f", "a%22b.txt", b"1")])
+        created(r, [("f", "a%22b.txt", "a%22b.txt", 1)])
+
+
+@test("multipart: a 255-byte name whose 'extension' is 253 bytes gets the "
+      "suffix at the end, still <= 255 bytes")
+def _():
+    with Env() as e:
+        name = "a." + "b" * 253
+        r = post(e, [fpart("f", name, b"1"), fpart("g", name, b"2")])
+        expect(r, 201, "stored")
+        got = [f["stored_as"] for f in r.json()["files"]]
+        eq(got[0], name, "first stored_as")
+        check(len(got[1].encode()) <= 255 and got[1] != name and
+              got[1].endswith("-1"), "second stored_as %r (%d bytes)"
+              % (got[1], len(got[1].encode())))
+        eq(len(e.stored()), 2, "files on disk")
+
+
+@test("multipart: CONTENT_LENGTH 0 -> 400 bad_request")
+def _():
+    with Env(quota="alice 0\n") as e:
+        r = post(e, b"")
+        expect(r, 400, "bad_request")
+        nothing_stored(e)
+
+
+@test("multipart: a file part with an empty name but content -> 400")
+def _():
+    with Env() as e:
+        for fn in ("", "dir/", "C:\\dir\\"):
+            r = post(e, [fpart("g", "good.txt", b"fine"),
+                         fpart("f", fn, b"data")])
+            expect(r, 400, "bad_request")
+            nothing_stored(e, what="filename=%r: " % fn)
+
+
+@test("multipart: no free space at all: an empty file is stored, a byte "
+      "is refused 507 disk_full, 64 KiB + 1 before the body")
+def _():
+    with Env(quota="alice 1M\n", conf={"min_free_space": "100%"}) as e:
+        r = post(e, [fpart("f", "empty", b"")])
+        created(r, [("f", "empty", "empty", 0)], MiB, 0)
+        r = post(e, [fpart("f", "one", b"1")])
+        expect(r, 507, "disk_full")
+        check(r.header("Retry-After") == "3600", "%s: Retry-After %r"
+              % (r.what(), r.header("Retry-After")))
+        expect_quota_headers(r, 0, MiB)
+        eq(log_of(r)["size"], r.req["length"], "log size")
+        nothing_stored(e, {"empty": b""})
+        # exactly 64 KiB more than the space: read, then refused
+        body = padded([fpart("f", "one", b"1")], 64 * KiB)
+        r = post(e, body)
+        expect(r, 507, "disk_full")
+        nothing_stored(e, {"empty": b""})
+        # one byte more: refused before the body
+        r = refused_before_body(e, 64 * KiB + 1)
+        expect(r, 507, "disk_full")
+        j = r.json()
+        eq(j["details"].get("required_space"), 64 * KiB + 1,
+           "required_space")
+        eq(j["details"].get("available_space"), 0, "available_space")
+        nothing_stored(e, {"empty": b""})
+
+
+@test("multipart: quota 0: an empty file is stored, a byte is refused")
+def _():
+    with Env(quota="alice 0\n") as e:
+        r = post(e, [fpart("f", "empty", b"")])
+        created(r, [("f", "empty", "empty", 0)], 0, 0)
+        r = post(e, [fpart("f", "one", b"1")])
+        expect(r, 507, "quota_exceeded")
+        nothing_stored(e, {"empty": b""})
+
+
+@test("multipart: per_user_dirs = no: a name another user stored gets a "
+      "suffix, never overwritten")
+def _():
+    with Env(conf={"per_user_dirs": "no"}) as e:
+        r = e.run("PUT", "/report.pdf", body=b"bob's", user="bob")
+        expect(r, 201, "stored", user="bob")
+        r = post(e, [fpart("f", "report.pdf", b"alice's")])
+        created(r, [("f", "report.pdf", "report-1.pdf", 7)], None, 7)
+        eq(e.stored(None), {"report.pdf": b"bob's",
+                            "report-1.pdf": b"alice's"}, "upload_dir")
+        eq(e.record("report.pdf"), ("bob", 5), "bob's record")
+        eq(e.record("report-1.pdf"), ("alice", 7), "alice's record")
+        eq((e.usage("alice"), e.usage("bob")), (7, 5), "usages")
+
+
+def _run_all(e, bodies, timeout=120):
+    """Starts every POST, then sends all bodies at once."""
+    started = [e.start("POST", None, length=len(b), content_type=CT)
+               for b in bodies]
+    barrier = threading.Barrier(len(bodies))
+    results = [None] * len(bodies)
+
+    def go(i, c, req):
+        try:
+            barrier.wait(10)
+        except threading.BrokenBarrierError:
+            pass
+        c.write(bodies[i])
+        results[i] = c.finish(req, timeout)
+    ts = [threading.Thread(target=go, args=(i, c, req))
+          for i, (c, req) in enumerate(started)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout + 30)
+    for i, r in enumerate(results):
+        if r is None:
+            fail("concurrent POST %d did not finish" % i)
+    return results
+
+
+@test("multipart: 12 concurrent forms, each with report.pdf twice -> 24 "
+      "distinct files, none overwritten", slow=True)
+def _():
+    with Env() as e:
+        e.fcgi_threads = 4
+        n = 12
+        bodies = [form([fpart("a", "report.pdf", b"form %d a" % i),
+                        fpart("b", "report.pdf", b"form %d b" % i)])
+                  for i in range(n)]
+        results = _run_all(e, bodies)
+        names = []
+        for r in results:
+            expect(r, 201, "stored")
+            names += [f["stored_as"] for f in r.json()["files"]]
+        want = ["report.pdf"] + ["report-%d.pdf" % k
+                                 for k in range(1, 2 * n)]
+        eq(sorted(names), sorted(want), "stored_as over all answers")
+        got = e.stored()
+        eq(sorted(got), sorted(want), "files on disk")
+        eq(sorted(got.values()), sorted(b"form %d %s" % (i, x)
+                                        for i in range(n)
+                                        for x in (b"a", b"b")),
+           "contents")
+        eq(e.usage(), sum(len(v) for v in got.values()), "usage")
+
+
+@test("multipart: 8 concurrent 200 KiB forms against 1 MiB of quota: "
+      "never more than the limit stored, ledger = disk", slow=True)
+def _():
+    with Env(quota="alice 1M\n") as e:
+        e.fcgi_threads = 4
+        bodies = [form([fpart("f", "f%d.bin" % i, os.urandom(200 * KiB))])
+                  for i in range(8)]
+        results = _run_all(e, bodies)
+        ok = 0
+        for r in results:
+            if r.status == 201:
+                expect(r, 201, "stored")
+                ok += 1
+            else:
+                expect(r, 507, "quota_exceeded")
+        got = e.stored()
+        total = sum(len(v) for v in got.values())
+        check(total <= MiB, "stored %d bytes > 1 MiB" % total)
+        eq(len(got), ok, "files on disk = 201 answers")
+        check(ok >= 5, "only %d of 8 forms stored; 5 fit in 1 MiB" % ok)
+        eq(e.usage(), total, "usage")
+        e.assert_clean()
+
+
+# ------------------------------------------- real curl -F through a shim
+
+class _Shim(http.server.ThreadingHTTPServer):
+    """HTTP on 127.0.0.1 in front of Env.run (so the CGI, or the responder
+    with --fcgi): /upload[PATH] -> POST with PATH_INFO = PATH."""
+    daemon_threads = True
+
+    def __init__(self, env):
+        self.env = env
+        self.responses = []
+        super().__init__(("127.0.0.1", 0), _ShimHandler)
+
+
+class _ShimHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n)
+        path = self.path[len("/upload"):] or None
+        r = self.server.env.run("POST", path, body=body,
+                                content_type=self.headers.get(
+                                    "Content-Type"),
+                                accept=self.headers.get("Accept"))
+        self.server.responses.append(r)
+        self.send_response(r.status or 502)
+        for k, v in r.headers:
+            if k.lower() != "status":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(r.body)))
+        self.end_headers()
+        self.wfile.write(r.body)
+
+
+def _curl(shim, *args):
+    url = "http://127.0.0.1:%d/upload" % shim.server_address[1]
+    p = subprocess.run(["curl", "-sS", "-H", "Expect:", "-H",
+                        "Accept: application/json", "-w", "\\n%{http_code}",
+                        "-X", "POST", url] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    out = p.stdout.decode("utf-8", "replace")
+    check(p.returncode == 0, "curl %r: exit %d, %s" % (
+        args, p.returncode, p.stderr.decode("utf-8", "replace")))
+    body, code = out.rsplit("\n", 1)
+    return int(code), body
+
+
+@test("multipart: real curl -F (a=@x, note=text, b=@y;filename=...) "
+      "through an HTTP shim")
+def _():
+    if shutil.which("curl") is None:
+        skip("curl is not installed")
+    with Env(quota="alice 1M\n") as e:
+        src = os.path.join(e.root, "src")
+        os.makedirs(src)
+        x, y = os.urandom(70000), b"second file\r\n--\r\n"
+        for n, d in (("x.bin", x), ("y.txt", y)):
+            with open(os.path.join(src, n), "wb") as f:
+                f.write(d)
+        shim = _Shim(e)
+        t = threading.Thread(target=shim.serve_forever, daemon=True)
+        t.start()
+        try:
+            code, body = _curl(
+                shim, "-F", "a=@%s/x.bin" % src, "-F", "note=some text",
+                "-F", "b=@%s/y.txt;filename=r\u00e9sum\u00e9 v2.txt;"
+                "type=text/plain" % src,
+                "-F", "c=@%s/y.txt;filename=C:\\Users\\a\\win.txt" % src)
+            eq(code, 201, "curl -F status (body %r)" % body[:300])
+            r = shim.responses[-1]
+            created(r, [("a", "x.bin", "x.bin", 70000),
+                        ("b", "r\u00e9sum\u00e9 v2.txt",
+                         "r\u00e9sum\u00e9 v2.txt", len(y)),
+                        ("c", "win.txt", "win.txt", len(y))],
+                    MiB, 70000 + 2 * len(y))
+            eq(json.loads(body)["files"][0]["name"], "x.bin",
+               "JSON through HTTP")
+            eq(e.stored(), {"x.bin": x, "r\u00e9sum\u00e9 v2.txt": y,
+                            "win.txt": y}, "files")
+            # again: suffixes; and a folder through PATH_INFO
+            os.makedirs(e.path("alice", "docs"))
+            code, body = _curl(shim, "-F", "a=@%s/x.bin" % src)
+            eq(code, 201, "second curl status (body %r)" % body[:300])
+            eq(json.loads(body)["files"][0]["stored_as"], "x-1.bin",
+               "stored_as")
+            url = "http://127.0.0.1:%d/upload/docs" % shim.server_address[1]
+            p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w",
+                                "%{http_code}", "-F", "a=@%s/y.txt" % src,
+                                url], stdout=subprocess.PIPE, timeout=60)
+            eq(p.stdout, b"201", "curl into /docs")
+            eq(e.stored().get("docs/y.txt"), y, "docs/y.txt")
+            # only a text field: 400
+            code, body = _curl(shim, "-F", "note=only text")
+            eq(code, 400, "curl text only (body %r)" % body[:300])
+            eq(json.loads(body)["reason"], "bad_request", "reason")
+            eq(e.usage(), 140000 + 3 * len(y), "usage")
+            e.assert_clean()
+        finally:
+            shim.shutdown()
+            shim.server_close()
