@@ -116,7 +116,22 @@ endif
 
 test: deps
 	$(MAKE) all lint unit valgrind
-	$(MAKE) integration soak
+	$(MAKE) integration servers soak
+
+# The five hosting paths with the real servers, from apache-conf/ and
+# lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
+# lighttpd.  Prints the measured early-refusal figures.
+servers: all
+	@python3 tests/servers/run.py --build $(BUILD)
+
+# The demo (SPEC §12): installs what is missing, builds, and serves on
+# 127.0.0.1:8080 until Ctrl-C.
+run:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run-demo.sh $(BUILD)
+
+.PHONY: servers run
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

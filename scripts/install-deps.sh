@@ -4,7 +4,8 @@
 set -eu
 
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
-curl python3 time cppcheck mandoc valgrind"
+curl python3 time cppcheck mandoc valgrind
+apache2 libapache2-mod-fcgid lighttpd"
 
 missing=""
 for p in $packages; do
@@ -19,6 +20,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own servers on high ports: keep the packages'
+# services (apache2 and lighttpd both want port 80) from starting.
+policy=/usr/sbin/policy-rc.d
+ours=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && ours=1
+fi
+trap '[ -z "$ours" ] || rm -f "$policy"' EXIT
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
