@@ -5,7 +5,7 @@ set -eu
 
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
 curl python3 time cppcheck mandoc valgrind
-apache2 libapache2-mod-fcgid lighttpd"
+apache2 apache2-utils libapache2-mod-fcgid lighttpd"
 
 missing=""
 for p in $packages; do
