@@ -71,7 +71,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS)
 
-BENCH_BIN := $(BUILD)/bench/quota_lookup
+BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -80,7 +80,24 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 # Benchmarks print figures; nothing here asserts a time.
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/quota_lookup
+	$(BUILD)/bench/multipart_bench
 	sh bench/cgi_put.sh $(BUILD) 1024
+
+# libFuzzer harnesses (clang): each runs FUZZ_TIME seconds; new inputs go
+# under $(BUILD), the seeds in tests/fuzz/corpus/ are only read.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_BIN  := $(BUILD)/fuzz/multipart_fuzz
+
+$(BUILD)/fuzz/multipart_fuzz: tests/fuzz/multipart_fuzz.c common/multipart.c common/multipart.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		-Icommon -o $@ tests/fuzz/multipart_fuzz.c common/multipart.c
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus/multipart
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+		$(BUILD)/fuzz/corpus/multipart tests/fuzz/corpus/multipart
 
 deps:
 	@sh scripts/install-deps.sh
@@ -151,4 +168,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench deps unit valgrind integration soak test lint install clean
+.PHONY: all bench fuzz deps unit valgrind integration soak test lint install clean

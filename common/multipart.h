@@ -48,7 +48,7 @@ struct mp_part {
 	size_t      name_len;
 	const char *filename;		/* filename, up to the next '"' */
 	size_t      filename_len;
-	int         has_filename;	/* 1 even for filename="" */
+	int         has_filename;	/* filename or filename* given, even "" */
 	const char *filename_star;	/* filename*=UTF-8''..., decoded */
 	size_t      filename_star_len;
 	const char *content_type;	/* the part's Content-Type */
