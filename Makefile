@@ -77,11 +77,24 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
 
+# The plainest durable copier of a request body, CGI and FastCGI: the
+# peer upgate is measured against on each hosting path.
+$(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
+$(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS)
+
 # Benchmarks print figures; nothing here asserts a time.
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/quota_lookup
 	$(BUILD)/bench/multipart_bench
 	sh bench/cgi_put.sh $(BUILD) 1024
+
+# 1 GiB PUTs through each hosting path with the real servers: upgate
+# against bench/copier (with and without fsync) and Apache mod_dav_fs, in
+# the same run (needs root; about 10 minutes).
+bench-hosting: all $(BUILD)/bench/copier
+	python3 bench/hosting.py --build $(BUILD)
 
 # libFuzzer harnesses (clang): each runs FUZZ_TIME seconds; new inputs go
 # under $(BUILD), the seeds in tests/fuzz/corpus/ are only read.
@@ -133,7 +146,7 @@ endif
 
 test: deps
 	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak
+	$(MAKE) integration servers soak browser
 
 # The five hosting paths with the real servers, from apache-conf/ and
 # lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
@@ -148,7 +161,18 @@ run:
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)
 
-.PHONY: servers run
+# The demo page in Debian's headless Chromium (SPEC §12), driven by
+# playwright-core from npm (tests/browser/package-lock.json; no browser
+# download).  npm ci runs unless node_modules already holds the locked
+# tree, so that a machine without the registry can run it again.
+# Screenshots go to $(BUILD)/browser/.
+browser: all
+	@cd tests/browser && { npm ls --offline --all >/dev/null 2>&1 || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+		    --loglevel=error >/dev/null; }
+	@node tests/browser/run.js --build $(BUILD)
+
+.PHONY: servers run browser
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -168,4 +192,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench fuzz deps unit valgrind integration soak test lint install clean
+.PHONY: all bench bench-hosting fuzz deps unit valgrind integration soak test lint install clean

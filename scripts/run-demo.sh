@@ -6,6 +6,8 @@
 #
 # Usage: sh scripts/run-demo.sh [BUILD]   (from the top of the tree; the
 # Makefile has installed what is missing and built BUILD first)
+# Environment: UPGATE_DEMO_PORT (8080) and UPGATE_DEMO_VAR (./var), so that
+# the browser test (tests/browser/) runs its own demo beside yours.
 set -eu
 
 build=${1:-build}
@@ -14,7 +16,11 @@ case $build in
 /*) ;;
 *) build=$top/$build ;;
 esac
-var=$top/var
+var=${UPGATE_DEMO_VAR:-$top/var}
+case $var in
+/*) ;;
+*) var=$top/$var ;;
+esac
 port=${UPGATE_DEMO_PORT:-8080}
 url=http://127.0.0.1:$port
 
@@ -47,6 +53,9 @@ cat >"$var/upgate.conf" <<EOF
 upload_dir      = $var/uploads
 quota_file      = $var/quota
 max_upload_size = 20M
+# what a quota refusal offers: sections of the demo page
+upgrade_url     = /#upgrade
+cleanup_url     = /#cleanup
 EOF
 cat >"$var/quota.new" <<EOF
 # written by make run: the demo users (SPEC §12)

@@ -1,0 +1,294 @@
+// The demo page's enhancement (SPEC §12): with JavaScript on, the form
+// goes through XMLHttpRequest (for upload progress), the quota meter is
+// filled from GET /upload, and refusals are shown on the page.  Without
+// it the form posts to the gate and its HTML answer replaces the page.
+// Every answer is asked for as JSON (SPEC §7); nothing comes from
+// elsewhere than this server.
+'use strict';
+
+(function () {
+	const GATE = '/upload';
+	const $ = (id) => document.getElementById(id);
+	const form = $('upload-form');
+	const fileInput = $('file');
+	const button = form.querySelector('button[type="submit"]');
+	const progress = $('upload-progress');
+	const progressText = $('progress-text');
+	const meter = $('quota-meter');
+	const quotaText = $('quota-text');
+	const result = $('result');
+	let sentBytes = 0;	// of the files, in the upload under way
+
+	// Sizes as the gate writes them: binary units, one decimal.
+	function humanSize(bytes) {
+		const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+		if (bytes < 1024)
+			return bytes + (bytes === 1 ? ' byte' : ' bytes');
+		let v = bytes / 1024;
+		let u = 0;
+		while (Math.round(v * 10) / 10 >= 1024 && u < units.length - 1) {
+			v /= 1024;
+			u++;
+		}
+		return v.toFixed(1) + ' ' + units[u];
+	}
+
+	function el(tag, text, cls) {
+		const e = document.createElement(tag);
+		if (text !== undefined && text !== null)
+			e.textContent = text;
+		if (cls)
+			e.className = cls;
+		return e;
+	}
+
+	// The path of a stored file as a URL under the gate, each component
+	// encoded on its own.
+	function gateUrl(storedAs) {
+		return GATE + '/' + storedAs.split('/').map(encodeURIComponent).join('/');
+	}
+
+	function showQuota(q, user) {
+		if (user) {
+			const who = $('who');
+			who.textContent = 'Signed in as ' + user + '.';
+			who.hidden = false;
+		}
+		if (!q)
+			return;
+		if (q.limit === null) {
+			meter.max = 1;
+			meter.value = 0;
+			meter.textContent = 'no limit';
+			quotaText.textContent = humanSize(q.used) + ' used; no quota limit.';
+			return;
+		}
+		const pct = q.percentage_used === null ? 0 : q.percentage_used;
+		meter.max = Math.max(q.limit, 1);
+		meter.low = q.limit * 0.8;
+		meter.high = q.limit * 0.9;
+		meter.optimum = 0;
+		meter.value = Math.min(q.used + q.reserved, meter.max);
+		meter.textContent = pct.toFixed(1) + ' %';
+		quotaText.textContent = humanSize(q.used) + ' of ' +
+		    humanSize(q.limit) + ' used (' + pct.toFixed(1) + ' %), ' +
+		    humanSize(q.available) + ' available.';
+	}
+
+	// GET /upload: the user's quota status.
+	function loadQuota() {
+		return fetch(GATE, {
+			headers: { Accept: 'application/json' },
+			cache: 'no-store',
+			credentials: 'same-origin'
+		}).then((r) => r.json()).then((body) => {
+			if (body.status === 200)
+				showQuota(body.quota, body.user);
+		}).catch(() => {
+			quotaText.textContent = 'The quota could not be read.';
+		});
+	}
+
+	function setProgress(loaded, total, note) {
+		progress.max = Math.max(total, 1);
+		progress.value = Math.min(loaded, progress.max);
+		const pct = total > 0 ? Math.floor(loaded * 100 / total) : 100;
+		progress.textContent = pct + ' %';
+		progressText.textContent = humanSize(loaded) + ' of ' +
+		    humanSize(total) + ' sent (' + pct + ' %)' +
+		    (note ? ': ' + note : '.');
+	}
+
+	function clearResult(kind) {
+		result.replaceChildren();
+		result.className = kind;
+		result.hidden = false;
+	}
+
+	function showStored(files) {
+		const list = $('stored-list');
+		for (const f of files) {
+			const li = el('li');
+			li.append(el('strong', f.stored_as));
+			li.append(' ' + humanSize(f.size));
+			if (f.stored_as !== f.name)
+				li.append(' (sent as ' + f.name + ')');
+			list.append(li);
+		}
+		$('stored').hidden = false;
+	}
+
+	function figures(rows) {
+		const dl = el('dl', null, 'figures-list');
+		for (const [name, value] of rows) {
+			if (value === undefined || value === null)
+				continue;
+			dl.append(el('dt', name), el('dd', value));
+		}
+		return dl;
+	}
+
+	function deleteFile(name, item) {
+		const xhr = new XMLHttpRequest();
+		xhr.open('DELETE', gateUrl(name));
+		xhr.setRequestHeader('Accept', 'application/json');
+		xhr.onload = () => {
+			if (xhr.status === 204) {
+				item.replaceChildren(el('span', name + ' deleted.', 'done'));
+			} else {
+				item.append(el('span', ' Not deleted (' + xhr.status + ').',
+				    'error'));
+			}
+			loadQuota();
+		};
+		xhr.send();
+	}
+
+	function largestFiles(list, canDelete) {
+		const ul = el('ul', null, 'largest');
+		for (const f of list) {
+			const li = el('li');
+			li.append(el('span', f.name, 'name'), ' ' + humanSize(f.size));
+			if (canDelete) {
+				const b = el('button', 'Delete', 'small');
+				b.type = 'button';
+				b.setAttribute('aria-label', 'Delete ' + f.name);
+				b.addEventListener('click', () => {
+					b.disabled = true;
+					deleteFile(f.name, li);
+				});
+				li.append(' ', b);
+			}
+			ul.append(li);
+		}
+		return ul;
+	}
+
+	function quotaRefusal(body) {
+		const rows = [['This upload', humanSize(body.upload.size)],
+		    ['Missing', humanSize(body.upload.shortage)]];
+		if (body.quota && body.quota.limit !== null) {
+			rows.push(['Quota', humanSize(body.quota.limit)],
+			    ['Used', humanSize(body.quota.used)],
+			    ['Available', humanSize(body.quota.available)]);
+		}
+		result.append(figures(rows));
+		const actions = body.actions || {};
+		const links = el('ul', null, 'actions');
+		for (const key of ['upgrade', 'cleanup']) {
+			if (!actions[key])
+				continue;
+			const a = el('a', actions[key].description);
+			a.href = actions[key].url;
+			a.className = 'action ' + key;
+			const li = el('li');
+			li.append(a);
+			links.append(li);
+		}
+		if (links.childElementCount > 0)
+			result.append(links);
+		const largest = body.storage_analysis &&
+		    body.storage_analysis.largest_files;
+		if (largest && largest.length > 0) {
+			result.append(el('h4', 'Your largest files'));
+			result.append(largestFiles(largest, true));
+		}
+		showQuota(body.quota);
+	}
+
+	function showRefusal(body) {
+		clearResult('refusal');
+		result.append(el('h3', body.status + ' ' + body.error));
+		result.append(el('p', body.message, 'message'));
+		if (body.reason === 'quota_exceeded') {
+			quotaRefusal(body);
+		} else if (body.reason === 'disk_full' && body.details) {
+			result.append(figures([
+			    ['This upload', humanSize(body.details.required_space)],
+			    ['Free for uploads', humanSize(body.details.available_space)],
+			    ['Missing', humanSize(body.details.shortage)],
+			    ['Try again in', body.retry_after + ' s']]));
+		} else if (body.reason === 'too_large') {
+			// bytes, but a count for max_files (a few, or hundreds)
+			const bytes = body.limit > 1000;
+			result.append(figures([
+			    ['This upload', bytes ? humanSize(body.size) : body.size],
+			    ['Limit', bytes ? humanSize(body.limit) : body.limit]]));
+		}
+		result.focus();
+	}
+
+	function parse(xhr) {
+		try {
+			return JSON.parse(xhr.responseText);
+		} catch (e) {
+			return null;
+		}
+	}
+
+	function finished(xhr, total) {
+		const body = parse(xhr);
+		button.disabled = false;
+		progress.classList.remove('busy');
+		if (xhr.status === 201 && body) {
+			setProgress(total, total, 'stored.');
+			clearResult('success');
+			const names = body.files.map((f) => f.stored_as === f.name ?
+			    f.name : f.name + ' as ' + f.stored_as);
+			result.append(el('p', 'Stored ' + names.join(', ') + '.',
+			    'message'));
+			showStored(body.files);
+			showQuota(body.quota);
+			form.reset();
+		} else if (body && body.message) {
+			setProgress(sentBytes, total, 'refused.');
+			showRefusal(body);
+		} else {
+			setProgress(sentBytes, total, 'failed.');
+			clearResult('refusal');
+			result.append(el('p', 'The gate answered ' + xhr.status + ' ' +
+			    xhr.statusText + '.', 'message'));
+		}
+		loadQuota();
+	}
+
+	function send(event) {
+		if (!window.FormData || fileInput.files.length === 0)
+			return;
+		event.preventDefault();
+		let total = 0;
+		for (const f of fileInput.files)
+			total += f.size;
+		const data = new FormData(form);
+		const xhr = new XMLHttpRequest();
+		sentBytes = 0;
+		button.disabled = true;
+		progress.classList.add('busy');
+		result.hidden = true;
+		setProgress(0, total, 'starting.');
+		xhr.upload.addEventListener('progress', (e) => {
+			// e.total counts the multipart framing too: scale to the files.
+			sentBytes = e.lengthComputable && e.total > 0 ?
+			    Math.floor(total * e.loaded / e.total) : e.loaded;
+			setProgress(sentBytes, total);
+		});
+		xhr.addEventListener('load', () => finished(xhr, total));
+		xhr.addEventListener('error', () => {
+			button.disabled = false;
+			progress.classList.remove('busy');
+			setProgress(sentBytes, total, 'the connection ended.');
+			clearResult('refusal');
+			result.append(el('p', 'The connection ended before the gate ' +
+			    'answered.', 'message'));
+			loadQuota();
+		});
+		xhr.open('POST', form.action);
+		xhr.setRequestHeader('Accept', 'application/json');
+		xhr.send(data);
+	}
+
+	form.addEventListener('submit', send);
+	progressText.textContent = 'Choose a file: its progress shows here.';
+	quotaText.textContent = 'Reading your quota…';
+	loadQuota();
+})();
