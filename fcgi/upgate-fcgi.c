@@ -236,8 +236,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	config_file = config_path(cfg, getenv("UPGATE_CONFIG"));
-	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
-	    (tids = calloc((size_t)threads, sizeof *tids)) == NULL) {
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
 		perror("upgate.fcgi");
 		return 1;
 	}
@@ -259,6 +258,10 @@ main(int argc, char *argv[])
 	if (fcntl(listen_fd, F_SETFL,
 	    fcntl(listen_fd, F_GETFL) | O_NONBLOCK) == -1) {
 		perror("upgate.fcgi: listening socket");
+		return 1;
+	}
+	if ((tids = calloc((size_t)threads, sizeof *tids)) == NULL) {
+		perror("upgate.fcgi");
 		return 1;
 	}
 	start_workers(tids, threads);
