@@ -363,6 +363,40 @@ tmp_name(char *name, size_t size)
 	return 0;
 }
 
+/* Notes which inode the temporary file is. */
+static enum store_err
+remember(struct store_tmp *t)
+{
+	struct stat st;
+
+	if (fstat(t->fd, &st) == -1) {
+		store_tmp_abort(t);
+		return errno_err();
+	}
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	return STORE_OK;
+}
+
+/*
+ * 0 if the temporary name still holds the file this upload wrote: whoever
+ * can write to the folder could have put a link or another file there,
+ * and that must not be published in its place.
+ */
+static int
+still_ours(const struct store_tmp *t)
+{
+	struct stat st;
+
+	if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_dev != t->dev || st.st_ino != t->ino) {
+		errno = ESTALE;
+		return -1;
+	}
+	return 0;
+}
+
 enum store_err
 store_tmp_create(int dir_fd, struct store_tmp *t)
 {
@@ -377,7 +411,7 @@ store_tmp_create(int dir_fd, struct store_tmp *t)
 		t->fd = injected("open") ? -1 : openat(dir_fd, t->name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (t->fd != -1)
-			return STORE_OK;
+			return remember(t);
 		if (errno != EEXIST)
 			break;
 	}
@@ -531,6 +565,8 @@ store_tmp_publish(struct store_tmp *t, const char *name, int replace)
 		errno = EINVAL;
 		return STORE_IO;
 	}
+	if (still_ours(t) == -1)
+		return errno_err();
 	if (rename_publish(t, name, replace) == -1) {
 		if (replace || (errno != EINVAL && errno != ENOSYS))
 			goto fail;

@@ -93,6 +93,8 @@ struct store_tmp {
 	int64_t written;
 	int64_t allocated;	/* bytes given by fallocate */
 	int64_t synced;		/* bytes handed to writeback so far */
+	dev_t   dev;		/* the file created, to tell it from */
+	ino_t   ino;		/* anything put in its place since */
 };
 
 /* Creates the temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW). */

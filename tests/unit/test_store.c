@@ -664,6 +664,39 @@ test_publish(void)
 	close(dir);
 }
 
+/* A link or another file put in the temporary file's place is not published. */
+static void
+test_publish_swapped(void)
+{
+	struct store_tmp t;
+	int              dir, fd;
+
+	CU_ASSERT_FATAL((dir = fresh("swap")) != -1);
+	CU_ASSERT_EQUAL_FATAL(store_tmp_create(dir, &t), STORE_OK);
+	CU_ASSERT_EQUAL(store_tmp_write(&t, "data", 4), STORE_OK);
+	CU_ASSERT_EQUAL(store_tmp_finish(&t), STORE_OK);
+	CU_ASSERT_EQUAL(unlinkat(dir, t.name, 0), 0);
+	CU_ASSERT_EQUAL(symlinkat("/etc/passwd", dir, t.name), 0);
+	CU_ASSERT_EQUAL(store_tmp_publish(&t, "final", 1), STORE_IO);
+	CU_ASSERT_EQUAL(errno, ESTALE);
+	CU_ASSERT_EQUAL(faccessat(dir, "final", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	store_tmp_abort(&t);
+	CU_ASSERT_EQUAL(entries(dir), 0);
+	/* a regular file of someone else's in its place */
+	CU_ASSERT_EQUAL_FATAL(store_tmp_create(dir, &t), STORE_OK);
+	CU_ASSERT_EQUAL(store_tmp_finish(&t), STORE_OK);
+	fd = openat(dir, "other", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CU_ASSERT(fd != -1);
+	if (fd != -1)
+		close(fd);
+	/* made while the temporary file exists, so another inode */
+	CU_ASSERT_EQUAL(renameat(dir, "other", dir, t.name), 0);
+	CU_ASSERT_EQUAL(store_tmp_publish(&t, "final", 0), STORE_IO);
+	CU_ASSERT_EQUAL(faccessat(dir, "final", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	store_tmp_abort(&t);
+	close(dir);
+}
+
 /* Without RENAME_NOREPLACE: link and unlink. */
 static void
 test_publish_link_fallback(void)
@@ -1014,6 +1047,7 @@ static CU_TestInfo tmp_tests[] = {
 	{ "create: 0600, name", test_tmp_create },
 	{ "create failures", test_tmp_create_faults },
 	{ "publish, replace, exists", test_publish },
+	{ "publish of a swapped temporary file", test_publish_swapped },
 	{ "publish by link", test_publish_link_fallback },
 	{ "publish by link failures", test_publish_link_faults },
 	{ "folder sync fails after rename", test_publish_dir_sync_fails },
