@@ -18,7 +18,9 @@ TMPFS = 16 * MiB
 # measured: "upgate" -- the server passes the body without a length and
 # upgate answers 411 (allow_unknown_length = no); "server" -- the server
 # refuses it with its own 411 (lighttpd's mod_cgi cannot stream a body of
-# unknown length to a CGI program); "length" -- the server reads the
+# unknown length to a CGI program) -- or, when the whole body arrived
+# before lighttpd picked a backend, passes the length it counted and the
+# upload is stored; "length" -- the server reads the
 # whole body first and passes CONTENT_LENGTH, so the upload is stored.
 CHUNKED = {
     "apache-cgid": "upgate",
@@ -184,12 +186,14 @@ def _register(path):
         if how == "upgate":
             expect(r, 411, "length_required")
             expect_close(r)
-        elif how == "server":
+        elif how == "server" and r.status != 201:
             eq(r.status, 411, "%s: status (%s)" % (r.what(), r.summary()))
             check(r.header("Cache-Control") is None,
                   "%s: a 411 from upgate, not from the server: %s"
                   % (r.what(), r.summary()))
         else:
+            # lighttpd too, when the whole body came in before it picked
+            # a backend: it then passes the length it counted
             expect(r, 201, "stored")
             eq(e.stored("alice").get("chunked.bin"), body, "stored body")
             expect(fx.curl("DELETE", "/chunked.bin"), 204, "deleted")
