@@ -96,21 +96,42 @@ bench: all $(BENCH_BIN)
 bench-hosting: all $(BUILD)/bench/copier
 	python3 bench/hosting.py --build $(BUILD)
 
-# libFuzzer harnesses (clang): each runs FUZZ_TIME seconds; new inputs go
-# under $(BUILD), the seeds in tests/fuzz/corpus/ are only read.
-FUZZ_CC   ?= clang
-FUZZ_TIME ?= 60
-FUZZ_BIN  := $(BUILD)/fuzz/multipart_fuzz
+# libFuzzer harnesses (clang): tests/fuzz/NAME_fuzz.c, each built with
+# the core sources it names below (compiled again by clang: the harness
+# and the code under test are all instrumented), seeded from
+# tests/fuzz/corpus/NAME/ (only read) with new inputs and any crash under
+# $(BUILD)/fuzz/.  make fuzz runs each for FUZZ_TIME seconds, one after
+# the other, and fails if any of them found a crash.
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS  = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -D_GNU_SOURCE -Icommon $(WARN)
+FUZZ_NAMES := $(patsubst tests/fuzz/%_fuzz.c,%,$(sort $(wildcard tests/fuzz/*_fuzz.c)))
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 
-$(BUILD)/fuzz/multipart_fuzz: tests/fuzz/multipart_fuzz.c common/multipart.c common/multipart.h
+$(BUILD)/fuzz/multipart_fuzz: common/multipart.c
+$(BUILD)/fuzz/config_fuzz: common/config.c common/names.c common/number.c \
+    common/format.c common/diag.c
+$(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
+    common/fdio.c common/diag.c
+$(BUILD)/fuzz/accept_fuzz: common/format.c
+$(BUILD)/fuzz/number_fuzz: common/number.c
+$(BUILD)/fuzz/names_fuzz: common/names.c
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-		-Icommon -o $@ tests/fuzz/multipart_fuzz.c common/multipart.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
 
 fuzz: $(FUZZ_BIN)
-	@mkdir -p $(BUILD)/fuzz/corpus/multipart
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=8192 \
-		$(BUILD)/fuzz/corpus/multipart tests/fuzz/corpus/multipart
+	@fail=0; for f in $(FUZZ_NAMES); do \
+		mkdir -p $(BUILD)/fuzz/corpus/$$f; \
+		echo "fuzz: $$f, $(FUZZ_TIME) s"; \
+		$(BUILD)/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_TIME) \
+		    -max_len=8192 -print_final_stats=1 \
+		    -artifact_prefix=$(BUILD)/fuzz/$$f- \
+		    $(BUILD)/fuzz/corpus/$$f tests/fuzz/corpus/$$f || \
+		    { echo "fuzz: $$f found a crash" >&2; fail=1; }; \
+	done; exit $$fail
 
 deps:
 	@sh scripts/install-deps.sh
@@ -146,13 +167,19 @@ endif
 
 test: deps
 	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak browser
+	$(MAKE) integration servers soak browser torture
 
 # The five hosting paths with the real servers, from apache-conf/ and
 # lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
 # lighttpd.  Prints the measured early-refusal figures.
 servers: all
 	@python3 tests/servers/run.py --build $(BUILD)
+
+# Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
+# uploads, kill -9 of the CGI and the responder, a full disk, clients
+# that leave mid-body, 200 slow clients.  Prints the measured figures.
+torture: all
+	@python3 tests/torture/run.py --build $(BUILD)
 
 # The demo (SPEC §12): installs what is missing, builds, and serves on
 # 127.0.0.1:8080 until Ctrl-C.
@@ -192,4 +219,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting fuzz deps unit valgrind integration soak test lint install clean
+.PHONY: all bench bench-hosting fuzz deps unit valgrind integration soak test lint install clean torture

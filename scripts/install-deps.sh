@@ -6,7 +6,8 @@ set -eu
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
 curl python3 time cppcheck mandoc valgrind
 apache2 apache2-utils libapache2-mod-fcgid lighttpd
-chromium fonts-dejavu-core"
+chromium fonts-dejavu-core
+clang libclang-rt-14-dev"
 # Node.js for the browser test: Debian's, unless a node and an npm (from
 # elsewhere, say NodeSource's nodejs, which carries npm) are already here.
 command -v node >/dev/null 2>&1 || packages="$packages nodejs"
