@@ -9,6 +9,13 @@
  * threads.  Workers accept side by side, as Linux allows, each request
  * in its own FCGX_Request.  SIGTERM and SIGINT stop the accepting;
  * requests in flight finish, then the program exits 0.
+ *
+ * A worker stays with its request until the body has arrived, and a
+ * client may trickle a body for as long as the server lets it.  So that
+ * such clients cannot starve everyone else, --threads is the number of
+ * workers always waiting: when the last waiting one takes a request, a
+ * spare is started (up to POOL_MAX in all), and a spare ends once there
+ * are enough waiting again.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -31,7 +38,9 @@
 #include "number.h"
 
 #define THREADS_DEFAULT 4
-#define THREADS_MAX     256
+#define THREADS_MAX     256	/* for --threads */
+#define POOL_MAX        1024	/* workers in all, spares included */
+#define STACK_SIZE      (512 * 1024)	/* bodies and replies are on the heap */
 #define BACKLOG         128
 
 /* Set once by main before the workers start; read-only afterwards. */
@@ -114,33 +123,98 @@ wait_for_work(const FCGX_Request *req)
 	return pfd[1].revents != 0 ? -1 : 0;
 }
 
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  pool_empty = PTHREAD_COND_INITIALIZER;
+static int pool_base;	/* workers always waiting: --threads */
+static int pool_alive;
+static int pool_busy;
+
+static void *worker(void *);
+
+/* Starts one detached worker; pool_lock held.  0, or an error number. */
+static int
+pool_spawn(void)
+{
+	pthread_attr_t attr;
+	pthread_t      tid;
+	int            r;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	if ((r = pthread_create(&tid, &attr, worker, NULL)) == 0)
+		pool_alive++;
+	pthread_attr_destroy(&attr);
+	return r;
+}
+
+/* A request was taken: if no worker is left waiting, start a spare. */
+static void
+pool_take(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (++pool_busy == pool_alive && pool_alive < POOL_MAX)
+		(void)pool_spawn();
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* A request is done: 1 when this worker is a spare no longer needed. */
+static int
+pool_give_back(void)
+{
+	int spare;
+
+	pthread_mutex_lock(&pool_lock);
+	pool_busy--;
+	spare = pool_alive - pool_busy > pool_base;
+	if (spare && --pool_alive == 0)
+		pthread_cond_signal(&pool_empty);
+	pthread_mutex_unlock(&pool_lock);
+	return spare;
+}
+
+static void
+pool_leave(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (--pool_alive == 0)
+		pthread_cond_signal(&pool_empty);
+	pthread_mutex_unlock(&pool_lock);
+}
+
 static void *
 worker(void *arg)
 {
 	FCGX_Request req;
 	struct gate  g;
 	struct io    io = { fcgi_param, fcgi_read, fcgi_write, fcgi_log, &req };
-	int          rc;
+	int          rc, spare = 0;
 
 	(void)arg;
-	if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
+	if (FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+		pool_leave();
 		return NULL;
+	}
 	gate_init(&g, config_file);
-	while (wait_for_work(&req) == 0) {
+	while (!spare && wait_for_work(&req) == 0) {
 		rc = FCGX_Accept_r(&req);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
 			continue;
 		if (rc < 0)
 			break;
+		pool_take();
 		/*
 		 * A body left unread is drained by FCGX_Finish_r, which
 		 * half-closes the connection and reads until its end.
 		 */
 		(void)gate_handle(&g, &io);
 		FCGX_Finish_r(&req);
+		spare = pool_give_back();
 	}
 	FCGX_Free(&req, 1);
 	gate_release(&g);
+	if (!spare)
+		pool_leave();
 	return NULL;
 }
 
@@ -192,23 +266,32 @@ install_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
-/* Workers never take the stop signals: a read in flight stays whole. */
+/*
+ * Workers never take the stop signals: a read in flight stays whole.
+ * Returns once every worker has ended.
+ */
 static void
-start_workers(pthread_t *tids, int n)
+run_pool(int n)
 {
 	sigset_t stop, old;
-	int      i;
+	int      i, r;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	pthread_mutex_lock(&pool_lock);
+	pool_base = n;
 	for (i = 0; i < n; i++)
-		if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
-			fprintf(stderr, "upgate.fcgi: cannot start a worker\n");
+		if ((r = pool_spawn()) != 0) {
+			fprintf(stderr, "upgate.fcgi: cannot start a worker: %s\n",
+			    strerror(r));
 			exit(1);
 		}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	while (pool_alive > 0)
+		pthread_cond_wait(&pool_empty, &pool_lock);
+	pthread_mutex_unlock(&pool_lock);
 }
 
 int
@@ -222,8 +305,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *listen_at = NULL, *cfg = NULL;
-	pthread_t  *tids;
-	int         c, i, threads = THREADS_DEFAULT;
+	int         c, threads = THREADS_DEFAULT;
 
 	while ((c = getopt_long(argc, argv, "c:l:t:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -260,13 +342,6 @@ main(int argc, char *argv[])
 		perror("upgate.fcgi: listening socket");
 		return 1;
 	}
-	if ((tids = calloc((size_t)threads, sizeof *tids)) == NULL) {
-		perror("upgate.fcgi");
-		return 1;
-	}
-	start_workers(tids, threads);
-	for (i = 0; i < threads; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
+	run_pool(threads);
 	return 0;
 }
