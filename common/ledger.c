@@ -13,13 +13,10 @@
 
 #include "fdio.h"
 #include "ledger.h"
+#include "names.h"
 #include "number.h"
+#include "store.h"
 
-/*
- * The prefix of store's temporary files (store.h STORE_TMP_PREFIX),
- * repeated here so that the ledger does not depend on the store.
- */
-#define TMP_PREFIX	".upgate-tmp-"
 #define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define WALK_MAX	64	/* components of a relative path */
 #define TREE_DEPTH_MAX	64	/* folders open at once in a tree walk */
@@ -47,19 +44,13 @@ errno_err(void)
 }
 
 /*
- * A user name as SPEC §3 has it.  Checked again here because user names
+ * A user name as SPEC §3 has it: checked again here because user names
  * become file names in usage/ and resv/.
  */
 static int
 user_ok(const char *s)
 {
-	size_t len;
-
-	if (s == NULL || s[0] == '.' || s[0] == '-')
-		return 0;
-	len = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._@-");
-	return len >= 1 && len <= 64 && s[len] == '\0';
+	return s != NULL && user_name_valid(s);
 }
 
 /* An open-file-description lock on the whole file (SPEC §4). */
@@ -926,7 +917,7 @@ unlink_tmp(int upload_fd, const char *tmprel)
 	struct walk w;
 
 	if (upload_fd < 0 || walk_split(&w, tmprel, 1) == -1 ||
-	    strncmp(walk_last(&w), TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+	    strncmp(walk_last(&w), STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) != 0)
 		return;
 	if (walk_open(&w, upload_fd, w.ncomp - 1, 0) == 0)
 		unlinkat(walk_dir(&w), walk_last(&w), 0);
