@@ -135,13 +135,16 @@ open_part(struct form *f, struct form_file *file)
 	if ((le = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK)
 		return outcome(le == LEDGER_BUSY ? REASON_BUSY :
 		    REASON_SERVER_ERROR, NULL);
-	if (store_tmp_create(rq->target.dir_fd, &file->tmp) != STORE_OK) {
+	/* the reservation names the file before it exists: see store.h */
+	if (store_tmp_name(rq->target.dir_fd, &file->tmp) != STORE_OK) {
 		ledger_unlock(&rq->ledger);
 		return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
 	    rq->folder[0] != '\0' ? "/" : "", file->tmp.name);
 	le = ledger_reserve(&rq->ledger, rq->user, 0, tmprel, &file->resv);
+	if (le == LEDGER_OK && store_tmp_open(&file->tmp) != STORE_OK)
+		le = LEDGER_IO;
 	ledger_unlock(&rq->ledger);
 	if (le != LEDGER_OK)
 		return ledger_failed(le);

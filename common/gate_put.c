@@ -31,12 +31,13 @@ prepare(struct request *rq)
 
 	if ((o = make_folders(rq)).reason != REASON_NONE)
 		return o;
-	if (store_tmp_create(rq->target.dir_fd, &rq->tmp) != STORE_OK)
+	/* the reservation names the file before it exists: see store.h */
+	if (store_tmp_name(rq->target.dir_fd, &rq->tmp) != STORE_OK)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
 	    rq->folder[0] != '\0' ? "/" : "", rq->tmp.name);
 	if (ledger_reserve(&rq->ledger, rq->user, charge, tmprel,
-	    &rq->resv) != LEDGER_OK)
+	    &rq->resv) != LEDGER_OK || store_tmp_open(&rq->tmp) != STORE_OK)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	if ((e = store_tmp_allocate(&rq->tmp, len > 0 ? len : 0)) == STORE_OK)
 		return outcome(REASON_NONE, NULL);

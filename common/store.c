@@ -398,25 +398,41 @@ still_ours(const struct store_tmp *t)
 }
 
 enum store_err
-store_tmp_create(int dir_fd, struct store_tmp *t)
+store_tmp_name(int dir_fd, struct store_tmp *t)
 {
-	int tries;
-
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 	t->dir_fd = dir_fd;
-	for (tries = 0; tries < TMP_TRIES; tries++) {
-		if (tmp_name(t->name, sizeof t->name) == -1)
-			break;
-		t->fd = injected("open") ? -1 : openat(dir_fd, t->name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (t->fd != -1)
-			return remember(t);
-		if (errno != EEXIST)
-			break;
-	}
+	if (tmp_name(t->name, sizeof t->name) == 0)
+		return STORE_OK;
 	t->name[0] = '\0';
 	return errno_err();
+}
+
+enum store_err
+store_tmp_open(struct store_tmp *t)
+{
+	t->fd = injected("open") ? -1 : openat(t->dir_fd, t->name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->fd != -1)
+		return remember(t);
+	t->name[0] = '\0';	/* not ours: abort must leave it */
+	return errno_err();
+}
+
+enum store_err
+store_tmp_create(int dir_fd, struct store_tmp *t)
+{
+	enum store_err e = STORE_IO;
+	int            tries;
+
+	for (tries = 0; tries < TMP_TRIES; tries++) {
+		if ((e = store_tmp_name(dir_fd, t)) != STORE_OK)
+			return e;
+		if ((e = store_tmp_open(t)) == STORE_OK || errno != EEXIST)
+			return e;
+	}
+	return e;
 }
 
 enum store_err

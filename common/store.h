@@ -101,6 +101,15 @@ struct store_tmp {
 enum store_err store_tmp_create(int dir_fd, struct store_tmp *);
 
 /*
+ * The same in two steps, for a caller that must write the name down (in
+ * a reservation) before the file exists, so that a crash in between
+ * leaves no file nobody knows of: store_tmp_name picks an unguessable
+ * name, store_tmp_open creates the file (an existing one is an error).
+ */
+enum store_err store_tmp_name(int dir_fd, struct store_tmp *);
+enum store_err store_tmp_open(struct store_tmp *);
+
+/*
  * Gives the file len bytes with fallocate(2) (not posix_fallocate).
  * STORE_NOSPACE when the disk cannot hold them; STORE_OK also when the
  * filesystem does not support it (the writes will tell).
