@@ -664,6 +664,36 @@ test_publish(void)
 	close(dir);
 }
 
+/* In two steps: the name first, then the file; an existing one is left. */
+static void
+test_tmp_two_steps(void)
+{
+	struct store_tmp t;
+	int              dir, fd;
+
+	CU_ASSERT_FATAL((dir = fresh("two")) != -1);
+	CU_ASSERT_EQUAL_FATAL(store_tmp_name(dir, &t), STORE_OK);
+	CU_ASSERT(strncmp(t.name, STORE_TMP_PREFIX,
+	    strlen(STORE_TMP_PREFIX)) == 0);
+	CU_ASSERT_EQUAL(t.fd, -1);
+	CU_ASSERT_EQUAL(entries(dir), 0);
+	CU_ASSERT_EQUAL(store_tmp_open(&t), STORE_OK);
+	CU_ASSERT(t.fd != -1);
+	CU_ASSERT_EQUAL(entries(dir), 1);
+	store_tmp_abort(&t);
+	CU_ASSERT_EQUAL(entries(dir), 0);
+	/* someone else's file under the name: refused, and left alone */
+	CU_ASSERT_EQUAL_FATAL(store_tmp_name(dir, &t), STORE_OK);
+	fd = openat(dir, t.name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CU_ASSERT(fd != -1);
+	if (fd != -1)
+		close(fd);
+	CU_ASSERT_EQUAL(store_tmp_open(&t), STORE_IO);
+	store_tmp_abort(&t);
+	CU_ASSERT_EQUAL(entries(dir), 1);
+	close(dir);
+}
+
 /* A link or another file put in the temporary file's place is not published. */
 static void
 test_publish_swapped(void)
@@ -1047,6 +1077,7 @@ static CU_TestInfo tmp_tests[] = {
 	{ "create: 0600, name", test_tmp_create },
 	{ "create failures", test_tmp_create_faults },
 	{ "publish, replace, exists", test_publish },
+	{ "temporary file in two steps", test_tmp_two_steps },
 	{ "publish of a swapped temporary file", test_publish_swapped },
 	{ "publish by link", test_publish_link_fallback },
 	{ "publish by link failures", test_publish_link_faults },
