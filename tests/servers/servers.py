@@ -782,3 +782,66 @@ def responder_pids(fx):
         except OSError:
             pass
     return out
+
+
+# ------------------------------------------------------- curl -F (forms)
+
+def curl_form(srv, fields, rel="", user="alice", password=None,
+              headers=(), expect100=False, timeout=300, workdir=None):
+    """A POST of a multipart/form-data body built by curl itself (-F), as
+    a client would send it: fields are curl's -F arguments, e.g.
+    ("a=@/tmp/x.bin", "note=hello", "b=@/tmp/y;filename=y.txt").  curl
+    sends the length it computed (files included), so a sparse file
+    makes a large form cheaply.  expect100: let curl send Expect:
+    100-continue (else none).  Returns an HttpResponse whose req lists
+    the -F arguments among its headers."""
+    workdir = workdir or srv.root
+    fd, base = tempfile.mkstemp(prefix="curl-", dir=workdir)
+    os.close(fd)
+    hdr, out = base + ".h", base + ".b"
+    argv = ["curl", "-sS", "--http1.1", "-o", out, "-D", hdr,
+            "-w", "%{json}", "--max-time", str(timeout),
+            "--expect100-timeout", "1"]
+    if user is not None:
+        argv += ["-u", "%s:%s" % (user, password or user)]
+    for fld in fields:
+        argv += ["-F", fld]
+    argv += ["-H", "Expect: 100-continue" if expect100 else "Expect:"]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(srv.url(rel))
+    req = {"method": "POST", "path": "/upload" + rel, "via": srv.path,
+           "user": user, "length": None,
+           "headers": ["-F " + os.path.basename(f) if "=@" in f
+                       else "-F " + f for f in fields] + list(headers) +
+           (["Expect: 100-continue"] if expect100 else [])}
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        so, se = p.communicate(timeout=timeout + 30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        fail("POST %s via %s: curl -F still running after %ss"
+             % (rel, srv.path, timeout + 30))
+    elapsed = time.monotonic() - t0
+    try:
+        info = json.loads(so.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        info = {}
+    head = body = b""
+    try:
+        with open(hdr, "rb") as f:
+            head = f.read()
+        with open(out, "rb") as f:
+            body = f.read()
+    except FileNotFoundError:
+        pass
+    for c in (base, hdr, out):
+        try:
+            os.unlink(c)
+        except FileNotFoundError:
+            pass
+    return HttpResponse(req, p.returncode, head, body, info,
+                        se.decode("utf-8", "replace"), elapsed)

@@ -1,16 +1,19 @@
 """Early refusal, measured per hosting path (SPEC §6, §11): a 1 GiB and a
 4 GiB PUT by a user over quota get 507 through every path, with and
-without Expect: 100-continue, and curl's size_upload shows how much of
-the body the client sent.  Where the server streams the body to upgate
-(lighttpd, Apache mod_proxy_fcgi) it stays under 16 MiB and does not grow
-with the body; Apache mod_cgid and mod_fcgid take the whole body, and the
-figure says so.  And the answer is never lost: 50 refusals in a row all
-reach the client as 507 with their body."""
+without Expect: 100-continue, and so does a 1 GiB multipart form sent
+with curl -F (far beyond the 64 KiB framing allowance); curl's
+size_upload shows how much of the body the client sent.  Where the
+server streams the body to upgate (lighttpd, Apache mod_proxy_fcgi) it
+stays under 16 MiB and does not grow with the body; Apache mod_cgid and
+mod_fcgid take the whole body, and the figure says so.  And the answer
+is never lost: 50 refusals in a row all reach the client as 507 with
+their body."""
 
 import os
 
-from servers import (GiB, MiB, PATHS, Fixture, Group, check, eq, expect,
-                     expect_close, human, record_figure, skip, sparse_file)
+from servers import (GiB, KiB, MiB, PATHS, Fixture, Group, check, curl_form,
+                     eq, expect, expect_close, human, record_figure, skip,
+                     sparse_file)
 
 QUOTA = "alice 10M\nbob 1M\n"
 CONF = {"max_upload_size": "8G"}     # so that 4 GiB is a quota refusal
@@ -27,6 +30,10 @@ STOPS = {"apache-proxy-fcgi", "lighttpd-fastcgi", "lighttpd-cgi"}
 # to disk to show what its 1 GiB case already shows).
 TAKES_ALL = {"apache-cgid", "apache-fcgid"}
 NO_4G = {"apache-fcgid"}
+# The 1 GiB form runs through mod_fcgid too: spooling it takes about as
+# long as the 1 GiB PUT (9 to 13 s as measured), and shows that a form fares
+# no better there.  Add "apache-fcgid" here to spare the time.
+NO_MULTIPART_1G = set()
 
 
 def _setup(path):
@@ -64,6 +71,31 @@ def _big_refusal(fx, size, expect100):
     _nothing_left(fx)
 
 
+def _big_form_refusal(fx, size):
+    """curl -F file=@SPARSE: a form of one size-byte file, with the
+    Content-Length curl computed (SPEC §6 rows 7 and 11 with the 64 KiB
+    framing allowance: far over it, so refused before the body)."""
+    f = sparse_file(os.path.join(fx.root, "form-%d.bin" % size), size)
+    try:
+        r = curl_form(fx.srv, ["file=@" + f], user="bob", timeout=600)
+    finally:
+        os.unlink(f)
+    expect(r, 507, "quota_exceeded")
+    expect_close(r)
+    length = r.json()["upload"]["size"]
+    check(size < length < size + KiB, "%s: JSON upload.size %r, expected "
+          "the form's length (%d bytes of file and its framing)"
+          % (r.what(), length, size))
+    record_figure(fx.path, "%d GiB multipart POST" % (size // GiB),
+                  r.size_upload, length)
+    if fx.path in STOPS:
+        check(r.size_upload < BOUND, "%s: the client sent %d bytes (%s) "
+              "before the refusal ended the upload, expected under %s: %s"
+              % (r.what(), r.size_upload, human(r.size_upload),
+                 human(BOUND), r.summary()))
+    _nothing_left(fx)
+
+
 def _register(path):
     g = Group("early-" + path, _setup(path), slow=path in TAKES_ALL)
     how = "under 16 MiB sent" if path in STOPS else \
@@ -82,9 +114,12 @@ def _register(path):
                 _big_refusal(fx, size, e100)
             g.case(name)(case)
 
-    @g.case("%s: 1 GiB multipart POST over quota -> 507 early" % path)
+    @g.case("%s: 1 GiB multipart POST over quota -> 507, %s" % (path, how))
     def _(fx):
-        skip("multipart/form-data is the multipart issue's (place kept)")
+        if fx.path in NO_MULTIPART_1G:
+            skip("mod_fcgid spools the whole body to disk first (the 1 GiB "
+                 "PUT case shows it): not repeated with a form")
+        _big_form_refusal(fx, 1 * GiB)
 
     @g.case("%s: 50 refusals in a row all reach the client as 507 with "
             "their body" % path)
