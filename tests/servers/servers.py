@@ -480,6 +480,30 @@ def sparse_file(path, size):
     return path
 
 
+def _curl_response(req, rc, so, se, hdr, out, cleanup, elapsed):
+    """What a curl run left: its -w JSON, the head and body files (which
+    are then removed with the rest of cleanup), as an HttpResponse."""
+    try:
+        info = json.loads(so.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        info = {}
+    head = body = b""
+    try:
+        with open(hdr, "rb") as f:
+            head = f.read()
+        with open(out, "rb") as f:
+            body = f.read()
+    except FileNotFoundError:
+        pass
+    for c in cleanup:
+        try:
+            os.unlink(c)
+        except FileNotFoundError:
+            pass
+    return HttpResponse(req, rc, head, body, info,
+                        se.decode("utf-8", "replace"), elapsed)
+
+
 def curl(srv, method, rel="", user="alice", password=None, data=None,
          upload=None, stdin=None, headers=(), expect100=False,
          timeout=300, workdir=None, rate=None):
@@ -555,25 +579,8 @@ def curl(srv, method, rel="", user="alice", password=None, data=None,
     if feeder is not None:
         feeder.join(10)
     elapsed = time.monotonic() - t0
-    try:
-        info = json.loads(so.decode("utf-8", "replace") or "{}")
-    except ValueError:
-        info = {}
-    head = body = b""
-    try:
-        with open(hdr, "rb") as f:
-            head = f.read()
-        with open(out, "rb") as f:
-            body = f.read()
-    except FileNotFoundError:
-        pass
-    for c in cleanup:
-        try:
-            os.unlink(c)
-        except FileNotFoundError:
-            pass
-    return HttpResponse(req, p.returncode, head, body, info,
-                        se.decode("utf-8", "replace"), elapsed)
+    return _curl_response(req, p.returncode, so, se, hdr, out, cleanup,
+                          elapsed)
 
 
 # ------------------------------------------------------- groups of tests
@@ -826,22 +833,5 @@ def curl_form(srv, fields, rel="", user="alice", password=None,
         fail("POST %s via %s: curl -F still running after %ss"
              % (rel, srv.path, timeout + 30))
     elapsed = time.monotonic() - t0
-    try:
-        info = json.loads(so.decode("utf-8", "replace") or "{}")
-    except ValueError:
-        info = {}
-    head = body = b""
-    try:
-        with open(hdr, "rb") as f:
-            head = f.read()
-        with open(out, "rb") as f:
-            body = f.read()
-    except FileNotFoundError:
-        pass
-    for c in (base, hdr, out):
-        try:
-            os.unlink(c)
-        except FileNotFoundError:
-            pass
-    return HttpResponse(req, p.returncode, head, body, info,
-                        se.decode("utf-8", "replace"), elapsed)
+    return _curl_response(req, p.returncode, so, se, hdr, out,
+                          (base, hdr, out), elapsed)
