@@ -31,8 +31,10 @@ CUNIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags cunit 2>/dev/null)
 CUNIT_LIBS   := $(shell $(PKG_CONFIG) --libs cunit 2>/dev/null)
 FCGI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags fcgi 2>/dev/null)
 FCGI_LIBS    := $(shell $(PKG_CONFIG) --libs fcgi 2>/dev/null)
+PQ_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS      := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
 
-ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(CFLAGS)
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  := $(sort $(wildcard common/*.c))
@@ -57,19 +59,19 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
 
 $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS)
 
 BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
@@ -82,7 +84,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 $(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS)
 
 # Benchmarks print figures; nothing here asserts a time.
 bench: all $(BENCH_BIN)
@@ -136,8 +138,12 @@ fuzz: $(FUZZ_BIN)
 deps:
 	@sh scripts/install-deps.sh
 
+# The ledger's interface suite runs once more against a throwaway
+# PostgreSQL (tests/unit/with-postgres.sh; needs root and postgresql).
 unit: $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
+	sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
+	    fail=1; exit $$fail
 
 # The unit tests again under valgrind: no error, no leak.  Sanitizer
 # builds carry their own checks and do not run under valgrind.

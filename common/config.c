@@ -26,6 +26,7 @@ enum kind {
 	K_USER,
 	K_URL,
 	K_FORMAT,
+	K_LEDGER,
 	K__MAX
 };
 
@@ -55,6 +56,8 @@ static const struct key {
 	{ "upgrade_url",          K_URL,    FIELD(upgrade_url),          0 },
 	{ "cleanup_url",          K_URL,    FIELD(cleanup_url),          0 },
 	{ "largest_files",        K_NUMBER, FIELD(largest_files),     1000 },
+	{ "sync",                 K_BOOL,   FIELD(sync),                 0 },
+	{ "ledger",               K_LEDGER, FIELD(ledger_uri),           0 },
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
@@ -257,6 +260,30 @@ set_format(struct config *cfg, const struct key *k, const char *v)
 	return format_parse(v, field(cfg, k));
 }
 
+/* A libpq URI, kept as it is: printable, no white space. */
+static int
+uri_valid(const char *v)
+{
+	size_t i;
+
+	if (strncmp(v, "postgresql://", 13) != 0 &&
+	    strncmp(v, "postgres://", 11) != 0)
+		return 0;
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* `files` (NULL: the default) or a database's URI. */
+static int
+set_ledger(struct config *cfg, const struct key *k, const char *v)
+{
+	if (strcmp(v, "files") == 0)
+		return 0;
+	return set_string(cfg, k, v, uri_valid);
+}
+
 /* For each kind, its setter and what a good value is, for messages. */
 static const struct {
 	setter      set;
@@ -274,6 +301,8 @@ static const struct {
 	[K_URL] = { set_url, "an http://, https:// or /... link of printable "
 	    "ASCII without white space, <, > or \"" },
 	[K_FORMAT] = { set_format, "json, xml, html or text" },
+	[K_LEDGER] = { set_ledger, "files, or a postgresql:// or postgres:// "
+	    "URI without white space" },
 };
 
 static int
@@ -538,6 +567,7 @@ config_defaults(struct config *cfg)
 	cfg->max_files = 100;
 	cfg->default_format = FORMAT_JSON;
 	cfg->largest_files = 5;
+	cfg->sync = 1;
 }
 
 const char *
@@ -589,6 +619,7 @@ config_release(struct config *cfg)
 	free(cfg->anonymous_user);
 	free(cfg->upgrade_url);
 	free(cfg->cleanup_url);
+	free(cfg->ledger_uri);
 	memset(cfg, 0, sizeof *cfg);
 }
 

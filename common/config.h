@@ -32,6 +32,8 @@ struct config {
 	char        *upgrade_url;	/* NULL: none */
 	char        *cleanup_url;	/* NULL: none */
 	int64_t      largest_files;
+	int          sync;		/* fsync stores and ledger changes */
+	char        *ledger_uri;	/* NULL: the files ledger */
 	/* identity of the file read, to notice a change (SPEC §8) */
 	dev_t        dev;
 	ino_t        ino;

@@ -142,7 +142,7 @@ decide_conflict(const struct facts *f, const struct policy *p,
 static int64_t
 needed(const struct facts *f, int64_t bytes)
 {
-	if (f->method == METHOD_POST)
+	if (f->method == METHOD_POST && !(f->known & KNOW_BODY))
 		return sub0(bytes, FRAMING_ALLOWANCE);
 	return bytes;
 }
@@ -151,7 +151,8 @@ needed(const struct facts *f, int64_t bytes)
 static struct verdict
 decide_space(const struct facts *f, struct verdict v)
 {
-	v.available = space_available(f->free_space, f->min_free);
+	v.available = space_available(add_sat(f->free_space, f->space_held),
+	    f->min_free);
 	if (needed(f, v.length) > v.available) {
 		v.shortage = v.length - v.available;
 		return decided(v, REASON_DISK_FULL, 10);
@@ -200,7 +201,9 @@ decide(const struct facts *f, const struct policy *p)
 		return v;
 	if (!f->identity_ok)
 		return decided(v, REASON_FORBIDDEN, 3);
-	if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)
+	if (upload && (f->known & KNOW_BODY))
+		v.length = f->body_length;
+	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)
 		return v;
 	if (f->method == METHOD_GET || f->method == METHOD_HEAD ||
 	    !(f->known & KNOW_TARGET))

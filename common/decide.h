@@ -50,7 +50,8 @@ enum {
 	KNOW_IDENTITY = 1 << 1,	/* identity_ok */
 	KNOW_TARGET   = 1 << 2,	/* target, if_none_match */
 	KNOW_SPACE    = 1 << 3,	/* free, min_free */
-	KNOW_QUOTA    = 1 << 4	/* limit, used, reserved, recorded */
+	KNOW_QUOTA    = 1 << 4,	/* limit, used, reserved, recorded */
+	KNOW_BODY     = 1 << 5	/* body_length: asked again once bytes came */
 };
 
 struct facts {
@@ -69,6 +70,17 @@ struct facts {
 	int64_t     used;
 	int64_t     reserved;
 	int64_t     recorded;		/* ledger size of a replaced file, or 0 */
+	/*
+	 * Asked again while or after the body streams (KNOW_BODY): the
+	 * bytes to hold against rows 10 and 11 exactly — what came, or what
+	 * the next step of a growing body reserves — in place of the
+	 * announced length, with no allowance for multipart framing; rows 4
+	 * to 7 were passed before.  reserved then leaves out the request's
+	 * own reservation.
+	 */
+	int64_t     body_length;
+	int64_t     space_held;		/* bytes the request holds on the disk
+					   (fallocate): free for it */
 };
 
 /* The settings that rows 4 to 11 read, copied from struct config. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gate_int.h"
@@ -20,11 +21,13 @@ gate_init(struct gate *g, const char *config_path)
 {
 	memset(g, 0, sizeof *g);
 	g->config_path = config_path;
+	ledger_init(&g->ledger);
 }
 
 void
 gate_release(struct gate *g)
 {
+	ledger_close(&g->ledger);
 	if (g->have_cfg)
 		config_release(&g->cfg);
 	g->have_cfg = 0;
@@ -48,6 +51,7 @@ load_config(struct request *rq)
 
 	if (g->have_cfg && !config_changed(&g->cfg))
 		return 0;
+	ledger_close(&g->ledger);	/* it may name another one now */
 	if (g->have_cfg)
 		config_release(&g->cfg);
 	g->have_cfg = 0;
@@ -57,21 +61,33 @@ load_config(struct request *rq)
 	return 0;
 }
 
-/* Row 2 goes on: the state folder and the quota table. */
+/*
+ * Row 2 goes on: the ledger (kept open by the gate) and the quota table.
+ * A database that cannot be reached is row 15's, not row 2's: *down.
+ */
 static int
-open_state(struct request *rq)
+open_state(struct request *rq, int *down)
 {
 	const struct config *cfg = &rq->g->cfg;
+	struct ledger_config lc = { cfg->state_dir, cfg->ledger_uri, cfg->sync };
+	enum ledger_err      e;
 
-	if (ledger_open(&rq->ledger, cfg->state_dir) != LEDGER_OK) {
+	*down = 0;
+	store_set_sync(cfg->sync);
+	if (rq->g->ledger.ops == NULL &&
+	    (e = ledger_open(&rq->g->ledger, &lc)) != LEDGER_OK) {
+		if ((*down = e == LEDGER_DOWN))
+			return -1;
 		diag_add(&rq->diag, cfg->state_dir, 0,
-		    "cannot open the state folder: %s", strerror(errno));
+		    "cannot open the ledger: %s (%s)", ledger_strerror(e),
+		    rq->g->ledger.cause);
 		return -1;
 	}
+	rq->ledger = &rq->g->ledger;
 	if (cfg->quota_file == NULL)
 		return 0;
 	return quota_table_open(&rq->g->quota, cfg->quota_file,
-	    rq->ledger.state_fd, &rq->diag);
+	    rq->ledger->state_fd, &rq->diag);
 }
 
 static void
@@ -191,7 +207,7 @@ check_record(struct request *rq)
 
 	if (rq->facts.target != TARGET_EXISTS)
 		return 0;
-	r = ledger_record_get(&rq->ledger, rq->rel, &rec);
+	r = ledger_record_get(rq->ledger, rq->rel, &rec);
 	if (r == -1)
 		return -1;
 	if (r == 0 && strcmp(rec.owner, rq->user) == 0)
@@ -199,6 +215,29 @@ check_record(struct request *rq)
 	else if (!rq->g->cfg.per_user_dirs)
 		rq->facts.target = TARGET_FOREIGN;	/* someone's, or nobody's */
 	return 0;
+}
+
+/*
+ * Rows 8 and 9 once more, for the file a PUT is about to publish: what
+ * is at its name now, and who stored it.  Under the user's lock (and
+ * the file's).
+ */
+int
+refresh_target(struct request *rq)
+{
+	const char *name = rq->path.comp[rq->path.ncomp - 1];
+	struct stat st;
+
+	rq->facts.recorded = 0;
+	if (fstatat(rq->target.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		rq->facts.target = TARGET_NEW;
+		return 0;
+	}
+	rq->facts.target = S_ISLNK(st.st_mode) ? TARGET_SYMLINK :
+	    S_ISREG(st.st_mode) ? TARGET_EXISTS : TARGET_NOT_REGULAR;
+	return check_record(rq);
 }
 
 /* "If-None-Match: *" (RFC 9110 §13.1.2), white space around it allowed. */
@@ -239,7 +278,7 @@ find_target(struct request *rq)
 	    STORE_OK)
 		return -1;
 	rq->facts.target = rq->target.state;
-	return check_record(rq);
+	return 0;
 }
 
 /* Rows 10 and 11: free space and the user's figures, under the lock. */
@@ -253,7 +292,7 @@ find_room(struct request *rq)
 	if (store_space(rq->upload_fd, &rq->facts.free_space, &total) == -1)
 		return -1;
 	rq->facts.min_free = config_min_free(&rq->g->cfg, total);
-	if (ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
+	if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
 		return -1;
 	rq->facts.limit = rule.limit;
 	rq->facts.used = u.used;
@@ -262,26 +301,36 @@ find_room(struct request *rq)
 	return 0;
 }
 
+/*
+ * Asks decide(); a refusal is answered at once (the lock, if held, is
+ * dropped first: nothing is written under it).
+ */
 static int
 decided(struct request *rq)
 {
 	rq->verdict = decide(&rq->facts, &rq->policy);
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
+	unlock_user(rq);
 	respond_verdict(rq);
 	return 1;
 }
 
+/* Under the user's lock (and the file's): the unlink and the ledger. */
 static void
 do_delete(struct request *rq)
 {
 	const char *name = rq->path.comp[rq->path.ncomp - 1];
+	enum ledger_err e;
 
 	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
+		unlock_user(rq);
 		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
 		return;
 	}
-	if (ledger_forget(&rq->ledger, rq->rel) != LEDGER_OK) {
+	e = ledger_forget(rq->ledger, rq->rel);
+	unlock_user(rq);
+	if (e != LEDGER_OK) {
 		respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
@@ -290,8 +339,29 @@ do_delete(struct request *rq)
 }
 
 /*
- * Everything from the lock on: reclaims what dead handlers of the user
- * left, gathers rows 8 to 11, then acts.
+ * With per_user_dirs = no, users share folders: a PUT or DELETE also
+ * takes the lock of its target, so that two users never act on one file
+ * at once (SPEC-free words: upgate(8), "LOCKS").
+ */
+static int
+lock_target(struct request *rq)
+{
+	enum ledger_err e;
+
+	if (rq->g->cfg.per_user_dirs || rq->kind != PATH_FILE ||
+	    rq->facts.target == TARGET_BAD_NAME)
+		return 0;
+	if ((e = lock_file(rq)) == LEDGER_OK)
+		return 0;
+	unlock_user(rq);
+	respond(rq, ledger_failed(rq, e).reason, NULL);
+	return -1;
+}
+
+/*
+ * Everything under the user's lock: reclaims what dead handlers of the
+ * user left, gathers rows 8 to 11, then acts.  Every path out drops the
+ * lock before it answers.
  */
 static void
 locked_part(struct request *rq)
@@ -299,25 +369,39 @@ locked_part(struct request *rq)
 	enum method m = rq->facts.method;
 	int         files = m != METHOD_GET && m != METHOD_HEAD;
 
-	if (ledger_reclaim(&rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
+	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
 	    LEDGER_OK ||
-	    (files && find_target(rq) == -1) ||
-	    (files && decided(rq)) ||
-	    find_room(rq) == -1) {
-		if (rq->reply.reason == REASON_NONE)
-			respond(rq, REASON_SERVER_ERROR, NULL);
+	    (files && find_target(rq) == -1)) {
+		unlock_user(rq);
+		respond(rq, REASON_SERVER_ERROR, NULL);
+		return;
+	}
+	if (files && lock_target(rq) == -1)
+		return;
+	if (files && check_record(rq) == -1) {
+		unlock_user(rq);
+		respond(rq, REASON_SERVER_ERROR, NULL);
+		return;
+	}
+	if (files && decided(rq))
+		return;
+	if (find_room(rq) == -1) {
+		unlock_user(rq);
+		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (decided(rq))
 		return;
 	if (m == METHOD_PUT)
-		put_store(rq);	/* it unlocks while the body streams */
+		put_store(rq);
 	else if (m == METHOD_POST)
 		post_store(rq);
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
-	else
+	else {
+		unlock_user(rq);
 		respond(rq, REASON_STATUS, NULL);
+	}
 }
 
 static int
@@ -329,14 +413,20 @@ open_upload_dir(struct request *rq)
 	return rq->upload_fd == -1 ? -1 : 0;
 }
 
-/* Rows 2 to 7, then the lock (row 15) and the rest. */
+/* Rows 2 to 7, then the user's lock (row 15) and the rest. */
 static void
 handle(struct request *rq)
 {
 	enum ledger_err e;
+	int             down = 0;
 
 	rq->facts.known |= KNOW_CONFIG;
-	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq) == 0;
+	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq, &down) == 0;
+	if (down) {
+		rq->reply.retry_after = 5;
+		respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
+		return;
+	}
 	if (rq->facts.config_ok)
 		copy_policy(rq);
 	if (decided(rq))
@@ -348,13 +438,12 @@ handle(struct request *rq)
 		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
-	if ((e = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK) {
-		respond(rq, e == LEDGER_BUSY ? REASON_BUSY : REASON_SERVER_ERROR,
-		    NULL);
+	if ((e = lock_user(rq)) != LEDGER_OK) {
+		respond(rq, ledger_failed(rq, e).reason, NULL);
 		return;
 	}
 	locked_part(rq);
-	ledger_unlock(&rq->ledger);
+	unlock_user(rq);
 }
 
 static void
@@ -365,7 +454,6 @@ request_init(struct request *rq, struct gate *g, const struct io *io)
 	rq->io = io;
 	clock_gettime(CLOCK_MONOTONIC, &rq->start);
 	diag_init(&rq->diag);
-	rq->ledger.state_fd = rq->ledger.lock_fd = -1;
 	rq->upload_fd = rq->user_fd = -1;
 	rq->target.dir_fd = rq->target.anchor_fd = -1;
 	rq->tmp.fd = -1;
@@ -378,13 +466,13 @@ static void
 request_release(struct request *rq)
 {
 	store_tmp_abort(&rq->tmp);
-	ledger_release_reservation(&rq->ledger, &rq->resv);
+	ledger_release_reservation(rq->ledger, &rq->resv);
+	unlock_user(rq);
 	store_target_release(&rq->target);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
 		close(rq->upload_fd);
-	ledger_close(&rq->ledger);
 	free(rq->largest);
 }
 

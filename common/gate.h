@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "io.h"
+#include "ledger.h"
 #include "quota.h"
 
 /*
@@ -20,6 +21,7 @@ struct gate {
 	struct config       cfg;
 	int                 have_cfg;
 	struct quota_table *quota;
+	struct ledger       ledger;	/* open while cfg is; this thread's */
 };
 
 void gate_init(struct gate *, const char *config_path);

@@ -4,19 +4,69 @@
  * one fixed buffer and handed to a sink, the figures of a full disk.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "gate_int.h"
+#include "quota.h"
+
+/* "USER/a/b" (or "a/b") for the first n components of the path. */
+static void
+folder_rel(const struct request *rq, size_t n, char *out, size_t size)
+{
+	size_t i, len;
+
+	len = (size_t)snprintf(out, size, "%s",
+	    rq->g->cfg.per_user_dirs ? rq->user : "");
+	for (i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%s",
+		    len > 0 ? "/" : "", rq->path.comp[i]);
+}
 
 /*
- * The folders the path needs: the user's, then the missing ones.  The
- * walk is asked again of what it made: a link or a file slipped into the
- * path meanwhile is refused as rows 8 and 9 would have.
+ * Names the folders about to be made in the reservation, outermost
+ * first, before they exist: a kill in between leaves nothing a reclaim
+ * does not know of.
+ */
+static struct outcome
+note_folders(struct request *rq, struct reservation *r)
+{
+	size_t folders = rq->path.ncomp - (rq->kind == PATH_FILE), i = 0;
+	char   rel[sizeof rq->folder];
+	enum ledger_err le;
+
+	if (rq->user_fd != -1) {
+		if (rq->target.state != TARGET_PARENT_MISSING)
+			return outcome(REASON_NONE, NULL);
+		i = rq->target.found;
+	} else if (rq->g->cfg.per_user_dirs) {
+		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rq->user);
+		if (le != LEDGER_OK)
+			return ledger_failed(rq, le);
+	}
+	for (; i < folders; i++) {
+		folder_rel(rq, i + 1, rel, sizeof rel);
+		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rel);
+		if (le != LEDGER_OK)
+			return ledger_failed(rq, le);
+	}
+	return outcome(REASON_NONE, NULL);
+}
+
+/*
+ * The folders the path needs: the user's, then the missing ones, named
+ * in r first.  The walk is asked again of what it made: a link or a
+ * file slipped into the path meanwhile is refused as rows 8 and 9 would
+ * have.
  */
 struct outcome
-make_folders(struct request *rq)
+make_folders(struct request *rq, struct reservation *r)
 {
+	struct outcome o;
+
+	if ((o = note_folders(rq, r)).reason != REASON_NONE)
+		return o;
 	if (rq->user_fd == -1) {
 		rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 1);
 		if (rq->user_fd == -1)
@@ -38,6 +88,20 @@ make_folders(struct request *rq)
 	default:
 		return outcome(REASON_CONFLICT, NULL);
 	}
+}
+
+/* Names tmp (already named by store_tmp_name) in r. */
+struct outcome
+note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
+{
+	char tmprel[sizeof rq->folder + 80];
+	enum ledger_err le;
+
+	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
+	    rq->folder[0] != '\0' ? "/" : "", tmp->name);
+	le = ledger_reservation_add(rq->ledger, r, RESV_TMP, tmprel);
+	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
+	    ledger_failed(rq, le);
 }
 
 /* Removes what this request made on the way: all or nothing. */
@@ -130,9 +194,145 @@ stream_body(struct request *rq, sink_fn sink)
 	return o;
 }
 
+/* Row 15 (a lock not had in time, a database away), 14 or 16. */
 struct outcome
-ledger_failed(enum ledger_err e)
+ledger_failed(struct request *rq, enum ledger_err e)
 {
-	return e == LEDGER_NOSPACE ? outcome(REASON_DISK_FULL, NULL) :
-	    outcome(REASON_SERVER_ERROR, NULL);
+	switch (e) {
+	case LEDGER_BUSY:
+		return outcome(REASON_BUSY, NULL);
+	case LEDGER_DOWN:
+		rq->reply.retry_after = 5;
+		return outcome(REASON_BUSY, "The usage ledger cannot be reached.");
+	case LEDGER_NOSPACE:
+		return outcome(REASON_DISK_FULL, NULL);
+	default:
+		return outcome(REASON_SERVER_ERROR, NULL);
+	}
+}
+
+/*
+ * Asks decide() again, with the facts of now: the space, and under the
+ * user's lock (quota set) the usage, leaving out own, what the request's
+ * own reservation holds.  The caller sets body_length and space_held.
+ * A refusal's figures go to the reply, as for the first decision.
+ */
+struct outcome
+decide_again(struct request *rq, int64_t own, int quota)
+{
+	struct facts  *f = &rq->facts;
+	struct verdict first;
+	struct usage   u;
+	int64_t        total;
+	enum reason    reason;
+
+	if (store_space(rq->upload_fd, &f->free_space, &total) == -1)
+		return outcome(REASON_SERVER_ERROR, NULL);
+	f->min_free = config_min_free(&rq->g->cfg, total);
+	if (quota) {
+		if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
+			return outcome(REASON_SERVER_ERROR, NULL);
+		f->used = u.used;
+		f->reserved = u.reserved > own ? u.reserved - own : 0;
+		f->limit = quota_lookup(rq->g->quota, rq->user).limit;
+	}
+	f->known |= KNOW_BODY | KNOW_SPACE | KNOW_QUOTA;
+	first = rq->verdict;	/* the body goes on by the first decision */
+	rq->verdict = decide(f, &rq->policy);
+	reason = rq->verdict.reason;
+	if (reason != REASON_NONE)
+		verdict_figures(rq);
+	rq->verdict = first;
+	return outcome(reason, NULL);
+}
+
+/*
+ * Gives tmp len bytes with fallocate, then checks the space that is
+ * left (upgate(8): free space is checked after it is allocated, so that
+ * uploads of different users cannot together pass min_free_space
+ * without waiting for each other).
+ */
+struct outcome
+allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
+{
+	enum store_err e;
+
+	if ((e = store_tmp_allocate(tmp, len)) != STORE_OK)
+		return e == STORE_NOSPACE ? disk_full(rq, len) :
+		    outcome(REASON_SERVER_ERROR, NULL);
+	rq->facts.body_length = len;
+	rq->facts.space_held = tmp->allocated;
+	return decide_again(rq, 0, 0);
+}
+
+/*
+ * A body of unknown length reserves as it grows (upgate(8)): when need,
+ * the bytes the request must hold, passes what r holds, the next step
+ * is reserved under the user's lock — need and a quarter more, at least
+ * HOLD_STEP, or need alone when that is all that fits — and given to tmp
+ * on the disk.  held: the request's bytes on the disk already.
+ */
+#define HOLD_STEP (1024 * 1024)
+
+struct outcome
+hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
+    int64_t need, int64_t held)
+{
+	int64_t        step, want;
+	enum ledger_err le;
+	struct outcome o;
+
+	if (need <= r->bytes && need <= held)
+		return outcome(REASON_NONE, NULL);
+	step = need / 4 > HOLD_STEP ? need / 4 : HOLD_STEP;
+	want = need > INT64_MAX - step ? INT64_MAX : need + step;
+	if ((le = lock_user(rq)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	rq->facts.space_held = held;
+	rq->facts.body_length = want;
+	if (decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
+		want = need;
+		rq->facts.body_length = want;
+		if ((o = decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
+			unlock_user(rq);
+			return o;
+		}
+	}
+	le = ledger_reservation_set(rq->ledger, r, want);
+	unlock_user(rq);
+	if (le != LEDGER_OK)
+		return ledger_failed(rq, le);
+	if (want <= held)
+		return outcome(REASON_NONE, NULL);
+	return allocate(rq, tmp, tmp->allocated + (want - held));
+}
+
+enum ledger_err
+lock_file(struct request *rq)
+{
+	if (rq->g->cfg.per_user_dirs)
+		return LEDGER_OK;
+	return ledger_lock_file(rq->ledger, rq->rel, LEDGER_LOCK_TIMEOUT_MS);
+}
+
+enum ledger_err
+lock_user(struct request *rq)
+{
+	enum ledger_err e;
+
+	if (rq->locked)
+		return LEDGER_OK;
+	e = ledger_lock_user(rq->ledger, rq->user, LEDGER_LOCK_TIMEOUT_MS);
+	rq->locked = e == LEDGER_OK;
+	return e;
+}
+
+/* Drops the user's lock and any file lock taken after it. */
+void
+unlock_user(struct request *rq)
+{
+	if (!rq->locked)
+		return;
+	ledger_unlock(rq->ledger);
+	rq->locked = 0;
 }

@@ -33,7 +33,8 @@ struct request {
 	struct verdict      verdict;
 	struct reply        reply;
 	/* files and accounting */
-	struct ledger       ledger;
+	struct ledger      *ledger;	/* the gate's, when open */
+	int                 locked;	/* the user's lock is held */
 	int                 upload_fd;
 	int                 user_fd;	/* -1: no folder yet */
 	int                 made_user_dir;
@@ -76,11 +77,23 @@ outcome(enum reason reason, const char *detail)
 typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
 
 /* gate_body.c */
-struct outcome make_folders(struct request *);
+struct outcome make_folders(struct request *, struct reservation *);
+struct outcome note_tmp(struct request *, struct reservation *,
+    const struct store_tmp *);
+struct outcome allocate(struct request *, struct store_tmp *, int64_t len);
+enum ledger_err lock_file(struct request *);
 void           undo_folders(struct request *);
 struct outcome stream_body(struct request *, sink_fn);
 struct outcome disk_full(struct request *, int64_t required);
-struct outcome ledger_failed(enum ledger_err);
+struct outcome ledger_failed(struct request *, enum ledger_err);
+enum ledger_err lock_user(struct request *);
+void           unlock_user(struct request *);
+struct outcome hold_more(struct request *, struct reservation *,
+    struct store_tmp *, int64_t quota_need, int64_t space_need);
+struct outcome decide_again(struct request *, int64_t own, int quota);
+
+/* gate.c */
+int            refresh_target(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
 void put_store(struct request *);
@@ -89,6 +102,7 @@ void post_store(struct request *);
 /* gate_respond.c */
 void respond(struct request *, enum reason, const char *detail);
 void respond_verdict(struct request *);
+void verdict_figures(struct request *);
 void fill_quota(struct request *);
 int  body_unread(const struct request *);
 

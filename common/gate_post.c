@@ -23,14 +23,14 @@
 #define SUFFIX_MAX      100000	/* "name-N" tried before giving up */
 
 struct form_file {
-	struct store_tmp   tmp;
-	struct reservation resv;	/* names tmp for a reclaim */
+	struct store_tmp   tmp;		/* named in the form's reservation */
 	char              *field;
 	char               name[FILE_NAME_MAX + 1];	/* as the client named it */
 	char               final[FILE_NAME_MAX + 1];	/* as stored */
 	char               stored_as[sizeof ((struct request *)0)->folder +
 	                       FILE_NAME_MAX + 2];
 	int64_t            size;
+	unsigned           suffix;	/* final is name-suffix (0: name) */
 	int                published;
 };
 
@@ -47,9 +47,10 @@ struct form {
 	int64_t             file_bytes;
 	int64_t             room;	/* quota left for file bytes, or -1 */
 	int64_t             space;	/* disk space left for file bytes */
-	struct reservation  quota_resv;	/* the quota part of the charge */
+	struct reservation  resv;	/* the charge, and every part's file */
 	struct outcome      failure;
 	struct stored_file *listed;	/* what the reply shows */
+	int64_t             held;	/* publishing: bytes not yet usage */
 };
 
 /* Records why a callback stops the parser. */
@@ -115,48 +116,34 @@ add_file(struct form *f)
 	p = &f->files[f->nfiles];
 	memset(p, 0, sizeof *p);
 	p->tmp.fd = -1;
-	ledger_reservation_init(&p->resv);
 	return p;
 }
 
 /*
- * Under the lock: the part's temporary file, the reservation that names
- * it, and the space still announced and not yet used (SPEC §6).
+ * The part's temporary file, named in the form's reservation before it
+ * exists, and the space still announced and not yet used (upgate(8)).
+ * No lock: the reservation is the request's own.
  */
 static struct outcome
 open_part(struct form *f, struct form_file *file)
 {
 	struct request *rq = f->rq;
-	char    tmprel[sizeof rq->folder + 80];
-	int64_t want = rq->verdict.length - rq->received;
-	enum ledger_err le;
-	enum store_err  e;
+	int64_t         want = rq->verdict.length - rq->received;
+	struct outcome  o;
 
-	if ((le = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK)
-		return outcome(le == LEDGER_BUSY ? REASON_BUSY :
-		    REASON_SERVER_ERROR, NULL);
-	/* the reservation names the file before it exists: see store.h */
-	if (store_tmp_name(rq->target.dir_fd, &file->tmp) != STORE_OK) {
-		ledger_unlock(&rq->ledger);
+	if (store_tmp_name(rq->target.dir_fd, &file->tmp) != STORE_OK)
 		return outcome(REASON_SERVER_ERROR, NULL);
-	}
-	snprintf(tmprel, sizeof tmprel, "%s%s%s", rq->folder,
-	    rq->folder[0] != '\0' ? "/" : "", file->tmp.name);
-	le = ledger_reserve(&rq->ledger, rq->user, 0, tmprel, &file->resv);
-	if (le == LEDGER_OK && store_tmp_open(&file->tmp) != STORE_OK)
-		le = LEDGER_IO;
-	ledger_unlock(&rq->ledger);
-	if (le != LEDGER_OK)
-		return ledger_failed(le);
+	if ((o = note_tmp(rq, &f->resv, &file->tmp)).reason != REASON_NONE)
+		return o;
+	if (store_tmp_open(&file->tmp) != STORE_OK)
+		return outcome(REASON_SERVER_ERROR, NULL);
 	if (rq->verdict.length < 0 || want <= 0)
 		return outcome(REASON_NONE, NULL);
 	if (want > f->space - f->file_bytes)
 		want = f->space - f->file_bytes;
-	e = store_tmp_allocate(&file->tmp, want);
-	if (e == STORE_OK)
+	if (want <= 0)
 		return outcome(REASON_NONE, NULL);
-	return e == STORE_NOSPACE ? disk_full(rq, rq->verdict.length) :
-	    outcome(REASON_SERVER_ERROR, NULL);
+	return allocate(rq, &file->tmp, want);
 }
 
 static int
@@ -192,15 +179,28 @@ on_begin(void *arg, const struct mp_part *part)
 	return 0;
 }
 
-/* File bytes are held to the exact quota and space left (SPEC §6). */
+/*
+ * File bytes are held to the exact quota and space left (upgate(8));
+ * a form of unknown length reserves them as they come.
+ */
 static int
 file_data(struct form *f, const char *buf, size_t len)
 {
-	struct request *rq = f->rq;
-	enum store_err  e;
+	struct request   *rq = f->rq;
+	struct store_tmp *t = &f->cur->tmp;
+	struct outcome    o;
+	enum store_err    e;
+	int64_t           held;
 
 	f->file_bytes += (int64_t)len;
 	f->cur->size += (int64_t)len;
+	if (rq->verdict.length < 0) {
+		held = f->file_bytes - f->cur->size +
+		    (t->allocated > t->written ? t->allocated : t->written);
+		o = hold_more(rq, &f->resv, t, f->file_bytes, held);
+		if (o.reason != REASON_NONE)
+			return stop(f, o);
+	}
 	if (f->room >= 0 && f->file_bytes > f->room) {
 		rq->reply.upload_size = f->file_bytes;
 		rq->reply.shortage = f->file_bytes - f->room;
@@ -295,25 +295,69 @@ suffixed(const char *name, unsigned n, char *out, size_t size)
 	snprintf(out, size, "%.*s%s%s", (int)stem, name, suffix, name + len - ext);
 }
 
-/* The first free name among name, name-1, name-2, ... (under the lock). */
+static int
+name_taken(int dir_fd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT;
+}
+
+/*
+ * The first free name among name, name-1, name-2, ..., from *from on.
+ * Looked for without any lock: the rename never replaces, so a name
+ * taken meanwhile only sends the search on.
+ */
 static int
 pick_name(int dir_fd, struct form_file *file, unsigned *from)
 {
-	struct stat st;
-	unsigned    n;
+	unsigned n;
 
 	for (n = *from; n < SUFFIX_MAX; n++) {
 		if (n == 0)
 			snprintf(file->final, sizeof file->final, "%s", file->name);
 		else
 			suffixed(file->name, n, file->final, sizeof file->final);
-		if (fstatat(dir_fd, file->final, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-		    errno == ENOENT) {
+		if (!name_taken(dir_fd, file->final)) {
+			file->suffix = n;
 			*from = n + 1;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+/*
+ * Where the search for file i starts: past the suffix an earlier part
+ * of the same name took, so that a form of many parts named alike costs
+ * one pass over the folder, not one per part.
+ */
+static unsigned
+first_suffix(const struct form *f, size_t i)
+{
+	size_t j = i;
+
+	while (j-- > 0)
+		if (strcmp(f->files[j].name, f->files[i].name) == 0)
+			return f->files[j].suffix + 1;
+	return 0;
+}
+
+/* Picks every file's name, without a lock. */
+static struct outcome
+pick_names(struct form *f)
+{
+	size_t   i;
+	unsigned from;
+
+	for (i = 0; i < f->nfiles; i++) {
+		from = first_suffix(f, i);
+		if (pick_name(f->rq->target.dir_fd, &f->files[i], &from) == -1)
+			return outcome(REASON_CONFLICT, "No free name is left "
+			    "for a file of the form.");
+	}
+	return outcome(REASON_NONE, NULL);
 }
 
 /* "folder/final" below upload_dir, into out. */
@@ -325,32 +369,56 @@ rel_of(const struct request *rq, const struct form_file *file, char *out,
 	    rq->folder[0] != '\0' ? "/" : "", file->final);
 }
 
-/* Ledger first, then a rename that never replaces (SPEC §4, §5). */
+/*
+ * Under the user's lock (and, with per_user_dirs = no, the name's):
+ * the ledger first, then a rename that never replaces (upgate(8)).  A
+ * name taken meanwhile: the record goes and the next name is tried.
+ */
 static struct outcome
-publish_one(struct request *rq, struct form_file *file)
+publish_one(struct form *f, struct form_file *file)
 {
+	struct request *rq = f->rq;
 	char            rel[sizeof rq->folder + FILE_NAME_MAX + 2];
-	unsigned        from = 0;
+	unsigned        from = file->suffix;
 	enum ledger_err le;
 	enum store_err  e;
 
 	for (;;) {
+		rel_of(rq, file, rel, sizeof rel);
+		if ((le = lock_user(rq)) != LEDGER_OK ||
+		    (!rq->g->cfg.per_user_dirs &&
+		    (le = ledger_lock_file(rq->ledger, rel,
+		    LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK))
+			return ledger_failed(rq, le);
+		/* under the lock, other uploads' names are final: ask again */
+		if (!name_taken(rq->target.dir_fd, file->final)) {
+			le = ledger_commit(rq->ledger, rq->user, rel, file->size);
+			if (le != LEDGER_OK)
+				return ledger_failed(rq, le);
+			e = store_tmp_publish(&file->tmp, file->final, 0);
+			if (e == STORE_OK || file->tmp.name[0] == '\0')
+				break;
+			(void)ledger_forget(rq->ledger, rel);
+			if (e != STORE_EXISTS)
+				return outcome(REASON_SERVER_ERROR, NULL);
+		}
+		/* taken by another upload or a writer outside upgate */
+		if (!rq->g->cfg.per_user_dirs)
+			unlock_user(rq);	/* no lock while searching */
+		from++;
 		if (pick_name(rq->target.dir_fd, file, &from) == -1)
 			return outcome(REASON_CONFLICT, "No free name is left "
 			    "for a file of the form.");
-		rel_of(rq, file, rel, sizeof rel);
-		if ((le = ledger_commit(&rq->ledger, rq->user, rel, file->size)) !=
-		    LEDGER_OK)
-			return ledger_failed(le);
-		e = store_tmp_publish(&file->tmp, file->final, 0);
-		if (e == STORE_OK || file->tmp.name[0] == '\0')
-			break;
-		(void)ledger_forget(&rq->ledger, rel);
-		if (e != STORE_EXISTS)	/* taken by a writer outside upgate */
-			return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	file->published = 1;
-	return outcome(REASON_NONE, NULL);
+	/* these bytes are usage now: the reservation holds the rest */
+	f->held -= file->size;
+	le = ledger_reservation_set(rq->ledger, &f->resv,
+	    f->held > 0 ? f->held : 0);
+	if (!rq->g->cfg.per_user_dirs)
+		unlock_user(rq);	/* one name's lock at a time */
+	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
+	    ledger_failed(rq, le);
 }
 
 /* Takes back the files already published: all or nothing. */
@@ -365,32 +433,26 @@ unpublish(struct form *f)
 		if (!f->files[i].published)
 			continue;
 		rel_of(rq, &f->files[i], rel, sizeof rel);
+		if (lock_user(rq) != LEDGER_OK)
+			break;	/* the files stay, counted: an over-count */
+		if (!rq->g->cfg.per_user_dirs &&
+		    ledger_lock_file(rq->ledger, rel, LEDGER_LOCK_TIMEOUT_MS) !=
+		    LEDGER_OK) {
+			unlock_user(rq);
+			break;
+		}
 		if (store_unlink(rq->target.dir_fd, f->files[i].final) == STORE_OK)
-			(void)ledger_forget(&rq->ledger, rel);
+			(void)ledger_forget(rq->ledger, rel);
 		f->files[i].published = 0;
+		if (!rq->g->cfg.per_user_dirs)
+			unlock_user(rq);
 	}
 }
 
-/* Row 11 once more, now that the file bytes are known exactly. */
-static struct outcome
-recheck_quota(struct form *f)
-{
-	struct request *rq = f->rq;
-	struct usage    u;
-	int64_t         others;
-
-	if (rq->facts.limit == QUOTA_UNLIMITED)
-		return outcome(REASON_NONE, NULL);
-	if (ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
-	others = u.used + u.reserved - f->quota_resv.bytes;
-	if (f->file_bytes <= rq->facts.limit - others)
-		return outcome(REASON_NONE, NULL);
-	rq->reply.upload_size = f->file_bytes;
-	rq->reply.shortage = others + f->file_bytes - rq->facts.limit;
-	return outcome(REASON_QUOTA_EXCEEDED, NULL);
-}
-
+/*
+ * Rows 10 and 11 once more through decide(), now that the file bytes are
+ * known exactly, then the files, all or none.
+ */
 static struct outcome
 publish_all(struct form *f)
 {
@@ -399,42 +461,51 @@ publish_all(struct form *f)
 	enum ledger_err le;
 	size_t          i;
 
-	if ((le = ledger_lock(&rq->ledger, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK)
-		return outcome(le == LEDGER_BUSY ? REASON_BUSY :
-		    REASON_SERVER_ERROR, NULL);
-	if ((o = recheck_quota(f)).reason != REASON_NONE)
+	if ((o = pick_names(f)).reason != REASON_NONE)
 		return o;
+	if ((le = lock_user(rq)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	rq->facts.body_length = f->file_bytes;
+	rq->facts.space_held = f->file_bytes;
+	if ((o = decide_again(rq, f->resv.bytes, 1)).reason != REASON_NONE)
+		return o;
+	/* from here on the reservation holds what is not published yet */
+	f->held = f->file_bytes;
+	if ((le = ledger_reservation_set(rq->ledger, &f->resv, f->held)) !=
+	    LEDGER_OK)
+		return ledger_failed(rq, le);
 	for (i = 0; i < f->nfiles; i++)
-		if ((o = publish_one(rq, &f->files[i])).reason != REASON_NONE) {
+		if ((o = publish_one(f, &f->files[i])).reason != REASON_NONE) {
 			unpublish(f);
 			return o;
 		}
 	return outcome(REASON_NONE, NULL);
 }
 
-/* Under the lock still: the quota reservation and the folders. */
+/* Under the user's lock still: the reservation and the folders. */
 static struct outcome
-prepare(struct form *f)
+prepare_locked(struct form *f)
 {
 	struct request *rq = f->rq;
 	const struct facts *fa = &rq->facts;
 	int64_t         len = rq->verdict.length, hold;
 	enum ledger_err le;
 
-	f->space = space_available(fa->free_space, fa->min_free);
+	f->space = len < 0 ? INT64_MAX :
+	    space_available(fa->free_space, fa->min_free);
 	f->room = -1;
 	hold = 0;
-	if (fa->limit != QUOTA_UNLIMITED) {
+	if (fa->limit != QUOTA_UNLIMITED && len >= 0) {
 		f->room = fa->limit - fa->used - fa->reserved;
 		if (f->room < 0)
 			f->room = 0;
 		/* at most what is available; the exact limit while streaming */
-		hold = len < 0 ? 0 : len < f->room ? len : f->room;
+		hold = len < f->room ? len : f->room;
 	}
-	le = ledger_reserve(&rq->ledger, rq->user, hold, NULL, &f->quota_resv);
+	le = ledger_reserve(rq->ledger, rq->user, hold, NULL, &f->resv);
 	if (le != LEDGER_OK)
-		return ledger_failed(le);
-	return make_folders(rq);
+		return ledger_failed(rq, le);
+	return make_folders(rq, &f->resv);
 }
 
 static struct outcome
@@ -444,9 +515,10 @@ run_form(struct form *f)
 	struct outcome  o;
 	enum mp_err     e;
 
-	if ((o = prepare(f)).reason != REASON_NONE)
+	o = prepare_locked(f);
+	unlock_user(rq);
+	if (o.reason != REASON_NONE)
 		return o;
-	ledger_unlock(&rq->ledger);
 	if ((o = stream_body(rq, post_sink)).reason != REASON_NONE)
 		return o;
 	if ((e = mp_finish(&f->mp)) != MP_OK) {
@@ -488,20 +560,17 @@ list_files(struct form *f)
 }
 
 /*
- * Ends the request's temporary files and reservations, before the reply
- * reads the user's figures (they are those after the request).
+ * Ends the request's temporary files and its reservation, before the
+ * reply reads the user's figures (they are those after the request).
  */
 static void
 form_settle(struct form *f)
 {
-	struct request *rq = f->rq;
-	size_t          i;
+	size_t i;
 
-	for (i = 0; i < f->nfiles; i++) {
+	for (i = 0; i < f->nfiles; i++)
 		store_tmp_abort(&f->files[i].tmp);
-		ledger_release_reservation(&rq->ledger, &f->files[i].resv);
-	}
-	ledger_release_reservation(&rq->ledger, &f->quota_resv);
+	ledger_release_reservation(f->rq->ledger, &f->resv);
 }
 
 static void
@@ -527,7 +596,7 @@ post_store(struct request *rq)
 		return;
 	}
 	f->rq = rq;
-	ledger_reservation_init(&f->quota_resv);
+	ledger_reservation_init(&f->resv);
 	rq->form = f;
 	/* row 7 checked the type already: this cannot fail now */
 	(void)mp_init(&f->mp, rq->io->param(rq->io->ctx, "CONTENT_TYPE"));

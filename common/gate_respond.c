@@ -29,22 +29,26 @@ body_unread(const struct request *rq)
 }
 
 /*
- * The user's figures after the request took effect.  Read without the
- * lock when it is not held: usage files are replaced atomically, so a
- * reader sees the old figure or the new one.
+ * The user's figures after the request took effect, read under the
+ * user's lock: still held when the request ends with it, else taken for
+ * the read alone.  A 503 busy carries none (and must not wait again).
  */
 void
 fill_quota(struct request *rq)
 {
 	struct usage u;
 
-	if (rq->user == NULL || rq->ledger.state_fd == -1 ||
-	    ledger_usage(&rq->ledger, rq->user, &u) != LEDGER_OK)
+	if (rq->user == NULL || rq->ledger == NULL ||
+	    rq->reply.reason == REASON_BUSY)
 		return;
-	rq->reply.has_quota = 1;
-	rq->reply.quota.limit = quota_lookup(rq->g->quota, rq->user).limit;
-	rq->reply.quota.used = u.used;
-	rq->reply.quota.reserved = u.reserved;
+	if (!rq->locked && lock_user(rq) != LEDGER_OK)
+		return;
+	if (ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
+		rq->reply.has_quota = 1;
+		rq->reply.quota.limit = quota_lookup(rq->g->quota, rq->user).limit;
+		rq->reply.quota.used = u.used;
+		rq->reply.quota.reserved = u.reserved;
+	}
 }
 
 /* The largest files a quota refusal lists, bounded (SPEC §7). */
@@ -63,7 +67,7 @@ fill_largest(struct request *rq)
 		return;
 	snprintf(prefix, sizeof prefix, "%s/", rq->user);
 	rq->reply.largest = rq->largest;
-	rq->reply.nlargest = ledger_largest(&rq->ledger, rq->user,
+	rq->reply.nlargest = ledger_largest(rq->ledger, rq->user,
 	    cfg->per_user_dirs ? prefix : NULL, rq->largest, max);
 }
 
@@ -79,9 +83,9 @@ fill_storage_path(struct request *rq)
 	rq->reply.storage_path = rq->storage_path;
 }
 
-/* The figures of a refusal decided by decide(). */
+/* The figures of a refusal decided by decide(), into the reply. */
 void
-respond_verdict(struct request *rq)
+verdict_figures(struct request *rq)
 {
 	const struct verdict *v = &rq->verdict;
 	struct reply         *r = &rq->reply;
@@ -102,7 +106,13 @@ respond_verdict(struct request *rq)
 	default:
 		break;
 	}
-	respond(rq, v->reason, NULL);
+}
+
+void
+respond_verdict(struct request *rq)
+{
+	verdict_figures(rq);
+	respond(rq, rq->verdict.reason, NULL);
 }
 
 static int64_t
@@ -209,6 +219,7 @@ respond(struct request *rq, enum reason reason, const char *detail)
 	r->user = rq->user;
 	if (reason != REASON_OPTIONS && reason != REASON_METHOD_NOT_ALLOWED)
 		fill_quota(rq);
+	unlock_user(rq);	/* nothing is scanned or written under it */
 	if (reason == REASON_QUOTA_EXCEEDED)
 		fill_largest(rq);
 	if (reason == REASON_DISK_FULL)

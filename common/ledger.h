@@ -1,24 +1,36 @@
 /*
- * ledger: usage accounting in state_dir (SPEC §4).
+ * ledger: usage accounting (upgate(8), "USAGE ACCOUNTING").  One
+ * interface, two backends chosen once from the configuration's `ledger`
+ * key: `files` (in state_dir, ledger_files.c) and `postgresql`
+ * (ledger_pg.c).  The gate never knows which one it talks to.
  *
- * Layout, all below state_dir (mode 0700):
- *   lock            the ledger lock: an open-file-description lock on it
- *                   guards every read-modify-write below
- *   usage/USER      "USED\n": bytes of the files upgate stored for USER
- *   files/REL       "USER SIZE\n" for each stored file, REL its path below
- *                   upload_dir (so with per_user_dirs it starts "USER/")
- *   resv/USER.ID    a live reservation: "BYTES TMPREL\n", held under an
- *                   OFD write lock by the upload that owns it; a file
- *                   whose lock can be taken belongs to a dead handler
+ * What a ledger keeps:
+ *   usage     bytes of the files upgate stored, per user
+ *   records   who stored each file (its path below upload_dir) and its
+ *             size, for the charge of a replacement and per_user_dirs = no
+ *   reservations
+ *             what running uploads hold: bytes, and the temporary files
+ *             and folders they made (so a reclaim can remove them).  A
+ *             reservation lives as long as its owner: a handler that dies
+ *             (its lock, or its database session, gone) leaves one that
+ *             the next request of the user reclaims.
  *
- * The lock belongs to the open file description, not to the process:
- * each thread (each request of the FastCGI responder) opens its own
- * struct ledger, so that two of them exclude each other.
+ * Locks are scopes, as narrow as the guarantees: one per user, one per
+ * target file (per_user_dirs = no, and form names), and one over
+ * everything for the operator's recount and migrate.  A waiting request
+ * sleeps until the lock is free or its time is up (LEDGER_BUSY).  Nobody
+ * holds a lock while a body streams, an answer is rendered or written,
+ * or while wanting another user's lock.
  *
- * Critical sections are short (no body byte is read under the lock), so
- * one lock for all users keeps ownership races (per_user_dirs = no)
- * impossible at little cost.  Usage is written before a file is renamed
- * into place and lowered after it is removed, so a crash over-counts.
+ * Durability (sync = yes): a change that raises usage is durable before
+ * the function returns; a record is durable before any change that
+ * lowers usage on its account, so that a crash over-counts, never
+ * under-counts.  With sync = no nothing is forced to the disk.
+ *
+ * One struct ledger per thread: the `files` backend's locks belong to
+ * the open file description, so two requests of one process exclude
+ * each other only through descriptors of their own, and a database
+ * connection serves one request at a time.
  */
 #ifndef UPGATE_LEDGER_H
 #define UPGATE_LEDGER_H
@@ -27,35 +39,52 @@
 #include <stdint.h>
 #include "reply.h"
 
-#define LEDGER_LOCK_TIMEOUT_MS 5000
+#define LEDGER_LOCK_TIMEOUT_MS 5000	/* row 15 of upgate(8)'s table */
 
 enum ledger_err {
 	LEDGER_OK = 0,
 	LEDGER_BUSY,		/* lock not obtained in time: 503 */
+	LEDGER_DOWN,		/* the database cannot be reached: 503 */
 	LEDGER_NOSPACE,		/* ENOSPC or EDQUOT: 507 */
 	LEDGER_IO,		/* anything else: 500 */
 	LEDGER__MAX
 };
 const char *ledger_strerror(enum ledger_err);
 
-/* Set the fields to -1 (ledger_open does) before ledger_close. */
-struct ledger {
-	int state_fd;	/* state_dir, O_DIRECTORY */
-	int lock_fd;	/* the lock file, -1 when not open */
-	int locked;
+/* What ledger_open needs from the configuration. */
+struct ledger_config {
+	const char *state_dir;	/* always: the compiled quota index lives there */
+	const char *uri;	/* NULL: files; else a postgresql:// URI */
+	int         sync;	/* the configuration's `sync` */
 };
 
-/* Callers set it up with ledger_reservation_init (fd -1). */
+struct ledger_ops;
+
+/*
+ * A ledger, open for one thread.  state_fd is state_dir (both backends
+ * keep the compiled quota index there); the rest is the backend's.
+ */
+struct ledger {
+	const struct ledger_ops *ops;	/* NULL: not open */
+	int    state_fd;
+	int    sync;
+	void  *be;			/* the backend's state, owned */
+	/* why the last call failed, for the log: "fsync:EIO" */
+	char   cause[96];
+};
+
+/* Callers set it up with ledger_reservation_init. */
 struct reservation {
-	int     fd;		/* the resv file, locked while the upload runs;
-				   -1 when none */
-	char    name[128];	/* "USER.ID" below resv/ */
-	int64_t bytes;
+	uint64_t id;		/* 0: none */
+	int      fd;		/* files: the locked resv file, else -1 */
+	char     user[65];
+	int64_t  bytes;		/* what it holds of the user's quota */
+	int64_t  end;		/* files: where its next path goes */
 };
 
 struct usage {
 	int64_t used;
-	int64_t reserved;	/* live reservations */
+	int64_t reserved;	/* live reservations and leases */
 };
 
 struct record {
@@ -63,68 +92,59 @@ struct record {
 	int64_t size;
 };
 
-/*
- * Opens (creating, mode 0700) state_dir and its folders; its parent must
- * exist.  On failure the struct is closed (ledger_close is still safe).
- */
-enum ledger_err ledger_open(struct ledger *, const char *state_dir);
-void ledger_close(struct ledger *);	/* safe twice */
+/* What a reservation names, for a reclaim to remove. */
+enum resv_path {
+	RESV_TMP = 't',		/* a temporary file ".upgate-tmp-..." */
+	RESV_DIR = 'd'		/* a folder the upload created */
+};
 
 /*
- * Takes the ledger lock, waiting at most timeout_ms; LEDGER_BUSY when it
- * could not.  Every function below but ledger_release_reservation expects
- * it held.
+ * Opens the backend that cfg names: state_dir is created (mode 0700,
+ * its parent must exist); a database is connected to, its tables made
+ * on first use.  LEDGER_DOWN when the database cannot be reached.  On
+ * failure l is closed (ledger_close is safe).  cfg's strings are copied.
  */
-enum ledger_err ledger_lock(struct ledger *, int timeout_ms);
+enum ledger_err ledger_open(struct ledger *, const struct ledger_config *);
+void ledger_close(struct ledger *);	/* safe twice, and on a zeroed one */
+void ledger_init(struct ledger *);	/* closed: ops NULL, state_fd -1 */
+
+/*
+ * Scopes.  ledger_lock_user takes user's lock; ledger_lock_file the lock
+ * of a file's path below upload_dir (taken after the user's); ledger_
+ * lock_all every lock at once (the operator's tool).  Each waits at most
+ * timeout_ms (0: tries once): LEDGER_BUSY.  A failed lock call leaves
+ * nothing more held; after any failure inside a scope the caller still
+ * ends it with ledger_unlock, which drops every lock held and is safe
+ * when none is.
+ */
+enum ledger_err ledger_lock_user(struct ledger *, const char *user,
+    int timeout_ms);
+enum ledger_err ledger_lock_file(struct ledger *, const char *rel,
+    int timeout_ms);
+enum ledger_err ledger_lock_all(struct ledger *, int timeout_ms);
 void ledger_unlock(struct ledger *);
 
 /*
- * Reclaims the reservations of user (all users when user is NULL) whose
- * owner is gone: removes their temporary files below upload_fd and their
- * resv files.  Calls fn(arg, user, bytes) for each, when fn is not NULL.
+ * The functions below expect the lock of the user they change (or
+ * ledger_lock_all) held, unless they say otherwise.
  */
-enum ledger_err ledger_reclaim(struct ledger *, const char *user,
-    int upload_fd, void (*fn)(void *, const char *, int64_t), void *arg);
 
-/*
- * used from usage/USER (0 when missing; LEDGER_IO when corrupt) and
- * reserved, the sum of the live reservations.  Dead reservations count
- * for nothing and are left in place: run ledger_reclaim first.
- */
+/* used (0 when unknown) and reserved, the live reservations' bytes. */
 enum ledger_err ledger_usage(struct ledger *, const char *user,
     struct usage *out);
 
-/* Sets used for user (recount). */
+/* Sets used for user (recount, migrate). */
 enum ledger_err ledger_set_used(struct ledger *, const char *user,
     int64_t used);
 
-/* The record of rel; 0 and *out filled, 1 when there is none, or -1. */
+/* The record of rel: 0 and *out filled, 1 when there is none, or -1. */
 int ledger_record_get(struct ledger *, const char *rel, struct record *out);
-
-/*
- * Writes a reservation of bytes for user, naming the temporary file
- * tmprel (below upload_dir; NULL for none yet) it will own, and keeps it
- * locked in *r, which the caller ends with ledger_release_reservation.
- * On failure *r is as after ledger_reservation_init.  A reclaim removes
- * tmprel only when its last component starts with ".upgate-tmp-".
- */
-enum ledger_err ledger_reserve(struct ledger *, const char *user,
-    int64_t bytes, const char *tmprel, struct reservation *r);
-
-void ledger_reservation_init(struct reservation *);	/* fd -1, no name */
-
-/*
- * Changes what a live reservation holds (e.g. the next multipart part's
- * temporary file, or fewer bytes once some are committed).  Expects the
- * lock held, like the readers of resv/.
- */
-enum ledger_err ledger_reservation_update(struct ledger *,
-    struct reservation *, int64_t bytes, const char *tmprel);
 
 /*
  * Records that rel now holds size bytes of user's, replacing whatever
  * record rel had: usage moves by size minus the old record's size (for
- * the old record's owner).  Called before the rename into place.
+ * the old record's owner).  A raise is durable before it returns; call
+ * it before the rename into place when it raises, after when it lowers.
  */
 enum ledger_err ledger_commit(struct ledger *, const char *user,
     const char *rel, int64_t size);
@@ -132,21 +152,54 @@ enum ledger_err ledger_commit(struct ledger *, const char *user,
 /* Drops the record of rel and lowers its owner's usage.  After unlink. */
 enum ledger_err ledger_forget(struct ledger *, const char *rel);
 
+void ledger_reservation_init(struct reservation *);	/* id 0, fd -1 */
+
 /*
- * Ends a reservation: removes its resv file and closes it.  Call it only
- * once the temporary file is renamed into place or removed: from then on
- * a reclaim may remove tmprel.  Needs no lock (the file is ours while
- * locked).  Safe on an ended r, on one from ledger_reservation_init and
- * on a zeroed one (an empty name means none, so fd 0 is never closed).
- * l may be NULL: the file then stays, dead, for the next reclaim.
+ * A reservation of bytes for user, live until r is released or its
+ * owner is gone (this process; with a database, its session: a moment
+ * after the process dies); tmprel (below upload_dir; NULL for none yet) is
+ * its first path, named before the file exists.  On failure r is as
+ * after ledger_reservation_init.
+ */
+enum ledger_err ledger_reserve(struct ledger *, const char *user,
+    int64_t bytes, const char *tmprel, struct reservation *r);
+
+/* Changes the bytes r holds. */
+enum ledger_err ledger_reservation_set(struct ledger *, struct reservation *,
+    int64_t bytes);
+
+/*
+ * Adds a path r owns: a temporary file (only names that start with
+ * ".upgate-tmp-" are ever removed for it) or a folder it made (removed
+ * when empty).  Needs no lock: r is its owner's.
+ */
+enum ledger_err ledger_reservation_add(struct ledger *, struct reservation *,
+    enum resv_path, const char *rel);
+
+/*
+ * Ends r.  Call it once the temporary files are renamed into place or
+ * removed; under the user's lock when the bytes it held are now usage
+ * (so that nobody sees them twice).  Safe on an ended r and on one from
+ * ledger_reservation_init; l may be NULL (the reservation then stays
+ * for a reclaim once its owner is gone).
  */
 void ledger_release_reservation(struct ledger *, struct reservation *);
 
 /*
+ * Reclaims the reservations of user (every user when NULL) whose owner
+ * is gone: removes their temporary files, then their folders when empty,
+ * below upload_fd, then the reservations.  Calls fn(arg, user, bytes)
+ * for each, when fn is not NULL.
+ */
+enum ledger_err ledger_reclaim(struct ledger *, const char *user,
+    int upload_fd, void (*fn)(void *, const char *, int64_t), void *arg);
+
+/*
  * The largest files recorded for user, largest first, at most max of
- * them, looking at no more than LEDGER_SCAN_MAX records (so the cost of a
- * refusal does not grow with the user's number of files).  Names are
+ * them, looking at no more than LEDGER_SCAN_MAX records (so the cost of
+ * a refusal does not grow with the user's number of files).  Names are
  * relative to the user's folder when prefix (e.g. "alice/") is given.
+ * Needs no lock.
  */
 #define LEDGER_SCAN_MAX 10000
 size_t ledger_largest(struct ledger *, const char *user, const char *prefix,
@@ -154,21 +207,94 @@ size_t ledger_largest(struct ledger *, const char *user, const char *prefix,
 
 /*
  * Rebuilds the ledger of user (every user when NULL) from the disk
- * (SPEC §10): reclaims dead reservations, then sums st_size of the
- * regular files below upload_fd that belong to the user — with
- * per_user_dirs everything in USER/ but temporary files, without it the
- * files whose record names the user — rewriting records and usage.
- * Calls fn(arg, user, old_used, new_used) for each user whose usage
- * changed.  Names that start with '.' are skipped at every level
- * (upgate stores none: they are temporary files, state_dir and the
- * like); symbolic links are never followed.  Expects the lock held.
+ * (upgate-quota(8), recount): reclaims dead reservations, then sums
+ * st_size of the regular files below upload_fd that belong to the user
+ * — with per_user_dirs everything in USER/ but names starting with '.',
+ * without it the files whose record names the user — rewriting records
+ * and usage.  Calls fn(arg, user, old_used, new_used) for each user
+ * whose usage changed.  Symbolic links are never followed.  Expects
+ * ledger_lock_all held.
  */
 enum ledger_err ledger_recount(struct ledger *, int upload_fd,
     int per_user_dirs, const char *user,
     void (*fn)(void *, const char *, int64_t, int64_t), void *arg);
 
-/* Users that have a usage file, for report: calls fn for each. */
+/* Users that have a usage figure: calls fn for each.  Needs no lock. */
 enum ledger_err ledger_each_user(struct ledger *,
     void (*fn)(void *, const char *), void *arg);
+
+/*
+ * Every record (of owner, when not NULL): fn(arg, rel, rec) returns 0 to
+ * go on, 1 to stop, -1 to fail.  Needs no lock; sees each record once.
+ * A record that cannot be read (a torn file) comes, when owner is NULL,
+ * with an empty owner and size -1, so that a recount can mend it.
+ */
+enum ledger_err ledger_each_record(struct ledger *, const char *owner,
+    int (*fn)(void *, const char *, const struct record *), void *arg);
+
+/*
+ * Record upkeep for recount and migrate: writes (or drops) rel's record
+ * as it is, moving no usage.  Expects ledger_lock_all held.
+ */
+enum ledger_err ledger_record_put(struct ledger *, const char *rel,
+    const struct record *);
+enum ledger_err ledger_record_drop(struct ledger *, const char *rel);
+
+/* Makes every change so far durable (after a recount or a migrate). */
+enum ledger_err ledger_flush(struct ledger *);
+
+/*
+ * The backends' table.  Each returns the layer's error and, on a
+ * failure, writes the failing call and errno name into l->cause.
+ */
+struct ledger_ops {
+	const char *name;
+	enum ledger_err (*open)(struct ledger *, const struct ledger_config *);
+	void (*close)(struct ledger *);
+	enum ledger_err (*lock_user)(struct ledger *, const char *, int);
+	enum ledger_err (*lock_file)(struct ledger *, const char *, int);
+	enum ledger_err (*lock_all)(struct ledger *, int);
+	void (*unlock)(struct ledger *);
+	enum ledger_err (*usage)(struct ledger *, const char *, struct usage *);
+	enum ledger_err (*set_used)(struct ledger *, const char *, int64_t);
+	int (*record_get)(struct ledger *, const char *, struct record *);
+	enum ledger_err (*record_put)(struct ledger *, const char *,
+	    const struct record *);
+	enum ledger_err (*record_drop)(struct ledger *, const char *);
+	enum ledger_err (*commit)(struct ledger *, const char *, const char *,
+	    int64_t);
+	enum ledger_err (*forget)(struct ledger *, const char *);
+	enum ledger_err (*reserve)(struct ledger *, const char *, int64_t,
+	    struct reservation *);
+	enum ledger_err (*reservation_set)(struct ledger *,
+	    struct reservation *, int64_t);
+	enum ledger_err (*reservation_add)(struct ledger *,
+	    struct reservation *, enum resv_path, const char *);
+	void (*release)(struct ledger *, struct reservation *);
+	/*
+	 * Calls fn for each path of each dead reservation of user (every
+	 * user when NULL), temporary files before folders, deepest folder
+	 * first; then done(arg, user, bytes) and forgets the reservation.
+	 */
+	enum ledger_err (*reclaim)(struct ledger *, const char *,
+	    void (*fn)(void *, enum resv_path, const char *),
+	    void (*done)(void *, const char *, int64_t), void *arg);
+	size_t (*largest)(struct ledger *, const char *, const char *,
+	    struct file_size *, size_t);
+	enum ledger_err (*each_user)(struct ledger *,
+	    void (*)(void *, const char *), void *);
+	enum ledger_err (*each_record)(struct ledger *, const char *,
+	    int (*)(void *, const char *, const struct record *), void *);
+	enum ledger_err (*flush)(struct ledger *);
+};
+
+extern const struct ledger_ops ledger_files_ops;
+extern const struct ledger_ops ledger_pg_ops;
+
+/* For the backends: fills l->cause with "call:ERRNO" from errno. */
+void ledger_cause(struct ledger *, const char *call);
+
+/* A 64-bit FNV-1a of a lock's domain and key (both backends). */
+uint64_t ledger_key_hash(char domain, const char *key);
 
 #endif

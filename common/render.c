@@ -240,7 +240,8 @@ add_head(const struct reply *r, const struct render_options *o,
 	if (reason == REASON_DISK_FULL)
 		buf_printf(b, "Retry-After: %" PRId64 "\r\n", o->retry_after);
 	else if (reason == REASON_BUSY)
-		buf_puts(b, "Retry-After: 1\r\n");
+		buf_printf(b, "Retry-After: %d\r\n",
+		    r->retry_after > 0 ? r->retry_after : 1);
 	add_quota_headers(r, reason, b);
 	if (reason == REASON_QUOTA_EXCEEDED && o->upgrade_url != NULL &&
 	    header_safe(o->upgrade_url))

@@ -52,6 +52,7 @@ struct reply {
 	/* a sentence that says more than the reason's own (may be NULL) */
 	const char *detail;
 	int         connection_close;	/* refusal with the body unread */
+	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
 };
 
 #endif

@@ -57,10 +57,26 @@ errno_err(void)
 	return STORE_IO;
 }
 
+/*
+ * The configuration's `sync` for the requests of this thread: off, no
+ * fsync and no early writeback (what Apache mod_dav_fs and lighttpd
+ * mod_webdav do); renames stay atomic.
+ */
+static _Thread_local int no_sync;
+
+void
+store_set_sync(int on)
+{
+	no_sync = !on;
+}
+
 static int
 sync_fd(int fd, const char *op)
 {
 	int r;
+
+	if (no_sync)
+		return 0;
 
 	do {
 		r = injected(op) ? -1 : fsync(fd);
@@ -472,7 +488,7 @@ writeback(struct store_tmp *t)
 {
 	int64_t start = t->synced;
 
-	if (t->written - start < WRITEBACK_CHUNK)
+	if (no_sync || t->written - start < WRITEBACK_CHUNK)
 		return STORE_OK;
 	if (injected("sync_file_range") ||
 	    sync_file_range(t->fd, start, t->written - start,

@@ -153,6 +153,13 @@ enum store_err store_unlink(int dir_fd, const char *name);
 int store_space(int fd, int64_t *free_bytes, int64_t *total_bytes);
 
 /*
+ * Whether this thread's store calls make their work durable (fsync of
+ * files and folders, early writeback): the configuration's `sync`, set
+ * by the gate for each request.  On until set.
+ */
+void store_set_sync(int on);
+
+/*
  * For tests only: when set, called before each system call store makes,
  * with the name of the operation ("open", "mkdir", "fallocate", "write",
  * "sync_file_range", "ftruncate", "fchmod", "fsync", "close", "rename",

@@ -3,9 +3,10 @@
 # does nothing when they are all present.  Needs root to install.
 set -eu
 
-packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
+packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev
 curl python3 time cppcheck mandoc valgrind
 apache2 apache2-utils libapache2-mod-fcgid lighttpd
+postgresql glusterfs-server glusterfs-client
 chromium fonts-dejavu-core
 clang libclang-rt-14-dev"
 # Node.js for the browser test: Debian's, unless a node and an npm (from
@@ -26,8 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-# The tests start their own servers on high ports: keep the packages'
-# services (apache2 and lighttpd both want port 80) from starting.
+# The tests start their own servers on high ports, their own PostgreSQL
+# and their own glusterd: keep the packages' services (apache2 and lighttpd
+# both want port 80, postgresql 5432, glusterd 24007) from starting.
 policy=/usr/sbin/policy-rc.d
 ours=""
 if [ ! -e "$policy" ]; then

@@ -145,11 +145,14 @@ open_state(struct tool *t, struct diag *d)
 {
 	enum ledger_err e;
 
-	errno = 0;
-	if ((e = ledger_open(&t->ledger, t->cfg.state_dir)) != LEDGER_OK) {
-		diag_add(d, t->cfg.path, 0, "state_dir %s: cannot open or "
-		    "create: %s", t->cfg.state_dir,
-		    errno != 0 ? strerror(errno) : ledger_strerror(e));
+	struct ledger_config lc = { t->cfg.state_dir, t->cfg.ledger_uri,
+	    t->cfg.sync };
+
+	if ((e = ledger_open(&t->ledger, &lc)) != LEDGER_OK) {
+		diag_add(d, t->cfg.path, 0, "the %s ledger (state_dir %s): "
+		    "cannot open or create: %s (%s)", t->cfg.ledger_uri != NULL ?
+		    "postgresql" : "files", t->cfg.state_dir, ledger_strerror(e),
+		    t->ledger.cause);
 		return -1;
 	}
 	return 0;
@@ -181,8 +184,7 @@ static void
 tool_init(struct tool *t)
 {
 	memset(t, 0, sizeof *t);
-	t->ledger.state_fd = -1;
-	t->ledger.lock_fd = -1;
+	ledger_init(&t->ledger);
 	t->upload_fd = -1;
 }
 
@@ -233,13 +235,16 @@ tool_open(struct tool *t, const char *option)
 	return 0;
 }
 
+/* user's lock, or every lock when user is NULL. */
 static int
-tool_lock(struct tool *t)
+tool_lock(struct tool *t, const char *user)
 {
 	enum ledger_err e;
 
 	errno = 0;
-	e = ledger_lock(&t->ledger, LEDGER_LOCK_TIMEOUT_MS);
+	e = user != NULL ?
+	    ledger_lock_user(&t->ledger, user, LEDGER_LOCK_TIMEOUT_MS) :
+	    ledger_lock_all(&t->ledger, LEDGER_LOCK_TIMEOUT_MS);
 	if (e == LEDGER_BUSY) {
 		fprintf(stderr, "%s: the ledger is busy, try again\n", PROG);
 		return -1;
@@ -325,7 +330,7 @@ cmd_check(const char *option)
 		(void)open_table(&t, &d);
 	else if (t.cfg.quota_file != NULL)
 		check_table_text(t.cfg.quota_file, &d);
-	if (d.count == 0 && tool_lock(&t) == -1) {
+	if (d.count == 0 && tool_lock(&t, NULL) == -1) {
 		tool_close(&t);
 		return 1;
 	}
@@ -401,7 +406,7 @@ cmd_show(struct tool *t, const char *user)
 	struct quota_figures q;
 	int                  r;
 
-	if (tool_lock(t) == -1)
+	if (tool_lock(t, user) == -1)
 		return 1;
 	r = reclaim(t, user);
 	if (r == 0)
@@ -539,7 +544,7 @@ report_rows(struct tool *t, struct rows *rs)
 	size_t i;
 	int    r;
 
-	if (tool_lock(t) == -1)
+	if (tool_lock(t, NULL) == -1)
 		return 1;
 	r = reclaim(t, NULL);
 	if (r == 0)
@@ -856,7 +861,7 @@ cmd_recount(struct tool *t, const char *user)
 	int             r = 0;
 
 	memset(&cs, 0, sizeof cs);
-	if (tool_lock(t) == -1)
+	if (tool_lock(t, NULL) == -1)
 		return 1;
 	/* reclaimed first, so that the bytes can be reported */
 	errno = 0;

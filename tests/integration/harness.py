@@ -930,8 +930,9 @@ class Env:
                 txt = f.read()
         except FileNotFoundError:
             return 0
-        check(re.match(r"^\d+\n$", txt), "usage file %s holds %r, expected"
-              " \"USED\\n\"" % (p, txt))
+        check(re.match(r"^ *\d+\n$", txt) and len(txt) == 21,
+              "usage file %s holds %r, expected \"USED\\n\", the digits "
+              "right-aligned on 20 columns" % (p, txt))
         return int(txt)
 
     def record(self, rel):
@@ -948,11 +949,12 @@ class Env:
         return m.group(1), int(m.group(2))
 
     def reservations(self):
+        """Every reservation file, as USER/ID, below state_dir/resv."""
         d = os.path.join(self.state, "resv")
-        try:
-            return sorted(os.listdir(d))
-        except FileNotFoundError:
-            return []
+        out = []
+        for dp, dns, fns in os.walk(d):
+            out += [os.path.relpath(os.path.join(dp, n), d) for n in fns]
+        return sorted(out)
 
     def tmp_files(self, top=None):
         """Every .upgate-tmp- file below top (default the whole root)."""
@@ -1003,16 +1005,32 @@ class Env:
         return p.returncode, p.stdout.decode("utf-8", "replace"), \
             p.stderr.decode("utf-8", "replace")
 
-    # -- the ledger lock, held from the test (SPEC §4, row 15)
-    def hold_lock(self):
-        """Takes the ledger lock with F_OFD_SETLK; returns the fd (close it
-        to release)."""
+    # -- the ledger's locks, held from the test (upgate(8), row 15)
+    def hold_lock(self, user=None, rel=None):
+        """Takes, with F_OFD_SETLK, every lock of the files ledger (what
+        upgate-quota recount holds), or only user's, or only the lock of
+        the file rel; returns the fd (close it to release)."""
         os.makedirs(self.state, exist_ok=True)
         fd = os.open(os.path.join(self.state, "lock"), os.O_RDWR | os.O_CREAT,
                      0o600)
-        fl = struct.pack("hhqqi4x", F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        start, length = 0, 0
+        if user is not None:
+            start, length = lock_offset("u", user), 1
+        elif rel is not None:
+            start, length = lock_offset("f", rel), 1
+        fl = struct.pack("hhqqi4x", F_WRLCK, os.SEEK_SET, start, length, 0)
         fcntl.fcntl(fd, F_OFD_SETLK, fl)
         return fd
+
+
+def lock_offset(domain, key):
+    """The byte of state_dir/lock that the files ledger locks for a user
+    ("u") or a file ("f"): a 64-bit FNV-1a of domain and key, the low 62
+    bits, plus one (common/ledger_files.c)."""
+    h = 0xcbf29ce484222325
+    for b in domain.encode() + key.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return (h & 0x3fffffffffffffff) + 1
 
 
 # --------------------------------------------------------------- expectations

@@ -1,0 +1,1010 @@
+/*
+ * ledger_files: the `files` ledger, in state_dir (upgate(8), "USAGE
+ * ACCOUNTING"; layout in upgate-quota(8), FILES):
+ *
+ *   lock            the locks: open-file-description locks on one byte
+ *                   each, at an offset hashed from the user's name or
+ *                   the file's path, so that requests of different
+ *                   users never wait for each other; the operator's
+ *                   tool locks the whole file
+ *   usage/USER      bytes of the files upgate stored for USER, a
+ *                   fixed-width line rewritten in place
+ *   files/REL       "USER SIZE\n" for each stored file, REL its path
+ *                   below upload_dir
+ *   resv/USER/ID    a live reservation: its bytes on a fixed-width first
+ *                   line, then a line per path it owns ("t REL", "d REL");
+ *                   held under a write lock by its owner: a file whose
+ *                   lock can be taken belongs to a dead handler
+ *
+ * Durability: a raise of usage is one pwrite and one fdatasync of
+ * usage/USER (a 21-byte line within the file's first sector: written
+ * whole or not at all, as PostgreSQL trusts its pg_control to be); a
+ * record is renamed into place, made durable (file and folder) only
+ * when usage is about to be lowered on its account.  So a crash at any
+ * point over-counts.
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "lockwait.h"
+#include "names.h"
+#include "number.h"
+#include "relpath.h"
+
+#define RECORD_TMP	".rec.tmp"	/* names upgate stores never start with '.' */
+#define USED_WIDTH	21		/* "%20lld\n" */
+#define RESV_LINE_MAX	(4096 + 8)	/* "t " + a path + "\n" */
+#define LOCK_SPAN	0x3fffffffffffffffLL	/* offsets of one-byte locks */
+
+/* What a thread keeps open between requests. */
+struct files {
+	int  lock_fd;		/* state_dir/lock */
+	int  usage_fd;		/* usage/ */
+	int  files_fd;		/* files/ */
+	int  resv_fd;		/* resv/ */
+	int  held;		/* locks held: see unlock */
+	off_t held_at[2];	/* their offsets; -1 for the whole file */
+};
+
+static struct files *
+be(struct ledger *l)
+{
+	return l->be;
+}
+
+static enum ledger_err
+fail(struct ledger *l, const char *call)
+{
+	int e = errno;
+
+	ledger_cause(l, call);
+	errno = e;
+	return e == ENOSPC || e == EDQUOT ? LEDGER_NOSPACE : LEDGER_IO;
+}
+
+static int
+sync_data(struct ledger *l, int fd)
+{
+	return l->sync ? fdatasync(fd) : 0;
+}
+
+static int
+sync_all(struct ledger *l, int fd)
+{
+	return l->sync ? fsync(fd) : 0;
+}
+
+/* ---- open, close ---- */
+
+static enum ledger_err
+files_open(struct ledger *l, const struct ledger_config *cfg)
+{
+	static const char *const dirs[] = { "usage", "files", "resv" };
+	struct files *f;
+	size_t        i;
+
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return fail(l, "calloc");
+	f->lock_fd = f->usage_fd = f->files_fd = f->resv_fd = -1;
+	l->be = f;
+	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
+		return fail(l, "mkdir");
+	if ((l->state_fd = open(cfg->state_dir, RELPATH_DIR_FLAGS)) == -1)
+		return fail(l, "open");
+	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+		if (mkdirat(l->state_fd, dirs[i], 0700) == -1 &&
+		    errno != EEXIST)
+			return fail(l, "mkdirat");
+	f->lock_fd = openat(l->state_fd, "lock",
+	    O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->lock_fd == -1)
+		return fail(l, "openat");
+	f->usage_fd = openat(l->state_fd, "usage", RELPATH_DIR_FLAGS);
+	f->files_fd = openat(l->state_fd, "files", RELPATH_DIR_FLAGS);
+	f->resv_fd = openat(l->state_fd, "resv", RELPATH_DIR_FLAGS);
+	if (f->usage_fd == -1 || f->files_fd == -1 || f->resv_fd == -1)
+		return fail(l, "openat");
+	return LEDGER_OK;
+}
+
+static void
+files_close(struct ledger *l)
+{
+	struct files *f = be(l);
+
+	if (f == NULL)
+		return;
+	if (f->lock_fd >= 0)
+		close(f->lock_fd);	/* drops every lock with it */
+	if (f->usage_fd >= 0)
+		close(f->usage_fd);
+	if (f->files_fd >= 0)
+		close(f->files_fd);
+	if (f->resv_fd >= 0)
+		close(f->resv_fd);
+	free(f);
+	l->be = NULL;
+}
+
+/* ---- locks ---- */
+
+static off_t
+key_offset(char domain, const char *key)
+{
+	/* past 0, where nothing else locks; below OFFSET_MAX */
+	return (off_t)(ledger_key_hash(domain, key) & LOCK_SPAN) + 1;
+}
+
+static enum ledger_err
+take(struct ledger *l, off_t at, off_t len, int timeout_ms)
+{
+	struct files *f = be(l);
+
+	if (f->held == 2) {
+		errno = EDEADLK;
+		return fail(l, "fcntl");
+	}
+	if (lock_range(f->lock_fd, F_WRLCK, at, len, timeout_ms) == -1) {
+		if (errno == ETIMEDOUT)
+			return LEDGER_BUSY;
+		return fail(l, "fcntl");
+	}
+	f->held_at[f->held++] = len == 0 ? -1 : at;
+	return LEDGER_OK;
+}
+
+static enum ledger_err
+files_lock_user(struct ledger *l, const char *user, int timeout_ms)
+{
+	return take(l, key_offset('u', user), 1, timeout_ms);
+}
+
+static enum ledger_err
+files_lock_file(struct ledger *l, const char *rel, int timeout_ms)
+{
+	return take(l, key_offset('f', rel), 1, timeout_ms);
+}
+
+static enum ledger_err
+files_lock_all(struct ledger *l, int timeout_ms)
+{
+	return take(l, 0, 0, timeout_ms);
+}
+
+static void
+files_unlock(struct ledger *l)
+{
+	struct files *f = be(l);
+
+	while (f != NULL && f->held > 0) {
+		off_t at = f->held_at[--f->held];
+
+		(void)lock_range(f->lock_fd, F_UNLCK, at < 0 ? 0 : at,
+		    at < 0 ? 0 : 1, 0);
+	}
+}
+
+/* ---- usage/USER ---- */
+
+/*
+ * Reads "USED\n", with spaces before the digits (the fixed width); 0
+ * when the file does not exist.
+ */
+static int
+used_read(int udir, const char *user, int64_t *used)
+{
+	char    buf[40];
+	ssize_t n;
+	size_t  skip;
+	int     fd;
+
+	*used = 0;
+	if ((fd = openat(udir, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = pread(fd, buf, sizeof buf, 0);
+	close(fd);
+	if (n < 2 || (size_t)n == sizeof buf || buf[n - 1] != '\n') {
+		errno = EIO;	/* corrupt: upgate-quota recount rewrites it */
+		return -1;
+	}
+	skip = strspn(buf, " ");
+	if (number_parse(buf + skip, (size_t)n - 1 - skip, used) == -1) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes used in place, durably with sync (see the top of this file).
+ * A file made now needs its folder synced too, or a crash could take
+ * its name away with the figure.
+ */
+static enum ledger_err
+used_write(struct ledger *l, const char *user, int64_t used)
+{
+	char        line[USED_WIDTH + 1];
+	struct stat st;
+	int         fd, made = 0;
+
+	snprintf(line, sizeof line, "%20lld\n", (long long)used);
+	fd = openat(be(l)->usage_fd, user, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		fd = openat(be(l)->usage_fd, user, O_WRONLY | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		made = 1;
+	}
+	if (fd == -1)
+		return fail(l, "openat");
+	if (pwrite(fd, line, USED_WIDTH, 0) != USED_WIDTH ||
+	    (fstat(fd, &st) == 0 && st.st_size > USED_WIDTH &&
+	    ftruncate(fd, USED_WIDTH) == -1)) {
+		close(fd);	/* a longer file is a corrupt one: cut it */
+		return fail(l, "pwrite");
+	}
+	if (sync_data(l, fd) == -1) {
+		close(fd);
+		return fail(l, "fdatasync");
+	}
+	if (close(fd) == -1)
+		return fail(l, "close");
+	if (made && sync_all(l, be(l)->usage_fd) == -1)
+		return fail(l, "fsync");
+	return LEDGER_OK;
+}
+
+/* Moves user's usage by delta, never below 0 nor above 2^63-1. */
+static enum ledger_err
+used_adjust(struct ledger *l, const char *user, int64_t delta)
+{
+	int64_t used;
+
+	if (delta == 0)
+		return LEDGER_OK;
+	if (used_read(be(l)->usage_fd, user, &used) == -1)
+		return fail(l, "read");
+	if (delta > 0)
+		used = used > INT64_MAX - delta ? INT64_MAX : used + delta;
+	else
+		used = used + delta < 0 ? 0 : used + delta;
+	return used_write(l, user, used);
+}
+
+static enum ledger_err
+files_set_used(struct ledger *l, const char *user, int64_t used)
+{
+	return used_write(l, user, used);
+}
+
+static enum ledger_err
+files_each_user(struct ledger *l, void (*fn)(void *, const char *),
+    void *arg)
+{
+	struct dirent *de;
+	DIR           *d;
+	int            fd;
+
+	if ((fd = openat(be(l)->usage_fd, ".", RELPATH_DIR_FLAGS)) == -1)
+		return fail(l, "openat");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return fail(l, "fdopendir");
+	}
+	while ((de = readdir(d)) != NULL)
+		if (user_name_valid(de->d_name))
+			fn(arg, de->d_name);
+	closedir(d);
+	return LEDGER_OK;
+}
+
+/* ---- records: files/REL ---- */
+
+/*
+ * Reads a small regular file whole into buf (NUL-terminated).  0 on
+ * success, 1 when it does not exist, 2 when it is a folder, -1 otherwise
+ * (including a file that does not fit).
+ */
+static int
+read_small(int dfd, const char *name, char *buf, size_t size, size_t *len)
+{
+	struct stat st;
+	ssize_t     n = 0;
+	size_t      got;
+	int         fd, rc = -1;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 1 : -1;
+	if (fstat(fd, &st) == -1)
+		goto done;
+	if (S_ISDIR(st.st_mode)) {
+		rc = 2;
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode))
+		goto done;
+	for (got = 0; got < size - 1; got += (size_t)n)
+		if ((n = read(fd, buf + got, size - 1 - got)) <= 0)
+			break;
+	if (n == -1 || got >= size - 1)
+		goto done;	/* larger than any record */
+	buf[got] = '\0';
+	*len = got;
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+/* Parses "USER SIZE\n"; -1 when malformed. */
+static int
+record_parse(const char *buf, size_t len, struct record *out)
+{
+	const char *sp;
+	size_t      ulen;
+
+	if (len < 4 || buf[len - 1] != '\n' ||
+	    (sp = memchr(buf, ' ', len)) == NULL)
+		return -1;
+	ulen = (size_t)(sp - buf);
+	if (ulen >= sizeof out->owner)
+		return -1;
+	memcpy(out->owner, buf, ulen);
+	out->owner[ulen] = '\0';
+	if (!user_name_valid(out->owner))
+		return -1;
+	sp++;
+	return number_parse(sp, (size_t)(buf + len - 1 - sp), &out->size);
+}
+
+/* As read_small: 0 (*out filled), 1 none, 2 a folder, -1 corrupt. */
+static int
+record_read(int dfd, const char *name, struct record *out)
+{
+	char   buf[128];
+	size_t len;
+	int    rc;
+
+	if ((rc = read_small(dfd, name, buf, sizeof buf, &len)) != 0)
+		return rc;
+	return record_parse(buf, len, out);
+}
+
+/*
+ * Replaces name in dfd through RECORD_TMP and renameat, so a reader sees
+ * the old record or the new one whole; durable (file and folder) only
+ * when durable is set and the ledger syncs.
+ */
+static enum ledger_err
+record_write(struct ledger *l, int dfd, const char *name,
+    const char *user, int64_t size, int durable)
+{
+	char line[128];
+	int  fd, n, e;
+
+	n = snprintf(line, sizeof line, "%s %lld\n", user, (long long)size);
+	fd = openat(dfd, RECORD_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return fail(l, "openat");
+	if (write(fd, line, (size_t)n) != n ||
+	    (durable && sync_all(l, fd) == -1)) {
+		e = errno;
+		close(fd);
+		unlinkat(dfd, RECORD_TMP, 0);
+		errno = e;
+		return fail(l, durable ? "fsync" : "write");
+	}
+	if (close(fd) == -1 || renameat(dfd, RECORD_TMP, dfd, name) == -1) {
+		e = errno;
+		unlinkat(dfd, RECORD_TMP, 0);
+		errno = e;
+		return fail(l, "renameat");
+	}
+	if (durable && sync_all(l, dfd) == -1)
+		return fail(l, "fsync");
+	return LEDGER_OK;
+}
+
+static int
+files_record_get(struct ledger *l, const char *rel, struct record *out)
+{
+	struct walk w;
+	int         rc;
+
+	if (walk_split(&w, rel, 0) == -1)
+		return -1;
+	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == 0) {
+		rc = record_read(walk_dir(&w), walk_last(&w), out);
+		if (rc == 2)
+			rc = 1;		/* a folder of records: none */
+	}
+	walk_release(&w);
+	return rc;
+}
+
+/*
+ * Opens the folder of rel's record (creating it) and reads the record:
+ * *had is 0 with *old filled, or 1 (none, or a corrupt or stale one,
+ * which is replaced without adjusting anything: over-count is safe).
+ */
+static enum ledger_err
+record_prepare(struct ledger *l, struct walk *w, struct record *old,
+    int *had)
+{
+	if (walk_open(w, be(l)->files_fd, w->ncomp - 1, 1) != 0)
+		return fail(l, "mkdirat");
+	*had = record_read(walk_dir(w), walk_last(w), old);
+	if (*had == 2 && remove_tree(walk_dir(w), walk_last(w)) == -1)
+		return fail(l, "unlinkat");
+	if (*had != 0)
+		*had = 1;
+	return LEDGER_OK;
+}
+
+/*
+ * A raise comes before the record is written, a lowering after it is
+ * durable, so a crash in between leaves the ledger over-counting.
+ */
+static enum ledger_err
+commit_apply(struct ledger *l, struct walk *w, const char *user,
+    int64_t size, const struct record *old, int had)
+{
+	enum ledger_err err;
+	int64_t         up = size, down = 0;
+	const char     *down_user = user;
+
+	if (had == 0 && strcmp(old->owner, user) == 0) {
+		up = size > old->size ? size - old->size : 0;
+		down = size < old->size ? old->size - size : 0;
+	} else if (had == 0) {
+		down = old->size;
+		down_user = old->owner;
+	}
+	if ((err = used_adjust(l, user, up)) != LEDGER_OK)
+		return err;
+	err = record_write(l, walk_dir(w), walk_last(w), user, size, down > 0);
+	if (err != LEDGER_OK) {
+		(void)used_adjust(l, user, -up);	/* best effort: else over */
+		return err;
+	}
+	return used_adjust(l, down_user, -down);
+}
+
+static enum ledger_err
+files_commit(struct ledger *l, const char *user, const char *rel,
+    int64_t size)
+{
+	enum ledger_err err;
+	struct record   old;
+	struct walk     w;
+	int             had;
+
+	if (walk_split(&w, rel, 0) == -1)
+		return LEDGER_IO;
+	if ((err = record_prepare(l, &w, &old, &had)) == LEDGER_OK)
+		err = commit_apply(l, &w, user, size, &old, had);
+	walk_release(&w);
+	return err;
+}
+
+static enum ledger_err
+files_forget(struct ledger *l, const char *rel)
+{
+	enum ledger_err err = LEDGER_OK;
+	struct record   old;
+	struct walk     w;
+	int             rc;
+
+	if (walk_split(&w, rel, 0) == -1)
+		return LEDGER_IO;
+	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == -1)
+		err = fail(l, "openat");
+	if (rc != 0)
+		goto done;
+	rc = record_read(walk_dir(&w), walk_last(&w), &old);
+	if (rc == 0 || rc == -1) {
+		/* the record goes first, durably: a crash then over-counts */
+		if (unlinkat(walk_dir(&w), walk_last(&w), 0) == -1)
+			err = errno == ENOENT ? LEDGER_OK : fail(l, "unlinkat");
+		else if (rc == 0 && sync_all(l, walk_dir(&w)) == -1)
+			err = fail(l, "fsync");
+		else if (rc == 0)
+			err = used_adjust(l, old.owner, -old.size);
+		walk_prune(&w);
+	}
+done:
+	walk_release(&w);
+	return err;
+}
+
+static enum ledger_err
+files_record_put(struct ledger *l, const char *rel, const struct record *r)
+{
+	enum ledger_err err;
+	struct record   old;
+	struct walk     w;
+	int             had;
+
+	if (walk_split(&w, rel, 0) == -1)
+		return LEDGER_IO;
+	err = record_prepare(l, &w, &old, &had);
+	if (err == LEDGER_OK && (had != 0 || old.size != r->size ||
+	    strcmp(old.owner, r->owner) != 0))
+		err = record_write(l, walk_dir(&w), walk_last(&w), r->owner,
+		    r->size, 0);
+	walk_release(&w);
+	return err;
+}
+
+static enum ledger_err
+files_record_drop(struct ledger *l, const char *rel)
+{
+	enum ledger_err err = LEDGER_OK;
+	struct walk     w;
+	int             rc;
+
+	if (walk_split(&w, rel, 0) == -1)
+		return LEDGER_IO;
+	rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
+	if (rc == -1)
+		err = fail(l, "openat");
+	else if (rc == 0 && unlinkat(walk_dir(&w), walk_last(&w), 0) == -1 &&
+	    errno != ENOENT)
+		err = fail(l, "unlinkat");
+	else if (rc == 0)
+		walk_prune(&w);
+	walk_release(&w);
+	return err;
+}
+
+/* ---- each record, largest ---- */
+
+struct each_ctx {
+	const char *owner;
+	int       (*fn)(void *, const char *, const struct record *);
+	void       *arg;
+};
+
+static int
+each_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	struct each_ctx *c = t->arg;
+	struct record    rec;
+
+	(void)st;
+	switch (record_read(dfd, name, &rec)) {
+	case 0:
+		break;
+	case -1:
+		/* corrupt: shown, ownerless, only to a walk of every owner */
+		rec.owner[0] = '\0';
+		rec.size = -1;
+		break;
+	default:
+		return 0;	/* gone meanwhile */
+	}
+	if (c->owner != NULL && strcmp(rec.owner, c->owner) != 0)
+		return 0;
+	return c->fn(c->arg, t->path, &rec);
+}
+
+static enum ledger_err
+files_each_record(struct ledger *l, const char *owner,
+    int (*fn)(void *, const char *, const struct record *), void *arg)
+{
+	struct each_ctx c = { owner, fn, arg };
+	struct tree     t;
+
+	tree_init(&t, "", each_visit, &c);
+	return tree_walk_at(&t, be(l)->files_fd, "") == -1 ?
+	    fail(l, "readdir") : LEDGER_OK;
+}
+
+struct largest_ctx {
+	const char       *user;
+	struct file_size *out;
+	size_t            max, n;
+	unsigned long     scanned;
+};
+
+/* Keeps out sorted by size, largest first; equal sizes in visit order. */
+static void
+top_insert(struct largest_ctx *c, const char *name, int64_t size)
+{
+	size_t i;
+
+	if (c->n == c->max && c->out[c->n - 1].size >= size)
+		return;
+	i = c->n < c->max ? c->n++ : c->max - 1;
+	for (; i > 0 && c->out[i - 1].size < size; i--)
+		c->out[i] = c->out[i - 1];
+	snprintf(c->out[i].name, sizeof c->out[i].name, "%s", name);
+	c->out[i].size = size;
+}
+
+static int
+largest_visit(struct tree *t, int dfd, const char *name,
+    const struct stat *st)
+{
+	struct largest_ctx *c = t->arg;
+	struct record       rec;
+
+	(void)st;
+	if (c->scanned++ >= LEDGER_SCAN_MAX)
+		return 1;
+	if (record_read(dfd, name, &rec) == 0 &&
+	    strcmp(rec.owner, c->user) == 0)
+		top_insert(c, t->path, rec.size);
+	return 0;
+}
+
+static size_t
+files_largest(struct ledger *l, const char *user, const char *prefix,
+    struct file_size *out, size_t max)
+{
+	struct largest_ctx c = { user, out, max, 0, 0 };
+	struct tree        t;
+	char               folder[4096];
+	size_t             len;
+
+	snprintf(folder, sizeof folder, "%s", prefix == NULL ? "" : prefix);
+	len = strlen(folder);
+	while (len > 0 && folder[len - 1] == '/')
+		folder[--len] = '\0';
+	tree_init(&t, "", largest_visit, &c);
+	tree_walk_at(&t, be(l)->files_fd, folder);
+	return c.n;
+}
+
+static enum ledger_err
+files_flush(struct ledger *l)
+{
+	if (l->sync && syncfs(l->state_fd) == -1)
+		return fail(l, "syncfs");
+	return LEDGER_OK;
+}
+
+/* ---- reservations: resv/USER/ID ---- */
+
+static enum ledger_err
+resv_write_bytes(struct ledger *l, int fd, int64_t bytes)
+{
+	char line[USED_WIDTH + 1];
+
+	snprintf(line, sizeof line, "%20lld\n", (long long)bytes);
+	if (pwrite(fd, line, USED_WIDTH, 0) != USED_WIDTH)
+		return fail(l, "pwrite");
+	return LEDGER_OK;
+}
+
+/* resv/USER, made when make is set; -1 with errno. */
+static int
+resv_user_dir(struct ledger *l, const char *user, int make)
+{
+	int fd;
+
+	fd = openat(be(l)->resv_fd, user, RELPATH_DIR_FLAGS);
+	if (fd == -1 && errno == ENOENT && make) {
+		if (mkdirat(be(l)->resv_fd, user, 0700) == -1 &&
+		    errno != EEXIST)
+			return -1;
+		fd = openat(be(l)->resv_fd, user, RELPATH_DIR_FLAGS);
+	}
+	return fd;
+}
+
+/*
+ * A reservation file is not written to disk durably: after a crash its
+ * lock is gone anyway, and a torn one still names its paths line by line.
+ */
+static enum ledger_err
+files_reserve(struct ledger *l, const char *user, int64_t bytes,
+    struct reservation *r)
+{
+	enum ledger_err err;
+	char            name[24];
+	int             dir;
+
+	do {
+		if (getrandom(&r->id, sizeof r->id, 0) != (ssize_t)sizeof r->id)
+			return fail(l, "getrandom");
+	} while (r->id == 0);
+	snprintf(name, sizeof name, "%016llx", (unsigned long long)r->id);
+	snprintf(r->user, sizeof r->user, "%s", user);
+	if ((dir = resv_user_dir(l, user, 1)) == -1)
+		return fail(l, "mkdirat");
+	r->fd = openat(dir, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (r->fd == -1) {
+		err = fail(l, "openat");
+		close(dir);
+		return err;
+	}
+	if (lock_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
+		err = fail(l, "fcntl");
+	else
+		err = resv_write_bytes(l, r->fd, bytes);
+	if (err != LEDGER_OK) {
+		unlinkat(dir, name, 0);
+		close(r->fd);
+		r->fd = -1;
+	}
+	close(dir);
+	r->bytes = bytes;
+	r->end = USED_WIDTH;
+	return err;
+}
+
+static enum ledger_err
+files_reservation_set(struct ledger *l, struct reservation *r, int64_t bytes)
+{
+	enum ledger_err err;
+
+	if ((err = resv_write_bytes(l, r->fd, bytes)) == LEDGER_OK)
+		r->bytes = bytes;
+	return err;
+}
+
+static enum ledger_err
+files_reservation_add(struct ledger *l, struct reservation *r,
+    enum resv_path kind, const char *rel)
+{
+	char line[RESV_LINE_MAX];
+	int  n;
+
+	n = snprintf(line, sizeof line, "%c %s\n", (char)kind, rel);
+	if (n < 0 || (size_t)n >= sizeof line) {
+		errno = ENAMETOOLONG;
+		return fail(l, "pwrite");
+	}
+	if (pwrite(r->fd, line, (size_t)n, r->end) != n)
+		return fail(l, "pwrite");
+	r->end += n;
+	return LEDGER_OK;
+}
+
+/*
+ * The file is removed while we still hold its lock, so nobody can take
+ * it for a dead one before it is gone.
+ */
+static void
+files_release(struct ledger *l, struct reservation *r)
+{
+	char name[24];
+	int  dir;
+
+	snprintf(name, sizeof name, "%016llx", (unsigned long long)r->id);
+	if ((dir = resv_user_dir(l, r->user, 0)) != -1) {
+		unlinkat(dir, name, 0);
+		close(dir);
+	}
+	if (r->fd >= 0)
+		close(r->fd);
+}
+
+/* A reservation as read back: its bytes, its paths (kept in buf). */
+struct resv_info {
+	int64_t bytes;
+	char   *paths;		/* "t REL\nd REL\n..." */
+	size_t  len;
+};
+
+/* Reads fd whole into a buffer of the caller's (freed by the caller). */
+static int
+resv_read(int fd, struct resv_info *info)
+{
+	struct stat st;
+	char       *buf;
+	ssize_t     n;
+	size_t      skip;
+
+	info->bytes = 0;
+	info->paths = NULL;
+	info->len = 0;
+	if (fstat(fd, &st) == -1 || st.st_size < USED_WIDTH ||
+	    st.st_size > 64 * 1024 * 1024)
+		return 0;	/* torn by a crash: charges nothing */
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		return -1;
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (n < USED_WIDTH) {
+		free(buf);
+		return 0;
+	}
+	buf[n] = '\0';
+	skip = strspn(buf, " ");
+	if (skip >= USED_WIDTH - 1 || number_parse(buf + skip,
+	    USED_WIDTH - 1 - skip, &info->bytes) == -1)
+		info->bytes = 0;
+	info->paths = buf;
+	info->len = (size_t)n;
+	return 0;
+}
+
+/* Calls fn(kind, rel) for the lines of one kind, last line first. */
+static void
+resv_paths(const struct resv_info *info, char kind,
+    void (*fn)(void *, enum resv_path, const char *), void *arg)
+{
+	char *end = info->paths + info->len, *p, *nl;
+
+	/* from the end: folders were added outermost first */
+	while (end > info->paths + USED_WIDTH) {
+		p = end - 1;	/* the '\n' ending the previous line, or not */
+		while (p > info->paths + USED_WIDTH && p[-1] != '\n')
+			p--;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl != NULL && nl - p >= 3 && p[0] == kind && p[1] == ' ') {
+			*nl = '\0';
+			if (relpath_valid(p + 2, kind == RESV_TMP))
+				fn(arg, (enum resv_path)kind, p + 2);
+			*nl = '\n';
+		}
+		end = p;
+	}
+}
+
+struct resv_scan {
+	const char *user;
+	void      (*fn)(void *, enum resv_path, const char *);
+	void      (*done)(void *, const char *, int64_t);
+	void       *arg;
+	int64_t     live;		/* bytes of the live ones */
+	int         reclaim;	/* 1: remove the dead ones */
+};
+
+/* One reservation file: count it when live, reclaim it when dead. */
+static int
+resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
+{
+	struct resv_info info;
+	int              fd, live;
+
+	fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return 0;	/* released meanwhile */
+	/* a fresh description: even our own threads' locks exclude */
+	live = lock_range(fd, F_WRLCK, 0, 0, 0) == -1;
+	if (resv_read(fd, &info) == -1) {
+		close(fd);
+		return fail(l, "malloc"), -1;
+	}
+	if (live)
+		s->live = s->live > INT64_MAX - info.bytes ? INT64_MAX :
+		    s->live + info.bytes;
+	else if (s->reclaim) {
+		if (info.paths != NULL) {
+			resv_paths(&info, RESV_TMP, s->fn, s->arg);
+			resv_paths(&info, RESV_DIR, s->fn, s->arg);
+		}
+		unlinkat(dir, name, 0);
+		s->done(s->arg, s->user, info.bytes);
+	}
+	free(info.paths);
+	close(fd);
+	return 0;
+}
+
+/* Every reservation of one user. */
+static enum ledger_err
+resv_scan_user(struct ledger *l, struct resv_scan *s)
+{
+	struct dirent *de;
+	DIR           *d;
+	int            dir, rc = 0;
+
+	if ((dir = resv_user_dir(l, s->user, 0)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    LEDGER_OK : fail(l, "openat");	/* none, or not ours */
+	if ((d = fdopendir(dir)) == NULL) {
+		close(dir);
+		return fail(l, "fdopendir");
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			rc = resv_one(l, s, dirfd(d), de->d_name);
+	closedir(d);
+	return rc == 0 ? LEDGER_OK : LEDGER_IO;
+}
+
+static enum ledger_err
+files_usage(struct ledger *l, const char *user, struct usage *out)
+{
+	struct resv_scan s;
+	enum ledger_err  err;
+
+	memset(&s, 0, sizeof s);
+	s.user = user;
+	if (used_read(be(l)->usage_fd, user, &out->used) == -1)
+		return fail(l, "read");
+	err = resv_scan_user(l, &s);
+	out->reserved = s.live;
+	return err;
+}
+
+/* Every user with a folder in resv/. */
+struct resv_all {
+	struct ledger   *l;
+	struct resv_scan s;
+	enum ledger_err  err;
+};
+
+static void
+reclaim_user(void *arg, const char *user)
+{
+	struct resv_all *a = arg;
+	enum ledger_err  e;
+
+	a->s.user = user;
+	if ((e = resv_scan_user(a->l, &a->s)) != LEDGER_OK)
+		a->err = e;
+}
+
+static enum ledger_err
+files_reclaim(struct ledger *l, const char *user,
+    void (*fn)(void *, enum resv_path, const char *),
+    void (*done)(void *, const char *, int64_t), void *arg)
+{
+	struct resv_all a;
+	struct dirent  *de;
+	DIR            *d;
+	int             fd;
+
+	memset(&a, 0, sizeof a);
+	a.l = l;
+	a.s.fn = fn;
+	a.s.done = done;
+	a.s.arg = arg;
+	a.s.reclaim = 1;
+	if (user != NULL) {
+		a.s.user = user;
+		return resv_scan_user(l, &a.s);
+	}
+	if ((fd = openat(be(l)->resv_fd, ".", RELPATH_DIR_FLAGS)) == -1)
+		return fail(l, "openat");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return fail(l, "fdopendir");
+	}
+	while ((de = readdir(d)) != NULL)
+		if (user_name_valid(de->d_name))
+			reclaim_user(&a, de->d_name);
+	closedir(d);
+	return a.err;
+}
+
+const struct ledger_ops ledger_files_ops = {
+	.name = "files",
+	.open = files_open,
+	.close = files_close,
+	.lock_user = files_lock_user,
+	.lock_file = files_lock_file,
+	.lock_all = files_lock_all,
+	.unlock = files_unlock,
+	.usage = files_usage,
+	.set_used = files_set_used,
+	.record_get = files_record_get,
+	.record_put = files_record_put,
+	.record_drop = files_record_drop,
+	.commit = files_commit,
+	.forget = files_forget,
+	.reserve = files_reserve,
+	.reservation_set = files_reservation_set,
+	.reservation_add = files_reservation_add,
+	.release = files_release,
+	.reclaim = files_reclaim,
+	.largest = files_largest,
+	.each_user = files_each_user,
+	.each_record = files_each_record,
+	.flush = files_flush,
+};

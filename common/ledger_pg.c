@@ -1,0 +1,1486 @@
+/*
+ * ledger_pg: the `postgresql` backend of the ledger (upgate(8), "SEVERAL
+ * HOSTS"), with libpq.  Usage, records and reservations are rows; the
+ * locks are session-level advisory locks, so their scopes are the files
+ * backend's and a session that ends (its handler died, its host
+ * vanished) drops them all at once.
+ *
+ * Two advisory lock spaces, which PostgreSQL keeps apart (objsubid 1
+ * and 2 in pg_locks):
+ *   bigint keys     user, file and global locks (ledger_lock_*), taken
+ *                   and released by the scope;
+ *   int4 pairs      one per reservation, the high and low halves of its
+ *                   63-bit id, held by its owner's session for as long
+ *                   as the reservation lives.  Nobody holding it means
+ *                   the owner is gone.
+ * So ledger_unlock releases the keys it took one by one: pg_advisory_
+ * unlock_all would end the reservations too.
+ *
+ * Every change is one autocommitted statement, durable on return with
+ * synchronous_commit on (sync = yes); a change that moves records and
+ * usage together is one statement, so it is atomic and a crash cannot
+ * leave the one without the other.
+ *
+ * Paths are bytea, stored exactly as given: a file name on the disk
+ * (which recount may meet) need not be valid in the database's
+ * encoding, and a btree entry cannot hold a path of 4095 bytes, so the
+ * records are unique by sha256(rel) rather than by rel.
+ */
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "ledger.h"
+#include "names.h"
+#include "number.h"
+#include "relpath.h"
+
+#define SCHEMA_VERSION	1
+#define HELD_MAX	8	/* bigint locks one scope holds at most */
+#define ARGS_MAX	6	/* parameters of one statement */
+#define BATCH		1000	/* rows fetched at a time by the walks */
+#define STR(x)		#x
+#define XSTR(x)		STR(x)	/* a number macro as an SQL literal */
+#define STMT_TIMEOUT_MS	5000	/* SPEC §15: statements are bounded too */
+#define LOCK_SLACK_MS	100	/* a scope's wait may pass its bound by this */
+
+/*
+ * The lock over everything (shared by every request, exclusive for
+ * recount and migrate) and the one that serialises the first creation
+ * of the tables: fixed keys in the bigint space, "upgate" and a number.
+ */
+#define KEY_GLOBAL	INT64_C(0x7570676174650001)
+#define KEY_SCHEMA	"8462097843346210818"	/* 0x7570676174650002 */
+
+struct held {
+	int64_t key;
+	int     shared;
+};
+
+struct pg {
+	PGconn     *conn;
+	uint64_t    session;	/* connections made: a reservation's lock
+				   lives in one of them */
+	int         lost;	/* the session broke inside a lock scope */
+	int         lock_ms;	/* the session's lock_timeout */
+	int         stmt_ms;	/* its statement_timeout; 0: the URI's */
+	int         sync;
+	int         settled;	/* session_setup done on this session */
+	size_t      nresv;	/* reservations of this session not released */
+	char        state[6];	/* SQLSTATE of the last failure, or "" */
+	struct held held[HELD_MAX];
+	size_t      nheld;
+};
+
+/* Text parameters, numbers formatted in place, bytea ones in binary. */
+struct args {
+	const char *v[ARGS_MAX];
+	int         len[ARGS_MAX];
+	int         fmt[ARGS_MAX];
+	char        num[ARGS_MAX][24];
+	int         n;
+};
+
+static void
+arg_text(struct args *a, const char *s)	/* NULL: SQL NULL */
+{
+	a->v[a->n] = s;
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+/* A path as bytea: its bytes exactly, in binary format. */
+static void
+arg_bytes(struct args *a, const char *s)
+{
+	a->v[a->n] = s;
+	a->len[a->n] = (int)strlen(s);
+	a->fmt[a->n++] = 1;
+}
+
+static void
+arg_int(struct args *a, int64_t x)
+{
+	snprintf(a->num[a->n], sizeof a->num[a->n], "%" PRId64, x);
+	arg_text(a, a->num[a->n]);
+}
+
+static void
+quiet(void *arg, const char *msg)
+{
+	/* warnings (an unlock of a lock not held) are expected: not logs */
+	(void)arg;
+	(void)msg;
+}
+
+/* ---- failures ---- */
+
+static enum ledger_err
+state_err(const char *state)
+{
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+	    strcmp(state, "53300") == 0)
+		return LEDGER_DOWN;
+	/* a lock or a statement not done in time, or a retryable clash */
+	if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return LEDGER_BUSY;
+	if (strcmp(state, "53100") == 0)
+		return LEDGER_NOSPACE;
+	return LEDGER_IO;
+}
+
+/*
+ * Maps a failed statement (res may be NULL) to the layer's error and
+ * writes the cause: "postgresql:what:SQLSTATE", no values, no secrets.
+ * A session that broke while locks were held leaves the scope lost:
+ * those locks are gone, so nothing more may run under it (see ready).
+ */
+static enum ledger_err
+fail(struct ledger *l, const char *what, const PGresult *res)
+{
+	struct pg      *p = l->be;
+	const char     *state = NULL;
+	enum ledger_err err = LEDGER_IO;
+
+	if (res != NULL)
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	snprintf(p->state, sizeof p->state, "%s", state != NULL ? state : "");
+	if (state != NULL)
+		err = state_err(state);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		err = LEDGER_DOWN;
+		if (p->nheld > 0) {
+			p->nheld = 0;
+			p->lost = 1;
+		}
+	}
+	snprintf(l->cause, sizeof l->cause, "postgresql:%s:%s", what,
+	    state != NULL ? state : err == LEDGER_DOWN ?
+	    "connection lost" : "no result");
+	return err;
+}
+
+/* "call:first line of libpq's message", for a failed connection. */
+static void
+conn_cause(struct ledger *l, const char *call)
+{
+	const char *msg = "out of memory";
+	size_t      len;
+
+	if (((struct pg *)l->be)->conn != NULL)
+		msg = PQerrorMessage(((struct pg *)l->be)->conn);
+	len = strcspn(msg, "\n");
+	snprintf(l->cause, sizeof l->cause, "%s:%.*s", call, (int)len, msg);
+}
+
+/*
+ * Runs sql with a's parameters; the result when its status is want
+ * (the caller PQclears it), else NULL with *err and l->cause set.
+ */
+static PGresult *
+run(struct ledger *l, const char *what, const char *sql,
+    const struct args *a, ExecStatusType want, enum ledger_err *err)
+{
+	struct pg *p = l->be;
+	PGresult  *res;
+
+	res = PQexecParams(p->conn, sql, a != NULL ? a->n : 0, NULL,
+	    a != NULL ? a->v : NULL, a != NULL ? a->len : NULL,
+	    a != NULL ? a->fmt : NULL, 0);
+	if (res != NULL && PQresultStatus(res) == want)
+		return res;
+	*err = fail(l, what, res);
+	PQclear(res);
+	return NULL;
+}
+
+/* Runs a statement whose result only says whether it worked. */
+static enum ledger_err
+run_void(struct ledger *l, const char *what, const char *sql,
+    const struct args *a, ExecStatusType want)
+{
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+
+	if ((res = run(l, what, sql, a, want, &err)) != NULL)
+		PQclear(res);
+	return err;
+}
+
+static enum ledger_err
+run_cmd(struct ledger *l, const char *what, const char *sql,
+    const struct args *a)
+{
+	return run_void(l, what, sql, a, PGRES_COMMAND_OK);
+}
+
+/* Rows the statement changed: PQcmdTuples, parsed strictly. */
+static int64_t
+changed(PGresult *res)
+{
+	const char *s = PQcmdTuples(res);
+	int64_t     n;
+
+	return number_parse(s, strlen(s), &n) == 0 ? n : -1;
+}
+
+/* ---- values ---- */
+
+static int
+get_int(const PGresult *res, int row, int col, int64_t *out)
+{
+	if (PQgetisnull(res, row, col))
+		return -1;
+	return number_parse(PQgetvalue(res, row, col),
+	    (size_t)PQgetlength(res, row, col), out);
+}
+
+static int
+get_bool(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) &&
+	    strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * A path the query returned as encode(rel, 'hex'), into buf as a
+ * string: -1 when malformed, too long, or holding a NUL.
+ */
+static int
+get_path(const PGresult *res, int row, int col, char *buf, size_t size)
+{
+	const char *hex = PQgetvalue(res, row, col);
+	size_t      len = (size_t)PQgetlength(res, row, col), i;
+
+	if (PQgetisnull(res, row, col) || len % 2 != 0 || len / 2 >= size)
+		return -1;
+	for (i = 0; i < len / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi | lo) == 0)
+			return -1;
+		buf[i] = (char)(hi << 4 | lo);
+	}
+	buf[i] = '\0';
+	return 0;
+}
+
+static int
+get_user(const PGresult *res, int row, int col, char *buf, size_t size)
+{
+	const char *s = PQgetvalue(res, row, col);
+
+	if (PQgetisnull(res, row, col) || !user_name_valid(s) ||
+	    strlen(s) >= size)
+		return -1;
+	memcpy(buf, s, strlen(s) + 1);
+	return 0;
+}
+
+/* ---- the session ---- */
+
+/* The value of keyword in the connection's options, or NULL (freed by
+   PQconninfoFree(*opts)). */
+static const char *
+conn_option(PQconninfoOption *opts, const char *keyword)
+{
+	for (; opts != NULL && opts->keyword != NULL; opts++)
+		if (strcmp(opts->keyword, keyword) == 0)
+			return opts->val;
+	return NULL;
+}
+
+/*
+ * The tables, made once: concurrent first requests queue on a
+ * transaction-level advisory lock and find them made.  One implicit
+ * transaction, so a failure (no CREATE right on the schema) leaves
+ * nothing behind.
+ */
+static const char SQL_SCHEMA[] =
+    "SELECT set_config('lock_timeout', '5s', true),"
+    " pg_advisory_xact_lock(" KEY_SCHEMA ");"
+    "CREATE TABLE IF NOT EXISTS upgate_schema ("
+    " version integer NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS upgate_usage ("
+    " owner text COLLATE \"C\" PRIMARY KEY,"
+    " used bigint NOT NULL CHECK (used >= 0));"
+    "CREATE TABLE IF NOT EXISTS upgate_records ("
+    " rel bytea NOT NULL,"
+    " owner text COLLATE \"C\" NOT NULL,"
+    " size bigint NOT NULL CHECK (size >= 0));"
+    "CREATE UNIQUE INDEX IF NOT EXISTS upgate_records_rel"
+    " ON upgate_records (sha256(rel));"
+    "CREATE INDEX IF NOT EXISTS upgate_records_owner"
+    " ON upgate_records (owner, size DESC);"
+    "CREATE TABLE IF NOT EXISTS upgate_reservations ("
+    " id bigint PRIMARY KEY CHECK (id > 0),"
+    " owner text COLLATE \"C\" NOT NULL,"
+    " bytes bigint NOT NULL CHECK (bytes >= 0),"
+    " expires timestamptz);"
+    "CREATE INDEX IF NOT EXISTS upgate_reservations_owner"
+    " ON upgate_reservations (owner);"
+    "CREATE TABLE IF NOT EXISTS upgate_reservation_paths ("
+    " resv bigint NOT NULL"
+    "  REFERENCES upgate_reservations ON DELETE CASCADE,"
+    " kind text NOT NULL CHECK (kind IN ('t', 'd')),"
+    " rel bytea NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS upgate_reservation_paths_resv"
+    " ON upgate_reservation_paths (resv);"
+    "INSERT INTO upgate_schema (version) SELECT 1"
+    " WHERE NOT EXISTS (SELECT FROM upgate_schema)";
+
+static enum ledger_err
+schema_create(struct ledger *l)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+	const char     *msg;
+	PGresult       *res;
+
+	res = PQexec(p->conn, SQL_SCHEMA);
+	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return LEDGER_OK;
+	}
+	err = fail(l, "schema", res);
+	/* the missing right is what the operator needs to read */
+	if (res != NULL && (msg = PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY)) != NULL)
+		snprintf(l->cause + strlen(l->cause),
+		    sizeof l->cause - strlen(l->cause), " %s", msg);
+	PQclear(res);
+	return err;
+}
+
+/*
+ * The session's settings, and the schema's version, in one round trip.
+ * A NULL parameter keeps the setting as it is: the URI's options
+ * decide the statement timeout and the server's keepalives when they
+ * name them.  sync = yes turns a synchronous_commit of off back on and
+ * keeps any stronger one (remote_apply) the server was given.  The server's own keepalives are what let it end the
+ * session of a host that vanished, and so free its locks (SPEC §15);
+ * libpq's keepalives only let this side notice a server that did.
+ */
+static const char SQL_SETUP[] =
+    "SELECT set_config('lock_timeout', $1, false),"
+    " set_config('statement_timeout',"
+    "  coalesce($2, current_setting('statement_timeout')), false),"
+    " set_config('synchronous_commit', coalesce($3,"
+    "  CASE current_setting('synchronous_commit') WHEN 'off' THEN 'on'"
+    "  ELSE current_setting('synchronous_commit') END), false),"
+    " set_config('tcp_keepalives_idle',"
+    "  coalesce($4, current_setting('tcp_keepalives_idle')), false),"
+    " set_config('tcp_keepalives_interval',"
+    "  coalesce($5, current_setting('tcp_keepalives_interval')), false),"
+    " set_config('tcp_keepalives_count',"
+    "  coalesce($6, current_setting('tcp_keepalives_count')), false),"
+    " (SELECT max(version) FROM upgate_schema)";
+
+static PGresult *
+setup_run(struct ledger *l, enum ledger_err *err)
+{
+	struct pg        *p = l->be;
+	PQconninfoOption *opts;
+	const char       *options, *ka;
+	struct args       a = { .n = 0 };
+	PGresult         *res;
+	int               own_ka;
+
+	if ((opts = PQconninfo(p->conn)) == NULL) {
+		snprintf(l->cause, sizeof l->cause, "PQconninfo:ENOMEM");
+		*err = LEDGER_IO;
+		return NULL;
+	}
+	options = conn_option(opts, "options");
+	if (options == NULL)
+		options = "";
+	ka = conn_option(opts, "keepalives");
+	own_ka = strstr(options, "tcp_keepalives") == NULL &&
+	    (ka == NULL || strcmp(ka, "0") != 0);
+	p->stmt_ms = strstr(options, "statement_timeout") == NULL ?
+	    STMT_TIMEOUT_MS : 0;
+	p->lock_ms = LEDGER_LOCK_TIMEOUT_MS;
+	arg_int(&a, p->lock_ms);
+	if (p->stmt_ms > 0)
+		arg_int(&a, p->stmt_ms);
+	else
+		arg_text(&a, NULL);
+	arg_text(&a, p->sync ? NULL : "off");
+	arg_text(&a, own_ka ? conn_option(opts, "keepalives_idle") : NULL);
+	arg_text(&a, own_ka ? conn_option(opts, "keepalives_interval") : NULL);
+	arg_text(&a, own_ka ? conn_option(opts, "keepalives_count") : NULL);
+	res = run(l, "setup", SQL_SETUP, &a, PGRES_TUPLES_OK, err);
+	PQconninfoFree(opts);
+	return res;
+}
+
+/* Settles a fresh session: settings, and the tables on first use. */
+static enum ledger_err
+session_setup(struct ledger *l)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+	int64_t         version;
+
+	p->settled = 0;
+	p->nheld = 0;
+	p->nresv = 0;
+	if ((res = setup_run(l, &err)) == NULL &&
+	    strcmp(p->state, "42P01") == 0) {	/* undefined_table */
+		if ((err = schema_create(l)) != LEDGER_OK)
+			return err;
+		res = setup_run(l, &err);
+	}
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1 || PQnfields(res) != 7 ||
+	    get_int(res, 0, 6, &version) == -1 || version != SCHEMA_VERSION) {
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:schema version %s", PQntuples(res) == 1 &&
+		    PQnfields(res) == 7 ? PQgetvalue(res, 0, 6) : "?");
+		err = LEDGER_IO;
+	} else
+		p->settled = 1;
+	PQclear(res);
+	return err;
+}
+
+/*
+ * Makes the connection usable for a call: a connection found broken
+ * is reset once (its locks, and the locks of its reservations, went
+ * with the old session).  A call inside a lock scope whose session
+ * broke (scoped) fails until ledger_unlock ends that scope: the locks
+ * it relies on are gone, and a new session would not have them.
+ */
+static enum ledger_err
+ready(struct ledger *l, int scoped)
+{
+	struct pg *p = l->be;
+
+	if (p == NULL || p->conn == NULL)
+		return LEDGER_IO;
+	if (PQstatus(p->conn) != CONNECTION_OK && p->nheld > 0) {
+		p->nheld = 0;
+		p->lost = 1;
+	}
+	if (scoped && p->lost) {
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:session lost under a lock");
+		return LEDGER_DOWN;
+	}
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		/* never run unsettled: lock waits would have no bound */
+		return p->settled ? LEDGER_OK : session_setup(l);
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		conn_cause(l, "PQreset");
+		return LEDGER_DOWN;
+	}
+	p->session++;
+	return session_setup(l);
+}
+
+static enum ledger_err
+open_state(struct ledger *l, const char *state_dir)
+{
+	if (state_dir == NULL) {
+		errno = EINVAL;
+		ledger_cause(l, "state_dir");
+		return LEDGER_IO;
+	}
+	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
+		int e = errno;
+
+		ledger_cause(l, "mkdir");
+		return e == ENOSPC || e == EDQUOT ? LEDGER_NOSPACE : LEDGER_IO;
+	}
+	if ((l->state_fd = open(state_dir, RELPATH_DIR_FLAGS)) == -1) {
+		ledger_cause(l, "open");
+		return LEDGER_IO;
+	}
+	return LEDGER_OK;
+}
+
+/*
+ * The URI decides what it names; the defaults come before it in the
+ * arrays, since libpq lets a later keyword override an earlier one.
+ */
+static enum ledger_err
+pg_open(struct ledger *l, const struct ledger_config *cfg)
+{
+	static const char *const kw[] = {
+		"connect_timeout", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count",
+		"fallback_application_name", "dbname", NULL
+	};
+	const char     *val[] = { "5", "1", "30", "10", "3", "upgate",
+	    cfg->uri, NULL };
+	enum ledger_err err;
+	struct pg      *p;
+
+	if ((err = open_state(l, cfg->state_dir)) != LEDGER_OK)
+		return err;
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		ledger_cause(l, "calloc");
+		return LEDGER_IO;
+	}
+	l->be = p;
+	p->sync = cfg->sync;
+	p->session = 1;
+	if ((p->conn = PQconnectdbParams(kw, val, 1)) == NULL) {
+		conn_cause(l, "PQconnectdb");
+		return LEDGER_IO;
+	}
+	PQsetNoticeProcessor(p->conn, quiet, NULL);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		conn_cause(l, "PQconnectdb");
+		return LEDGER_DOWN;
+	}
+	return session_setup(l);
+}
+
+/*
+ * Ending the session releases every lock it held, reservations' too;
+ * but the server ends it a moment after the connection closes.  Locks
+ * still held are released first, so that once this returns, a user
+ * waiting for them gets them and the reservations left are dead.
+ */
+static void
+pg_close(struct ledger *l)
+{
+	struct pg *p = l->be;
+
+	if (p == NULL)
+		return;
+	if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK &&
+	    (p->nheld > 0 || p->nresv > 0))
+		PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock_all()"));
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	free(p);
+	l->be = NULL;
+}
+
+/* ---- locks ---- */
+
+static long
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/*
+ * The session's lock_timeout becomes ms.  The statement timeout, armed
+ * when a statement starts, would otherwise cut a longer wait short: it
+ * is raised to ms too (either ends a lock wait as LEDGER_BUSY).
+ */
+static enum ledger_err
+set_lock_timeout(struct ledger *l, int ms)
+{
+	struct pg      *p = l->be;
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	arg_int(&a, ms);
+	if (p->stmt_ms > 0)
+		arg_int(&a, ms > STMT_TIMEOUT_MS ? ms : STMT_TIMEOUT_MS);
+	else
+		arg_text(&a, NULL);
+	p->lock_ms = -1;	/* unknown until it succeeds */
+	err = run_void(l, "lock_timeout", "SELECT set_config('lock_timeout',"
+	    " $1, false), set_config('statement_timeout', coalesce($2,"
+	    " current_setting('statement_timeout')), false)", &a,
+	    PGRES_TUPLES_OK);
+	if (err == LEDGER_OK)
+		p->lock_ms = ms;
+	return err;
+}
+
+static int
+holds(const struct pg *p, int64_t key, int shared)
+{
+	size_t i;
+
+	for (i = 0; i < p->nheld; i++)
+		if (p->held[i].key == key && p->held[i].shared == shared)
+			return 1;
+	return 0;
+}
+
+/*
+ * Takes the bigint lock key, waiting at most ms (0 or less: not at
+ * all), and remembers it for ledger_unlock.
+ */
+static enum ledger_err
+lock_key(struct ledger *l, int64_t key, int shared, int ms)
+{
+	static const char *const sql[2][2] = {
+		{ "SELECT pg_advisory_lock($1::int8)",
+		  "SELECT pg_advisory_lock_shared($1::int8)" },
+		{ "SELECT pg_try_advisory_lock($1::int8)",
+		  "SELECT pg_try_advisory_lock_shared($1::int8)" },
+	};
+	struct pg      *p = l->be;
+	struct args     a = { .n = 0 };
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+	int             try = ms <= 0, got;
+
+	if (p->nheld == HELD_MAX) {
+		snprintf(l->cause, sizeof l->cause, "postgresql:too many locks");
+		return LEDGER_IO;
+	}
+	if (!try && p->lock_ms != ms &&
+	    (err = set_lock_timeout(l, ms)) != LEDGER_OK)
+		return err;
+	arg_int(&a, key);
+	res = run(l, "lock", sql[try][shared], &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return err;
+	got = !try || get_bool(res, 0, 0);
+	PQclear(res);
+	if (!got) {
+		snprintf(l->cause, sizeof l->cause, "postgresql:lock:55P03");
+		return LEDGER_BUSY;
+	}
+	p->held[p->nheld].key = key;
+	p->held[p->nheld++].shared = shared;
+	return LEDGER_OK;
+}
+
+/* Releases the last lock taken: a scope's step failed after it. */
+static void
+unlock_last(struct ledger *l)
+{
+	struct pg  *p = l->be;
+	struct args a = { .n = 0 };
+
+	if (p->nheld == 0)
+		return;
+	p->nheld--;
+	arg_int(&a, p->held[p->nheld].key);
+	PQclear(PQexecParams(p->conn, p->held[p->nheld].shared ?
+	    "SELECT pg_advisory_unlock_shared($1::int8)" :
+	    "SELECT pg_advisory_unlock($1::int8)", 1, NULL, a.v, NULL, NULL,
+	    0));
+}
+
+static enum ledger_err
+lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+	struct timespec start;
+	long            left;
+	int             took = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (!holds(p, KEY_GLOBAL, 1) && !holds(p, KEY_GLOBAL, 0)) {
+		if ((err = lock_key(l, KEY_GLOBAL, 1, timeout_ms)) !=
+		    LEDGER_OK)
+			return err;
+		took = 1;
+	}
+	/*
+	 * What is left of the wait, once the first one really waited:
+	 * a round trip's worth less would change lock_timeout, and cost
+	 * two more, in every request.
+	 */
+	left = timeout_ms - elapsed_ms(&start);
+	if (timeout_ms - left < LOCK_SLACK_MS)
+		left = timeout_ms;
+	err = lock_key(l, key, 0, timeout_ms <= 0 || left <= 0 ? 0 :
+	    (int)left);
+	if (err != LEDGER_OK && took && PQstatus(p->conn) == CONNECTION_OK)
+		unlock_last(l);
+	return err;
+}
+
+/*
+ * Every request holds the global lock shared, under the lock it asks
+ * for, so that the operator's ledger_lock_all excludes them all while
+ * they never exclude each other.  The whole wait is bounded by
+ * timeout_ms.
+ *
+ * A lock that fails leaves the scope as it found it: when it was to
+ * open one, nothing was lost, whatever happened to the session.  And a
+ * session found dead at once (the server restarted since the last
+ * request of a long-lived responder) is reset and the lock asked again.
+ */
+static enum ledger_err
+lock_scoped(struct ledger *l, int64_t key, int timeout_ms)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+	struct timespec start;
+	size_t          before;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	before = p->nheld;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	err = lock_scoped_once(l, key, timeout_ms);
+	if (err == LEDGER_OK || before > 0)
+		return err;
+	p->lost = 0;
+	if (err == LEDGER_DOWN && PQstatus(p->conn) != CONNECTION_OK &&
+	    elapsed_ms(&start) < LOCK_SLACK_MS &&
+	    (err = ready(l, 1)) == LEDGER_OK &&
+	    (err = lock_scoped_once(l, key, timeout_ms)) != LEDGER_OK)
+		p->lost = 0;
+	return err;
+}
+
+static enum ledger_err
+pg_lock_user(struct ledger *l, const char *user, int timeout_ms)
+{
+	return lock_scoped(l, (int64_t)ledger_key_hash('u', user), timeout_ms);
+}
+
+static enum ledger_err
+pg_lock_file(struct ledger *l, const char *rel, int timeout_ms)
+{
+	return lock_scoped(l, (int64_t)ledger_key_hash('f', rel), timeout_ms);
+}
+
+static enum ledger_err
+pg_lock_all(struct ledger *l, int timeout_ms)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+	size_t          before;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	before = p->nheld;
+	if ((err = lock_key(l, KEY_GLOBAL, 0, timeout_ms)) != LEDGER_OK &&
+	    before == 0)
+		p->lost = 0;	/* as lock_scoped: no scope was opened */
+	return err;
+}
+
+/* "{k1,k2}": the held locks that are shared, or those that are not. */
+static void
+key_array(const struct pg *p, int shared, char *buf, size_t size)
+{
+	size_t i, len;
+
+	len = (size_t)snprintf(buf, size, "{");
+	for (i = 0; i < p->nheld && len < size; i++)
+		if (p->held[i].shared == shared)
+			len += (size_t)snprintf(buf + len, size - len,
+			    "%s%" PRId64, len > 1 ? "," : "", p->held[i].key);
+	if (len < size)
+		snprintf(buf + len, size - len, "}");
+}
+
+/*
+ * Releases the scope's locks in one statement.  Should that fail on a
+ * live session, the session is reset instead: locks left held would
+ * block the users they name for as long as this connection lives.
+ */
+static void
+pg_unlock(struct ledger *l)
+{
+	struct pg  *p = l->be;
+	char        excl[HELD_MAX * 22 + 3], shared[HELD_MAX * 22 + 3];
+	struct args a = { .n = 0 };
+
+	if (p == NULL)
+		return;
+	p->lost = 0;
+	if (p->nheld == 0 || PQstatus(p->conn) != CONNECTION_OK) {
+		p->nheld = 0;
+		return;
+	}
+	key_array(p, 0, excl, sizeof excl);
+	key_array(p, 1, shared, sizeof shared);
+	arg_text(&a, excl);
+	arg_text(&a, shared);
+	p->nheld = 0;
+	if (run_void(l, "unlock", "SELECT count(pg_advisory_unlock(k))"
+	    " FROM unnest($1::int8[]) k UNION ALL"
+	    " SELECT count(pg_advisory_unlock_shared(k))"
+	    " FROM unnest($2::int8[]) k", &a, PGRES_TUPLES_OK) != LEDGER_OK &&
+	    PQstatus(p->conn) == CONNECTION_OK) {
+		PQreset(p->conn);
+		p->session++;
+		p->settled = 0;
+	}
+}
+
+/* ---- usage and records ---- */
+
+/*
+ * The reservations whose owner's session is alive: the int4-pair
+ * advisory locks granted in this database, as the ids they stand for.
+ * Materialised, so pg_locks is read once per statement.
+ */
+#define SQL_HELD							\
+    "held AS MATERIALIZED (SELECT (classid::int8 << 32) | objid::int8"	\
+    " AS id FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"	\
+    " AND granted AND database = (SELECT oid FROM pg_database"		\
+    " WHERE datname = current_database()))"
+
+/* A reservation lives while its owner's session holds its lock, or
+   while its lease (expires) runs, whichever is longer. */
+#define SQL_LIVE							\
+    "(coalesce(r.expires > now(), false) OR r.id IN (SELECT id FROM held))"
+
+static enum ledger_err
+pg_usage(struct ledger *l, const char *user, struct usage *out)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+	PGresult       *res;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_text(&a, user);
+	res = run(l, "usage", "WITH " SQL_HELD
+	    " SELECT coalesce((SELECT used FROM upgate_usage WHERE owner = $1),"
+	    " 0), (SELECT least(coalesce(sum(r.bytes), 0),"
+	    " 9223372036854775807)::int8 FROM upgate_reservations r"
+	    " WHERE r.owner = $1 AND " SQL_LIVE ")",
+	    &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1 || get_int(res, 0, 0, &out->used) == -1 ||
+	    get_int(res, 0, 1, &out->reserved) == -1) {
+		snprintf(l->cause, sizeof l->cause, "postgresql:usage:bad row");
+		out->used = out->reserved = 0;
+		err = LEDGER_IO;
+	}
+	PQclear(res);
+	return err;
+}
+
+static enum ledger_err
+pg_set_used(struct ledger *l, const char *user, int64_t used)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_text(&a, user);
+	arg_int(&a, used);
+	return run_cmd(l, "set_used", "INSERT INTO upgate_usage (owner, used)"
+	    " VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE"
+	    " SET used = excluded.used", &a);
+}
+
+static int
+pg_record_get(struct ledger *l, const char *rel, struct record *out)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+	PGresult       *res;
+	int             rc;
+
+	if (ready(l, 1) != LEDGER_OK)
+		return -1;
+	arg_bytes(&a, rel);
+	res = run(l, "record_get", "SELECT owner, size FROM upgate_records"
+	    " WHERE sha256(rel) = sha256($1)", &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return -1;
+	if ((rc = PQntuples(res)) == 1) {
+		rc = get_user(res, 0, 0, out->owner, sizeof out->owner) == 0 &&
+		    get_int(res, 0, 1, &out->size) == 0 ? 0 : -1;
+		if (rc == -1)
+			snprintf(l->cause, sizeof l->cause,
+			    "postgresql:record_get:bad row");
+	} else
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+static enum ledger_err
+pg_record_put(struct ledger *l, const char *rel, const struct record *rec)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_bytes(&a, rel);
+	arg_text(&a, rec->owner);
+	arg_int(&a, rec->size);
+	return run_cmd(l, "record_put", "INSERT INTO upgate_records"
+	    " (rel, owner, size) VALUES ($1, $2, $3)"
+	    " ON CONFLICT ((sha256(rel))) DO UPDATE"
+	    " SET owner = excluded.owner, size = excluded.size", &a);
+}
+
+static enum ledger_err
+pg_record_drop(struct ledger *l, const char *rel)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_bytes(&a, rel);
+	return run_cmd(l, "record_drop", "DELETE FROM upgate_records"
+	    " WHERE sha256(rel) = sha256($1)", &a);
+}
+
+/*
+ * The record and the usage of both owners in one statement: the new
+ * owner is charged size, the old record's owner (the same one, or
+ * another) credited its size, netted per owner, usage kept within
+ * 0 .. 2^63-1.  FOR UPDATE: a commit of the same rel that raced this
+ * one (without the file lock) is waited for and its record used.
+ */
+static enum ledger_err
+pg_commit(struct ledger *l, const char *user, const char *rel, int64_t size)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_bytes(&a, rel);
+	arg_text(&a, user);
+	arg_int(&a, size);
+	return run_cmd(l, "commit",
+	    "WITH old AS (SELECT owner, size FROM upgate_records"
+	    "  WHERE sha256(rel) = sha256($1) FOR UPDATE),"
+	    " rec AS (INSERT INTO upgate_records (rel, owner, size)"
+	    "  VALUES ($1, $2, $3) ON CONFLICT ((sha256(rel))) DO UPDATE"
+	    "  SET owner = excluded.owner, size = excluded.size),"
+	    " delta AS (SELECT owner, sum(d) AS d FROM"
+	    "  (SELECT $2::text AS owner, $3::numeric AS d"
+	    "   UNION ALL SELECT owner, -size FROM old) s"
+	    "  GROUP BY owner HAVING sum(d) <> 0)"
+	    " INSERT INTO upgate_usage AS u (owner, used)"
+	    " SELECT owner, least(greatest(d, 0), 9223372036854775807)::int8"
+	    "  FROM delta"
+	    " ON CONFLICT (owner) DO UPDATE SET used = least(greatest(u.used +"
+	    "  (SELECT d FROM delta WHERE delta.owner = u.owner), 0),"
+	    "  9223372036854775807)::int8", &a);
+}
+
+static enum ledger_err
+pg_forget(struct ledger *l, const char *rel)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_bytes(&a, rel);
+	return run_cmd(l, "forget",
+	    "WITH d AS (DELETE FROM upgate_records"
+	    "  WHERE sha256(rel) = sha256($1) RETURNING owner, size)"
+	    " UPDATE upgate_usage u SET used = greatest(u.used - d.size, 0)"
+	    " FROM d WHERE u.owner = d.owner", &a);
+}
+
+/* ---- reservations ---- */
+
+/* The int4 pair that stands for a reservation's id in the locks. */
+static void
+arg_resv(struct args *a, uint64_t id)
+{
+	arg_int(a, (int32_t)(uint32_t)(id >> 32));
+	arg_int(a, (int32_t)(uint32_t)id);
+}
+
+/*
+ * The row and its lock in one statement, the lock first: whoever sees
+ * the row (once committed) sees it held.  1 when made, 0 when the id
+ * is taken (its lock is someone's), -1 on failure.
+ */
+static int
+resv_insert(struct ledger *l, const char *user, int64_t bytes, uint64_t id,
+    enum ledger_err *err)
+{
+	struct pg  *p = l->be;
+	struct args a = { .n = 0 };
+	PGresult   *res;
+
+	arg_int(&a, (int64_t)id);
+	arg_text(&a, user);
+	arg_int(&a, bytes);
+	arg_resv(&a, id);
+	res = run(l, "reserve", "INSERT INTO upgate_reservations"
+	    " (id, owner, bytes) SELECT $1, $2, $3"
+	    " WHERE pg_try_advisory_lock($4::int4, $5::int4)", &a,
+	    PGRES_COMMAND_OK, err);
+	if (res != NULL) {
+		int rc = changed(res) == 1;
+
+		PQclear(res);
+		return rc;
+	}
+	/* the lock may have been taken before the row failed */
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock("
+		    "$1::int4, $2::int4)", 2, NULL, a.v + 3, NULL, NULL, 0));
+	return -1;
+}
+
+static enum ledger_err
+pg_reserve(struct ledger *l, const char *user, int64_t bytes,
+    struct reservation *r)
+{
+	enum ledger_err err;
+	uint64_t        id;
+	int             tries, rc = 0;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	for (tries = 0; tries < 4 && rc == 0; tries++) {
+		if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
+			ledger_cause(l, "getrandom");
+			return LEDGER_IO;
+		}
+		if ((id &= INT64_MAX) != 0 &&
+		    (rc = resv_insert(l, user, bytes, id, &err)) == -1)
+			return err;
+	}
+	if (rc == 0) {
+		snprintf(l->cause, sizeof l->cause, "postgresql:reserve:ids");
+		return LEDGER_IO;
+	}
+	r->id = id;
+	r->fd = -1;
+	snprintf(r->user, sizeof r->user, "%s", user);
+	r->bytes = bytes;
+	r->end = (int64_t)((struct pg *)l->be)->session;	/* holds its lock */
+	((struct pg *)l->be)->nresv++;
+	return LEDGER_OK;
+}
+
+/* r's lock lives in the session that made it; a reset ended it. */
+static enum ledger_err
+resv_ready(struct ledger *l, const struct reservation *r, int scoped)
+{
+	enum ledger_err err;
+
+	if ((err = ready(l, scoped)) != LEDGER_OK)
+		return err;
+	if ((uint64_t)r->end != ((struct pg *)l->be)->session) {
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:reservation's session lost");
+		return LEDGER_DOWN;
+	}
+	return LEDGER_OK;
+}
+
+static enum ledger_err
+pg_reservation_set(struct ledger *l, struct reservation *r, int64_t bytes)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+	PGresult       *res;
+
+	if ((err = resv_ready(l, r, 1)) != LEDGER_OK)
+		return err;
+	arg_int(&a, (int64_t)r->id);
+	arg_int(&a, bytes);
+	res = run(l, "reservation_set", "UPDATE upgate_reservations"
+	    " SET bytes = $2 WHERE id = $1", &a, PGRES_COMMAND_OK, &err);
+	if (res == NULL)
+		return err;
+	if (changed(res) != 1) {
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:reservation_set:gone");
+		err = LEDGER_IO;
+	} else
+		r->bytes = bytes;
+	PQclear(res);
+	return err;
+}
+
+static enum ledger_err
+pg_reservation_add(struct ledger *l, struct reservation *r,
+    enum resv_path kind, const char *rel)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = resv_ready(l, r, 0)) != LEDGER_OK)
+		return err;
+	arg_int(&a, (int64_t)r->id);
+	arg_text(&a, kind == RESV_TMP ? "t" : "d");
+	arg_bytes(&a, rel);
+	return run_cmd(l, "reservation_add", "INSERT INTO"
+	    " upgate_reservation_paths (resv, kind, rel) VALUES ($1, $2, $3)",
+	    &a);
+}
+
+/*
+ * The row goes first and its lock after, in two statements: unlocked
+ * while still visible, it would look dead to a reclaim, which would
+ * report its bytes.  A row that could not be deleted is unlocked all
+ * the same: dead, the next reclaim removes it.
+ */
+static void
+pg_release(struct ledger *l, struct reservation *r)
+{
+	struct pg  *p = l->be;
+	struct args a = { .n = 0 };
+
+	if (ready(l, 0) != LEDGER_OK)
+		return;		/* dead with its session: reclaimed later */
+	arg_int(&a, (int64_t)r->id);
+	PQclear(PQexecParams(p->conn, "DELETE FROM upgate_reservations"
+	    " WHERE id = $1", 1, NULL, a.v, NULL, NULL, 0));
+	if ((uint64_t)r->end != p->session ||
+	    PQstatus(p->conn) != CONNECTION_OK)
+		return;
+	if (p->nresv > 0)
+		p->nresv--;
+	a.n = 0;
+	arg_resv(&a, r->id);
+	PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock($1::int4,"
+	    " $2::int4)", 2, NULL, a.v, NULL, NULL, 0));
+}
+
+/* ---- reclaim ---- */
+
+/*
+ * Row i of a reclaim's result (kind in column 2, the path in 3) as a
+ * path of kind: 0 and rel filled, or -1 (another kind, or not a path
+ * upgate names).  *depth counts its folders.
+ */
+static int
+path_at(const PGresult *res, int i, enum resv_path kind, char *rel,
+    size_t size, size_t *depth)
+{
+	const char *s;
+
+	if (PQgetisnull(res, i, 2) ||
+	    PQgetvalue(res, i, 2)[0] != (char)kind ||
+	    get_path(res, i, 3, rel, size) == -1 ||
+	    !relpath_valid(rel, kind == RESV_TMP))
+		return -1;
+	for (*depth = 0, s = rel; *s != '\0'; s++)
+		*depth += *s == '/';
+	return 0;
+}
+
+/*
+ * Calls fn for each path of a dead reservation: temporary files first,
+ * then folders, deepest first, so that each folder is as empty as it
+ * will get when its turn comes.
+ */
+static void
+reclaim_paths(const PGresult *res,
+    void (*fn)(void *, enum resv_path, const char *), void *arg)
+{
+	char   rel[4096];
+	size_t d, maxd = 0, want;
+	int    i, n = PQntuples(res);
+
+	for (i = 0; i < n; i++) {
+		if (path_at(res, i, RESV_TMP, rel, sizeof rel, &d) == 0)
+			fn(arg, RESV_TMP, rel);
+		else if (path_at(res, i, RESV_DIR, rel, sizeof rel, &d) == 0 &&
+		    d > maxd)
+			maxd = d;
+	}
+	for (want = maxd + 1; want-- > 0;)
+		for (i = 0; i < n; i++)
+			if (path_at(res, i, RESV_DIR, rel, sizeof rel, &d) ==
+			    0 && d == want)
+				fn(arg, RESV_DIR, rel);
+}
+
+/*
+ * Reclaims one dead reservation: its lock first, so that two reclaims
+ * never handle it together (and a lease renewed meanwhile is left
+ * alone), then its paths, then the row, then the lock again.
+ */
+static enum ledger_err
+reclaim_one(struct ledger *l, uint64_t id,
+    void (*fn)(void *, enum resv_path, const char *),
+    void (*done)(void *, const char *, int64_t), void *arg)
+{
+	struct pg      *p = l->be;
+	struct args     a = { .n = 0 }, lk = { .n = 0 };
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+	char            owner[USER_NAME_MAX + 1];
+	int64_t         bytes;
+	int             got;
+
+	arg_resv(&lk, id);
+	if ((res = run(l, "reclaim", "SELECT pg_try_advisory_lock($1::int4,"
+	    " $2::int4)", &lk, PGRES_TUPLES_OK, &err)) == NULL)
+		return err;
+	got = get_bool(res, 0, 0);
+	PQclear(res);
+	if (!got)
+		return LEDGER_OK;	/* someone else is at it */
+	arg_int(&a, (int64_t)id);
+	res = run(l, "reclaim", "SELECT r.owner, r.bytes, p.kind,"
+	    " encode(p.rel, 'hex') FROM upgate_reservations r"
+	    " LEFT JOIN upgate_reservation_paths p ON p.resv = r.id"
+	    " WHERE r.id = $1 AND NOT coalesce(r.expires > now(), false)",
+	    &a, PGRES_TUPLES_OK, &err);
+	if (res != NULL && PQntuples(res) > 0 &&
+	    get_user(res, 0, 0, owner, sizeof owner) == 0 &&
+	    get_int(res, 0, 1, &bytes) == 0) {
+		reclaim_paths(res, fn, arg);
+		PQclear(res);
+		res = run(l, "reclaim", "DELETE FROM upgate_reservations"
+		    " WHERE id = $1", &a, PGRES_COMMAND_OK, &err);
+		if (res != NULL && changed(res) == 1 && done != NULL)
+			done(arg, owner, bytes);
+	}
+	PQclear(res);
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock("
+		    "$1::int4, $2::int4)", 2, NULL, lk.v, NULL, NULL, 0));
+	return err;
+}
+
+static enum ledger_err
+pg_reclaim(struct ledger *l, const char *user,
+    void (*fn)(void *, enum resv_path, const char *),
+    void (*done)(void *, const char *, int64_t), void *arg)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+	PGresult       *res;
+	int64_t         id;
+	int             i;
+
+	if ((err = ready(l, 1)) != LEDGER_OK)
+		return err;
+	arg_text(&a, user);
+	res = run(l, "reclaim", "WITH " SQL_HELD
+	    " SELECT r.id FROM upgate_reservations r"
+	    " WHERE ($1::text IS NULL OR r.owner = $1) AND NOT " SQL_LIVE
+	    " ORDER BY r.id", &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return err;
+	for (i = 0; i < PQntuples(res) && err == LEDGER_OK; i++)
+		if (get_int(res, i, 0, &id) == 0)
+			err = reclaim_one(l, (uint64_t)id, fn, done, arg);
+	PQclear(res);
+	return err;
+}
+
+/* ---- walks ---- */
+
+/*
+ * The user's largest records: the LEDGER_SCAN_MAX largest are looked
+ * at (an index scan on (owner, size DESC) that stops there), those
+ * below prefix kept.
+ */
+static size_t
+pg_largest(struct ledger *l, const char *user, const char *prefix,
+    struct file_size *out, size_t max)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+	PGresult       *res;
+	char            folder[4098], rel[4096];
+	size_t          len, n = 0;
+	int             i;
+
+	if (ready(l, 0) != LEDGER_OK)
+		return 0;
+	/* "alice", "alice/" and "alice//" name one folder */
+	snprintf(folder, sizeof folder - 1, "%s", prefix != NULL ? prefix : "");
+	len = strlen(folder);
+	while (len > 0 && folder[len - 1] == '/')
+		len--;
+	if (len > 0)
+		folder[len++] = '/';
+	folder[len] = '\0';
+	arg_text(&a, user);
+	arg_bytes(&a, folder);
+	arg_int(&a, max > INT32_MAX ? INT32_MAX : (int64_t)max);
+	res = run(l, "largest", "SELECT encode(rel, 'hex'), size FROM"
+	    " (SELECT rel, size FROM upgate_records WHERE owner = $1"
+	    "  ORDER BY size DESC LIMIT " XSTR(LEDGER_SCAN_MAX) ") s"
+	    " WHERE substr(rel, 1, length($2::bytea)) = $2::bytea"
+	    " ORDER BY size DESC, rel LIMIT $3", &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return 0;
+	for (i = 0; i < PQntuples(res) && n < max; i++) {
+		if (get_path(res, i, 0, rel, sizeof rel) == -1 ||
+		    strlen(rel) <= len ||
+		    get_int(res, i, 1, &out[n].size) == -1)
+			continue;
+		snprintf(out[n].name, sizeof out[n].name, "%s", rel + len);
+		n++;
+	}
+	PQclear(res);
+	return n;
+}
+
+/*
+ * Walks in batches, by key, so that fn may call the ledger (the
+ * connection is free between batches) and no result grows with the
+ * table.
+ */
+static enum ledger_err
+pg_each_user(struct ledger *l, void (*fn)(void *, const char *), void *arg)
+{
+	enum ledger_err err;
+	char            last[USER_NAME_MAX + 1] = "", user[USER_NAME_MAX + 1];
+	int             i, n;
+
+	if ((err = ready(l, 0)) != LEDGER_OK)
+		return err;
+	do {
+		struct args a = { .n = 0 };
+		PGresult   *res;
+
+		arg_text(&a, last);
+		res = run(l, "each_user", "SELECT owner FROM upgate_usage"
+		    " WHERE owner > $1 ORDER BY owner LIMIT " XSTR(BATCH), &a,
+		    PGRES_TUPLES_OK, &err);
+		if (res == NULL)
+			return err;
+		n = PQntuples(res);
+		for (i = 0; i < n; i++)
+			if (get_user(res, i, 0, user, sizeof user) == 0)
+				fn(arg, user);
+		/* the next batch starts after the last row, valid or not */
+		if (n > 0 && PQgetlength(res, n - 1, 0) >= (int)sizeof last)
+			n = 0;
+		else if (n > 0)
+			memcpy(last, PQgetvalue(res, n - 1, 0),
+			    (size_t)PQgetlength(res, n - 1, 0) + 1);
+		PQclear(res);
+	} while (n == BATCH);
+	return LEDGER_OK;
+}
+
+/* One batch of each_record: 0 to go on, 1 when done, -1 on failure. */
+static int
+each_record_batch(struct ledger *l, const char *owner, char *last,
+    size_t lastsize, int (*fn)(void *, const char *, const struct record *),
+    void *arg, enum ledger_err *err)
+{
+	struct args   a = { .n = 0 };
+	struct record rec;
+	PGresult     *res;
+	char          rel[4096];
+	int           i, n, rc = 0;
+
+	arg_text(&a, last);
+	arg_text(&a, owner);
+	res = run(l, "each_record", "SELECT encode(sha256(rel), 'hex'),"
+	    " encode(rel, 'hex'), owner, size FROM upgate_records"
+	    " WHERE sha256(rel) > decode($1, 'hex')"
+	    " AND ($2::text IS NULL OR owner = $2)"
+	    " ORDER BY sha256(rel) LIMIT " XSTR(BATCH), &a, PGRES_TUPLES_OK, err);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n && rc == 0; i++) {
+		if (get_path(res, i, 1, rel, sizeof rel) == -1 ||
+		    get_user(res, i, 2, rec.owner, sizeof rec.owner) == -1 ||
+		    get_int(res, i, 3, &rec.size) == -1)
+			continue;
+		rc = fn(arg, rel, &rec);
+	}
+	if (n > 0)
+		snprintf(last, lastsize, "%s", PQgetvalue(res, n - 1, 0));
+	PQclear(res);
+	if (rc == -1) {
+		snprintf(l->cause, sizeof l->cause, "each_record:callback");
+		*err = LEDGER_IO;
+	}
+	return rc != 0 ? rc : n < BATCH;
+}
+
+static enum ledger_err
+pg_each_record(struct ledger *l, const char *owner,
+    int (*fn)(void *, const char *, const struct record *), void *arg)
+{
+	enum ledger_err err;
+	char            last[65] = "";
+	int             rc;
+
+	if ((err = ready(l, 0)) != LEDGER_OK)
+		return err;
+	while ((rc = each_record_batch(l, owner, last, sizeof last, fn, arg,
+	    &err)) == 0)
+		;
+	return rc == -1 ? err : LEDGER_OK;
+}
+
+/*
+ * With sync = yes every change was durable when it returned.  With
+ * sync = no, one transaction that writes a commit record and waits for
+ * it (synchronous_commit on, for it alone) flushes the log up to there,
+ * and with it every earlier asynchronous commit.
+ */
+static enum ledger_err
+pg_flush(struct ledger *l)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+	PGresult       *res;
+
+	if ((err = ready(l, 0)) != LEDGER_OK || p->sync)
+		return err;
+	res = run(l, "flush", "SELECT set_config('synchronous_commit', 'on',"
+	    " true), pg_current_xact_id()", NULL, PGRES_TUPLES_OK, &err);
+	PQclear(res);
+	return err;
+}
+
+const struct ledger_ops ledger_pg_ops = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.lock_user = pg_lock_user,
+	.lock_file = pg_lock_file,
+	.lock_all = pg_lock_all,
+	.unlock = pg_unlock,
+	.usage = pg_usage,
+	.set_used = pg_set_used,
+	.record_get = pg_record_get,
+	.record_put = pg_record_put,
+	.record_drop = pg_record_drop,
+	.commit = pg_commit,
+	.forget = pg_forget,
+	.reserve = pg_reserve,
+	.reservation_set = pg_reservation_set,
+	.reservation_add = pg_reservation_add,
+	.release = pg_release,
+	.reclaim = pg_reclaim,
+	.largest = pg_largest,
+	.each_user = pg_each_user,
+	.each_record = pg_each_record,
+	.flush = pg_flush,
+};

@@ -1,0 +1,90 @@
+/*
+ * relpath: '/'-separated paths below a folder descriptor, as the ledger
+ * names files (records, reservations) — opened one component at a time
+ * with O_NOFOLLOW, so a symbolic link is never followed; and walks over
+ * the regular files of a tree.  Used by the ledger's backends and its
+ * recount; the upload path itself goes through store.h.
+ */
+#ifndef UPGATE_RELPATH_H
+#define UPGATE_RELPATH_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#define RELPATH_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define RELPATH_COMP_MAX  64	/* components of a path */
+#define RELPATH_DEPTH_MAX 64	/* folders open at once in a tree walk */
+
+/*
+ * 1 when rel is a path upgate may name: 1 to 4095 bytes, no empty
+ * component, none starting with '.' — except the last when last_dot is
+ * set (a temporary file), which is still never "." or "..".
+ */
+int relpath_valid(const char *rel, int last_dot);
+
+/*
+ * A path split into components, and the folders opened along it: fd[0]
+ * is the borrowed base, fd[i] the folder comp[i-1].
+ */
+struct walk {
+	char        buf[4096];
+	const char *comp[RELPATH_COMP_MAX];
+	size_t      ncomp;
+	int         fd[RELPATH_COMP_MAX + 1];
+	size_t      nfd;
+};
+
+/* Splits rel as relpath_valid checks it; -1 when invalid. */
+int walk_split(struct walk *, const char *rel, int last_dot);
+
+/*
+ * Opens the first nfolders components below base (borrowed) as folders,
+ * creating them (mode 0700) when create is set.  0; 1 when one is
+ * missing or not a folder (only without create); -1 with errno.
+ */
+int walk_open(struct walk *, int base, size_t nfolders, int create);
+void walk_release(struct walk *);	/* closes what walk_open opened */
+int walk_dir(const struct walk *);	/* the deepest folder opened */
+const char *walk_last(const struct walk *);	/* the last component */
+
+/* Removes the folders of the walk that are now empty, deepest first. */
+void walk_prune(struct walk *);
+
+/*
+ * A depth-first walk over the regular files of a tree, skipping every
+ * name that starts with '.' and never following a symbolic link.  path
+ * holds the current entry's path; visit returns 0 to go on, 1 to stop,
+ * -1 on failure.
+ */
+struct tree {
+	char      path[4096];
+	size_t    len;
+	unsigned  depth;
+	int     (*visit)(struct tree *, int dfd, const char *name,
+		    const struct stat *);
+	void     *arg;
+};
+
+void tree_init(struct tree *, const char *prefix,
+    int (*visit)(struct tree *, int, const char *, const struct stat *),
+    void *arg);
+
+/*
+ * Walks the folder rel below base (borrowed; "" for base itself).  A
+ * missing folder is an empty one.  0, 1 when a visit stopped, or -1.
+ */
+int tree_walk_at(struct tree *, int base, const char *rel);
+
+/* Removes the folder name below dfd and everything in it. */
+int remove_tree(int dfd, const char *name);
+
+/* Removes rel below base when its last component starts with prefix. */
+void relpath_unlink_tmp(int base, const char *rel, const char *prefix);
+
+/* Removes the folder rel below base when it is empty. */
+void relpath_rmdir(int base, const char *rel);
+
+/* 1 when rel below base is a regular file (st filled), reached safely. */
+int relpath_is_file(int base, const char *rel, struct stat *st);
+
+#endif

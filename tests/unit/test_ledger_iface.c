@@ -1,0 +1,1089 @@
+/*
+ * The ledger's interface (ledger.h), the same cases against each
+ * backend, through the public ledger_* functions only.
+ *
+ * files       always (a fresh state_dir per case); skipped when
+ *             UPGATE_TEST_LEDGER_SKIP names it
+ * postgresql  when UPGATE_TEST_LEDGER holds a postgresql:// URI of a
+ *             database this test may create schemas in (each case gets
+ *             a fresh schema, as its search_path); otherwise skipped
+ *             with a note.  tests/unit/with-postgres.sh runs a command
+ *             against a throwaway server and sets it, with
+ *             UPGATE_TEST_PG_STOP and UPGATE_TEST_PG_START, the
+ *             commands the cases of an unreachable database need.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "cu_main.h"
+#include "ledger.h"
+
+#define T_LOCK_MS	300	/* a short wait, for the BUSY cases */
+
+/*
+ * Each case gets a fresh tree below /tmp/ledger-iface: upload/ (its
+ * descriptor open) and upload/.upgate (state_dir), and the ledger
+ * under test opened as l.
+ */
+static struct {
+	const char   *base;		/* UPGATE_TEST_LEDGER; NULL: files */
+	char          uri[2048];	/* base with this case's schema */
+	char          schema[48];
+	char          root[64];
+	char          upload[96];
+	char          state[128];
+	int           upload_fd;
+	struct ledger l;
+} fx;
+
+static enum ledger_err
+open_ledger(struct ledger *l)
+{
+	struct ledger_config cfg;
+
+	cfg.state_dir = fx.state;
+	cfg.uri = fx.base != NULL ? fx.uri : NULL;
+	cfg.sync = 1;
+	return ledger_open(l, &cfg);
+}
+
+static void
+quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Runs sql on the test database, outside the ledger: 0 or -1. */
+static int
+admin(const char *sql)
+{
+	PGconn *c;
+	int     rc = -1;
+
+	c = PQconnectdb(fx.base);
+	PQsetNoticeProcessor(c, quiet, NULL);
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGresult *res = PQexec(c, sql);
+
+		rc = PQresultStatus(res) == PGRES_COMMAND_OK ||
+		    PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
+		if (rc == -1)
+			fprintf(stderr, "\n  %s: %s", sql, PQerrorMessage(c));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return rc;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static void
+tree_setup(void)
+{
+	mkdir("/tmp/ledger-iface", 0700);
+	snprintf(fx.root, sizeof fx.root, "/tmp/ledger-iface/t.XXXXXX");
+	if (mkdtemp(fx.root) == NULL)
+		abort();
+	snprintf(fx.upload, sizeof fx.upload, "%s/upload", fx.root);
+	snprintf(fx.state, sizeof fx.state, "%s/.upgate", fx.upload);
+	if (mkdir(fx.upload, 0755) == -1)
+		abort();
+	fx.upload_fd = open(fx.upload, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fx.upload_fd == -1)
+		abort();
+}
+
+static void
+setup_files(void)
+{
+	fx.base = NULL;
+	tree_setup();
+	if (open_ledger(&fx.l) != LEDGER_OK)
+		abort();
+}
+
+/* A schema of its own, named in the URI's options, so that the ledger
+   makes its tables there on first use. */
+static void
+setup_pg(void)
+{
+	static unsigned n;
+	char            sql[128];
+
+	fx.base = getenv("UPGATE_TEST_LEDGER");
+	tree_setup();
+	snprintf(fx.schema, sizeof fx.schema, "upgate_t%ld_%u",
+	    (long)getpid(), n++);
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", fx.schema);
+	if (fx.base == NULL || admin(sql) == -1)
+		abort();
+	snprintf(fx.uri, sizeof fx.uri, "%s%soptions=-c%%20search_path%%3D%s",
+	    fx.base, strchr(fx.base, '?') != NULL ? "&" : "?", fx.schema);
+	if (open_ledger(&fx.l) != LEDGER_OK) {
+		fprintf(stderr, "\n  ledger_open: %s\n", fx.l.cause);
+		abort();
+	}
+}
+
+static void
+teardown(void)
+{
+	ledger_close(&fx.l);
+	close(fx.upload_fd);
+	nftw(fx.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (fx.base != NULL) {
+		char sql[128];
+
+		snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", fx.schema);
+		admin(sql);
+	}
+}
+
+/* ---- helpers ---- */
+
+static int64_t
+used_of(struct ledger *l, const char *user)
+{
+	struct usage u;
+
+	CU_ASSERT_EQUAL_FATAL(ledger_usage(l, user, &u), LEDGER_OK);
+	return u.used;
+}
+
+static int64_t
+reserved_of(struct ledger *l, const char *user)
+{
+	struct usage u;
+
+	CU_ASSERT_EQUAL_FATAL(ledger_usage(l, user, &u), LEDGER_OK);
+	return u.reserved;
+}
+
+static void
+commit_locked(const char *user, const char *rel, int64_t size)
+{
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, user,
+	    LEDGER_LOCK_TIMEOUT_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, user, rel, size), LEDGER_OK);
+	ledger_unlock(&fx.l);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Makes the folders and the (empty) file of rel below upload_dir. */
+static void
+make_path(const char *rel, int file)
+{
+	char   path[512];
+	char  *slash;
+	size_t off = strlen(fx.upload) + 1;
+
+	snprintf(path, sizeof path, "%s/%s", fx.upload, rel);
+	for (slash = strchr(path + off, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	if (file) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		CU_ASSERT_FATAL(fd != -1);
+		close(fd);
+	} else
+		mkdir(path, 0755);
+}
+
+static int
+exists(const char *rel)
+{
+	struct stat st;
+
+	return fstatat(fx.upload_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* ---- usage, commit, forget, records ---- */
+
+static void
+test_usage_empty(void)
+{
+	struct usage  u;
+	struct record rec;
+
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(u.used, 0);
+	CU_ASSERT_EQUAL(u.reserved, 0);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/a", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "-bad", &u), LEDGER_IO);
+}
+
+static void
+test_commit_new(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "alice/a", 100);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 100);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/a", &rec), 0);
+	CU_ASSERT_STRING_EQUAL(rec.owner, "alice");
+	CU_ASSERT_EQUAL(rec.size, 100);
+	commit_locked("alice", "alice/sub/b", 5);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 105);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "bob"), 0);
+}
+
+static void
+test_commit_grow_shrink(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "alice/a", 100);
+	commit_locked("alice", "alice/a", 150);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 150);
+	commit_locked("alice", "alice/a", 20);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 20);
+	commit_locked("alice", "alice/a", 20);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 20);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/a", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 20);
+}
+
+/* per_user_dirs = no: a replacement moves the bytes between owners. */
+static void
+test_commit_other_owner(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "shared/f", 100);
+	commit_locked("alice", "shared/g", 7);
+	commit_locked("bob", "shared/f", 30);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 7);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "bob"), 30);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "shared/f", &rec), 0);
+	CU_ASSERT_STRING_EQUAL(rec.owner, "bob");
+	CU_ASSERT_EQUAL(rec.size, 30);
+}
+
+static void
+test_commit_empty(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "alice/empty", 0);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/empty", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 0);
+}
+
+static void
+test_commit_bad(void)
+{
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/../x", 1),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/.hidden", 1),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", -1),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "no/pe", "alice/a", 1),
+	    LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+}
+
+static void
+test_forget(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "alice/a", 100);
+	commit_locked("alice", "alice/b", 30);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/a"), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 30);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/a", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/a"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, "alice/never"), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 30);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/b", &rec), 0);
+}
+
+/* A path that only one byte tells apart, and a long deep one. */
+static void
+test_record_paths(void)
+{
+	struct record rec;
+	char          deep[4000];
+	size_t        i;
+
+	commit_locked("alice", "alice/x1", 1);
+	commit_locked("alice", "alice/x2", 2);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/x1", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/x", &rec), 1);
+	/* 40 folders of 97 bytes: longer than a btree entry may be */
+	snprintf(deep, sizeof deep, "alice");
+	for (i = 0; i < 40; i++)
+		snprintf(deep + strlen(deep), sizeof deep - strlen(deep),
+		    "/%0*zu", 96, i);
+	commit_locked("alice", deep, 9);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, deep, &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 9);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 12);
+	CU_ASSERT_EQUAL(ledger_forget(&fx.l, deep), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 3);
+}
+
+static void
+test_record_put_drop(void)
+{
+	struct record rec = { "carol", 70 }, got;
+
+	CU_ASSERT_EQUAL(ledger_record_put(&fx.l, "carol/p", &rec), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "carol"), 0);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "carol/p", &got), 0);
+	CU_ASSERT_STRING_EQUAL(got.owner, "carol");
+	CU_ASSERT_EQUAL(got.size, 70);
+	rec.size = 71;
+	CU_ASSERT_EQUAL(ledger_record_put(&fx.l, "carol/p", &rec), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "carol/p", &got), 0);
+	CU_ASSERT_EQUAL(got.size, 71);
+	CU_ASSERT_EQUAL(ledger_record_drop(&fx.l, "carol/p"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "carol/p", &got), 1);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "carol"), 0);
+	CU_ASSERT_EQUAL(ledger_record_drop(&fx.l, "carol/p"), LEDGER_OK);
+}
+
+static void
+test_set_used_flush(void)
+{
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 1234), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 1234);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", -1), LEDGER_IO);
+	CU_ASSERT_EQUAL(ledger_flush(&fx.l), LEDGER_OK);
+}
+
+/* ---- reservations ---- */
+
+static void
+test_reserve(void)
+{
+	struct reservation r1, r2, r0;
+
+	ledger_reservation_init(&r0);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&fx.l, "alice", 50,
+	    "alice/.upgate-tmp-1", &r1), LEDGER_OK);
+	CU_ASSERT(r1.id != 0);
+	CU_ASSERT_EQUAL(r1.bytes, 50);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 50);
+	CU_ASSERT_EQUAL(ledger_reservation_set(&fx.l, &r1, 80), LEDGER_OK);
+	CU_ASSERT_EQUAL(r1.bytes, 80);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 80);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&fx.l, &r1, RESV_DIR,
+	    "alice/new"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&fx.l, &r1, RESV_TMP,
+	    "alice/new/.upgate-tmp-2"), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&fx.l, "alice", 20, NULL, &r2),
+	    LEDGER_OK);
+	CU_ASSERT(r2.id != r1.id);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 100);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "bob"), 0);
+	ledger_release_reservation(&fx.l, &r1);
+	CU_ASSERT_EQUAL(r1.id, 0);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 20);
+	ledger_release_reservation(&fx.l, &r1);	/* twice: safe */
+	ledger_release_reservation(&fx.l, &r0);	/* never made: safe */
+	ledger_release_reservation(&fx.l, &r2);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_reservation_set(&fx.l, &r2, 1), LEDGER_IO);
+}
+
+struct reclaimed {
+	int     calls;
+	char    user[65];
+	int64_t bytes;
+};
+
+static void
+on_reclaim(void *arg, const char *user, int64_t bytes)
+{
+	struct reclaimed *c = arg;
+
+	c->calls++;
+	snprintf(c->user, sizeof c->user, "%s", user);
+	c->bytes += bytes;
+}
+
+/*
+ * A reservation made through a second ledger lives while that ledger
+ * is open; once it is closed (its process gone) it is dead: no longer
+ * counted, and reclaimed with its files — temporary files first, then
+ * the folders it made, deepest first and only when empty; never a file
+ * whose name is not a temporary one.  The folders are recorded parent
+ * first, as an upload makes them, so any other order leaves some.
+ */
+static void
+test_reclaim_dead(void)
+{
+	struct reservation r;
+	struct reclaimed   c = { 0, "", 0 };
+	struct ledger      l2;
+
+	make_path("alice/new/deeper/.upgate-tmp-x", 1);
+	make_path("alice/keep/.upgate-tmp-y", 1);
+	make_path("alice/keep/file", 1);
+	make_path("alice/.not-tmp", 1);
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&l2, "alice", 64,
+	    "alice/new/deeper/.upgate-tmp-x", &r), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&l2, &r, RESV_DIR, "alice/new"),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&l2, &r, RESV_DIR,
+	    "alice/new/deeper"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&l2, &r, RESV_DIR, "alice/keep"),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&l2, &r, RESV_TMP,
+	    "alice/keep/.upgate-tmp-y"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&l2, &r, RESV_TMP,
+	    "alice/.not-tmp"), LEDGER_OK);
+
+	/* alive: counted, and left alone */
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT(exists("alice/new/deeper/.upgate-tmp-x"));
+
+	ledger_close(&l2);
+	ledger_release_reservation(NULL, &r);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "bob", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_STRING_EQUAL(c.user, "alice");
+	CU_ASSERT_EQUAL(c.bytes, 64);
+	CU_ASSERT(!exists("alice/new"));
+	CU_ASSERT(!exists("alice/keep/.upgate-tmp-y"));
+	CU_ASSERT(exists("alice/keep/file"));
+	CU_ASSERT(exists("alice/.not-tmp"));
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+}
+
+/* reclaim(NULL) takes every user's dead reservations, not live ones. */
+static void
+test_reclaim_all(void)
+{
+	struct reservation ra, rb, mine;
+	struct reclaimed   c = { 0, "", 0 };
+	struct ledger      l2;
+
+	make_path("bob/.upgate-tmp-b", 1);
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reserve(&l2, "alice", 5, NULL, &ra), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reserve(&l2, "bob", 7, "bob/.upgate-tmp-b",
+	    &rb), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "bob", 11, NULL, &mine),
+	    LEDGER_OK);
+	ledger_close(&l2);
+	ledger_release_reservation(NULL, &ra);
+	ledger_release_reservation(NULL, &rb);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd, on_reclaim,
+	    &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 2);
+	CU_ASSERT_EQUAL(c.bytes, 12);
+	CU_ASSERT(!exists("bob/.upgate-tmp-b"));
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "bob"), 11);
+	ledger_release_reservation(&fx.l, &mine);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "bob"), 0);
+}
+
+/* Two reclaims at once report each dead reservation once. */
+#define DEAD_N	40
+
+static void *
+reclaimer(void *arg)
+{
+	struct reclaimed *c = arg;
+	struct ledger     l;
+
+	ledger_init(&l);
+	if (open_ledger(&l) == LEDGER_OK &&
+	    ledger_reclaim(&l, NULL, fx.upload_fd, on_reclaim, c) != LEDGER_OK)
+		c->calls = -1000;
+	ledger_close(&l);
+	return NULL;
+}
+
+static void
+test_reclaim_concurrent(void)
+{
+	struct reservation r;
+	struct reclaimed   c[2] = { { 0, "", 0 }, { 0, "", 0 } };
+	struct ledger      l2;
+	pthread_t          t[2];
+	int                i;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	for (i = 0; i < DEAD_N; i++) {
+		CU_ASSERT_EQUAL_FATAL(ledger_reserve(&l2, i % 2 ? "alice" :
+		    "bob", i + 1, NULL, &r), LEDGER_OK);
+		ledger_release_reservation(NULL, &r);	/* left behind */
+	}
+	ledger_close(&l2);
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, reclaimer, &c[i]) ==
+		    0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_EQUAL(c[0].calls + c[1].calls, DEAD_N);
+	CU_ASSERT_EQUAL(c[0].bytes + c[1].bytes, DEAD_N * (DEAD_N + 1) / 2);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+}
+
+/* ---- locks ---- */
+
+static void
+test_lock_user(void)
+{
+	struct timespec t0;
+	struct ledger   l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS),
+	    LEDGER_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", T_LOCK_MS), LEDGER_BUSY);
+	CU_ASSERT(ms_since(&t0) >= T_LOCK_MS - 50);
+	CU_ASSERT(ms_since(&t0) < T_LOCK_MS + 1500);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "bob", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT(ms_since(&t0) < T_LOCK_MS / 2);
+	ledger_unlock(&l2);
+	ledger_unlock(&fx.l);
+	ledger_unlock(&fx.l);	/* when none is held: safe */
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", T_LOCK_MS), LEDGER_OK);
+	ledger_unlock(&l2);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "-bad", T_LOCK_MS), LEDGER_IO);
+	ledger_close(&l2);
+}
+
+/* A lock that is free is taken at once even with no time to wait. */
+static void
+test_lock_no_wait(void)
+{
+	struct ledger l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", 0), LEDGER_BUSY);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", 0), LEDGER_OK);
+	ledger_unlock(&l2);
+	ledger_close(&l2);
+}
+
+static void
+test_lock_all(void)
+{
+	struct ledger l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_all(&fx.l, T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", T_LOCK_MS), LEDGER_BUSY);
+	CU_ASSERT_EQUAL(ledger_lock_file(&l2, "shared/f", T_LOCK_MS),
+	    LEDGER_BUSY);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_all(&fx.l, T_LOCK_MS), LEDGER_BUSY);
+	ledger_unlock(&l2);
+	CU_ASSERT_EQUAL(ledger_lock_all(&fx.l, T_LOCK_MS), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	ledger_close(&l2);
+}
+
+static void
+test_lock_file(void)
+{
+	struct ledger l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_file(&fx.l, "shared/f", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "bob", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_file(&l2, "shared/f", T_LOCK_MS),
+	    LEDGER_BUSY);
+	CU_ASSERT_EQUAL(ledger_lock_file(&l2, "shared/g", T_LOCK_MS),
+	    LEDGER_OK);
+	ledger_unlock(&fx.l);
+	ledger_unlock(&l2);
+	CU_ASSERT_EQUAL(ledger_lock_file(&l2, "shared/f", T_LOCK_MS),
+	    LEDGER_OK);
+	ledger_unlock(&l2);
+	ledger_close(&l2);
+}
+
+/*
+ * The point of the user's lock: handlers that check the quota and then
+ * commit, each through a ledger of its own, never pass it together.
+ */
+#define RACE_LIMIT	100
+#define RACE_FILE	10
+
+struct racer {
+	int n;		/* which racer */
+	int stored;
+	int failed;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *rc = arg;
+	struct ledger l;
+	struct usage  u;
+	char          rel[64];
+	int           i;
+
+	ledger_init(&l);
+	if (open_ledger(&l) != LEDGER_OK) {
+		rc->failed++;
+		return NULL;
+	}
+	for (i = 0; i < 20; i++) {
+		if (ledger_lock_user(&l, "alice", LEDGER_LOCK_TIMEOUT_MS) !=
+		    LEDGER_OK) {
+			rc->failed++;
+			continue;
+		}
+		snprintf(rel, sizeof rel, "alice/r%d-%d", rc->n, i);
+		if (ledger_usage(&l, "alice", &u) != LEDGER_OK)
+			rc->failed++;
+		else if (u.used + RACE_FILE <= RACE_LIMIT) {
+			if (ledger_commit(&l, "alice", rel, RACE_FILE) ==
+			    LEDGER_OK)
+				rc->stored++;
+			else
+				rc->failed++;
+		}
+		ledger_unlock(&l);
+	}
+	ledger_close(&l);
+	return NULL;
+}
+
+static void
+test_lock_race(void)
+{
+	struct racer rc[4];
+	pthread_t    t[4];
+	int          i, stored = 0;
+
+	for (i = 0; i < 4; i++) {
+		rc[i].n = i;
+		rc[i].stored = rc[i].failed = 0;
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, race, &rc[i]) == 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(rc[i].failed, 0);
+		stored += rc[i].stored;
+	}
+	CU_ASSERT_EQUAL(stored, RACE_LIMIT / RACE_FILE);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), RACE_LIMIT);
+}
+
+/* ---- walks ---- */
+
+struct names {
+	char v[8][65];
+	int  n;
+};
+
+static void
+on_user(void *arg, const char *user)
+{
+	struct names *s = arg;
+
+	if (s->n < 8)
+		snprintf(s->v[s->n], sizeof s->v[s->n], "%s", user);
+	s->n++;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void
+test_each_user(void)
+{
+	struct names s = { .n = 0 };
+
+	CU_ASSERT_EQUAL(ledger_each_user(&fx.l, on_user, &s), LEDGER_OK);
+	CU_ASSERT_EQUAL(s.n, 0);
+	commit_locked("bob", "bob/a", 1);
+	commit_locked("alice", "alice/a", 2);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "carol", 3), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_each_user(&fx.l, on_user, &s), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(s.n, 3);
+	qsort(s.v, 3, sizeof s.v[0], name_cmp);
+	CU_ASSERT_STRING_EQUAL(s.v[0], "alice");
+	CU_ASSERT_STRING_EQUAL(s.v[1], "bob");
+	CU_ASSERT_STRING_EQUAL(s.v[2], "carol");
+}
+
+struct seen {
+	int     calls;
+	int     stop_at;	/* 0: never */
+	int     fail_at;
+	int64_t sum;
+	char    owners[8];	/* first letters, in no particular order */
+};
+
+static int
+on_record(void *arg, const char *rel, const struct record *rec)
+{
+	struct seen *s = arg;
+
+	CU_ASSERT(strncmp(rel, rec->owner, strlen(rec->owner)) == 0);
+	if (s->calls < 7)
+		s->owners[s->calls] = rec->owner[0];
+	s->calls++;
+	s->sum += rec->size;
+	if (s->calls == s->fail_at)
+		return -1;
+	return s->calls == s->stop_at;
+}
+
+static void
+test_each_record(void)
+{
+	struct seen s;
+
+	commit_locked("alice", "alice/a", 1);
+	commit_locked("alice", "alice/b/c", 2);
+	commit_locked("alice", "alice/d", 4);
+	commit_locked("bob", "bob/a", 8);
+	commit_locked("bob", "bob/b", 16);
+	memset(&s, 0, sizeof s);
+	CU_ASSERT_EQUAL(ledger_each_record(&fx.l, NULL, on_record, &s),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(s.calls, 5);
+	CU_ASSERT_EQUAL(s.sum, 31);
+	memset(&s, 0, sizeof s);
+	CU_ASSERT_EQUAL(ledger_each_record(&fx.l, "bob", on_record, &s),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(s.calls, 2);
+	CU_ASSERT_EQUAL(s.sum, 24);
+	memset(&s, 0, sizeof s);
+	s.stop_at = 2;
+	CU_ASSERT_EQUAL(ledger_each_record(&fx.l, NULL, on_record, &s),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(s.calls, 2);
+	memset(&s, 0, sizeof s);
+	s.fail_at = 1;
+	CU_ASSERT_NOT_EQUAL(ledger_each_record(&fx.l, NULL, on_record, &s),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	memset(&s, 0, sizeof s);
+	CU_ASSERT_EQUAL(ledger_each_record(&fx.l, "carol", on_record, &s),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(s.calls, 0);
+}
+
+static void
+test_largest(void)
+{
+	struct file_size out[10];
+
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "alice/", out, 3), 0);
+	commit_locked("alice", "alice/a", 10);
+	commit_locked("alice", "alice/b/c", 300);
+	commit_locked("alice", "alice/d", 200);
+	commit_locked("alice", "alice/e", 50);
+	commit_locked("bob", "bob/x", 1000);
+	commit_locked("bob", "alice/f", 999);	/* a name in alice/, bob's */
+	CU_ASSERT_EQUAL_FATAL(ledger_largest(&fx.l, "alice", "alice/", out,
+	    3), 3);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "b/c");
+	CU_ASSERT_EQUAL(out[0].size, 300);
+	CU_ASSERT_STRING_EQUAL(out[1].name, "d");
+	CU_ASSERT_EQUAL(out[1].size, 200);
+	CU_ASSERT_STRING_EQUAL(out[2].name, "e");
+	CU_ASSERT_EQUAL(out[2].size, 50);
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "alice", out, 10), 4);
+	CU_ASSERT_STRING_EQUAL(out[3].name, "a");
+	CU_ASSERT_EQUAL_FATAL(ledger_largest(&fx.l, "alice", "alice/b/", out,
+	    10), 1);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "c");
+	CU_ASSERT_EQUAL_FATAL(ledger_largest(&fx.l, "alice", NULL, out, 1), 1);
+	CU_ASSERT_STRING_EQUAL(out[0].name, "alice/b/c");
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "alice", "alice/", out, 0), 0);
+	CU_ASSERT_EQUAL(ledger_largest(&fx.l, "carol", NULL, out, 10), 0);
+}
+
+/* ---- postgresql only: the database goes away and comes back ---- */
+
+static int
+server(const char *what)
+{
+	const char *cmd = getenv(what);
+
+	return cmd != NULL && system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * Stopped: every call is LEDGER_DOWN, and so is opening.  Back: the
+ * next call reconnects, without reopening.  A scope whose session
+ * broke fails until it is unlocked, and a reservation of the old
+ * session is gone with it.
+ */
+static void
+test_pg_down(void)
+{
+	struct reservation r;
+	struct ledger      l2;
+	struct usage       u;
+
+	if (getenv("UPGATE_TEST_PG_STOP") == NULL ||
+	    getenv("UPGATE_TEST_PG_START") == NULL) {
+		printf("\n  (skipped: UPGATE_TEST_PG_STOP and"
+		    " UPGATE_TEST_PG_START unset) ");
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&fx.l, "alice", 5, NULL, &r),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(server("UPGATE_TEST_PG_STOP"), 0);
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_DOWN);
+	CU_ASSERT(strncmp(fx.l.cause, "postgresql:", 11) == 0);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 1),
+	    LEDGER_DOWN);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS),
+	    LEDGER_DOWN);
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL(open_ledger(&l2), LEDGER_DOWN);
+	ledger_close(&l2);
+
+	CU_ASSERT_EQUAL_FATAL(server("UPGATE_TEST_PG_START"), 0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_set(&fx.l, &r, 6), LEDGER_DOWN);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 1), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(u.used, 1);
+	CU_ASSERT_EQUAL(u.reserved, 0);	/* r died with its session */
+	ledger_release_reservation(&fx.l, &r);
+	ledger_unlock(&fx.l);
+
+	/* the server restarts between two scopes: nobody notices */
+	CU_ASSERT_EQUAL_FATAL(server("UPGATE_TEST_PG_STOP"), 0);
+	CU_ASSERT_EQUAL_FATAL(server("UPGATE_TEST_PG_START"), 0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 1);
+	ledger_unlock(&fx.l);
+}
+
+/* Ends the sessions that wait for an advisory lock, 300 ms from now. */
+static void *
+kill_waiters(void *arg)
+{
+	struct timespec nap = { 0, 300 * 1000000L };
+
+	nanosleep(&nap, NULL);
+	*(int *)arg = admin("SELECT pg_terminate_backend(pid)"
+	    " FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+	    " AND wait_event = 'advisory' AND datname = current_database()");
+	return NULL;
+}
+
+/*
+ * A wait cut short by the end of its session fails, and leaves no
+ * scope behind: the next lock reconnects and needs no ledger_unlock
+ * first (a caller whose lock failed holds nothing to unlock).
+ */
+static void
+test_pg_wait_cut(void)
+{
+	struct timespec t0;
+	struct ledger   l2;
+	pthread_t       t;
+	int             killed = -1;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&l2, "alice", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, kill_waiters, &killed) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice",
+	    LEDGER_LOCK_TIMEOUT_MS), LEDGER_DOWN);
+	CU_ASSERT(ms_since(&t0) < LEDGER_LOCK_TIMEOUT_MS);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(killed, 0);
+	ledger_unlock(&l2);
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+	ledger_unlock(&fx.l);
+	ledger_close(&l2);
+}
+
+/* Tables made once by concurrent first users, who all find them. */
+static void *
+first_open(void *arg)
+{
+	struct ledger l;
+	int          *ok = arg;
+
+	ledger_init(&l);
+	*ok = open_ledger(&l) == LEDGER_OK;
+	ledger_close(&l);
+	return NULL;
+}
+
+static void
+test_pg_first_use(void)
+{
+	char      sql[256];
+	pthread_t t[6];
+	int       ok[6], i;
+
+	ledger_close(&fx.l);
+	snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE; CREATE SCHEMA %s",
+	    fx.schema, fx.schema);
+	CU_ASSERT_EQUAL_FATAL(admin(sql), 0);
+	for (i = 0; i < 6; i++)
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, first_open,
+		    &ok[i]) == 0);
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT(ok[i]);
+	}
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&fx.l), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+}
+
+static void
+test_pg_unreachable(void)
+{
+	struct ledger_config cfg = { fx.state,
+	    "postgresql:///nodb?host=/nonexistent&connect_timeout=1", 1 };
+	struct ledger        l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL(ledger_open(&l2, &cfg), LEDGER_DOWN);
+	CU_ASSERT(strncmp(l2.cause, "PQconnectdb:", 12) == 0);
+	CU_ASSERT_PTR_NULL(l2.ops);
+	ledger_close(&l2);
+}
+
+#define COMMON_TESTS							\
+	{ "usage of nobody", test_usage_empty },			\
+	{ "commit a new file", test_commit_new },			\
+	{ "commit grows and shrinks", test_commit_grow_shrink },	\
+	{ "commit over another owner's", test_commit_other_owner },	\
+	{ "commit an empty file", test_commit_empty },			\
+	{ "commit refuses bad input", test_commit_bad },		\
+	{ "forget", test_forget },					\
+	{ "records by exact path", test_record_paths },			\
+	{ "record put and drop", test_record_put_drop },		\
+	{ "set_used and flush", test_set_used_flush },			\
+	{ "reserve, set, add, release", test_reserve },			\
+	{ "a closed ledger's reservation is reclaimed", test_reclaim_dead }, \
+	{ "reclaim of every user", test_reclaim_all },			\
+	{ "two reclaims at once", test_reclaim_concurrent },		\
+	{ "user locks", test_lock_user },				\
+	{ "locks without waiting", test_lock_no_wait },			\
+	{ "lock_all excludes requests", test_lock_all },		\
+	{ "file locks", test_lock_file },				\
+	{ "the user lock keeps a quota", test_lock_race },		\
+	{ "each_user", test_each_user },				\
+	{ "each_record", test_each_record },				\
+	{ "largest", test_largest }
+
+static CU_TestInfo files_tests[] = {
+	COMMON_TESTS,
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo pg_tests[] = {
+	COMMON_TESTS,
+	{ "first use by several at once", test_pg_first_use },
+	{ "an unreachable database", test_pg_unreachable },
+	{ "a lock wait cut by the session's end", test_pg_wait_cut },
+	{ "the database stops and comes back", test_pg_down },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo no_tests[] = {
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "ledger interface: files", NULL, NULL, setup_files, teardown,
+	    files_tests },
+	{ "ledger interface: postgresql", NULL, NULL, setup_pg, teardown,
+	    pg_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int
+main(void)
+{
+	const char *uri = getenv("UPGATE_TEST_LEDGER");
+	const char *skip = getenv("UPGATE_TEST_LEDGER_SKIP");
+
+	if (skip != NULL && strstr(skip, "files") != NULL) {
+		printf("note: ledger interface: files skipped"
+		    " (UPGATE_TEST_LEDGER_SKIP)\n");
+		suites[0].pTests = no_tests;
+	}
+	if (uri == NULL || *uri == '\0') {
+		printf("note: ledger interface: postgresql skipped"
+		    " (set UPGATE_TEST_LEDGER, or run under"
+		    " tests/unit/with-postgres.sh)\n");
+		suites[1].pTests = no_tests;
+	}
+	return cu_run(suites);
+}
