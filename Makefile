@@ -177,7 +177,7 @@ endif
 
 test: deps
 	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak browser torture
+	$(MAKE) integration servers soak browser torture farm
 
 # The five hosting paths with the real servers, from apache-conf/ and
 # lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
@@ -190,6 +190,13 @@ servers: all
 # that leave mid-body, 200 slow clients.  Prints the measured figures.
 torture: all
 	@python3 tests/torture/run.py --build $(BUILD)
+
+# The web farm (needs root, GlusterFS, PostgreSQL; about 2.5 minutes):
+# three lighttpd + upgate.fcgi hosts on three mounts of one GlusterFS
+# volume and one PostgreSQL ledger; quota races, kill -9 of a responder,
+# the database stopped and started.  Prints the measured figures.
+farm: all
+	@python3 tests/farm/test_farm.py --build $(BUILD)
 
 # The demo (SPEC §12): installs what is missing, builds, and serves on
 # 127.0.0.1:8080 until Ctrl-C.
