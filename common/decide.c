@@ -181,6 +181,18 @@ decide_quota(const struct facts *f, struct verdict v)
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
 }
 
+int64_t
+decide_room(const struct facts *f)
+{
+	int64_t space, quota = INT64_MAX;
+
+	space = space_available(add_sat(f->free_space, f->space_held),
+	    f->min_free);
+	if (f->limit != QUOTA_UNLIMITED)
+		quota = sub0(f->limit, add_sat(f->used, f->reserved));
+	return space < quota ? space : quota;
+}
+
 struct verdict
 decide(const struct facts *f, const struct policy *p)
 {

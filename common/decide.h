@@ -105,6 +105,12 @@ struct verdict {
 
 struct verdict decide(const struct facts *, const struct policy *);
 
+/*
+ * The most bytes rows 10 and 11 would let the request hold now: the
+ * smaller of the space (counting what it holds) and the quota left.
+ */
+int64_t decide_room(const struct facts *);
+
 /* max(0, free - min_free) */
 int64_t space_available(int64_t free_space, int64_t min_free);
 

@@ -269,8 +269,10 @@ allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
  * A body of unknown length reserves as it grows (upgate(8)): when need,
  * the bytes the request must hold, passes what r holds, the next step
  * is reserved under the user's lock — need and a quarter more, at least
- * HOLD_STEP, or need alone when that is all that fits — and given to tmp
- * on the disk.  held: the request's bytes on the disk already.
+ * HOLD_STEP, or all that is left when less — and given to tmp on the
+ * disk.  Taking all that is left lets the first of several such uploads
+ * finish, rather than all of them sharing the room and none fitting.
+ * held: the request's bytes on the disk already.
  */
 #define HOLD_STEP (1024 * 1024)
 
@@ -291,7 +293,9 @@ hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
 	rq->facts.space_held = held;
 	rq->facts.body_length = want;
 	if (decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
-		want = need;
+		want = decide_room(&rq->facts);
+		if (want < need)
+			want = need;	/* refused below, with its figures */
 		rq->facts.body_length = want;
 		if ((o = decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
 			unlock_user(rq);

@@ -411,12 +411,16 @@ publish_one(struct form *f, struct form_file *file)
 			    "for a file of the form.");
 	}
 	file->published = 1;
-	/* these bytes are usage now: the reservation holds the rest */
+	if (rq->g->cfg.per_user_dirs)
+		return outcome(REASON_NONE, NULL);	/* locked throughout */
+	/*
+	 * The user's lock is dropped between files, so these bytes, usage
+	 * now, leave the reservation: nobody sees them twice.
+	 */
 	f->held -= file->size;
 	le = ledger_reservation_set(rq->ledger, &f->resv,
 	    f->held > 0 ? f->held : 0);
-	if (!rq->g->cfg.per_user_dirs)
-		unlock_user(rq);	/* one name's lock at a time */
+	unlock_user(rq);	/* one name's lock at a time */
 	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
 	    ledger_failed(rq, le);
 }

@@ -39,6 +39,8 @@ BUILD = "build"          # set by run.py
 RUN_ROOT = None          # set by run.py: the folder of this run's Envs
 MODE = "cgi"             # set by run.py: "cgi", or "fcgi" for --fcgi
 FCGI_THREADS = 2         # --threads of the responders the harness starts
+PG = None                # set by run.py --ledger postgresql: a pgtmp.PgTmp
+_SCHEMAS = iter(range(1, 1 << 30))
 KEEP = os.environ.get("UPGATE_KEEP") == "1"
 
 TMP_PREFIX = ".upgate-tmp-"
@@ -723,6 +725,14 @@ class Env:
         self.conf = {"upload_dir": self.upload}
         if state_dir:
             self.conf["state_dir"] = state_dir
+        self.schema = None
+        if PG is not None:
+            # a ledger of its own: a schema first on the search path
+            self.schema = "env%d" % next(_SCHEMAS)
+            PG.psql("CREATE SCHEMA %s AUTHORIZATION upgate" % self.schema,
+                    db="upgate")
+            self.conf["ledger"] = PG.uri + \
+                "&options=-csearch_path%%3D%s" % self.schema
         if quota is not None:
             self.write_quota(quota)
             self.conf["quota_file"] = self.quota_path
@@ -922,8 +932,23 @@ class Env:
         return cgi.finish(req, timeout)
 
     # -- the ledger (SPEC §4 / common/ledger.h)
+    def sql(self, query):
+        """Rows of a query of this Env's PostgreSQL ledger; none before
+        upgate made its tables."""
+        try:
+            return PG.psql("SET search_path = %s; %s" % (self.schema, query),
+                           db="upgate")
+        except Exception as x:
+            if "does not exist" in str(x):
+                return []
+            raise
+
     def usage(self, user="alice"):
         """Bytes the ledger says user uses (0 when it has no file)."""
+        if self.schema is not None:
+            rows = self.sql("SELECT used FROM upgate_usage WHERE owner = "
+                            "'%s'" % user.replace("'", "''"))
+            return int(rows[0][0]) if rows else 0
         p = os.path.join(self.state, "usage", user)
         try:
             with open(p) as f:
@@ -937,6 +962,11 @@ class Env:
 
     def record(self, rel):
         """(owner, size) of files/REL, or None."""
+        if self.schema is not None:
+            rows = self.sql("SELECT owner, size FROM upgate_records WHERE "
+                            "rel = convert_to('%s', 'UTF8')"
+                            % rel.replace("'", "''"))
+            return (rows[0][0], int(rows[0][1])) if rows else None
         p = os.path.join(self.state, "files", rel)
         try:
             with open(p) as f:
@@ -949,7 +979,11 @@ class Env:
         return m.group(1), int(m.group(2))
 
     def reservations(self):
-        """Every reservation file, as USER/ID, below state_dir/resv."""
+        """Every reservation file, as USER/ID, below state_dir/resv (with
+        PostgreSQL, every reservation's USER/ID)."""
+        if self.schema is not None:
+            return sorted("%s/%s" % r for r in self.sql(
+                "SELECT owner, id FROM upgate_reservations"))
         d = os.path.join(self.state, "resv")
         out = []
         for dp, dns, fns in os.walk(d):
@@ -1010,6 +1044,8 @@ class Env:
         """Takes, with F_OFD_SETLK, every lock of the files ledger (what
         upgate-quota recount holds), or only user's, or only the lock of
         the file rel; returns the fd (close it to release)."""
+        if self.schema is not None:
+            skip("holds a lock of the files ledger")
         os.makedirs(self.state, exist_ok=True)
         fd = os.open(os.path.join(self.state, "lock"), os.O_RDWR | os.O_CREAT,
                      0o600)

@@ -54,6 +54,10 @@ def main():
     ap.add_argument("-v", action="store_true", help="print durations")
     ap.add_argument("--fcgi", action="store_true",
                     help="through build/upgate.fcgi instead of the CGI")
+    ap.add_argument("--ledger", choices=("files", "postgresql"),
+                    default="files",
+                    help="postgresql: every test's ledger in a throwaway "
+                    "PostgreSQL, a schema of its own per test folder")
     a = ap.parse_args()
     harness.BUILD = os.path.abspath(a.build)
     mode = harness.MODE = "fcgi" if a.fcgi else "cgi"
@@ -77,6 +81,11 @@ def main():
         return 1
 
     harness.RUN_ROOT = tempfile.mkdtemp(prefix="upgate-integration-")
+    if a.ledger == "postgresql":
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+        import pgtmp
+        harness.PG = pgtmp.PgTmp()
+        harness.PG.start()
     passed = failed = skipped = 0
     t0 = time.monotonic()
     # slow tests first so they overlap with the many quick ones
@@ -100,6 +109,8 @@ def main():
                 failed += 1
                 print("FAIL - %s: %s%s" % (name, why, dur))
             sys.stdout.flush()
+    if harness.PG is not None:
+        harness.PG.stop()
     if not harness.KEEP:
         with open("/proc/mounts") as f:
             mounted = harness.RUN_ROOT in f.read()

@@ -46,6 +46,8 @@ def attack_env(**conf):
         with open(base, "w") as f:
             f.write("upload_dir = %s\nquota_file = %s\n"
                     % (e.upload, e.quota_path))
+            if "ledger" in e.conf:
+                f.write("ledger = %s\n" % e.conf["ledger"])
         for user, name, data in (("alice", "/keep.txt", b"keep"),
                                  ("bob", "/secret.txt", b"bob's!")):
             expect(e.run("PUT", name, body=data, user=user,
@@ -101,8 +103,12 @@ def etc_listing():
 
 def ledger_of(e, user):
     """usage and file records of user in state_dir."""
-    recs = tree(os.path.join(e.state, "files", user)) \
-        if os.path.isdir(os.path.join(e.state, "files", user)) else {}
+    if e.schema is not None:
+        recs = sorted(e.sql("SELECT encode(rel, 'escape'), size FROM "
+                            "upgate_records WHERE owner = '%s'" % user))
+    else:
+        recs = tree(os.path.join(e.state, "files", user)) \
+            if os.path.isdir(os.path.join(e.state, "files", user)) else {}
     return e.usage(user), recs
 
 

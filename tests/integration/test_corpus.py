@@ -202,6 +202,8 @@ def snapshot(e):
 
 
 def ledger_users(e):
+    if e.schema is not None:
+        return sorted(r[0] for r in e.sql("SELECT owner FROM upgate_usage"))
     try:
         return sorted(os.listdir(os.path.join(e.state, "usage")))
     except FileNotFoundError:
@@ -215,6 +217,8 @@ def setup(e):
     with open(base, "w") as f:
         f.write("upload_dir = %s\nquota_file = %s\n" % (e.upload,
                                                        e.quota_path))
+        if "ledger" in e.conf:
+            f.write("ledger = %s\n" % e.conf["ledger"])
     for user, name, data in FIXTURES:
         r = e.run("PUT", "/" + name, body=data, user=user,
                   extra={"UPGATE_CONFIG": base})
