@@ -119,6 +119,13 @@ class Ctx:
                            quota=QUOTA, conf=conf).start()
         self.bodies = os.path.join(self.f.root, "bodies")
         os.mkdir(self.bodies, 0o755)
+        # upgate-quota copied beside the farm's upgate.fcgi: a rebuild of
+        # the checkout meanwhile (make in another shell) must not pull it
+        # away in the middle of a run
+        self.quota_bin = os.path.join(self.f.bin, "upgate-quota")
+        shutil.copy2(os.path.join(self.build, "upgate-quota"),
+                     self.quota_bin)
+        os.chmod(self.quota_bin, 0o755)
         for n in self.f.notes:
             say("note: " + n)
         return self.f
