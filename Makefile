@@ -158,9 +158,12 @@ else
 	done; exit $$fail
 endif
 
+# The integration tests through the CGI and the responder on the files
+# ledger, and through the CGI once more on a throwaway PostgreSQL.
 integration: all
 	@python3 tests/integration/run.py --build $(BUILD)
 	@python3 tests/integration/run.py --build $(BUILD) --fcgi
+	@python3 tests/integration/run.py --build $(BUILD) --ledger postgresql
 
 # The responder over 10,000 requests of mixed outcomes: under valgrind,
 # no error and no leak; its RSS stays flat.
@@ -188,8 +191,12 @@ servers: all
 # Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
 # that leave mid-body, 200 slow clients.  Prints the measured figures.
+# Then the tortures of the ledger (races, kill -9, a full disk, dropped
+# connections) once more on a throwaway PostgreSQL.
 torture: all
 	@python3 tests/torture/run.py --build $(BUILD)
+	@python3 tests/torture/run.py --build $(BUILD) --ledger postgresql \
+	    -k "quota race" -k "kill -9" -k "disk full" -k disconnects
 
 # The web farm (needs root, GlusterFS, PostgreSQL; about 2.5 minutes):
 # three lighttpd + upgate.fcgi hosts on three mounts of one GlusterFS

@@ -392,7 +392,11 @@ publish_one(struct form *f, struct form_file *file)
 			return ledger_failed(rq, le);
 		/* under the lock, other uploads' names are final: ask again */
 		if (!name_taken(rq->target.dir_fd, file->final)) {
-			le = ledger_commit(rq->ledger, rq->user, rel, file->size);
+			/* a stale record must not lower the charge */
+			le = ledger_record_drop(rq->ledger, rel);
+			if (le == LEDGER_OK)
+				le = ledger_commit(rq->ledger, rq->user, rel,
+				    file->size);
 			if (le != LEDGER_OK)
 				return ledger_failed(rq, le);
 			e = store_tmp_publish(&file->tmp, file->final, 0);

@@ -110,6 +110,10 @@ commit_locked(struct request *rq, int *replaced)
 		return o;
 	exists = rq->facts.target == TARGET_EXISTS;
 	had = exists && ledger_record_get(rq->ledger, rq->rel, &old) == 0;
+	/* a record without its file is stale: it must not lower the charge */
+	if (!exists && (le = ledger_record_drop(rq->ledger, rq->rel)) !=
+	    LEDGER_OK)
+		return ledger_failed(rq, le);
 	shrinks = had && strcmp(old.owner, rq->user) == 0 &&
 	    rq->tmp.written < old.size;
 	if (!shrinks && (le = ledger_commit(rq->ledger, rq->user, rq->rel,

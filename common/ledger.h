@@ -234,7 +234,9 @@ enum ledger_err ledger_each_record(struct ledger *, const char *owner,
 
 /*
  * Record upkeep for recount and migrate: writes (or drops) rel's record
- * as it is, moving no usage.  Expects ledger_lock_all held.
+ * as it is, moving no usage.  Expects ledger_lock_all held — or, to drop
+ * the stale record of a file that is not there before storing one, the
+ * locks of the user and the file.
  */
 enum ledger_err ledger_record_put(struct ledger *, const char *rel,
     const struct record *);

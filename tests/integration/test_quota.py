@@ -186,3 +186,38 @@ def _():
         check(not os.path.exists(e.path("alice", "new")),
               "folder 'new' left behind by a refused upload")
         e.assert_clean()
+
+
+def _set_usage(e, user, used):
+    """What a recount that raced a removal leaves: usage without the file,
+    its record still there."""
+    if e.schema is not None:
+        e.sql("UPDATE upgate_usage SET used = %d WHERE owner = '%s'"
+              % (used, user))
+        return
+    with open(os.path.join(e.state, "usage", user), "w") as f:
+        f.write("%20d\n" % used)
+
+
+@test("row11: a record whose file is gone never lowers the charge of a "
+      "new file of that name (PUT and form)")
+def _():
+    from test_multipart import CT, form, fpart
+    with Env(quota="alice 10000\n") as e:
+        expect(e.run("PUT", "/big.bin", body=b"b" * 4000), 201, "stored")
+        expect(e.run("PUT", "/f.bin", body=b"f" * 3000), 201, "stored")
+        os.unlink(e.path("alice", "big.bin"))
+        os.unlink(e.path("alice", "f.bin"))
+        _set_usage(e, "alice", 0)
+        check(e.record("alice/big.bin") is not None, "the stale record")
+        r = e.run("PUT", "/big.bin", body=b"n" * 9000)
+        expect(r, 201, "stored")
+        eq(e.usage(), 9000, "usage after a PUT over a stale record")
+        r = e.run("POST", body=form([fpart("a", "f.bin", b"g" * 900)]),
+                  content_type=CT)
+        expect(r, 201, "stored")
+        eq(e.usage(), 9900, "usage after a form over a stale record")
+        eq(e.usage(), e.disk_usage(), "ledger = disk")
+        r = e.run("PUT", "/more.bin", body=b"m" * 200)
+        expect(r, 507, "quota_exceeded")
+        e.assert_clean()

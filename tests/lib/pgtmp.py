@@ -86,7 +86,10 @@ SETTINGS = {
     "listen_addresses": "''",
     "port": str(PORT),
     "unix_socket_permissions": "0777",
-    "max_connections": "100",
+    # every worker of upgate.fcgi holds a session, and so does every
+    # running upload (its reservation is its session's): the slow-client
+    # tortures run up to 1024 workers
+    "max_connections": "1100",
     "shared_buffers": "32MB",
     "dynamic_shared_memory_type": "mmap",
     "fsync": "on",

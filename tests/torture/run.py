@@ -77,6 +77,9 @@ def main():
     ap.add_argument("--seed", default=None)
     ap.add_argument("--strict-ledger", action="store_true",
                     help="kill -9: fail on a ledger over-count too")
+    ap.add_argument("--ledger", choices=("files", "postgresql"),
+                    default="files",
+                    help="postgresql: the ledger in a throwaway PostgreSQL")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     harness.BUILD = build
@@ -111,6 +114,12 @@ def main():
 
     harness.RUN_ROOT = tempfile.mkdtemp(prefix="upgate-torture-")
     os.chmod(harness.RUN_ROOT, 0o755)       # www-data walks through it
+    if a.ledger == "postgresql":
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+        import pgtmp
+        harness.PG = pgtmp.PgTmp()
+        harness.PG.start()
+        print("# ledger: PostgreSQL %s" % harness.PG.version)
     print("# seed %s%s" % (torture.SEED, " (--long)" if a.long else ""))
     passed = failed = skipped = 0
     t0 = time.monotonic()
@@ -133,6 +142,8 @@ def main():
         sys.stdout.flush()
     for who, line in torture.FIGURES:
         print("# %s: %s" % (who, line))
+    if harness.PG is not None:
+        harness.PG.stop()
     with open("/proc/mounts") as f:
         mounted = harness.RUN_ROOT in f.read()
     if mounted:
