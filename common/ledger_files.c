@@ -868,6 +868,7 @@ static int
 resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 {
 	struct resv_info info;
+	struct stat      st;
 	int              fd, live;
 
 	fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -875,6 +876,11 @@ resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 		return 0;	/* released meanwhile */
 	/* a fresh description: even our own threads' locks exclude */
 	live = lock_range(fd, F_WRLCK, 0, 0, 0) == -1;
+	/* unlinked meanwhile: released, or reclaimed by another request */
+	if (!live && (fstat(fd, &st) == -1 || st.st_nlink == 0)) {
+		close(fd);
+		return 0;
+	}
 	if (resv_read(fd, &info) == -1) {
 		close(fd);
 		return fail(l, "malloc"), -1;
