@@ -173,12 +173,19 @@ decide_quota(const struct facts *f, struct verdict v)
 	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
 		return v;
 	committed = add_sat(f->used, f->reserved);
-	if (needed(f, v.charge) <= sub0(f->limit, committed))
+	if (needed(f, v.charge) <= quota_left(f->limit, f->used, f->reserved))
 		return v;
 	v.limit = f->limit;
-	v.available = sub0(f->limit, committed);
+	v.available = quota_left(f->limit, f->used, f->reserved);
 	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
+}
+
+int64_t
+quota_left(int64_t limit, int64_t used, int64_t reserved)
+{
+	return sub0(limit, add_sat(used > 0 ? used : 0,
+	    reserved > 0 ? reserved : 0));
 }
 
 int64_t
@@ -189,7 +196,7 @@ decide_room(const struct facts *f)
 	space = space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (f->limit != QUOTA_UNLIMITED)
-		quota = sub0(f->limit, add_sat(f->used, f->reserved));
+		quota = quota_left(f->limit, f->used, f->reserved);
 	return space < quota ? space : quota;
 }
 

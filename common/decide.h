@@ -106,6 +106,13 @@ struct verdict {
 struct verdict decide(const struct facts *, const struct policy *);
 
 /*
+ * max(0, limit - used - reserved) of a finite limit, saturating: the
+ * one place the quota left is computed (a forged ledger may hold any
+ * figure up to 2^63-1).
+ */
+int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
+
+/*
  * The most bytes rows 10 and 11 would let the request hold now: the
  * smaller of the space (counting what it holds) and the quota left.
  */

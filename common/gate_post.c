@@ -504,9 +504,7 @@ prepare_locked(struct form *f)
 	f->room = -1;
 	hold = 0;
 	if (fa->limit != QUOTA_UNLIMITED && len >= 0) {
-		f->room = fa->limit - fa->used - fa->reserved;
-		if (f->room < 0)
-			f->room = 0;
+		f->room = quota_left(fa->limit, fa->used, fa->reserved);
 		/* at most what is available; the exact limit while streaming */
 		hold = len < f->room ? len : f->room;
 	}

@@ -29,12 +29,7 @@ render_limited(const struct reply *r)
 int64_t
 render_available(const struct quota_figures *q)
 {
-	int64_t used = q->used > 0 ? q->used : 0;
-	int64_t reserved = q->reserved > 0 ? q->reserved : 0;
-
-	if (q->limit <= used)
-		return 0;
-	return reserved >= q->limit - used ? 0 : q->limit - used - reserved;
+	return quota_left(q->limit, q->used, q->reserved);
 }
 
 int64_t

@@ -296,8 +296,76 @@ test_methods(void)
 	CU_ASSERT_EQUAL(space_available(20, 5), 15);
 }
 
+/* Asked again once bytes came (KNOW_BODY): exact, and what is held. */
+static void
+test_again(void)
+{
+	struct facts   f = base();
+	struct verdict v;
+
+	f.known |= KNOW_BODY;
+	f.length_text = NULL;		/* rows 4 to 7 were passed */
+	f.method = METHOD_POST;
+	f.limit = 1000;
+	f.used = 400;
+	f.body_length = 600;		/* no framing allowance now */
+	v = decide(&f, &defaults);
+	CU_ASSERT_EQUAL(v.reason, REASON_NONE);
+	CU_ASSERT_EQUAL(v.length, 600);
+	f.body_length = 601;
+	v = decide(&f, &defaults);
+	CU_ASSERT_EQUAL(v.reason, REASON_QUOTA_EXCEEDED);
+	CU_ASSERT_EQUAL(v.row, 11);
+	CU_ASSERT_EQUAL(v.shortage, 1);
+	/* the space a request holds counts as free for it */
+	f = base();
+	f.known |= KNOW_BODY;
+	f.body_length = 5000;
+	f.free_space = 1000;
+	f.min_free = 500;
+	f.space_held = 4500;
+	CU_ASSERT_EQUAL(decide(&f, &defaults).reason, REASON_NONE);
+	f.space_held = 4499;
+	v = decide(&f, &defaults);
+	CU_ASSERT_EQUAL(v.reason, REASON_DISK_FULL);
+	CU_ASSERT_EQUAL(v.row, 10);
+	/* an allocation that left less than min_free: refused */
+	f.space_held = 5000;
+	f.free_space = 499;
+	CU_ASSERT_EQUAL(decide(&f, &defaults).reason, REASON_DISK_FULL);
+	/* an empty body is never refused */
+	f.body_length = 0;
+	CU_ASSERT_EQUAL(decide(&f, &defaults).reason, REASON_NONE);
+}
+
+/* The one computation of the quota left, and the room of a request. */
+static void
+test_room(void)
+{
+	struct facts f = base();
+
+	CU_ASSERT_EQUAL(quota_left(1000, 300, 200), 500);
+	CU_ASSERT_EQUAL(quota_left(1000, 900, 200), 0);
+	CU_ASSERT_EQUAL(quota_left(1000, INT64_MAX, INT64_MAX), 0);
+	CU_ASSERT_EQUAL(quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
+	CU_ASSERT_EQUAL(quota_left(1000, -5, -7), 1000);	/* forged */
+	f.limit = 1000;
+	f.used = 100;
+	f.reserved = 100;
+	f.free_space = 10000;
+	CU_ASSERT_EQUAL(decide_room(&f), 800);
+	f.free_space = 300;
+	f.min_free = 100;
+	f.space_held = 50;
+	CU_ASSERT_EQUAL(decide_room(&f), 250);
+	f.limit = QUOTA_UNLIMITED;
+	CU_ASSERT_EQUAL(decide_room(&f), 250);
+}
+
 static CU_TestInfo decide_tests[] = {
 	{ "every row of the table", test_rows },
+	{ "asked again with the body's bytes", test_again },
+	{ "the quota left and a request's room", test_room },
 	{ "refusal figures", test_figures },
 	{ "figures near 2^63", test_extremes },
 	{ "methods", test_methods },
