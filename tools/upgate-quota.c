@@ -5,6 +5,7 @@
  *   upgate-quota [--config FILE] show USER
  *   upgate-quota [--config FILE] report [--json]
  *   upgate-quota [--config FILE] recount [USER]
+ *   upgate-quota [--config FILE] migrate --to URI
  *
  * Exit status: 0 success, 1 failure (problems on standard error), 2 usage
  * error.  Only main() exits; every command returns its status.
@@ -25,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "diag.h"
+#include "decide.h"
 #include "ledger.h"
 #include "names.h"
 #include "quota.h"
@@ -48,8 +50,9 @@ usage(FILE *f)
 	fprintf(f, "usage: %s [--config FILE] check\n"
 	    "       %s [--config FILE] show USER\n"
 	    "       %s [--config FILE] report [--json]\n"
-	    "       %s [--config FILE] recount [USER]\n",
-	    PROG, PROG, PROG, PROG);
+	    "       %s [--config FILE] recount [USER]\n"
+	    "       %s [--config FILE] migrate --to URI\n",
+	    PROG, PROG, PROG, PROG, PROG);
 }
 
 struct printed {
@@ -140,22 +143,54 @@ fail:
 	return -1;
 }
 
+/*
+ * The database refused to create the tables for want of a right
+ * (SQLSTATE 42501, insufficient_privilege, in the cause ledger_pg
+ * writes): the operator needs to know which grant fixes it, not only
+ * that it failed.  PostgreSQL 15 grants no CREATE on schema public.
+ */
+static int
+missing_right(const char *cause)
+{
+	return strstr(cause, ":schema:42501") != NULL;
+}
+
+/*
+ * Opens l on state_dir and uri (NULL: the files ledger), the problem in
+ * d on failure.  Never prints the URI: it may hold a password.
+ */
+static int
+open_ledger(struct ledger *l, const struct config *cfg, const char *uri,
+    struct diag *d)
+{
+	struct ledger_config lc = { cfg->state_dir, uri, cfg->sync };
+	enum ledger_err      e;
+
+	if ((e = ledger_open(l, &lc)) == LEDGER_OK)
+		return 0;
+	if (uri == NULL)
+		diag_add(d, cfg->path, 0, "the files ledger (state_dir %s): "
+		    "cannot open or create: %s (%s)", cfg->state_dir,
+		    ledger_strerror(e), l->cause);
+	else if (e == LEDGER_DOWN)
+		diag_add(d, cfg->path, 0, "the postgresql ledger: the database "
+		    "cannot be reached (%s)", l->cause);
+	else if (missing_right(l->cause))
+		diag_add(d, cfg->path, 0, "the postgresql ledger: cannot create "
+		    "its tables (%s): the role needs the CREATE right on the "
+		    "schema it uses (GRANT CREATE ON SCHEMA), or to own the "
+		    "database", l->cause);
+	else
+		diag_add(d, cfg->path, 0, "the postgresql ledger (state_dir %s): "
+		    "cannot open or create: %s (%s)", cfg->state_dir,
+		    ledger_strerror(e), l->cause);
+	return -1;
+}
+
 static int
 open_state(struct tool *t, struct diag *d)
 {
-	enum ledger_err e;
-
-	struct ledger_config lc = { t->cfg.state_dir, t->cfg.ledger_uri,
-	    t->cfg.sync };
-
-	if ((e = ledger_open(&t->ledger, &lc)) != LEDGER_OK) {
-		diag_add(d, t->cfg.path, 0, "the %s ledger (state_dir %s): "
-		    "cannot open or create: %s (%s)", t->cfg.ledger_uri != NULL ?
-		    "postgresql" : "files", t->cfg.state_dir, ledger_strerror(e),
-		    t->ledger.cause);
-		return -1;
-	}
-	return 0;
+	return open_ledger(&t->ledger, &t->cfg, t->cfg.ledger_uri, d);
 }
 
 static int
@@ -235,16 +270,16 @@ tool_open(struct tool *t, const char *option)
 	return 0;
 }
 
-/* user's lock, or every lock when user is NULL. */
+/* user's lock of l, or every lock when user is NULL. */
 static int
-tool_lock(struct tool *t, const char *user)
+lock_ledger(struct ledger *l, const char *user)
 {
 	enum ledger_err e;
 
 	errno = 0;
 	e = user != NULL ?
-	    ledger_lock_user(&t->ledger, user, LEDGER_LOCK_TIMEOUT_MS) :
-	    ledger_lock_all(&t->ledger, LEDGER_LOCK_TIMEOUT_MS);
+	    ledger_lock_user(l, user, LEDGER_LOCK_TIMEOUT_MS) :
+	    ledger_lock_all(l, LEDGER_LOCK_TIMEOUT_MS);
 	if (e == LEDGER_BUSY) {
 		fprintf(stderr, "%s: the ledger is busy, try again\n", PROG);
 		return -1;
@@ -254,6 +289,12 @@ tool_lock(struct tool *t, const char *user)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+tool_lock(struct tool *t, const char *user)
+{
+	return lock_ledger(&t->ledger, user);
 }
 
 /* The quota file's text into b; -1 with the problem in d. */
@@ -375,12 +416,9 @@ user_figures(struct tool *t, const char *user, struct quota_figures *q)
 static int64_t
 available(const struct quota_figures *q)
 {
-	int64_t a;
-
 	if (q->limit == QUOTA_UNLIMITED)
 		return QUOTA_UNLIMITED;
-	a = q->limit - q->used - q->reserved;
-	return a > 0 ? a : 0;
+	return quota_left(q->limit, q->used, q->reserved);
 }
 
 /* "10.0 MiB (10485760 bytes)", or "512 bytes" where both say the same. */
@@ -883,9 +921,249 @@ cmd_recount(struct tool *t, const char *user)
 	return r;
 }
 
+/* ---- migrate ---- */
+
+/* The target database's ledger, beside the files ledger in t. */
+struct migration {
+	struct tool  *t;
+	struct ledger dst;
+	size_t        users, records;
+	size_t        torn;	/* unreadable records, not copied */
+	int           failed;	/* a record_put failed: dst's cause says why */
+};
+
+/* A failure of ledger l, with the cause the backend wrote. */
+static int
+migrate_failed(const struct ledger *l, const char *what, enum ledger_err e)
+{
+	fprintf(stderr, "%s: %s: %s (%s)\n", PROG, what, ledger_strerror(e),
+	    l->cause[0] != '\0' ? l->cause : "no cause");
+	return 1;
+}
+
+/* The same rule as the configuration's `ledger` key (config.c). */
+static int
+database_uri(const char *v)
+{
+	size_t i;
+
+	if (strncmp(v, "postgresql://", 13) != 0 &&
+	    strncmp(v, "postgres://", 11) != 0)
+		return 0;
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * What migrate opens: the files ledger of the configuration (and
+ * upload_dir, for the reclaim), as the owner of state_dir.  The quota
+ * table plays no part: a broken one must not stop a migration.
+ */
+static int
+migrate_open(struct tool *t, const char *option)
+{
+	struct diag d;
+
+	diag_init(&d);
+	if (load_config(t, option, &d) == -1)
+		goto fail;
+	if (t->cfg.ledger_uri != NULL) {
+		fprintf(stderr, "%s: %s: the ledger is already a database; "
+		    "migrate copies a files ledger\n", PROG, t->cfg.path);
+		return -1;
+	}
+	if (become_owner(&t->cfg, &d) == -1 ||
+	    open_upload_dir(t, &d) == -1 ||
+	    open_state(t, &d) == -1)
+		goto fail;
+	return 0;
+fail:
+	print_diag(&d);
+	return -1;
+}
+
+static void
+count_user(void *arg, const char *user)
+{
+	(void)user;
+	(*(size_t *)arg)++;
+}
+
+static int
+any_record(void *arg, const char *rel, const struct record *rec)
+{
+	(void)rel;
+	(void)rec;
+	*(size_t *)arg = 1;
+	return 1;	/* one is enough */
+}
+
+/*
+ * A database that already holds usage or records is a ledger in use
+ * (or a migration done before): merging into it would count files
+ * twice.  Checked under the target's lock_all, so that two migrations
+ * into one database cannot both find it empty.
+ */
+static int
+target_empty(struct ledger *dst)
+{
+	enum ledger_err e;
+	size_t          users = 0, records = 0;
+
+	if ((e = ledger_each_user(dst, count_user, &users)) != LEDGER_OK ||
+	    (e = ledger_each_record(dst, NULL, any_record, &records)) !=
+	    LEDGER_OK)
+		return migrate_failed(dst, "reading the database", e);
+	if (users > 0 || records > 0) {
+		fprintf(stderr, "%s: the database already holds a ledger "
+		    "(usage or file records): nothing copied\n", PROG);
+		return 1;
+	}
+	return 0;
+}
+
+/* Each user's used, as the files ledger has it after the reclaim. */
+static int
+copy_usage(struct migration *m)
+{
+	struct rows     rs;
+	struct usage    u;
+	enum ledger_err e = LEDGER_OK;
+	size_t          i;
+	int             r = 0;
+
+	memset(&rs, 0, sizeof rs);
+	errno = 0;
+	if ((e = ledger_each_user(&m->t->ledger, rows_add, &rs)) != LEDGER_OK)
+		r = ledger_failed("listing the ledger", e, errno);
+	else if (rs.failed) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		r = 1;
+	}
+	for (i = 0; r == 0 && i < rs.n; i++) {
+		errno = 0;
+		if ((e = ledger_usage(&m->t->ledger, rs.v[i].user, &u)) !=
+		    LEDGER_OK)
+			r = ledger_failed(rs.v[i].user, e, errno);
+		else if ((e = ledger_set_used(&m->dst, rs.v[i].user, u.used)) !=
+		    LEDGER_OK)
+			r = migrate_failed(&m->dst, "writing usage", e);
+		else
+			m->users++;
+	}
+	rows_free(&rs);
+	return r;
+}
+
+/*
+ * A torn record (no owner) cannot be stored as it is; the usage that
+ * counts its file is copied all the same, so leaving it out can only
+ * over-count a replacement, and recount on the database mends it.
+ */
+static int
+copy_record(void *arg, const char *rel, const struct record *rec)
+{
+	struct migration *m = arg;
+
+	if (rec->owner[0] == '\0' || rec->size < 0) {
+		m->torn++;
+		return 0;
+	}
+	if (ledger_record_put(&m->dst, rel, rec) != LEDGER_OK) {
+		m->failed = 1;
+		return -1;
+	}
+	m->records++;
+	return 0;
+}
+
+static int
+copy_records(struct migration *m)
+{
+	enum ledger_err e;
+
+	errno = 0;
+	e = ledger_each_record(&m->t->ledger, NULL, copy_record, m);
+	if (m->failed)
+		return migrate_failed(&m->dst, "writing a record",
+		    e != LEDGER_OK ? e : LEDGER_IO);
+	if (e != LEDGER_OK)
+		return ledger_failed("reading the records", e, errno);
+	if (m->torn > 0)
+		fprintf(stderr, "%s: %zu unreadable records not copied; run "
+		    "recount once the configuration names the database\n",
+		    PROG, m->torn);
+	return 0;
+}
+
+/*
+ * The copy proper, both ledgers locked: dead reservations go first (so
+ * that their temporary files do not outlive the ledger that names
+ * them); live ones are left behind, their uploads finish on the files
+ * ledger.
+ */
+static int
+migrate_copy(struct migration *m)
+{
+	enum ledger_err e;
+	int             r;
+
+	if ((r = target_empty(&m->dst)) != 0 ||
+	    (r = reclaim(m->t, NULL)) != 0 ||
+	    (r = copy_usage(m)) != 0 ||
+	    (r = copy_records(m)) != 0)
+		return r;
+	if ((e = ledger_flush(&m->dst)) != LEDGER_OK)
+		return migrate_failed(&m->dst, "flushing the database", e);
+	return 0;
+}
+
+/*
+ * The files ledger's lock over everything first, so that no upload
+ * changes it while it is copied; then the database's, so that no gate
+ * already pointed at the database writes into it meanwhile.
+ */
+static int
+cmd_migrate(const char *option, const char *uri)
+{
+	struct tool      t;
+	struct migration m;
+	struct diag      d;
+	int              r = 1;
+
+	tool_init(&t);
+	memset(&m, 0, sizeof m);
+	m.t = &t;
+	ledger_init(&m.dst);
+	diag_init(&d);
+	if (migrate_open(&t, option) == -1)
+		goto done;
+	if (open_ledger(&m.dst, &t.cfg, uri, &d) == -1) {
+		print_diag(&d);
+		goto done;
+	}
+	if (lock_ledger(&t.ledger, NULL) == -1)
+		goto done;
+	if (lock_ledger(&m.dst, NULL) == 0) {
+		r = migrate_copy(&m);
+		ledger_unlock(&m.dst);
+	}
+	ledger_unlock(&t.ledger);
+	if (r == 0)
+		printf("copied %zu users and %zu records into the database\n",
+		    m.users, m.records);
+done:
+	ledger_close(&m.dst);
+	tool_close(&t);
+	return r;
+}
+
 /* ---- main ---- */
 
-enum command { CMD_CHECK, CMD_SHOW, CMD_REPORT, CMD_RECOUNT, CMD__MAX };
+enum command { CMD_CHECK, CMD_SHOW, CMD_REPORT, CMD_RECOUNT, CMD_MIGRATE,
+	CMD__MAX };
 
 /* A command line, checked before anything is opened. */
 struct args {
@@ -893,6 +1171,7 @@ struct args {
 	enum command cmd;
 	const char  *user;	/* show, recount; NULL: none */
 	int          json;	/* report --json */
+	const char  *to;	/* migrate --to URI */
 	int          help;
 };
 
@@ -904,6 +1183,7 @@ static const struct {
 	[CMD_SHOW] = { "show", 1, 1 },
 	[CMD_REPORT] = { "report", 0, 1 },
 	[CMD_RECOUNT] = { "recount", 0, 1 },
+	[CMD_MIGRATE] = { "migrate", 1, 2 },	/* --to URI, --to=URI */
 };
 
 /* Options before the command; returns the index of the command or -1. */
@@ -929,6 +1209,24 @@ parse_options(int argc, char *argv[], struct args *a)
 	return i;
 }
 
+/* migrate's operands: "--to URI" or "--to=URI", a database's URI. */
+static int
+parse_migrate(int n, char *argv[], struct args *a)
+{
+	if (n == 2 && strcmp(argv[0], "--to") == 0)
+		a->to = argv[1];
+	else if (n == 1 && strncmp(argv[0], "--to=", 5) == 0)
+		a->to = argv[0] + 5;
+	else
+		return -1;
+	if (!database_uri(a->to)) {
+		fprintf(stderr, "%s: migrate --to: not a postgresql:// or "
+		    "postgres:// URI\n", PROG);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_command(int argc, char *argv[], int i, struct args *a)
 {
@@ -945,6 +1243,8 @@ parse_command(int argc, char *argv[], int i, struct args *a)
 	n = argc - i - 1;
 	if (n < commands[c].min || n > commands[c].max)
 		return -1;
+	if (a->cmd == CMD_MIGRATE)
+		return parse_migrate(n, argv + i + 1, a);
 	if (a->cmd == CMD_REPORT && n == 1) {
 		if (strcmp(argv[i + 1], "--json") != 0)
 			return -1;
@@ -965,6 +1265,8 @@ run(const struct args *a)
 
 	if (a->cmd == CMD_CHECK)
 		return cmd_check(a->config);
+	if (a->cmd == CMD_MIGRATE)
+		return cmd_migrate(a->config, a->to);
 	if (a->user != NULL && !user_name_valid(a->user)) {
 		print_bad_user(a->user);
 		return 1;
