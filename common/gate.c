@@ -302,16 +302,31 @@ find_room(struct request *rq)
 }
 
 /*
- * Asks decide(); a refusal is answered at once (the lock, if held, is
- * dropped first: nothing is written under it).
+ * Asks decide(); a refusal is answered at once, with the figures just
+ * read under the lock when there are some (respond drops the lock before
+ * it writes anything).
  */
+/* The figures read under the lock that is still held, for the reply. */
+static void
+quota_from_facts(struct request *rq)
+{
+	const struct facts *f = &rq->facts;
+
+	if (!rq->locked || !(f->known & KNOW_QUOTA))
+		return;
+	rq->reply.has_quota = 1;
+	rq->reply.quota.limit = f->limit;
+	rq->reply.quota.used = f->used;
+	rq->reply.quota.reserved = f->reserved;
+}
+
 static int
 decided(struct request *rq)
 {
 	rq->verdict = decide(&rq->facts, &rq->policy);
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
-	unlock_user(rq);
+	quota_from_facts(rq);
 	respond_verdict(rq);
 	return 1;
 }
@@ -399,7 +414,7 @@ locked_part(struct request *rq)
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
 	else {
-		unlock_user(rq);
+		quota_from_facts(rq);
 		respond(rq, REASON_STATUS, NULL);
 	}
 }

@@ -38,7 +38,7 @@ fill_quota(struct request *rq)
 {
 	struct usage u;
 
-	if (rq->user == NULL || rq->ledger == NULL ||
+	if (rq->user == NULL || rq->ledger == NULL || rq->reply.has_quota ||
 	    rq->reply.reason == REASON_BUSY)
 		return;
 	if (!rq->locked && lock_user(rq) != LEDGER_OK)
