@@ -5,7 +5,7 @@ set -eu
 
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev
 curl python3 time cppcheck mandoc valgrind
-apache2 apache2-utils libapache2-mod-fcgid lighttpd
+apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav wrk
 chromium fonts-dejavu-core
 clang libclang-rt-14-dev"
 # Node.js for the browser test: Debian's, unless a node and an npm (from
