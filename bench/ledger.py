@@ -24,8 +24,8 @@ WebDAV folder are on the real disk (--dir, default /var/tmp), since what
 fsync costs is the point; every store run starts on empty folders.
 
 A figure is the responses with the expected status per second, the
-median of --rounds; nothing is asserted.  The ratios are upgate's figure
-over each peer's.
+median of --rounds; nothing is asserted.  A ratio is upgate's figure over
+a peer's in the same round, the median over the rounds.
 
   python3 bench/ledger.py --build DIR [--seconds S] [--rounds N]
                           [--cases store-1,refuse,...] [--dir DIR]
@@ -466,14 +466,28 @@ def rounds(led, cases, skipped, n, seconds):
 
 # ------------------------------------------------------------------ table
 
-def median(runs):
-    vals = [r.rate for r in runs if r.rate and not r.problems]
+def good(runs):
+    """The rates of the runs that had no problem (None for the others),
+    in round order."""
+    return [r.rate if r.rate and not r.problems else None for r in runs]
+
+
+def median(vals):
+    vals = [v for v in vals if v]
     return statistics.median(vals) if vals else None
 
 
-def spread(runs):
-    vals = [r.rate for r in runs if r.rate and not r.problems]
+def spread(vals):
+    vals = [v for v in vals if v]
     return max(vals) / min(vals) - 1 if len(vals) > 1 else None
+
+
+def paired_ratio(mine, peer):
+    """The median over rounds of upgate's rate over the peer's in the
+    same round: the two ran a few seconds apart, so a round during which
+    the rest of the machine was busy slows both and moves the ratio less
+    than either rate."""
+    return median([a / b for a, b in zip(mine, peer) if a and b])
 
 
 def table(res, cases, skipped):
@@ -481,8 +495,8 @@ def table(res, cases, skipped):
     lines = [fmt % ("case", "conns", "users", "variant", "status",
                     "req/s", "spread", "upgate / peer")]
     for case in cases:
-        med = {v.key: median(res.get((case.name, v.key), []))
-               for v in case.variants}
+        rates = {v.key: good(res.get((case.name, v.key), []))
+                 for v in case.variants}
         peers = [v for v in case.variants if v.peer]
         for i, v in enumerate(case.variants):
             head = (case.name, case.conns, len(case.users)) if i == 0 \
@@ -491,14 +505,14 @@ def table(res, cases, skipped):
             if why:
                 lines.append(fmt % (head + (v.label, "-", "-", "", why)))
                 continue
-            s = spread(res.get((case.name, v.key), []))
-            ratios = "(peer)" if v.peer else ", ".join(
-                "%.3f of %s" % (med[v.key] / med[p.key], p.key)
-                for p in peers if med[v.key] and med[p.key])
+            med, s = median(rates[v.key]), spread(rates[v.key])
+            ratios = [(paired_ratio(rates[v.key], rates[p.key]), p.key)
+                      for p in peers]
             lines.append(fmt % (head + (
-                v.label, v.expect,
-                "%.0f" % med[v.key] if med[v.key] else "failed",
-                "%.0f%%" % (100 * s) if s is not None else "", ratios)))
+                v.label, v.expect, "%.0f" % med if med else "failed",
+                "%.0f%%" % (100 * s) if s is not None else "",
+                "(peer)" if v.peer else ", ".join(
+                    "%.3f of %s" % r for r in ratios if r[0]))))
     return lines
 
 
@@ -609,8 +623,8 @@ def main():
         if not a.keep:
             shutil.rmtree(run_root, ignore_errors=True)
     print("# req/s: answers with the expected status per second (wrk), "
-          "median of %d; spread: max/min - 1; upgate / peer: the ratio of "
-          "the medians" % a.rounds)
+          "median of %d rounds; spread: max/min - 1; upgate / peer: the "
+          "median of the rounds' ratios" % a.rounds)
     for line in table(res, cases, skipped):
         print(line)
     print("# load %.2f %.2f %.2f at the end (%d CPUs); %.0fs in all"
