@@ -99,7 +99,8 @@ bench-hosting: all $(BUILD)/bench/copier
 # Small requests with wrk through lighttpd and upgate.fcgi: 4 KiB stores
 # against lighttpd mod_webdav, quota refusals against lighttpd's own 413,
 # quota status; one server, the same authentication (needs root, wrk and
-# lighttpd-mod-webdav; about 10 minutes).  LEDGER_ARGS: more options, say
+# lighttpd-mod-webdav; about 10 minutes, then a few more to remove the
+# files the stores left).  LEDGER_ARGS: more options, say
 # LEDGER_ARGS="--cases store --seconds 5 --rounds 1".
 LEDGER_ARGS ?=
 bench-ledger: all
