@@ -188,6 +188,7 @@ class Ledger:
         servers.chown_tree(self.davroot)
         for d in (self.env.upload, self.davroot):
             spread_children(d)
+        self.disk = disk_of(self.env.upload)
         self.srv = LedgerServer(self.site, build,
                                 os.path.join(self.root, "srv"),
                                 self.davroot, auth_cache)
@@ -438,6 +439,7 @@ def one_run(led, case, v, seconds, tag):
     os.sync()
     wrk0 = children_cpu()
     watch = CpuWatch({led.srv.proc.pid})
+    io0 = io_ticks(led.disk)
     t0 = time.monotonic()
     try:
         summary, codes = wrk(led, case, v, seconds, tag)
@@ -447,7 +449,11 @@ def one_run(led, case, v, seconds, tag):
         if v is NOSYNC:
             led.set_sync(True)
     cpu["wrk"] = children_cpu() - wrk0
-    cpu["other"] /= time.monotonic() - t0     # share of one CPU
+    elapsed = time.monotonic() - t0
+    cpu["other"] /= elapsed                   # share of one CPU
+    # share of the time the disk was busy, with anyone's requests: an
+    # fsync waits behind every other writer's on a shared disk
+    cpu["disk"] = (io_ticks(led.disk) - io0) / 1000 / elapsed
     ok = codes.get(v.expect, 0)
     problems = ["%d answered %d" % (n, c) for c, n in sorted(codes.items())
                 if c != v.expect]
@@ -466,9 +472,10 @@ def describe(run):
                       sorted(run.codes.items()))
     errs = ", ".join("%s %d" % kv for kv in sorted(run.errors.items()))
     return "%s; socket errors: %s; CPU s: server %.1f, wrk %.1f, kernel " \
-        "threads %.1f; others %.0f%% of a CPU%s" % (
+        "threads %.1f; others %.0f%% of a CPU; disk busy %.0f%%%s" % (
             codes or "no answer", errs or "none", run.cpu["server"],
             run.cpu["wrk"], run.cpu["kernel"], 100 * run.cpu["other"],
+            100 * run.cpu["disk"],
             "".join("; PROBLEM: " + p for p in run.problems))
 
 
@@ -576,6 +583,25 @@ def preflight(build):
     if not os.access(f, os.X_OK):
         missing.append(f)
     return "missing: " + ", ".join(missing) if missing else None
+
+
+def disk_of(path):
+    """The block device (its name in /proc/diskstats) that path is on."""
+    p = subprocess.run(["findmnt", "-n", "-o", "SOURCE", "--target", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = p.stdout.decode().split()
+    return os.path.basename(lines[-1]) if lines else None
+
+
+def io_ticks(disk):
+    """Milliseconds the disk has spent with requests in flight (the 10th
+    statistic of /proc/diskstats); 0 when unknown."""
+    with open("/proc/diskstats") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == disk:
+                return int(fields[12])
+    return 0
 
 
 def fs_type(path):
