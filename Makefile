@@ -98,6 +98,16 @@ bench: all $(BENCH_BIN)
 bench-hosting: all $(BUILD)/bench/copier
 	python3 bench/hosting.py --build $(BUILD)
 
+# Small requests with wrk through lighttpd and upgate.fcgi: 4 KiB stores
+# against lighttpd mod_webdav, quota refusals against lighttpd's own 413,
+# quota status; one server, the same authentication (needs root, wrk and
+# lighttpd-mod-webdav; about 10 minutes, then a few more to remove the
+# files the stores left).  LEDGER_ARGS: more options, say
+# LEDGER_ARGS="--cases store --seconds 5 --rounds 1".
+LEDGER_ARGS ?=
+bench-ledger: all
+	python3 bench/ledger.py --build $(BUILD) $(LEDGER_ARGS)
+
 # libFuzzer harnesses (clang): tests/fuzz/NAME_fuzz.c, each built with
 # the core sources it names below (compiled again by clang: the harness
 # and the code under test are all instrumented), seeded from
@@ -243,4 +253,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting fuzz deps unit valgrind integration soak test lint install clean torture
+.PHONY: all bench bench-hosting bench-ledger fuzz deps unit valgrind integration soak test lint install clean torture
