@@ -415,6 +415,39 @@ record_write(struct ledger *l, int dfd, const char *name,
 	return LEDGER_OK;
 }
 
+/*
+ * The record of a file that had none, written where it goes: one inode,
+ * no rename.  A crash may leave it torn, which reads as no record: the
+ * file is then charged in full when replaced and frees nothing when
+ * deleted, an over-count that recount mends.  Where something is in the
+ * way after all, record_write replaces it.
+ */
+static enum ledger_err
+record_create(struct ledger *l, int dfd, const char *name, const char *user,
+    int64_t size)
+{
+	char line[128];
+	int  fd, n;
+
+	n = snprintf(line, sizeof line, "%s %lld\n", user, (long long)size);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST)
+		return record_write(l, dfd, name, user, size, 0);
+	if (fd == -1)
+		return fail(l, "openat");
+	if (write(fd, line, (size_t)n) != n) {
+		n = errno;
+		close(fd);
+		unlinkat(dfd, name, 0);
+		errno = n;
+		return fail(l, "write");
+	}
+	if (close(fd) == -1)
+		return fail(l, "close");
+	return LEDGER_OK;
+}
+
 static int
 files_record_get(struct ledger *l, const char *rel, struct record *out)
 {
@@ -472,7 +505,11 @@ commit_apply(struct ledger *l, struct walk *w, const char *user,
 	}
 	if ((err = used_adjust(l, user, up)) != LEDGER_OK)
 		return err;
-	err = record_write(l, walk_dir(w), walk_last(w), user, size, down > 0);
+	if (had != 0 && down == 0)
+		err = record_create(l, walk_dir(w), walk_last(w), user, size);
+	else
+		err = record_write(l, walk_dir(w), walk_last(w), user, size,
+		    down > 0);
 	if (err != LEDGER_OK) {
 		(void)used_adjust(l, user, -up);	/* best effort: else over */
 		return err;

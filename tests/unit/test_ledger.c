@@ -1408,14 +1408,21 @@ test_write_failures(void)
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "bob", 5), LEDGER_IO);
 	CU_ASSERT(strchr(fx.l.cause, ':') != NULL);
 	CU_ASSERT_EQUAL(used_of("bob"), -1);
-	/* a record that cannot be written: usage goes back */
+	/* a replacing record that cannot be written: usage goes back */
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "carol", 7), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/f", 50),
+	    LEDGER_OK);
 	put("upload/.upgate/files/carol/.rec.tmp/x", "");
 	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/f", 100),
 	    LEDGER_IO);
-	CU_ASSERT_EQUAL(used_of("carol"), 7);
-	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "carol/f", &rec), 1);
-	CU_ASSERT_EQUAL(count_entries("upload/.upgate/files/carol"), 1);
+	CU_ASSERT_EQUAL(used_of("carol"), 57);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "carol/f", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 50);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/files/carol"), 2);
+	/* a new record is written in place: no temporary name needed */
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/g", 9),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("carol"), 66);
 	/* a usage that cannot be raised: no record either */
 	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "bob", "bob/f", 100), LEDGER_IO);
 	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "bob/f", &rec), 1);
