@@ -76,7 +76,9 @@ struct pg {
 	int         stmt_ms;	/* its statement_timeout; 0: the URI's */
 	int         sync;
 	int         settled;	/* session_setup done on this session */
-	size_t      nresv;	/* reservations of this session not released */
+	int64_t    *own;	/* ids of the reservations whose locks this
+				   session holds (made here, not released) */
+	size_t      nown, ownmax;
 	char        state[6];	/* SQLSTATE of the last failure, or "" */
 	struct held held[HELD_MAX];
 	size_t      nheld;
@@ -375,13 +377,22 @@ schema_create(struct ledger *l)
 }
 
 /*
- * The session's settings, and the schema's version, in one round trip.
- * A NULL parameter keeps the setting as it is: the URI's options
- * decide the statement timeout and the server's keepalives when they
- * name them.  sync = yes turns a synchronous_commit of off back on and
- * keeps any stronger one (remote_apply) the server was given.  The server's own keepalives are what let it end the
- * session of a host that vanished, and so free its locks (SPEC §15);
- * libpq's keepalives only let this side notice a server that did.
+ * The session's settings, the schema's version, and a warming, in one
+ * round trip.  A NULL parameter keeps the setting as it is: the URI's
+ * options decide the statement timeout and the server's keepalives
+ * when they name them.  sync = yes turns a synchronous_commit of off
+ * back on and keeps any stronger one (remote_apply) the server was
+ * given.  The server's own keepalives are what let it end the session
+ * of a host that vanished, and so free its locks (SPEC §15); libpq's
+ * keepalives only let this side notice a server that did.
+ *
+ * The warming: a fresh session pays for its first look at each table,
+ * index and function (measured: about 6 ms of the server's time on an
+ * idle host, many more on a busy one), which its first request would
+ * otherwise pay under its user's lock, while every other request of
+ * that user waits.  So the tables are read here, with the statements'
+ * shapes, for rows no statement names (owner '').  Its result (0) is
+ * not looked at.
  */
 static const char SQL_SETUP[] =
     "SELECT set_config('lock_timeout', $1, false),"
@@ -396,7 +407,15 @@ static const char SQL_SETUP[] =
     "  coalesce($5, current_setting('tcp_keepalives_interval')), false),"
     " set_config('tcp_keepalives_count',"
     "  coalesce($6, current_setting('tcp_keepalives_count')), false),"
-    " (SELECT max(version) FROM upgate_schema)";
+    " (SELECT max(version) FROM upgate_schema),"
+    " (SELECT count(*) FROM upgate_usage WHERE owner = '')"
+    " + (SELECT count(*) FROM upgate_reservations r WHERE r.owner = ''"
+    "  AND CASE WHEN r.expires > now() OR r.id = ANY('{}'::int8[])"
+    "  THEN true ELSE NOT pg_try_advisory_xact_lock_shared("
+    "  (r.id >> 32)::int4, ((r.id << 32) >> 32)::int4) END)"
+    " + (SELECT count(*) FROM upgate_reservation_paths WHERE resv = 0)"
+    " + (SELECT count(*) FROM upgate_records"
+    "  WHERE sha256(rel) = sha256(''::bytea) OR owner = '')";
 
 static PGresult *
 setup_run(struct ledger *l, enum ledger_err *err)
@@ -447,7 +466,7 @@ session_setup(struct ledger *l)
 
 	p->settled = 0;
 	p->nheld = 0;
-	p->nresv = 0;
+	p->nown = 0;	/* a new session: the old one's locks are gone */
 	if ((res = setup_run(l, &err)) == NULL &&
 	    strcmp(p->state, "42P01") == 0) {	/* undefined_table */
 		if ((err = schema_create(l)) != LEDGER_OK)
@@ -456,11 +475,11 @@ session_setup(struct ledger *l)
 	}
 	if (res == NULL)
 		return err;
-	if (PQntuples(res) != 1 || PQnfields(res) != 7 ||
+	if (PQntuples(res) != 1 || PQnfields(res) != 8 ||
 	    get_int(res, 0, 6, &version) == -1 || version != SCHEMA_VERSION) {
 		snprintf(l->cause, sizeof l->cause,
 		    "postgresql:schema version %s", PQntuples(res) == 1 &&
-		    PQnfields(res) == 7 ? PQgetvalue(res, 0, 6) : "?");
+		    PQnfields(res) == 8 ? PQgetvalue(res, 0, 6) : "?");
 		err = LEDGER_IO;
 	} else
 		p->settled = 1;
@@ -576,10 +595,11 @@ pg_close(struct ledger *l)
 	if (p == NULL)
 		return;
 	if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK &&
-	    (p->nheld > 0 || p->nresv > 0))
+	    (p->nheld > 0 || p->nown > 0))
 		PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock_all()"));
 	if (p->conn != NULL)
 		PQfinish(p->conn);
+	free(p->own);
 	free(p);
 	l->be = NULL;
 }
@@ -839,20 +859,79 @@ pg_unlock(struct ledger *l)
 /* ---- usage and records ---- */
 
 /*
- * The reservations whose owner's session is alive: the int4-pair
- * advisory locks granted in this database, as the ids they stand for.
- * Materialised, so pg_locks is read once per statement.
+ * Whether a reservation lives: while its lease (expires) runs, or while
+ * its owner's session holds the int4-pair lock of its id.
+ *
+ * For the reservations of one user (usage, and the reclaim of the next
+ * request) each is asked on its own, never through pg_locks: reading
+ * pg_locks copies every lock of the cluster under all the lock
+ * partitions' locks, so its cost grows with the sessions (a worker of
+ * upgate.fcgi each) and the locks they hold, and every request would
+ * pay it.  A try of the lock, transaction-scoped (released when the
+ * autocommitted statement ends) and shared, succeeds exactly when no
+ * other session holds it exclusively: an owner, or a reclaim that
+ * claimed it (then the reservation counts as live a moment longer, the
+ * safe side).  Two such tries never conflict, and they never wait, so
+ * neither lock_timeout nor any lock order is involved.  This session's
+ * own reservations would pass the try (locks are re-entrant): they are
+ * live by their ids (struct pg's own), given as $2.  The CASE makes
+ * the try come last, and the MATERIALIZED CTE keeps it to the user's
+ * rows: a lock tried on another user's reservation would make that
+ * user's reclaim skip it.
+ *
+ * For the operator's reclaim of every user (recount, under ledger_
+ * lock_all), pg_locks is read once: the granted int4-pair locks of this
+ * database, as the ids they stand for.  It holds this session's locks
+ * too.
  */
+#define SQL_MINE(cols)							\
+    "mine AS MATERIALIZED (SELECT " cols " FROM upgate_reservations"	\
+    " WHERE owner = $1)"
+#define SQL_LIVE_MINE							\
+    "(CASE WHEN coalesce(r.expires > now(), false)"			\
+    " OR r.id = ANY($2::int8[]) THEN true"				\
+    " ELSE NOT pg_try_advisory_xact_lock_shared((r.id >> 32)::int4,"	\
+    " ((r.id << 32) >> 32)::int4) END)"
 #define SQL_HELD							\
     "held AS MATERIALIZED (SELECT (classid::int8 << 32) | objid::int8"	\
     " AS id FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"	\
     " AND granted AND database = (SELECT oid FROM pg_database"		\
     " WHERE datname = current_database()))"
-
-/* A reservation lives while its owner's session holds its lock, or
-   while its lease (expires) runs, whichever is longer. */
-#define SQL_LIVE							\
+#define SQL_LIVE_HELD							\
     "(coalesce(r.expires > now(), false) OR r.id IN (SELECT id FROM held))"
+
+/*
+ * "{id,...}": the ids of this session's reservations, as an int8[]
+ * parameter; NULL when out of memory.  The caller frees it.
+ */
+static char *
+own_array(const struct pg *p)
+{
+	size_t size = p->nown * 21 + 3, len, i;
+	char  *buf;
+
+	if ((buf = malloc(size)) == NULL)
+		return NULL;
+	len = (size_t)snprintf(buf, size, "{");
+	for (i = 0; i < p->nown; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%" PRId64,
+		    i > 0 ? "," : "", p->own[i]);
+	snprintf(buf + len, size - len, "}");
+	return buf;
+}
+
+/* user and the ids of this session's reservations, as $1 and $2. */
+static enum ledger_err
+args_mine(struct ledger *l, struct args *a, const char *user, char **own)
+{
+	if ((*own = own_array(l->be)) == NULL) {
+		ledger_cause(l, "malloc");
+		return LEDGER_IO;
+	}
+	arg_text(a, user);
+	arg_text(a, *own);
+	return LEDGER_OK;
+}
 
 static enum ledger_err
 pg_usage(struct ledger *l, const char *user, struct usage *out)
@@ -860,16 +939,17 @@ pg_usage(struct ledger *l, const char *user, struct usage *out)
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 	PGresult       *res;
+	char           *own;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = ready(l, 1)) != LEDGER_OK ||
+	    (err = args_mine(l, &a, user, &own)) != LEDGER_OK)
 		return err;
-	arg_text(&a, user);
-	res = run(l, "usage", "WITH " SQL_HELD
+	res = run(l, "usage", "WITH " SQL_MINE("id, bytes, expires")
 	    " SELECT coalesce((SELECT used FROM upgate_usage WHERE owner = $1),"
 	    " 0), (SELECT least(coalesce(sum(r.bytes), 0),"
-	    " 9223372036854775807)::int8 FROM upgate_reservations r"
-	    " WHERE r.owner = $1 AND " SQL_LIVE ")",
+	    " 9223372036854775807)::int8 FROM mine r WHERE " SQL_LIVE_MINE ")",
 	    &a, PGRES_TUPLES_OK, &err);
+	free(own);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1 || get_int(res, 0, 0, &out->used) == -1 ||
@@ -1050,16 +1130,39 @@ resv_insert(struct ledger *l, const char *user, int64_t bytes, uint64_t id,
 	return -1;
 }
 
+/* Room in p->own for one more id: 0, or -1 (out of memory). */
+static int
+own_room(struct pg *p)
+{
+	size_t   max;
+	int64_t *own;
+
+	if (p->nown < p->ownmax)
+		return 0;
+	max = p->ownmax > 0 ? 2 * p->ownmax : 4;
+	if ((own = realloc(p->own, max * sizeof *own)) == NULL)
+		return -1;
+	p->own = own;
+	p->ownmax = max;
+	return 0;
+}
+
 static enum ledger_err
 pg_reserve(struct ledger *l, const char *user, int64_t bytes,
     struct reservation *r)
 {
+	struct pg      *p;
 	enum ledger_err err;
 	uint64_t        id;
 	int             tries, rc = 0;
 
 	if ((err = ready(l, 1)) != LEDGER_OK)
 		return err;
+	p = l->be;
+	if (own_room(p) == -1) {
+		ledger_cause(l, "realloc");
+		return LEDGER_IO;
+	}
 	for (tries = 0; tries < 4 && rc == 0; tries++) {
 		if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
 			ledger_cause(l, "getrandom");
@@ -1077,8 +1180,8 @@ pg_reserve(struct ledger *l, const char *user, int64_t bytes,
 	r->fd = -1;
 	snprintf(r->user, sizeof r->user, "%s", user);
 	r->bytes = bytes;
-	r->end = (int64_t)((struct pg *)l->be)->session;	/* holds its lock */
-	((struct pg *)l->be)->nresv++;
+	r->end = (int64_t)p->session;	/* holds its lock */
+	p->own[p->nown++] = (int64_t)id;
 	return LEDGER_OK;
 }
 
@@ -1151,6 +1254,7 @@ pg_release(struct ledger *l, struct reservation *r)
 {
 	struct pg  *p = l->be;
 	struct args a = { .n = 0 };
+	size_t      i;
 
 	if (ready(l, 0) != LEDGER_OK)
 		return;		/* dead with its session: reclaimed later */
@@ -1160,8 +1264,11 @@ pg_release(struct ledger *l, struct reservation *r)
 	if ((uint64_t)r->end != p->session ||
 	    PQstatus(p->conn) != CONNECTION_OK)
 		return;
-	if (p->nresv > 0)
-		p->nresv--;
+	for (i = 0; i < p->nown; i++)
+		if (p->own[i] == (int64_t)r->id) {
+			p->own[i] = p->own[--p->nown];
+			break;
+		}
 	a.n = 0;
 	arg_resv(&a, r->id);
 	PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock($1::int4,"
@@ -1276,15 +1383,23 @@ pg_reclaim(struct ledger *l, const char *user,
 	enum ledger_err err;
 	PGresult       *res;
 	int64_t         id;
+	char           *own = NULL;
 	int             i;
 
 	if ((err = ready(l, 1)) != LEDGER_OK)
 		return err;
-	arg_text(&a, user);
-	res = run(l, "reclaim", "WITH " SQL_HELD
-	    " SELECT r.id FROM upgate_reservations r"
-	    " WHERE ($1::text IS NULL OR r.owner = $1) AND NOT " SQL_LIVE
-	    " ORDER BY r.id", &a, PGRES_TUPLES_OK, &err);
+	if (user == NULL)
+		res = run(l, "reclaim", "WITH " SQL_HELD
+		    " SELECT r.id FROM upgate_reservations r"
+		    " WHERE NOT " SQL_LIVE_HELD " ORDER BY r.id", NULL,
+		    PGRES_TUPLES_OK, &err);
+	else if ((err = args_mine(l, &a, user, &own)) != LEDGER_OK)
+		return err;
+	else
+		res = run(l, "reclaim", "WITH " SQL_MINE("id, expires")
+		    " SELECT r.id FROM mine r WHERE NOT " SQL_LIVE_MINE
+		    " ORDER BY r.id", &a, PGRES_TUPLES_OK, &err);
+	free(own);
 	if (res == NULL)
 		return err;
 	for (i = 0; i < PQntuples(res) && err == LEDGER_OK; i++)

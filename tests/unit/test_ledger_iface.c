@@ -574,6 +574,97 @@ test_reclaim_concurrent(void)
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
 }
 
+/*
+ * A live reservation is left alone by a reclaim of its user, whether
+ * asked through its owner's ledger or another one; and a reclaim of one
+ * user touches no other user's reservation.
+ */
+static void
+test_reclaim_live(void)
+{
+	struct reservation mine, theirs, bobs;
+	struct reclaimed   c = { 0, "", 0 };
+	struct ledger      l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&fx.l, "alice", 3, NULL, &mine),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&l2, "alice", 5, NULL, &theirs),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&l2, "bob", 7, NULL, &bobs),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&l2, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 8);
+	CU_ASSERT_EQUAL(reserved_of(&l2, "alice"), 8);
+	ledger_close(&l2);
+	ledger_release_reservation(NULL, &theirs);
+	ledger_release_reservation(NULL, &bobs);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 3);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(c.bytes, 5);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 3);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "bob", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 2);
+	CU_ASSERT_EQUAL(c.bytes, 12);
+	ledger_release_reservation(&fx.l, &mine);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+}
+
+/* The same with two reclaims of one user, as two requests would ask. */
+static void *
+user_reclaimer(void *arg)
+{
+	struct reclaimed *c = arg;
+	struct ledger     l;
+
+	ledger_init(&l);
+	if (open_ledger(&l) == LEDGER_OK &&
+	    ledger_reclaim(&l, "alice", fx.upload_fd, on_reclaim, c) !=
+	    LEDGER_OK)
+		c->calls = -1000;
+	ledger_close(&l);
+	return NULL;
+}
+
+static void
+test_reclaim_user_concurrent(void)
+{
+	struct reservation r;
+	struct reclaimed   c[2] = { { 0, "", 0 }, { 0, "", 0 } };
+	struct ledger      l2;
+	pthread_t          t[2];
+	int                i;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l2), LEDGER_OK);
+	for (i = 0; i < DEAD_N; i++) {
+		CU_ASSERT_EQUAL_FATAL(ledger_reserve(&l2, "alice", i + 1, NULL,
+		    &r), LEDGER_OK);
+		ledger_release_reservation(NULL, &r);	/* left behind */
+	}
+	ledger_close(&l2);
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, user_reclaimer,
+		    &c[i]) == 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	/* one may skip what the other holds: then the next reclaim has it */
+	CU_ASSERT(c[0].calls >= 0 && c[1].calls >= 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c[0]), LEDGER_OK);
+	CU_ASSERT_EQUAL(c[0].calls + c[1].calls, DEAD_N);
+	CU_ASSERT_EQUAL(c[0].bytes + c[1].bytes, DEAD_N * (DEAD_N + 1) / 2);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+}
+
 /* ---- locks ---- */
 
 static void
@@ -1033,6 +1124,9 @@ test_pg_unreachable(void)
 	{ "a closed ledger's reservation is reclaimed", test_reclaim_dead }, \
 	{ "reclaim of every user", test_reclaim_all },			\
 	{ "two reclaims at once", test_reclaim_concurrent },		\
+	{ "a live reservation is not reclaimed", test_reclaim_live },	\
+	{ "two reclaims of one user at once",				\
+	    test_reclaim_user_concurrent },				\
 	{ "user locks", test_lock_user },				\
 	{ "locks without waiting", test_lock_no_wait },			\
 	{ "lock_all excludes requests", test_lock_all },		\
