@@ -260,9 +260,8 @@ set_format(struct config *cfg, const struct key *k, const char *v)
 	return format_parse(v, field(cfg, k));
 }
 
-/* A libpq URI, kept as it is: printable, no white space. */
-static int
-uri_valid(const char *v)
+int
+config_uri_valid(const char *v)
 {
 	size_t i;
 
@@ -281,7 +280,7 @@ set_ledger(struct config *cfg, const struct key *k, const char *v)
 {
 	if (strcmp(v, "files") == 0)
 		return 0;
-	return set_string(cfg, k, v, uri_valid);
+	return set_string(cfg, k, v, config_uri_valid);
 }
 
 /* For each kind, its setter and what a good value is, for messages. */

@@ -63,6 +63,12 @@ void config_release(struct config *cfg);
 /* 1 if the file at cfg->path is no longer the one cfg was read from. */
 int  config_changed(const struct config *cfg);
 
+/*
+ * 1 when v may be the `ledger` key's database: a postgresql:// or
+ * postgres:// URI (libpq's), printable, without white space.
+ */
+int  config_uri_valid(const char *v);
+
 /* Bytes to keep free on a filesystem of total bytes. */
 int64_t config_min_free(const struct config *cfg, int64_t total);
 

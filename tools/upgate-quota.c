@@ -941,21 +941,6 @@ migrate_failed(const struct ledger *l, const char *what, enum ledger_err e)
 	return 1;
 }
 
-/* The same rule as the configuration's `ledger` key (config.c). */
-static int
-database_uri(const char *v)
-{
-	size_t i;
-
-	if (strncmp(v, "postgresql://", 13) != 0 &&
-	    strncmp(v, "postgres://", 11) != 0)
-		return 0;
-	for (i = 0; v[i] != '\0'; i++)
-		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /*
  * What migrate opens: the files ledger of the configuration (and
  * upload_dir, for the reclaim), as the owner of state_dir.  The quota
@@ -1219,7 +1204,7 @@ parse_migrate(int n, char *argv[], struct args *a)
 		a->to = argv[0] + 5;
 	else
 		return -1;
-	if (!database_uri(a->to)) {
+	if (!config_uri_valid(a->to)) {
 		fprintf(stderr, "%s: migrate --to: not a postgresql:// or "
 		    "postgres:// URI\n", PROG);
 		return -1;
