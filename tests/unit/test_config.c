@@ -234,6 +234,13 @@ static const struct {
 	    "https://x/a=b" },
 	{ "largest_files = 0", V_I64, FLD(largest_files), 0, NULL },
 	{ "largest_files = 1000", V_I64, FLD(largest_files), 1000, NULL },
+	{ "sync = no", V_INT, FLD(sync), 0, NULL },
+	{ "sync = yes", V_INT, FLD(sync), 1, NULL },
+	{ "# sync = no", V_INT, FLD(sync), 1, NULL },
+	{ "ledger = postgresql://u@db/upgate?sslmode=require", V_STR,
+	    FLD(ledger_uri), 0, "postgresql://u@db/upgate?sslmode=require" },
+	{ "ledger = postgres://%2Frun%2Fpg/upgate", V_STR, FLD(ledger_uri), 0,
+	    "postgres://%2Frun%2Fpg/upgate" },
 };
 
 static int
@@ -376,6 +383,9 @@ static const struct {
 	    "$F:2: max_files: \"1K\" is not a number from 0 to 100000\n" },
 	{ "largest_files = 1001",
 	    "$F:2: largest_files: \"1001\" is not a number from 0 to 1000\n" },
+	{ "sync = maybe", "$F:2: sync: \"maybe\" is not yes or no\n" },
+	{ "ledger = mysql://db/x", "$F:2: ledger: \"mysql://db/x\" is not "
+	    "files, or a postgresql:// or postgres:// URI without white space\n" },
 	{ "anonymous_user = .guest",
 	    "$F:2: anonymous_user: \".guest\" " USER_MSG "\n" },
 	{ "anonymous_user = -guest",
