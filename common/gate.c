@@ -331,7 +331,10 @@ decided(struct request *rq)
 	return 1;
 }
 
-/* Under the user's lock (and the file's): the unlink and the ledger. */
+/*
+ * Under the user's lock (and the file's): the unlink and the ledger;
+ * respond() reads the figures under it, then drops it.
+ */
 static void
 do_delete(struct request *rq)
 {
@@ -339,13 +342,10 @@ do_delete(struct request *rq)
 	enum ledger_err e;
 
 	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
-		unlock_user(rq);
 		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
 		return;
 	}
-	e = ledger_forget(rq->ledger, rq->rel);
-	unlock_user(rq);
-	if (e != LEDGER_OK) {
+	if ((e = ledger_forget(rq->ledger, rq->rel)) != LEDGER_OK) {
 		respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
@@ -356,7 +356,7 @@ do_delete(struct request *rq)
 /*
  * With per_user_dirs = no, users share folders: a PUT or DELETE also
  * takes the lock of its target, so that two users never act on one file
- * at once (SPEC-free words: upgate(8), "LOCKS").
+ * at once (upgate(8), "Locks").
  */
 static int
 lock_target(struct request *rq)
@@ -368,7 +368,6 @@ lock_target(struct request *rq)
 		return 0;
 	if ((e = lock_file(rq)) == LEDGER_OK)
 		return 0;
-	unlock_user(rq);
 	respond(rq, ledger_failed(rq, e).reason, NULL);
 	return -1;
 }
@@ -387,21 +386,18 @@ locked_part(struct request *rq)
 	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
 	    LEDGER_OK ||
 	    (files && find_target(rq) == -1)) {
-		unlock_user(rq);
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && lock_target(rq) == -1)
 		return;
 	if (files && check_record(rq) == -1) {
-		unlock_user(rq);
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && decided(rq))
 		return;
 	if (find_room(rq) == -1) {
-		unlock_user(rq);
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}

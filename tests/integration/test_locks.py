@@ -21,10 +21,9 @@ def _():
     with Env(quota=QUOTAS) as e:
         fd = e.hold_lock(user="alice")
         try:
-            t0 = time.monotonic()
+            # a 201, not row 15's 503: bob never waited on alice's lock
             r = e.run("PUT", "/b.txt", user="bob", body=b"bob")
             expect(r, 201, "stored", user="bob")
-            bob_s = time.monotonic() - t0
             r = e.run("GET", user="bob")
             expect(r, 200, user="bob")
             r = e.run("PUT", "/a.txt", body=b"alice")
@@ -32,9 +31,6 @@ def _():
             eq(r.header("Retry-After"), "1", "Retry-After")
         finally:
             os.close(fd)
-        # bob never waited on alice: row 15 would have made it a 503
-        check(bob_s < 4.5, "bob's PUT took %.1f s while alice's lock was "
-              "held" % bob_s)
         r = e.run("PUT", "/a.txt", body=b"alice")
         expect(r, 201, "stored")
         eq(e.usage("alice"), 5, "alice's usage")
