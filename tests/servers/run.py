@@ -105,7 +105,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     harness.BUILD = build
-    servers.BUILD = build
+    servers.BUILD = servers.reachable_build(build)
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + \
         ":/usr/sbin:/sbin"
 

@@ -7,6 +7,7 @@ Python 3 standard library only; needs root (the servers' children run as
 www-data, the upload folder is a tmpfs).
 """
 
+import atexit
 import json
 import os
 import pwd
@@ -585,7 +586,28 @@ def curl(srv, method, rel="", user="alice", password=None, data=None,
 
 # ------------------------------------------------------- groups of tests
 
-BUILD = "build"       # set by run.py
+BUILD = "build"       # set by run.py (through reachable_build)
+
+
+def reachable_build(build):
+    """build, or a copy of its programs that RUNAS can run: a checkout in a
+    private folder (mode 0700, as /root or mktemp -d) is out of the reach
+    of the servers' children.  The copy goes away at exit."""
+    probe = subprocess.run(["runuser", "-u", RUNAS, "--", "test", "-x",
+                            os.path.join(build, "upgate.cgi")],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    if probe.returncode == 0:
+        return build
+    copy = tempfile.mkdtemp(prefix="upgate-bin-", dir="/tmp")
+    os.chmod(copy, 0o755)
+    for name in ("upgate.cgi", "upgate.fcgi", "upgate-quota"):
+        src = os.path.join(build, name)
+        if os.path.exists(src):
+            shutil.copy2(src, os.path.join(copy, name))
+    atexit.register(shutil.rmtree, copy, True)
+    return copy
 GROUPS = []           # [Group], in registration order
 FIGURES = []          # [(path, case, sent, length)] early-refusal figures
 _FIG_LOCK = threading.Lock()

@@ -83,7 +83,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     harness.BUILD = build
-    servers.BUILD = build
+    servers.BUILD = servers.reachable_build(build)
     torture.LONG = a.long
     torture.STRICT_LEDGER = a.strict_ledger
     torture.SEED = a.seed or "%08x" % random.getrandbits(32)
