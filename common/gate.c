@@ -281,22 +281,37 @@ find_target(struct request *rq)
 	return 0;
 }
 
-/* Rows 10 and 11: free space and the user's figures, under the lock. */
+/*
+ * The user's figures, under the lock; the reservations of dead handlers
+ * are reclaimed first, when the figures show some (one read of the
+ * ledger when there are none).
+ */
 static int
-find_room(struct request *rq)
+read_usage(struct request *rq, struct usage *u)
+{
+	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK)
+		return -1;
+	if (u->dead == 0)
+		return 0;
+	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
+	    LEDGER_OK)
+		return -1;
+	return ledger_usage(rq->ledger, rq->user, u) == LEDGER_OK ? 0 : -1;
+}
+
+/* Rows 10 and 11: free space and the figures read_usage found. */
+static int
+find_room(struct request *rq, const struct usage *u)
 {
 	struct quota_rule rule = quota_lookup(rq->g->quota, rq->user);
-	struct usage      u;
 	int64_t           total;
 
 	if (store_space(rq->upload_fd, &rq->facts.free_space, &total) == -1)
 		return -1;
 	rq->facts.min_free = config_min_free(&rq->g->cfg, total);
-	if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
-		return -1;
 	rq->facts.limit = rule.limit;
-	rq->facts.used = u.used;
-	rq->facts.reserved = u.reserved;
+	rq->facts.used = u->used;
+	rq->facts.reserved = u->reserved;
 	rq->facts.known |= KNOW_SPACE | KNOW_QUOTA;
 	return 0;
 }
@@ -380,12 +395,11 @@ lock_target(struct request *rq)
 static void
 locked_part(struct request *rq)
 {
-	enum method m = rq->facts.method;
-	int         files = m != METHOD_GET && m != METHOD_HEAD;
+	enum method  m = rq->facts.method;
+	int          files = m != METHOD_GET && m != METHOD_HEAD;
+	struct usage u;
 
-	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
-	    LEDGER_OK ||
-	    (files && find_target(rq) == -1)) {
+	if (read_usage(rq, &u) == -1 || (files && find_target(rq) == -1)) {
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
@@ -397,7 +411,7 @@ locked_part(struct request *rq)
 	}
 	if (files && decided(rq))
 		return;
-	if (find_room(rq) == -1) {
+	if (find_room(rq, &u) == -1) {
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}

@@ -119,7 +119,7 @@ ledger_unlock(struct ledger *l)
 enum ledger_err
 ledger_usage(struct ledger *l, const char *user, struct usage *out)
 {
-	out->used = out->reserved = 0;
+	out->used = out->reserved = out->dead = 0;
 	if (l->ops == NULL || !user_name_valid(user))
 		return LEDGER_IO;
 	return l->ops->usage(l, user, out);

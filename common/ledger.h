@@ -85,6 +85,8 @@ struct reservation {
 struct usage {
 	int64_t used;
 	int64_t reserved;	/* live reservations and leases */
+	int64_t dead;		/* reservations whose owner is gone: a
+				   reclaim has work to do */
 };
 
 struct record {
@@ -129,7 +131,11 @@ void ledger_unlock(struct ledger *);
  * ledger_lock_all) held, unless they say otherwise.
  */
 
-/* used (0 when unknown) and reserved, the live reservations' bytes. */
+/*
+ * used (0 when unknown) and reserved, the live reservations' bytes; dead
+ * counts the reservations a reclaim would remove, so that a request
+ * reads the figures once when there is nothing to reclaim.
+ */
 enum ledger_err ledger_usage(struct ledger *, const char *user,
     struct usage *out);
 

@@ -15,6 +15,10 @@
  *                   line, then a line per path it owns ("t REL", "d REL");
  *                   held under a write lock by its owner: a file whose
  *                   lock can be taken belongs to a dead handler
+ *   resv/.idle/ID   a released reservation file that its thread keeps,
+ *                   locked, for its next one: renamed in and out of
+ *                   resv/USER instead of made and removed each time (on
+ *                   ext4, every removed inode slows the next creations)
  *
  * Durability: a raise of usage is one pwrite and one fdatasync of
  * usage/USER (a 21-byte line within the file's first sector: written
@@ -45,6 +49,7 @@
 #define USED_WIDTH	21		/* "%20lld\n" */
 #define RESV_LINE_MAX	(4096 + 8)	/* "t " + a path + "\n" */
 #define LOCK_SPAN	0x3fffffffffffffffLL	/* offsets of one-byte locks */
+#define RESV_NAME_MAX	(USER_NAME_MAX + 1 + 16 + 1)	/* "USER/ID" */
 
 /* What a thread keeps open between requests. */
 struct files {
@@ -54,7 +59,11 @@ struct files {
 	int  resv_fd;		/* resv/ */
 	int  held;		/* locks held: see unlock */
 	off_t held_at[2];	/* their offsets; -1 for the whole file */
+	int  spare_fd;		/* resv/.idle/ID, locked, 0 bytes; -1: none */
+	uint64_t spare_id;
 };
+
+#define RESV_IDLE	".idle"		/* user names never start with '.' */
 
 static struct files *
 be(struct ledger *l)
@@ -96,6 +105,7 @@ files_open(struct ledger *l, const struct ledger_config *cfg)
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		return fail(l, "calloc");
 	f->lock_fd = f->usage_fd = f->files_fd = f->resv_fd = -1;
+	f->spare_fd = -1;
 	l->be = f;
 	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
 		return fail(l, "mkdir");
@@ -117,6 +127,27 @@ files_open(struct ledger *l, const struct ledger_config *cfg)
 	return LEDGER_OK;
 }
 
+/* "USER/ID" or ".idle/ID": a reservation file's name below resv/. */
+static void
+resv_name(char *out, size_t size, const char *dir, uint64_t id)
+{
+	snprintf(out, size, "%s/%016llx", dir, (unsigned long long)id);
+}
+
+/* Removes the spare reservation file, if any. */
+static void
+spare_drop(struct files *f)
+{
+	char name[RESV_NAME_MAX];
+
+	if (f->spare_fd == -1)
+		return;
+	resv_name(name, sizeof name, RESV_IDLE, f->spare_id);
+	unlinkat(f->resv_fd, name, 0);
+	close(f->spare_fd);
+	f->spare_fd = -1;
+}
+
 static void
 files_close(struct ledger *l)
 {
@@ -124,6 +155,7 @@ files_close(struct ledger *l)
 
 	if (f == NULL)
 		return;
+	spare_drop(f);
 	if (f->lock_fd >= 0)
 		close(f->lock_fd);	/* drops every lock with it */
 	if (f->usage_fd >= 0)
@@ -200,20 +232,13 @@ files_unlock(struct ledger *l)
  * Reads "USED\n", with spaces before the digits (the fixed width); 0
  * when the file does not exist.
  */
+/* Parses a usage line read from a file of n bytes; -1 (EIO) if corrupt. */
 static int
-used_read(int udir, const char *user, int64_t *used)
+used_parse(const char *buf, ssize_t n, size_t size, int64_t *used)
 {
-	char    buf[40];
-	ssize_t n;
-	size_t  skip;
-	int     fd;
+	size_t skip;
 
-	*used = 0;
-	if ((fd = openat(udir, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	n = pread(fd, buf, sizeof buf, 0);
-	close(fd);
-	if (n < 2 || (size_t)n == sizeof buf || buf[n - 1] != '\n') {
+	if (n < 2 || (size_t)n == size || buf[n - 1] != '\n') {
 		errno = EIO;	/* corrupt: upgate-quota recount rewrites it */
 		return -1;
 	}
@@ -225,30 +250,35 @@ used_read(int udir, const char *user, int64_t *used)
 	return 0;
 }
 
+static int
+used_read(int udir, const char *user, int64_t *used)
+{
+	char    buf[40];
+	ssize_t n;
+	int     fd;
+
+	*used = 0;
+	if ((fd = openat(udir, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = pread(fd, buf, sizeof buf, 0);
+	close(fd);
+	return used_parse(buf, n, sizeof buf, used);
+}
+
 /*
- * Writes used in place, durably with sync (see the top of this file).
- * A file made now needs its folder synced too, or a crash could take
- * its name away with the figure.
+ * Writes used in place on fd (usage/USER, of size bytes), durably with
+ * sync (see the top of this file).  A file made now (made) needs its
+ * folder synced too, or a crash could take its name away with the
+ * figure.  Closes fd.
  */
 static enum ledger_err
-used_write(struct ledger *l, const char *user, int64_t used)
+used_put(struct ledger *l, int fd, off_t size, int made, int64_t used)
 {
-	char        line[USED_WIDTH + 1];
-	struct stat st;
-	int         fd, made = 0;
+	char line[USED_WIDTH + 1];
 
 	snprintf(line, sizeof line, "%20lld\n", (long long)used);
-	fd = openat(be(l)->usage_fd, user, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		fd = openat(be(l)->usage_fd, user, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		made = 1;
-	}
-	if (fd == -1)
-		return fail(l, "openat");
 	if (pwrite(fd, line, USED_WIDTH, 0) != USED_WIDTH ||
-	    (fstat(fd, &st) == 0 && st.st_size > USED_WIDTH &&
-	    ftruncate(fd, USED_WIDTH) == -1)) {
+	    (size > USED_WIDTH && ftruncate(fd, USED_WIDTH) == -1)) {
 		close(fd);	/* a longer file is a corrupt one: cut it */
 		return fail(l, "pwrite");
 	}
@@ -263,21 +293,63 @@ used_write(struct ledger *l, const char *user, int64_t used)
 	return LEDGER_OK;
 }
 
-/* Moves user's usage by delta, never below 0 nor above 2^63-1. */
+/* usage/USER for reading and writing, made when missing; -1 with errno. */
+static int
+used_open(struct ledger *l, const char *user, int *made)
+{
+	int fd;
+
+	*made = 0;
+	fd = openat(be(l)->usage_fd, user, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		fd = openat(be(l)->usage_fd, user, O_RDWR | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		*made = 1;
+	}
+	return fd;
+}
+
+static enum ledger_err
+used_write(struct ledger *l, const char *user, int64_t used)
+{
+	struct stat st;
+	int         fd, made;
+
+	if ((fd = used_open(l, user, &made)) == -1)
+		return fail(l, "openat");
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return fail(l, "fstat");
+	}
+	return used_put(l, fd, st.st_size, made, used);
+}
+
+/*
+ * Moves user's usage by delta, never below 0 nor above 2^63-1: one
+ * open, read and write of usage/USER.
+ */
 static enum ledger_err
 used_adjust(struct ledger *l, const char *user, int64_t delta)
 {
-	int64_t used;
+	char    buf[40];
+	int64_t used = 0;
+	ssize_t n = 0;
+	int     fd, made;
 
 	if (delta == 0)
 		return LEDGER_OK;
-	if (used_read(be(l)->usage_fd, user, &used) == -1)
+	if ((fd = used_open(l, user, &made)) == -1)
+		return fail(l, "openat");
+	if (!made && ((n = pread(fd, buf, sizeof buf, 0)) == -1 ||
+	    used_parse(buf, n, sizeof buf, &used) == -1)) {
+		close(fd);
 		return fail(l, "read");
+	}
 	if (delta > 0)
 		used = used > INT64_MAX - delta ? INT64_MAX : used + delta;
 	else
 		used = used + delta < 0 ? 0 : used + delta;
-	return used_write(l, user, used);
+	return used_put(l, fd, n, made, used);
 }
 
 static enum ledger_err
@@ -595,10 +667,10 @@ files_record_drop(struct ledger *l, const char *rel)
 	rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
 	if (rc == -1)
 		err = fail(l, "openat");
-	else if (rc == 0 && unlinkat(walk_dir(&w), walk_last(&w), 0) == -1 &&
-	    errno != ENOENT)
-		err = fail(l, "unlinkat");
-	else if (rc == 0)
+	else if (rc == 0 && unlinkat(walk_dir(&w), walk_last(&w), 0) == -1) {
+		if (errno != ENOENT)	/* none: nothing to prune either */
+			err = fail(l, "unlinkat");
+	} else if (rc == 0)
 		walk_prune(&w);
 	walk_release(&w);
 	return err;
@@ -724,20 +796,47 @@ resv_write_bytes(struct ledger *l, int fd, int64_t bytes)
 	return LEDGER_OK;
 }
 
-/* resv/USER, made when make is set; -1 with errno. */
-static int
-resv_user_dir(struct ledger *l, const char *user, int make)
-{
-	int fd;
+static void files_release(struct ledger *, struct reservation *);
 
-	fd = openat(be(l)->resv_fd, user, RELPATH_DIR_FLAGS);
-	if (fd == -1 && errno == ENOENT && make) {
-		if (mkdirat(be(l)->resv_fd, user, 0700) == -1 &&
-		    errno != EEXIST)
-			return -1;
-		fd = openat(be(l)->resv_fd, user, RELPATH_DIR_FLAGS);
+/*
+ * Moves a reservation file between resv/from and resv/to (".idle" or a
+ * user's folder, made when missing); the lock goes with the inode.
+ */
+static int
+resv_move(struct ledger *l, uint64_t id, const char *from, const char *to)
+{
+	char src[RESV_NAME_MAX], dst[RESV_NAME_MAX];
+	int  fd = be(l)->resv_fd;
+
+	resv_name(src, sizeof src, from, id);
+	resv_name(dst, sizeof dst, to, id);
+	if (renameat(fd, src, fd, dst) == 0)
+		return 0;
+	if (errno != ENOENT || (mkdirat(fd, to, 0700) == -1 && errno != EEXIST))
+		return -1;
+	return renameat(fd, src, fd, dst);
+}
+
+/*
+ * The thread's spare file becomes r: moved into the user's folder while
+ * it still holds 0 bytes, then given its bytes.  -1: no spare (or it
+ * could not be moved, and is dropped).
+ */
+static int
+spare_take(struct ledger *l, const char *user, struct reservation *r)
+{
+	struct files *f = be(l);
+
+	if (f->spare_fd == -1)
+		return -1;
+	if (resv_move(l, f->spare_id, RESV_IDLE, user) == -1) {
+		spare_drop(f);
+		return -1;
 	}
-	return fd;
+	r->id = f->spare_id;
+	r->fd = f->spare_fd;
+	f->spare_fd = -1;
+	return 0;
 }
 
 /*
@@ -749,36 +848,41 @@ files_reserve(struct ledger *l, const char *user, int64_t bytes,
     struct reservation *r)
 {
 	enum ledger_err err;
-	char            name[24];
-	int             dir;
+	char            name[RESV_NAME_MAX];
 
+	snprintf(r->user, sizeof r->user, "%s", user);
+	r->bytes = bytes;
+	r->end = USED_WIDTH;
+	if (spare_take(l, user, r) == 0) {
+		if ((err = resv_write_bytes(l, r->fd, bytes)) != LEDGER_OK)
+			files_release(l, r);
+		return err;
+	}
 	do {
 		if (getrandom(&r->id, sizeof r->id, 0) != (ssize_t)sizeof r->id)
 			return fail(l, "getrandom");
 	} while (r->id == 0);
-	snprintf(name, sizeof name, "%016llx", (unsigned long long)r->id);
-	snprintf(r->user, sizeof r->user, "%s", user);
-	if ((dir = resv_user_dir(l, user, 1)) == -1)
-		return fail(l, "mkdirat");
-	r->fd = openat(dir, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (r->fd == -1) {
-		err = fail(l, "openat");
-		close(dir);
-		return err;
+	resv_name(name, sizeof name, user, r->id);
+	r->fd = openat(be(l)->resv_fd, name, O_CREAT | O_EXCL | O_RDWR |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (r->fd == -1 && errno == ENOENT) {
+		if (mkdirat(be(l)->resv_fd, user, 0700) == -1 &&
+		    errno != EEXIST)
+			return fail(l, "mkdirat");
+		r->fd = openat(be(l)->resv_fd, name, O_CREAT | O_EXCL |
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
+	if (r->fd == -1)
+		return fail(l, "openat");
 	if (lock_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
 		err = fail(l, "fcntl");
 	else
 		err = resv_write_bytes(l, r->fd, bytes);
 	if (err != LEDGER_OK) {
-		unlinkat(dir, name, 0);
+		unlinkat(be(l)->resv_fd, name, 0);
 		close(r->fd);
 		r->fd = -1;
 	}
-	close(dir);
-	r->bytes = bytes;
-	r->end = USED_WIDTH;
 	return err;
 }
 
@@ -811,22 +915,30 @@ files_reservation_add(struct ledger *l, struct reservation *r,
 }
 
 /*
- * The file is removed while we still hold its lock, so nobody can take
- * it for a dead one before it is gone.
+ * The thread keeps the file as its spare when it has none: 0 bytes and
+ * no paths, under the user's lock when those bytes are now usage, then
+ * moved out of the user's folder.  Otherwise it is removed while we
+ * still hold its lock, so nobody can take it for a dead one before it
+ * is gone.
  */
 static void
 files_release(struct ledger *l, struct reservation *r)
 {
-	char name[24];
-	int  dir;
+	struct files *f = be(l);
+	char          name[RESV_NAME_MAX];
 
-	snprintf(name, sizeof name, "%016llx", (unsigned long long)r->id);
-	if ((dir = resv_user_dir(l, r->user, 0)) != -1) {
-		unlinkat(dir, name, 0);
-		close(dir);
+	if (r->fd == -1)
+		return;
+	if (f->spare_fd == -1 && resv_write_bytes(l, r->fd, 0) == LEDGER_OK &&
+	    (r->end == USED_WIDTH || ftruncate(r->fd, USED_WIDTH) == 0) &&
+	    resv_move(l, r->id, r->user, RESV_IDLE) == 0) {
+		f->spare_fd = r->fd;
+		f->spare_id = r->id;
+		return;
 	}
-	if (r->fd >= 0)
-		close(r->fd);
+	resv_name(name, sizeof name, r->user, r->id);
+	unlinkat(f->resv_fd, name, 0);
+	close(r->fd);
 }
 
 /* A reservation as read back: its bytes, its paths (kept in buf). */
@@ -897,6 +1009,7 @@ struct resv_scan {
 	void      (*done)(void *, const char *, int64_t);
 	void       *arg;
 	int64_t     live;		/* bytes of the live ones */
+	int64_t     dead;		/* how many are dead (and kept) */
 	int         reclaim;	/* 1: remove the dead ones */
 };
 
@@ -932,7 +1045,8 @@ resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 		}
 		unlinkat(dir, name, 0);
 		s->done(s->arg, s->user, info.bytes);
-	}
+	} else
+		s->dead++;
 	free(info.paths);
 	close(fd);
 	return 0;
@@ -946,7 +1060,7 @@ resv_scan_user(struct ledger *l, struct resv_scan *s)
 	DIR           *d;
 	int            dir, rc = 0;
 
-	if ((dir = resv_user_dir(l, s->user, 0)) == -1)
+	if ((dir = openat(be(l)->resv_fd, s->user, RELPATH_DIR_FLAGS)) == -1)
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
 		    LEDGER_OK : fail(l, "openat");	/* none, or not ours */
 	if ((d = fdopendir(dir)) == NULL) {
@@ -972,6 +1086,7 @@ files_usage(struct ledger *l, const char *user, struct usage *out)
 		return fail(l, "read");
 	err = resv_scan_user(l, &s);
 	out->reserved = s.live;
+	out->dead = s.dead;
 	return err;
 }
 
@@ -991,6 +1106,38 @@ reclaim_user(void *arg, const char *user)
 	a->s.user = user;
 	if ((e = resv_scan_user(a->l, &a->s)) != LEDGER_OK)
 		a->err = e;
+}
+
+/*
+ * The spare files of dead handlers (resv/.idle): they hold nothing, so
+ * no request looks at them; the operator's reclaim of everyone removes
+ * them.
+ */
+static void
+idle_sweep(struct ledger *l)
+{
+	struct dirent *de;
+	DIR           *d;
+	int            fd;
+
+	if ((fd = openat(be(l)->resv_fd, RESV_IDLE, RELPATH_DIR_FLAGS)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		if (lock_range(fd, F_WRLCK, 0, 0, 0) == 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+		close(fd);
+	}
+	closedir(d);
 }
 
 static enum ledger_err
@@ -1023,6 +1170,7 @@ files_reclaim(struct ledger *l, const char *user,
 		if (user_name_valid(de->d_name))
 			reclaim_user(&a, de->d_name);
 	closedir(d);
+	idle_sweep(l);
 	return a.err;
 }
 

@@ -947,15 +947,17 @@ pg_usage(struct ledger *l, const char *user, struct usage *out)
 	res = run(l, "usage", "WITH " SQL_MINE("id, bytes, expires")
 	    " SELECT coalesce((SELECT used FROM upgate_usage WHERE owner = $1),"
 	    " 0), (SELECT least(coalesce(sum(r.bytes), 0),"
-	    " 9223372036854775807)::int8 FROM mine r WHERE " SQL_LIVE_MINE ")",
+	    " 9223372036854775807)::int8 FROM mine r WHERE " SQL_LIVE_MINE "),"
+	    " (SELECT count(*) FROM mine r WHERE NOT " SQL_LIVE_MINE ")",
 	    &a, PGRES_TUPLES_OK, &err);
 	free(own);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1 || get_int(res, 0, 0, &out->used) == -1 ||
-	    get_int(res, 0, 1, &out->reserved) == -1) {
+	    get_int(res, 0, 1, &out->reserved) == -1 ||
+	    get_int(res, 0, 2, &out->dead) == -1) {
 		snprintf(l->cause, sizeof l->cause, "postgresql:usage:bad row");
-		out->used = out->reserved = 0;
+		out->used = out->reserved = out->dead = 0;
 		err = LEDGER_IO;
 	}
 	PQclear(res);

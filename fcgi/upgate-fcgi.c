@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,6 +104,33 @@ on_stop(int sig)
 }
 
 /*
+ * A worker's wait set: the listening socket, with EPOLLEXCLUSIVE so that
+ * a new connection wakes one waiting worker rather than all of them
+ * (on two cores, the others' wasted wake-ups cost a third of the time
+ * of a small request), and the stop pipe, which wakes every one.
+ */
+static int
+wait_set_open(void)
+{
+	struct epoll_event ev;
+	int                ep;
+
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = listen_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) == 0) {
+		ev.events = EPOLLIN;
+		ev.data.fd = stop_pipe[0];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_pipe[0], &ev) == 0)
+			return ep;
+	}
+	close(ep);
+	return -1;
+}
+
+/*
  * Waits until there may be work or the program stops.  The work is on
  * the connection the server kept open (FCGI_KEEP_CONN), else on the
  * listening socket.  That socket is non-blocking, so when another worker
@@ -110,17 +138,28 @@ on_stop(int sig)
  * instead of blocking where no stop could reach it.
  */
 static int
-wait_for_work(const FCGX_Request *req)
+wait_for_work(const FCGX_Request *req, int ep)
 {
-	struct pollfd pfd[2] = {
-		{ req->ipcFd >= 0 ? req->ipcFd : listen_fd, POLLIN, 0 },
+	struct pollfd      pfd[2] = {
+		{ req->ipcFd, POLLIN, 0 },
 		{ stop_pipe[0], POLLIN, 0 },
 	};
+	struct epoll_event ev[2];
+	int                i, n;
 
-	while (poll(pfd, 2, -1) == -1)
+	if (req->ipcFd >= 0) {
+		while (poll(pfd, 2, -1) == -1)
+			if (errno != EINTR)
+				return -1;
+		return pfd[1].revents != 0 ? -1 : 0;
+	}
+	while ((n = epoll_wait(ep, ev, 2, -1)) == -1)
 		if (errno != EINTR)
 			return -1;
-	return pfd[1].revents != 0 ? -1 : 0;
+	for (i = 0; i < n; i++)
+		if (ev[i].data.fd == stop_pipe[0])
+			return -1;
+	return 0;
 }
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -188,15 +227,20 @@ worker(void *arg)
 	FCGX_Request req;
 	struct gate  g;
 	struct io    io = { fcgi_param, fcgi_read, fcgi_write, fcgi_log, &req };
-	int          rc, spare = 0;
+	int          rc, ep, spare = 0;
 
 	(void)arg;
+	if ((ep = wait_set_open()) == -1) {
+		pool_leave();
+		return NULL;
+	}
 	if (FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+		close(ep);
 		pool_leave();
 		return NULL;
 	}
 	gate_init(&g, config_file);
-	while (!spare && wait_for_work(&req) == 0) {
+	while (!spare && wait_for_work(&req, ep) == 0) {
 		rc = FCGX_Accept_r(&req);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
 			continue;
@@ -213,6 +257,7 @@ worker(void *arg)
 	}
 	FCGX_Free(&req, 1);
 	gate_release(&g);
+	close(ep);
 	if (!spare)
 		pool_leave();
 	return NULL;

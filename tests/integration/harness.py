@@ -980,15 +980,29 @@ class Env:
 
     def reservations(self):
         """Every reservation file, as USER/ID, below state_dir/resv (with
-        PostgreSQL, every reservation's USER/ID)."""
+        PostgreSQL, every reservation's USER/ID).  The spare files that
+        workers keep in resv/.idle are none, as long as they hold 0 bytes
+        and no path."""
         if self.schema is not None:
             return sorted("%s/%s" % r for r in self.sql(
                 "SELECT owner, id FROM upgate_reservations"))
         d = os.path.join(self.state, "resv")
         out = []
         for dp, dns, fns in os.walk(d):
-            out += [os.path.relpath(os.path.join(dp, n), d) for n in fns]
+            for n in fns:
+                p = os.path.join(dp, n)
+                if os.path.basename(dp) == ".idle" and self._spare(p):
+                    continue
+                out.append(os.path.relpath(p, d))
         return sorted(out)
+
+    @staticmethod
+    def _spare(path):
+        try:
+            with open(path, "rb") as f:
+                return f.read() == b"%20d\n" % 0
+        except FileNotFoundError:
+            return True
 
     def tmp_files(self, top=None):
         """Every .upgate-tmp- file below top (default the whole root)."""

@@ -77,17 +77,21 @@ setup(void)
 	if (mkdir(fx.upload, 0755) == -1)
 		abort();
 	fx.upload_fd = open(fx.upload, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fx.nfd = count_fds();
 	if (fx.upload_fd == -1 || open_at(&fx.l, fx.state) != LEDGER_OK)
 		abort();
-	fx.nfd = count_fds();
 }
 
-/* Every test also checks that no descriptor leaked. */
+/*
+ * Every test also checks that no descriptor leaked: the ledger keeps
+ * some between requests (its folders, a spare reservation file), all
+ * closed with it.
+ */
 static void
 teardown(void)
 {
-	CU_ASSERT_EQUAL(count_fds(), fx.nfd);
 	ledger_close(&fx.l);
+	CU_ASSERT_EQUAL(count_fds(), fx.nfd);
 	close(fx.upload_fd);
 	nftw(fx.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -195,6 +199,16 @@ reserved_of(const char *user)
 	if (ledger_usage(&fx.l, user, &u) != LEDGER_OK)
 		return -1;
 	return u.reserved;
+}
+
+static int64_t
+dead_of(const char *user)
+{
+	struct usage u;
+
+	if (ledger_usage(&fx.l, user, &u) != LEDGER_OK)
+		return -1;
+	return u.dead;
 }
 
 /* Entries of a folder below the test root, "." and ".." aside. */
@@ -666,11 +680,12 @@ test_lock_woken_user_for_all(void)
 static void
 test_usage_missing_and_set(void)
 {
-	struct usage u = { 7, 7 };
+	struct usage u = { 7, 7, 7 };
 
 	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "alice", &u), LEDGER_OK);
 	CU_ASSERT_EQUAL(u.used, 0);
 	CU_ASSERT_EQUAL(u.reserved, 0);
+	CU_ASSERT_EQUAL(u.dead, 0);
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 12345), LEDGER_OK);
 	CU_ASSERT_EQUAL(used_of("alice"), 12345);
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", INT64_MAX), LEDGER_OK);
@@ -955,6 +970,110 @@ count_reclaim(void *arg, const char *user, int64_t bytes)
 	snprintf(log + len, 256 - len, "%s:%lld;", user, (long long)bytes);
 }
 
+/*
+ * A released reservation file is kept by its ledger for the next one,
+ * of any user: renamed, not made and removed each time.  It holds
+ * nothing while kept, names none of its old paths once reused, and is
+ * removed when the ledger closes — or, when its process died, by the
+ * operator's reclaim of everyone.
+ */
+static void
+test_reservation_file_reused(void)
+{
+	struct reservation r, rb;
+	struct ledger      l2;
+	struct stat        st1, st2;
+	char               path[256], full[1024], buf[256], log[256] = "";
+	uint64_t           id;
+	int                status;
+	pid_t              pid;
+
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 100,
+	    "alice/.upgate-tmp-1", &r), LEDGER_OK);
+	id = r.id;
+	resv_file(&r, path, sizeof path);
+	snprintf(full, sizeof full, "%s/%s", fx.root, path);
+	CU_ASSERT_EQUAL(stat(full, &st1), 0);
+	ledger_release_reservation(&fx.l, &r);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/alice"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	CU_ASSERT_EQUAL(reserved_of("alice"), 0);
+	CU_ASSERT_EQUAL(dead_of("alice"), 0);
+
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "bob", 7, NULL, &rb), LEDGER_OK);
+	CU_ASSERT_EQUAL(rb.id, id);
+	resv_file(&rb, path, sizeof path);
+	snprintf(full, sizeof full, "%s/%s", fx.root, path);
+	CU_ASSERT_EQUAL(stat(full, &st2), 0);
+	CU_ASSERT_EQUAL(st1.st_ino, st2.st_ino);
+	CU_ASSERT_EQUAL(slurp(path, buf, sizeof buf), 21);
+	CU_ASSERT_STRING_EQUAL(buf, "                   7\n");
+	CU_ASSERT_EQUAL(reserved_of("bob"), 7);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 0);
+	/* a second one at once is a new file */
+	CU_ASSERT_EQUAL(ledger_reserve(&fx.l, "alice", 5, NULL, &r), LEDGER_OK);
+	CU_ASSERT(r.id != id);
+	ledger_release_reservation(&fx.l, &r);	/* the new spare */
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/alice"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	CU_ASSERT_EQUAL(reserved_of("bob"), 7);
+
+	/* a process that dies with a spare leaves it dead, holding nothing */
+	put("upload/alice/.upgate-tmp-1", "partial");
+	if ((pid = fork()) == 0) {
+		struct reservation r2;
+
+		if (open_at(&l2, fx.state) != LEDGER_OK ||
+		    ledger_reserve(&l2, "alice", 9, "alice/.upgate-tmp-1",
+		    &r2) != LEDGER_OK)
+			_exit(1);
+		ledger_release_reservation(&l2, &r2);
+		if (ledger_reserve(&l2, "carol", 1, NULL, &r2) != LEDGER_OK)
+			_exit(1);
+		_exit(0);	/* carol's reservation: dead, the reused file */
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	CU_ASSERT_EQUAL(dead_of("alice"), 0);
+	CU_ASSERT_EQUAL(dead_of("carol"), 1);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "carol:1;");
+	CU_ASSERT_EQUAL(dead_of("carol"), 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	/* the reused file named alice's path no more */
+	CU_ASSERT(exists("upload/alice/.upgate-tmp-1"));
+	/* bob's live reservation was spared */
+	CU_ASSERT_EQUAL(reserved_of("bob"), 7);
+
+	/* a spare whose process died is removed; the live one stays */
+	if ((pid = fork()) == 0) {
+		struct reservation r2;
+
+		if (open_at(&l2, fx.state) != LEDGER_OK ||
+		    ledger_reserve(&l2, "alice", 9, NULL, &r2) != LEDGER_OK)
+			_exit(1);
+		ledger_release_reservation(&l2, &r2);
+		_exit(0);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, &status, 0);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 2);
+	CU_ASSERT_EQUAL(dead_of("alice"), 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd,
+	    count_reclaim, log), LEDGER_OK);
+	CU_ASSERT_STRING_EQUAL(log, "carol:1;");
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	ledger_release_reservation(&fx.l, &rb);	/* one spare: removed */
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 1);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/bob"), 0);
+	ledger_close(&fx.l);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/.idle"), 0);
+	CU_ASSERT_EQUAL(open_at(&fx.l, fx.state), LEDGER_OK);
+}
+
 /* A handler killed with SIGKILL leaves a reservation nobody locks. */
 static void
 test_reclaim_killed_child(void)
@@ -992,6 +1111,7 @@ test_reclaim_killed_child(void)
 	CU_ASSERT(WIFSIGNALED(status));
 	/* dead: not counted, but left for the reclaim */
 	CU_ASSERT_EQUAL(reserved_of("alice"), 0);
+	CU_ASSERT_EQUAL(dead_of("alice"), 1);
 	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/alice"), 1);
 	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "bob", fx.upload_fd,
 	    count_reclaim, log), LEDGER_OK);
@@ -999,6 +1119,7 @@ test_reclaim_killed_child(void)
 	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
 	    count_reclaim, log), LEDGER_OK);
 	CU_ASSERT_STRING_EQUAL(log, "alice:1000;");
+	CU_ASSERT_EQUAL(dead_of("alice"), 0);
 	CU_ASSERT(!exists("upload/alice/.upgate-tmp-abc"));
 	CU_ASSERT(exists("upload/alice"));
 	CU_ASSERT_EQUAL(count_entries("upload/.upgate/resv/alice"), 0);
@@ -1998,6 +2119,7 @@ static CU_TestInfo usage_tests[] = {
 	{ "corrupt usage file", test_usage_corrupt },
 	{ "reserve, set, release", test_reserve_release },
 	{ "reservation paths", test_reservation_add },
+	{ "a released reservation file is reused", test_reservation_file_reused },
 	{ "reserve errors, init'd release", test_reserve_errors },
 	{ "killed child's reservation is reclaimed", test_reclaim_killed_child },
 	{ "killed child's paths: tmp files, then folders deepest first",

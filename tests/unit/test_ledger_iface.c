@@ -178,6 +178,16 @@ reserved_of(struct ledger *l, const char *user)
 	return u.reserved;
 }
 
+/* Reservations whose owner is gone, not yet reclaimed. */
+static int64_t
+dead_of(struct ledger *l, const char *user)
+{
+	struct usage u;
+
+	CU_ASSERT_EQUAL_FATAL(ledger_usage(l, user, &u), LEDGER_OK);
+	return u.dead;
+}
+
 static void
 commit_locked(const char *user, const char *rel, int64_t size)
 {
@@ -564,6 +574,8 @@ test_reclaim_concurrent(void)
 		ledger_release_reservation(NULL, &r);	/* left behind */
 	}
 	ledger_close(&l2);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), DEAD_N / 2);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "bob"), DEAD_N - DEAD_N / 2);
 	for (i = 0; i < 2; i++)
 		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, reclaimer, &c[i]) ==
 		    0);
@@ -572,6 +584,8 @@ test_reclaim_concurrent(void)
 	CU_ASSERT_EQUAL(c[0].calls + c[1].calls, DEAD_N);
 	CU_ASSERT_EQUAL(c[0].bytes + c[1].bytes, DEAD_N * (DEAD_N + 1) / 2);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "bob"), 0);
 }
 
 /*
@@ -663,6 +677,8 @@ test_reclaim_user_concurrent(void)
 	CU_ASSERT_EQUAL(c[0].calls + c[1].calls, DEAD_N);
 	CU_ASSERT_EQUAL(c[0].bytes + c[1].bytes, DEAD_N * (DEAD_N + 1) / 2);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "bob"), 0);
 }
 
 /* ---- locks ---- */
