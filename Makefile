@@ -86,6 +86,13 @@ $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS)
 
+# The least a FastCGI responder can do (a fixed answer): the floor that
+# bench/ledger.py sets upgate's small requests beside.
+$(BUILD)/obj/bench/fcgi_floor.o: ALL_CFLAGS += $(FCGI_CFLAGS)
+$(BUILD)/bench/fcgi_floor: $(BUILD)/obj/bench/fcgi_floor.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) -lpthread
+
 # Benchmarks print figures; nothing here asserts a time.
 bench: all $(BENCH_BIN)
 	$(BUILD)/bench/quota_lookup
@@ -105,7 +112,7 @@ bench-hosting: all $(BUILD)/bench/copier
 # files the stores left).  LEDGER_ARGS: more options, say
 # LEDGER_ARGS="--cases store --seconds 5 --rounds 1".
 LEDGER_ARGS ?=
-bench-ledger: all
+bench-ledger: all $(BUILD)/bench/fcgi_floor
 	python3 bench/ledger.py --build $(BUILD) $(LEDGER_ARGS)
 
 # libFuzzer harnesses (clang): tests/fuzz/NAME_fuzz.c, each built with

@@ -96,6 +96,20 @@ $HTTP["url"] =~ "^/small(/|$)" {{
 }}
 """
 
+# The FastCGI floor (bench/fcgi_floor.c) at /floor, behind the same
+# authentication: a fixed answer, the cost of the round trip alone.
+LIGHTTPD_FLOOR = """
+auth.require += ( "/floor" => {auth} )
+$HTTP["url"] =~ "^/floor(/|$)" {{
+	fastcgi.server = ( "/floor" => ( (
+		"bin-path" => "{floor}",
+		"socket" => "{sock}",
+		"check-local" => "disable",
+		"max-procs" => 1,
+	) ) )
+}}
+"""
+
 # lighttpd (1.4.56 and later) keeps a verified password for max-age
 # seconds; the snippet does not set it.
 AUTH_CACHE = 'auth.cache = ( "max-age" => "600" )\n'
@@ -119,6 +133,10 @@ TOO_LARGE = Variant("413", "lighttpd 413 (before auth)", "PUT",
                     "/small/refused.bin", False, BODY, 413, True)
 READ_ONLY = Variant("davro", "mod_webdav 403 read-only", "PUT",
                     "/davro/refused.bin", False, BODY, 403, True)
+FLOOR_507 = Variant("floor", "FastCGI floor: a fixed 507", "PUT",
+                    "/floor/refused.bin", False, BODY, 507, True)
+FLOOR_200 = Variant("floor", "FastCGI floor: a fixed 200", "GET",
+                    "/floor", False, 0, 200, True)
 STATUS = Variant("upgate", "upgate GET /upload", "GET", "/upload", False,
                  0, 200, False)
 STATIC = Variant("davget", "GET 4 KiB file via /dav", "GET",
@@ -129,8 +147,9 @@ CASES = [
     Case("store-1", 1, STORE_USERS[:1], STORES),
     Case("store-16x1", 16, STORE_USERS[:1], STORES),
     Case("store-16x16", 16, STORE_USERS, STORES),
-    Case("refuse", 16, FULL_USERS, (QUOTA_507, TOO_LARGE, READ_ONLY)),
-    Case("status", 16, STORE_USERS, (STATUS, TOO_LARGE, STATIC)),
+    Case("refuse", 16, FULL_USERS, (QUOTA_507, TOO_LARGE, READ_ONLY,
+                                    FLOOR_507)),
+    Case("status", 16, STORE_USERS, (STATUS, TOO_LARGE, STATIC, FLOOR_200)),
 ]
 
 VERBOSE = False
@@ -140,10 +159,11 @@ class LedgerServer(servers.Server):
     """The lighttpd-fastcgi path's server with the peers appended and
     the bench's users in the password file."""
 
-    def __init__(self, site, build, root, davroot, auth_cache):
+    def __init__(self, site, build, root, davroot, auth_cache, floor):
         super().__init__(PATH, site, build, root)
         self.davroot = davroot
         self.auth_cache = auth_cache
+        self.floor = floor
 
     def _write(self):
         super()._write()
@@ -151,6 +171,10 @@ class LedgerServer(servers.Server):
                                STORE_USERS + FULL_USERS)
         with open(self.conf, "a") as f:
             f.write(LIGHTTPD_LEDGER.format(auth=AUTH, davroot=self.davroot))
+            if self.floor:
+                f.write(LIGHTTPD_FLOOR.format(
+                    auth=AUTH, floor=self.floor,
+                    sock=os.path.join(self.root, "run", "floor.sock")))
             if self.auth_cache:
                 f.write(AUTH_CACHE)
 
@@ -191,10 +215,22 @@ class Ledger:
         self.disk = disk_of(self.env.upload)
         self.srv = LedgerServer(self.site, build,
                                 os.path.join(self.root, "srv"),
-                                self.davroot, auth_cache)
+                                self.davroot, auth_cache,
+                                self.floor_program(build))
         os.makedirs(self.srv.root)
         self.srv.start()
         self.clean()
+
+    def floor_program(self, build):
+        """bench/fcgi_floor, copied where the server's user can run it;
+        None (no floor) when it was not built."""
+        src = os.path.join(build, "bench", "fcgi_floor")
+        if not os.path.exists(src):
+            return None
+        dst = os.path.join(self.root, "fcgi_floor")
+        shutil.copy2(src, dst)
+        os.chmod(dst, 0o755)
+        return dst
 
     def url(self):
         return "http://127.0.0.1:%d" % self.srv.port
