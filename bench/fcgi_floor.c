@@ -22,6 +22,7 @@ static const char refusal[] =
     "Content-Type: application/json\r\n"
     "Cache-Control: no-store\r\n"
     "X-Quota-Limit: 1024\r\nX-Quota-Used: 0\r\nX-Quota-Remaining: 1024\r\n"
+    "Connection: close\r\n"	/* as upgate's: the body stays unread */
     "\r\n"
     "{\"error\":\"quota_exceeded\",\"message\":\"The upload of 4096 bytes "
     "would pass your quota of 1024 bytes: 1024 bytes are left.\","

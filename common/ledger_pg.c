@@ -82,6 +82,12 @@ struct pg {
 	char        state[6];	/* SQLSTATE of the last failure, or "" */
 	struct held held[HELD_MAX];
 	size_t      nheld;
+	/*
+	 * Mixed into every bigint lock key: a hash of the schema the
+	 * tables are in, so that two ledgers in one database (two sites,
+	 * each with its own schema) never wait for each other's locks.
+	 */
+	int64_t     salt;
 };
 
 /* Text parameters, numbers formatted in place, bytea ones in binary. */
@@ -415,7 +421,10 @@ static const char SQL_SETUP[] =
     "  (r.id >> 32)::int4, ((r.id << 32) >> 32)::int4) END)"
     " + (SELECT count(*) FROM upgate_reservation_paths WHERE resv = 0)"
     " + (SELECT count(*) FROM upgate_records"
-    "  WHERE sha256(rel) = sha256(''::bytea) OR owner = '')";
+    "  WHERE sha256(rel) = sha256(''::bytea) OR owner = ''),"
+    " (SELECT coalesce(max(table_schema), '') FROM information_schema.tables"
+    "  WHERE table_name = 'upgate_schema'"
+    "  AND table_schema = ANY(current_schemas(false)))";
 
 static PGresult *
 setup_run(struct ledger *l, enum ledger_err *err)
@@ -475,14 +484,16 @@ session_setup(struct ledger *l)
 	}
 	if (res == NULL)
 		return err;
-	if (PQntuples(res) != 1 || PQnfields(res) != 8 ||
+	if (PQntuples(res) != 1 || PQnfields(res) != 9 ||
 	    get_int(res, 0, 6, &version) == -1 || version != SCHEMA_VERSION) {
 		snprintf(l->cause, sizeof l->cause,
 		    "postgresql:schema version %s", PQntuples(res) == 1 &&
-		    PQnfields(res) == 8 ? PQgetvalue(res, 0, 6) : "?");
+		    PQnfields(res) == 9 ? PQgetvalue(res, 0, 6) : "?");
 		err = LEDGER_IO;
-	} else
+	} else {
+		p->salt = (int64_t)ledger_key_hash('s', PQgetvalue(res, 0, 8));
 		p->settled = 1;
+	}
 	PQclear(res);
 	return err;
 }
@@ -722,8 +733,9 @@ lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms)
 	int             took = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (!holds(p, KEY_GLOBAL, 1) && !holds(p, KEY_GLOBAL, 0)) {
-		if ((err = lock_key(l, KEY_GLOBAL, 1, timeout_ms)) !=
+	if (!holds(p, KEY_GLOBAL ^ p->salt, 1) &&
+	    !holds(p, KEY_GLOBAL ^ p->salt, 0)) {
+		if ((err = lock_key(l, KEY_GLOBAL ^ p->salt, 1, timeout_ms)) !=
 		    LEDGER_OK)
 			return err;
 		took = 1;
@@ -755,15 +767,17 @@ lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms)
  * request of a long-lived responder) is reset and the lock asked again.
  */
 static enum ledger_err
-lock_scoped(struct ledger *l, int64_t key, int timeout_ms)
+lock_scoped(struct ledger *l, char domain, const char *name, int timeout_ms)
 {
 	struct pg      *p = l->be;
 	enum ledger_err err;
 	struct timespec start;
 	size_t          before;
+	int64_t         key;
 
 	if ((err = ready(l, 1)) != LEDGER_OK)
 		return err;
+	key = (int64_t)ledger_key_hash(domain, name) ^ p->salt;
 	before = p->nheld;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	err = lock_scoped_once(l, key, timeout_ms);
@@ -781,13 +795,13 @@ lock_scoped(struct ledger *l, int64_t key, int timeout_ms)
 static enum ledger_err
 pg_lock_user(struct ledger *l, const char *user, int timeout_ms)
 {
-	return lock_scoped(l, (int64_t)ledger_key_hash('u', user), timeout_ms);
+	return lock_scoped(l, 'u', user, timeout_ms);
 }
 
 static enum ledger_err
 pg_lock_file(struct ledger *l, const char *rel, int timeout_ms)
 {
-	return lock_scoped(l, (int64_t)ledger_key_hash('f', rel), timeout_ms);
+	return lock_scoped(l, 'f', rel, timeout_ms);
 }
 
 static enum ledger_err
@@ -800,8 +814,8 @@ pg_lock_all(struct ledger *l, int timeout_ms)
 	if ((err = ready(l, 1)) != LEDGER_OK)
 		return err;
 	before = p->nheld;
-	if ((err = lock_key(l, KEY_GLOBAL, 0, timeout_ms)) != LEDGER_OK &&
-	    before == 0)
+	if ((err = lock_key(l, KEY_GLOBAL ^ p->salt, 0, timeout_ms)) !=
+	    LEDGER_OK && before == 0)
 		p->lost = 0;	/* as lock_scoped: no scope was opened */
 	return err;
 }

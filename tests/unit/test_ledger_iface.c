@@ -1111,6 +1111,45 @@ test_pg_first_use(void)
 	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
 }
 
+/*
+ * Two ledgers in one database, each in a schema of its own (two sites):
+ * the one's user and global locks never hold the other off.
+ */
+static void
+test_pg_two_schemas(void)
+{
+	struct ledger_config cfg = { fx.state, NULL, 1 };
+	struct ledger        l2, l3;
+	char                 sql[128], uri[2048];
+
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s_b", fx.schema);
+	CU_ASSERT_EQUAL_FATAL(admin(sql), 0);
+	snprintf(uri, sizeof uri, "%s%soptions=-c%%20search_path%%3D%s_b",
+	    fx.base, strchr(fx.base, '?') != NULL ? "&" : "?", fx.schema);
+	cfg.uri = uri;
+	ledger_init(&l2);
+	ledger_init(&l3);
+	CU_ASSERT_EQUAL_FATAL(ledger_open(&l2, &cfg), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(open_ledger(&l3), LEDGER_OK);
+
+	CU_ASSERT_EQUAL(ledger_lock_user(&fx.l, "alice", 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "alice", 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l3, "alice", 0), LEDGER_BUSY);
+	ledger_unlock(&l2);
+	ledger_unlock(&l3);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_lock_all(&fx.l, 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l2, "bob", 0), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l3, "bob", 0), LEDGER_BUSY);
+	ledger_unlock(&l2);
+	ledger_unlock(&l3);
+	ledger_unlock(&fx.l);
+	ledger_close(&l2);
+	ledger_close(&l3);
+	snprintf(sql, sizeof sql, "DROP SCHEMA %s_b CASCADE", fx.schema);
+	CU_ASSERT_EQUAL(admin(sql), 0);
+}
+
 static void
 test_pg_unreachable(void)
 {
@@ -1161,6 +1200,7 @@ static CU_TestInfo pg_tests[] = {
 	COMMON_TESTS,
 	{ "first use by several at once", test_pg_first_use },
 	{ "an unreachable database", test_pg_unreachable },
+	{ "two schemas share no lock", test_pg_two_schemas },
 	{ "a lock wait cut by the session's end", test_pg_wait_cut },
 	{ "the database stops and comes back", test_pg_down },
 	CU_TEST_INFO_NULL,
