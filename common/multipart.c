@@ -6,7 +6,9 @@
  * delimiter holds '\r' only as its first byte (bchars exclude CR), so a
  * prefix of it has no border: when the comparison fails, every held byte
  * is data, and the held bytes are the delimiter's own prefix — no
- * look-behind buffer.
+ * look-behind buffer.  A part's body may be empty, its delimiter's CRLF
+ * the one of the blank line that ends the headers: the first bytes of a
+ * body are looked at alone (lead_scan) before the search takes over.
  */
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +25,7 @@ enum {
 	S_DASH,		/* one '-' of the close delimiter seen */
 	S_CR,		/* the CR ending a delimiter line seen */
 	S_HEADER,	/* a part's header block */
+	S_LEAD,		/* a body's first bytes: a delimiter at once? */
 	S_BODY,		/* a part's body */
 	S_EPILOGUE	/* after the close delimiter: discarded */
 };
@@ -297,7 +300,8 @@ emit(struct mp *p, const char *buf, size_t len,
 static void
 delim_seen(struct mp *p, const struct mp_callbacks *cb, void *arg)
 {
-	if (p->state == S_BODY && cb->end != NULL && cb->end(arg) != 0)
+	if ((p->state == S_BODY || p->state == S_LEAD) && cb->end != NULL &&
+	    cb->end(arg) != 0)
 		fail(p, MP_ABORTED);
 	p->state = S_DELIM;
 	p->matched = 0;
@@ -516,10 +520,11 @@ headers_done(struct mp *p, const struct mp_callbacks *cb, void *arg)
 		part.content_type = p->header + p->ct_off;
 		part.content_type_len = p->ct_len;
 	}
-	p->state = S_BODY;
+	p->state = S_LEAD;
 	p->matched = 0;
 	if (cb->begin != NULL && cb->begin(arg, &part) != 0)
 		fail(p, MP_ABORTED);
+	p->hlen = 0;	/* the buffer now holds the body's first bytes */
 }
 
 /*
@@ -608,6 +613,77 @@ delim_byte(struct mp *p, char c)
 		fail(p, MP_MALFORMED);
 }
 
+/* What a byte does to the bytes held at the start of a body. */
+enum {
+	L_DATA,		/* they are data: the delimiter is not there */
+	L_MORE,		/* still a delimiter's beginning: take the byte */
+	L_NEXT,		/* the byte ends a delimiter line */
+	L_CLOSE		/* the byte ends the close delimiter */
+};
+
+/*
+ * RFC 2046 §5.1.1 lets a body be empty: then the CRLF of the blank line
+ * that ends the headers also opens the delimiter, and "--" boundary comes
+ * at once.  It is a delimiter only when "--", or transport padding and
+ * CRLF, follow; "--boundaryX" or "--boundary-x" are data as they stand.
+ */
+static int
+lead_class(const struct mp *p, char c)
+{
+	size_t b = p->delim_len - 2;	/* "--" boundary, without the CRLF */
+	char   prev = p->hlen > b ? p->header[p->hlen - 1] : '\0';
+
+	if (p->hlen < b)
+		return c == p->delim[2 + p->hlen] ? L_MORE : L_DATA;
+	if (prev == '\r')
+		return c == '\n' ? L_NEXT : L_DATA;
+	if (prev == '-')
+		return c == '-' ? L_CLOSE : L_DATA;
+	if (c == '-' && p->hlen == b)
+		return L_MORE;
+	return c == ' ' || c == '\t' || c == '\r' ? L_MORE : L_DATA;
+}
+
+/*
+ * The first bytes of a body, held in the header buffer (free once begin
+ * has run) until they prove a delimiter or data.  Returns the bytes of buf
+ * it took.  When they are data it takes none: the bytes held from earlier
+ * reads are released, and buf is searched again as body (what the lead
+ * took from it holds no CRLF: no delimiter begins there).  A delimiter
+ * line padded beyond MP_HEADER_MAX cannot be told from data: malformed.
+ */
+static size_t
+lead_scan(struct mp *p, const char *buf, size_t len,
+    const struct mp_callbacks *cb, void *arg)
+{
+	size_t held = p->hlen, i;
+
+	for (i = 0; i < len; i++) {
+		switch (lead_class(p, buf[i])) {
+		case L_MORE:
+			if (p->hlen == MP_HEADER_MAX) {
+				fail(p, MP_MALFORMED);
+				return i;
+			}
+			p->header[p->hlen++] = buf[i];
+			break;
+		case L_DATA:
+			p->state = S_BODY;
+			emit(p, p->header, held, cb, arg);
+			return 0;
+		case L_NEXT:
+			delim_seen(p, cb, arg);
+			header_start(p);
+			return i + 1;
+		default:	/* L_CLOSE */
+			delim_seen(p, cb, arg);
+			p->state = S_EPILOGUE;
+			return i + 1;
+		}
+	}
+	return len;
+}
+
 enum mp_err
 mp_feed(struct mp *p, const char *buf, size_t len,
     const struct mp_callbacks *cb, void *arg)
@@ -635,6 +711,9 @@ mp_feed(struct mp *p, const char *buf, size_t len,
 			break;
 		case S_HEADER:
 			header_byte(p, buf[i++], cb, arg);
+			break;
+		case S_LEAD:
+			i += lead_scan(p, buf + i, len - i, cb, arg);
 			break;
 		default:	/* S_EPILOGUE: ignored */
 			i = len;

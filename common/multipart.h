@@ -73,7 +73,7 @@ struct mp {
 	size_t      cd_off, cd_len;	/* Content-Disposition value; off 0: none */
 	size_t      ct_off, ct_len;	/* Content-Type value; off 0: none */
 	int         pad;		/* transport padding seen after a delimiter */
-	char        header[MP_HEADER_MAX];
+	char        header[MP_HEADER_MAX];	/* headers, then a body's lead */
 	char        filename_star[MP_FILENAME_MAX];
 };
 

@@ -192,6 +192,63 @@ def _():
         eq(e.record("alice/empty.txt"), ("alice", 0), "record")
 
 
+def _cd(field, filename=None):
+    cd = b'Content-Disposition: form-data; name="' + _b(field) + b'"'
+    if filename is not None:
+        cd += b'; filename="' + _b(filename) + b'"'
+    return cd + CRLF
+
+
+@test("multipart: a part with no body (the delimiter right after the "
+      "headers' blank line, RFC 2046) is an empty file; the next part "
+      "is its own")
+def _():
+    with Env(quota="alice 1M\n") as e:
+        body = (b"--abc\r\n" + _cd("a", "a.txt") + b"\r\n--abc\r\n" +
+                _cd("b", "b.txt") + b"\r\nhello\r\n--abc--\r\n")
+        r = post(e, body, content_type="multipart/form-data; boundary=abc")
+        created(r, [("a", "a.txt", "a.txt", 0), ("b", "b.txt", "b.txt", 5)],
+                MiB, 5)
+        eq(e.stored(), {"a.txt": b"", "b.txt": b"hello"}, "files on disk")
+        eq(e.record("alice/a.txt"), ("alice", 0), "record a.txt")
+        eq(e.record("alice/b.txt"), ("alice", 5), "record b.txt")
+        eq(e.usage(), 5, "ledger usage")
+        e.assert_clean()
+
+
+@test("multipart: an empty text field before a file, an empty last file "
+      "part; content that only starts like a delimiter stays content")
+def _():
+    with Env(quota="alice 1M\n") as e:
+        d = b"--" + BOUNDARY
+        # an empty text field, then a file
+        body = (d + CRLF + _cd("note") + CRLF + d + CRLF +
+                _cd("f", "after.txt") + CRLF + b"after" + CRLF + d + b"--" +
+                CRLF)
+        r = post(e, body)
+        created(r, [("f", "after.txt", "after.txt", 5)], MiB, 5)
+        # a file, then an empty last file part
+        body = (d + CRLF + _cd("f", "first.txt") + CRLF + b"first" + CRLF +
+                d + CRLF + _cd("g", "last.txt") + CRLF + d + b"--" + CRLF)
+        r = post(e, body)
+        created(r, [("f", "first.txt", "first.txt", 5),
+                    ("g", "last.txt", "last.txt", 0)], MiB, 10)
+        # the boundary and more at the start of a part: content
+        data = [d + b"def", d + b"X", d + b"-x", d + b" \tx", d + b"\rx",
+                d + b"\n" + CRLF + b"z"]
+        names = ["data%d.bin" % i for i in range(len(data))]
+        r = post(e, [fpart("p%d" % i, n, x)
+                     for i, (n, x) in enumerate(zip(names, data))])
+        created(r, [("p%d" % i, n, n, len(x))
+                    for i, (n, x) in enumerate(zip(names, data))])
+        want = {"after.txt": b"after", "first.txt": b"first",
+                "last.txt": b""}
+        want.update(zip(names, data))
+        eq(e.stored(), want, "files on disk")
+        eq(e.usage(), 10 + sum(len(x) for x in data), "ledger usage")
+        e.assert_clean()
+
+
 @test("multipart: the same name twice in one form -> report.pdf, "
       "report-1.pdf")
 def _():

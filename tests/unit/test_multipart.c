@@ -23,6 +23,7 @@
 #define CD	"Content-Disposition: form-data; "
 #define FIELD(n) DL CRLF CD "name=\"" n "\"" CRLF CRLF
 #define CLOSE	CRLF DL "--" CRLF
+#define FILE_A	DL CRLF CD "name=\"a\"; filename=\"a.txt\"" CRLF CRLF
 
 /* What the callbacks saw. */
 struct rec {
@@ -422,6 +423,57 @@ static const struct mp_case good[] = {
 	{ "the delimiter without its CRLF in data", NULL,
 	  S(FIELD("f") "--XyZ x\n--XyZ" CLOSE),
 	  "B(name=f)D(13:--XyZ x\\x0a--XyZ)E()F" },
+	/* RFC 2046 §5.1.1: the blank line's CRLF opens the next delimiter */
+	{ "an empty file part, then a file", NULL,
+	  S(FILE_A DL CRLF CD "name=\"b\"; filename=\"b.txt\"" CRLF CRLF
+	    "hello" CLOSE),
+	  "B(name=a;filename=a.txt)E()B(name=b;filename=b.txt)D(5:hello)E()F" },
+	{ "an empty text field, then a file", NULL,
+	  S(FIELD("t") DL CRLF CD "name=\"f\"; filename=\"f.txt\"" CRLF CRLF
+	    "x" CLOSE),
+	  "B(name=t)E()B(name=f;filename=f.txt)D(1:x)E()F" },
+	{ "an empty last file part", NULL, S(FILE_A DL "--" CRLF),
+	  "B(name=a;filename=a.txt)E()F" },
+	{ "an empty last part, no CRLF", NULL,
+	  S(FIELD("a") DL "--"), "B(name=a)E()F" },
+	{ "an empty last part, then an epilogue", NULL,
+	  S(FIELD("a") DL "-- \t" CRLF "epilogue --XyZ" CRLF),
+	  "B(name=a)E()F" },
+	{ "empty parts in a row", NULL,
+	  S(FIELD("a") FIELD("b") FIELD("c") DL "--" CRLF),
+	  "B(name=a)E()B(name=b)E()B(name=c)E()F" },
+	{ "an empty part, padding after its delimiter", NULL,
+	  S(FIELD("a") DL " \t " CRLF CD "name=b" CRLF CRLF "y" CLOSE),
+	  "B(name=a)E()B(name=b)D(1:y)E()F" },
+	{ "an empty part, a boundary ending in '-'",
+	  "multipart/form-data; boundary=b-",
+	  S("--b-" CRLF CD "name=a" CRLF CRLF "--b-" CRLF CD "name=b" CRLF
+	    CRLF "--b--x" CRLF "--b---"),
+	  "B(name=a)E()B(name=b)D(6:--b--x)E()F" },
+	/* ... and what only starts like a delimiter there stays data */
+	{ "data: the boundary and more", NULL,
+	  S(FIELD("f") "--XyZdef" CLOSE), "B(name=f)D(8:--XyZdef)E()F" },
+	{ "data: the boundary and a byte", NULL,
+	  S(FIELD("f") "--XyZX" CLOSE), "B(name=f)D(6:--XyZX)E()F" },
+	{ "data: the boundary and one dash", NULL,
+	  S(FIELD("f") "--XyZ-x" CLOSE), "B(name=f)D(7:--XyZ-x)E()F" },
+	{ "data: the boundary, padding and a byte", NULL,
+	  S(FIELD("f") "--XyZ \t x" CLOSE),
+	  "B(name=f)D(9:--XyZ \\x09 x)E()F" },
+	{ "data: the boundary, padding and dashes", NULL,
+	  S(FIELD("f") "--XyZ --" CLOSE), "B(name=f)D(8:--XyZ --)E()F" },
+	{ "data: the boundary and a bare LF", NULL,
+	  S(FIELD("f") "--XyZ\nx" CLOSE), "B(name=f)D(7:--XyZ\\x0ax)E()F" },
+	{ "data: the boundary and a CR without LF", NULL,
+	  S(FIELD("f") "--XyZ\rx" CLOSE), "B(name=f)D(7:--XyZ\\x0dx)E()F" },
+	{ "data: the boundary, padding, CR, then the delimiter", NULL,
+	  S(FIELD("f") "--XyZ \r" CLOSE), "B(name=f)D(7:--XyZ \\x0d)E()F" },
+	{ "data: prefixes of the boundary", NULL,
+	  S(FIELD("a") "-" CRLF FIELD("b") "--" CRLF FIELD("c") "--Xy" CLOSE),
+	  "B(name=a)D(1:-)E()B(name=b)D(2:--)E()B(name=c)D(4:--Xy)E()F" },
+	{ "data: a dash-led body after released look-behind", NULL,
+	  S(FIELD("a") "x\r\n-q" CRLF FIELD("b") "--XyZ-q" CLOSE),
+	  "B(name=a)D(5:x\\x0d\\x0a-q)E()B(name=b)D(7:--XyZ-q)E()F" },
 };
 
 static const struct mp_case bad[] = {
@@ -440,6 +492,12 @@ static const struct mp_case bad[] = {
 	{ "ends inside headers", NULL, S(DL CRLF CD "name=a"),
 	  "!TRUNCATED" },
 	{ "ends after headers", NULL, S(FIELD("a")), "B(name=a)!TRUNCATED" },
+	{ "ends in a body's first bytes", NULL, S(FIELD("a") "--XyZ \r"),
+	  "B(name=a)!TRUNCATED" },
+	{ "ends after an empty part's delimiter", NULL, S(FIELD("a") DL CRLF),
+	  "B(name=a)E()!TRUNCATED" },
+	{ "a body of the bare delimiter is an empty part", NULL,
+	  S(FIELD("a") DL CLOSE), "B(name=a)E()!MALFORMED" },
 	{ "a delimiter inside headers", NULL,
 	  S(DL CRLF CD "name=a" CRLF DL "--" CRLF), "!MALFORMED" },
 	{ "a delimiter line inside headers", NULL,
@@ -758,6 +816,48 @@ test_header_max(void)
 	rec_release(&r);
 }
 
+/*
+ * A body's first bytes, "--XyZ", pad spaces, then end (CR LF, or "x"):
+ * held in the header buffer, so a delimiter line padded past it is
+ * refused rather than taken for data or for a delimiter.
+ */
+static void
+lead_check(size_t pad, const char *end, const char *want)
+{
+	static char    body[MP_HEADER_MAX + 256];
+	struct chunker ch = { 'W', 0, 0, 0 };
+	struct rec     r;
+	size_t         n;
+	int            i;
+
+	n = (size_t)sprintf(body, FIELD("a") DL);
+	memset(body + n, ' ', pad);
+	n += pad;
+	n += (size_t)sprintf(body + n, "%s%s", end,
+	    CD "name=b" CRLF CRLF CLOSE);
+	for (i = 0; i < 2; i++) {
+		ch.mode = "WB"[i];
+		rec_init(&r, 0);
+		run(CT, body, n, &ch, &r);
+		ROW(strcmp(r.ev.data, want) == 0, pad, r.ev.data);
+		rec_release(&r);
+	}
+}
+
+static void
+test_lead_max(void)
+{
+	char want[64];
+
+	/* "--XyZ", the spaces and the CR fill the buffer exactly */
+	lead_check(MP_HEADER_MAX - 6, CRLF, "B(name=a)E()B(name=b)E()F");
+	lead_check(MP_HEADER_MAX - 5, CRLF, "B(name=a)!MALFORMED");
+	snprintf(want, sizeof want, "B(name=a)D(%zu)E()F",
+	    (size_t)MP_HEADER_MAX + 1 + strlen(CD "name=b" CRLF CRLF));
+	lead_check(MP_HEADER_MAX - 5, "x", want);
+	lead_check(MP_HEADER_MAX - 4, "x", "B(name=a)!MALFORMED");
+}
+
 /* 300-byte names are delivered whole: the caller rejects them. */
 static void
 test_long_names(void)
@@ -836,6 +936,21 @@ test_abort(void)
 		ROW(strcmp(r.ev.data, want[i]) == 0, i, r.ev.data);
 		rec_release(&r);
 	}
+}
+
+/* The end of an empty part, seen at its body's first bytes, may refuse. */
+static void
+test_abort_empty(void)
+{
+	static const char body[] = FIELD("a") FIELD("b") DL "--";
+	struct chunker    ch = { 'B', 0, 0, 0 };
+	struct rec        r;
+
+	rec_init(&r, 1);
+	r.abort_on = 'E';
+	CU_ASSERT_EQUAL(run(CT, body, sizeof body - 1, &ch, &r), MP_ABORTED);
+	CU_ASSERT_STRING_EQUAL(r.ev.data, "B(name=a)E()!ABORTED");
+	rec_release(&r);
 }
 
 /* Once failed, every call returns the same error without calling back. */
@@ -1079,6 +1194,7 @@ static CU_TestInfo body_tests[] = {
 
 static CU_TestInfo limit_tests[] = {
 	{ "header block bound", test_header_max },
+	{ "a body's first bytes, bound", test_lead_max },
 	{ "300-byte names delivered", test_long_names },
 	{ "filename* bound", test_filename_star_max },
 	CU_TEST_INFO_NULL
@@ -1086,6 +1202,7 @@ static CU_TestInfo limit_tests[] = {
 
 static CU_TestInfo callback_tests[] = {
 	{ "callback abort", test_abort },
+	{ "callback abort at an empty part", test_abort_empty },
 	{ "sticky errors", test_sticky },
 	{ "NULL callbacks", test_null_callbacks },
 	CU_TEST_INFO_NULL
