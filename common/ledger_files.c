@@ -42,6 +42,7 @@
 #include "relpath.h"
 
 #define RECORD_TMP	".rec.tmp"	/* names upgate stores never start with '.' */
+#define RECORD_TMP_MAX	64		/* RECORD_TMP ".PID.TID" */
 #define USED_WIDTH	21		/* "%20lld\n" */
 #define RESV_LINE_MAX	(4096 + 8)	/* "t " + a path + "\n" */
 #define LOCK_SPAN	0x3fffffffffffffffLL	/* offsets of one-byte locks */
@@ -93,14 +94,11 @@ files_open(struct ledger *l, const struct ledger_config *cfg)
 	struct files *f;
 	size_t        i;
 
+	(void)cfg;	/* state_dir is open already: l->state_fd */
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		return fail(l, "calloc");
 	f->lock_fd = f->usage_fd = f->files_fd = f->resv_fd = -1;
 	l->be = f;
-	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
-		return fail(l, "mkdir");
-	if ((l->state_fd = open(cfg->state_dir, RELPATH_DIR_FLAGS)) == -1)
-		return fail(l, "open");
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
 		if (mkdirat(l->state_fd, dirs[i], 0700) == -1 &&
 		    errno != EEXIST)
@@ -209,7 +207,8 @@ used_read(int udir, const char *user, int64_t *used)
 	int     fd;
 
 	*used = 0;
-	if ((fd = openat(udir, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	fd = openat(udir, user, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
 	n = pread(fd, buf, sizeof buf, 0);
 	close(fd);
@@ -226,6 +225,46 @@ used_read(int udir, const char *user, int64_t *used)
 }
 
 /*
+ * usage/USER, opened to be written in place only when it is a regular
+ * file of this process's user with no other name: anything that another
+ * user made, or linked to a file elsewhere, is removed and a new file
+ * made (O_EXCL), so that upgate-quota run as root never writes through
+ * a name planted for it.  Anything but a regular file (a link, a
+ * folder, a FIFO: O_NONBLOCK, not to wait for a reader) is refused.
+ * *made is set for a new file.  -1 with errno.
+ */
+static int
+used_open(int udir, const char *user, int *made)
+{
+	struct stat st;
+	int         fd;
+
+	*made = 0;
+	fd = openat(udir, user, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno != ENOENT)
+		return -1;
+	if (fd != -1) {
+		if (fstat(fd, &st) == -1) {
+			close(fd);
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    st.st_uid == geteuid())
+			return fd;
+		close(fd);
+		if (!S_ISREG(st.st_mode)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (unlinkat(udir, user, 0) == -1 && errno != ENOENT)
+			return -1;
+	}
+	*made = 1;
+	return openat(udir, user, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+}
+
+/*
  * Writes used in place, durably with sync (see the top of this file).
  * A file made now needs its folder synced too, or a crash could take
  * its name away with the figure.
@@ -235,16 +274,10 @@ used_write(struct ledger *l, const char *user, int64_t used)
 {
 	char        line[USED_WIDTH + 1];
 	struct stat st;
-	int         fd, made = 0;
+	int         fd, made;
 
 	snprintf(line, sizeof line, "%20lld\n", (long long)used);
-	fd = openat(be(l)->usage_fd, user, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		fd = openat(be(l)->usage_fd, user, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		made = 1;
-	}
-	if (fd == -1)
+	if ((fd = used_open(be(l)->usage_fd, user, &made)) == -1)
 		return fail(l, "openat");
 	if (pwrite(fd, line, USED_WIDTH, 0) != USED_WIDTH ||
 	    (fstat(fd, &st) == 0 && st.st_size > USED_WIDTH &&
@@ -322,7 +355,8 @@ read_small(int dfd, const char *name, char *buf, size_t size, size_t *len)
 	size_t      got;
 	int         fd, rc = -1;
 
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return errno == ENOENT ? 1 : -1;
 	if (fstat(fd, &st) == -1)
 		goto done;
@@ -380,7 +414,32 @@ record_read(int dfd, const char *name, struct record *out)
 }
 
 /*
- * Replaces name in dfd through RECORD_TMP and renameat, so a reader sees
+ * A new file for a record, tmp (RECORD_TMP_MAX bytes) its name in dfd:
+ * one that no other process or thread uses, made with O_EXCL so that
+ * nothing is written through a name found there.  Such a name is left
+ * by a process that died with this pid, or planted: it is removed, and
+ * the new file made once more.  -1 with errno.
+ */
+static int
+record_tmp_open(int dfd, char *tmp)
+{
+	int fd, tries;
+
+	snprintf(tmp, RECORD_TMP_MAX, RECORD_TMP ".%ld.%ld", (long)getpid(),
+	    (long)gettid());
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST ||
+		    unlinkat(dfd, tmp, 0) == -1)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/*
+ * Replaces name in dfd through a new file and renameat, so a reader sees
  * the old record or the new one whole; durable (file and folder) only
  * when durable is set and the ledger syncs.
  */
@@ -388,25 +447,23 @@ static enum ledger_err
 record_write(struct ledger *l, int dfd, const char *name,
     const char *user, int64_t size, int durable)
 {
-	char line[128];
+	char line[128], tmp[RECORD_TMP_MAX];
 	int  fd, n, e;
 
 	n = snprintf(line, sizeof line, "%s %lld\n", user, (long long)size);
-	fd = openat(dfd, RECORD_TMP, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if ((fd = record_tmp_open(dfd, tmp)) == -1)
 		return fail(l, "openat");
 	if (write(fd, line, (size_t)n) != n ||
 	    (durable && sync_all(l, fd) == -1)) {
 		e = errno;
 		close(fd);
-		unlinkat(dfd, RECORD_TMP, 0);
+		unlinkat(dfd, tmp, 0);
 		errno = e;
 		return fail(l, durable ? "fsync" : "write");
 	}
-	if (close(fd) == -1 || renameat(dfd, RECORD_TMP, dfd, name) == -1) {
+	if (close(fd) == -1 || renameat(dfd, tmp, dfd, name) == -1) {
 		e = errno;
-		unlinkat(dfd, RECORD_TMP, 0);
+		unlinkat(dfd, tmp, 0);
 		errno = e;
 		return fail(l, "renameat");
 	}
