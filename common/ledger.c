@@ -2,6 +2,8 @@
  * ledger: the interface's dispatch to its backends, and what they share:
  * the removal of a dead reservation's files, the lock keys, the causes.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,13 +63,53 @@ is_database(const char *uri)
 	    strncmp(uri, "postgres://", 11) == 0);
 }
 
+/*
+ * state_dir into l->state_fd: a copy of state_fd when it is open, else
+ * made (mode 0700) when missing and opened without following a link.
+ */
+static enum ledger_err
+state_open(struct ledger *l, int state_fd, const char *state_dir)
+{
+	int e;
+
+	if (state_fd >= 0) {
+		if ((l->state_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 0)) >= 0)
+			return LEDGER_OK;
+		ledger_cause(l, "fcntl");
+		return LEDGER_IO;
+	}
+	if (state_dir == NULL) {
+		errno = EINVAL;
+		ledger_cause(l, "state_dir");
+		return LEDGER_IO;
+	}
+	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
+		e = errno;
+		ledger_cause(l, "mkdir");
+		return e == ENOSPC || e == EDQUOT ? LEDGER_NOSPACE : LEDGER_IO;
+	}
+	if ((l->state_fd = open(state_dir, RELPATH_DIR_FLAGS)) == -1) {
+		ledger_cause(l, "open");
+		return LEDGER_IO;
+	}
+	return LEDGER_OK;
+}
+
 enum ledger_err
 ledger_open(struct ledger *l, const struct ledger_config *cfg)
+{
+	return ledger_open_at(l, -1, cfg);
+}
+
+enum ledger_err
+ledger_open_at(struct ledger *l, int state_fd, const struct ledger_config *cfg)
 {
 	enum ledger_err err;
 
 	ledger_init(l);
 	l->sync = cfg->sync;
+	if ((err = state_open(l, state_fd, cfg->state_dir)) != LEDGER_OK)
+		return err;	/* nothing open: state_fd is -1 */
 	l->ops = is_database(cfg->uri) ? &ledger_pg_ops : &ledger_files_ops;
 	if ((err = l->ops->open(l, cfg)) != LEDGER_OK)
 		ledger_close(l);

@@ -107,6 +107,15 @@ enum resv_path {
  * failure l is closed (ledger_close is safe).  cfg's strings are copied.
  */
 enum ledger_err ledger_open(struct ledger *, const struct ledger_config *);
+
+/*
+ * As ledger_open, on state_dir already open as state_fd (borrowed: the
+ * ledger keeps a copy of its own), so that nothing is looked up by
+ * cfg->state_dir; -1 opens it by path as ledger_open does.  For
+ * upgate-quota, which opens state_dir itself before it becomes its owner.
+ */
+enum ledger_err ledger_open_at(struct ledger *, int state_fd,
+    const struct ledger_config *);
 void ledger_close(struct ledger *);	/* safe twice, and on a zeroed one */
 void ledger_init(struct ledger *);	/* closed: ops NULL, state_fd -1 */
 
@@ -253,7 +262,8 @@ enum ledger_err ledger_flush(struct ledger *);
 
 /*
  * The backends' table.  Each returns the layer's error and, on a
- * failure, writes the failing call and errno name into l->cause.
+ * failure, writes the failing call and errno name into l->cause.  open
+ * finds state_dir open already, in l->state_fd.
  */
 struct ledger_ops {
 	const char *name;

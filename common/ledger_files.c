@@ -46,6 +46,7 @@
 #include "relpath.h"
 
 #define RECORD_TMP	".rec.tmp"	/* names upgate stores never start with '.' */
+#define RECORD_TMP_MAX	64		/* RECORD_TMP ".PID.TID" */
 #define USED_WIDTH	21		/* "%20lld\n" */
 #define RESV_LINE_MAX	(4096 + 8)	/* "t " + a path + "\n" */
 #define LOCK_SPAN	0x3fffffffffffffffLL	/* offsets of one-byte locks */
@@ -102,15 +103,12 @@ files_open(struct ledger *l, const struct ledger_config *cfg)
 	struct files *f;
 	size_t        i;
 
+	(void)cfg;	/* state_dir is open already: l->state_fd */
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		return fail(l, "calloc");
 	f->lock_fd = f->usage_fd = f->files_fd = f->resv_fd = -1;
 	f->spare_fd = -1;
 	l->be = f;
-	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
-		return fail(l, "mkdir");
-	if ((l->state_fd = open(cfg->state_dir, RELPATH_DIR_FLAGS)) == -1)
-		return fail(l, "open");
 	for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
 		if (mkdirat(l->state_fd, dirs[i], 0700) == -1 &&
 		    errno != EEXIST)
@@ -229,10 +227,9 @@ files_unlock(struct ledger *l)
 /* ---- usage/USER ---- */
 
 /*
- * Reads "USED\n", with spaces before the digits (the fixed width); 0
- * when the file does not exist.
+ * Parses "USED\n", with spaces before the digits (the fixed width), as
+ * read from a file (n bytes of a buffer of size); -1 (EIO) if corrupt.
  */
-/* Parses a usage line read from a file of n bytes; -1 (EIO) if corrupt. */
 static int
 used_parse(const char *buf, ssize_t n, size_t size, int64_t *used)
 {
@@ -250,6 +247,7 @@ used_parse(const char *buf, ssize_t n, size_t size, int64_t *used)
 	return 0;
 }
 
+/* used of user; 0 when the file does not exist. */
 static int
 used_read(int udir, const char *user, int64_t *used)
 {
@@ -258,70 +256,113 @@ used_read(int udir, const char *user, int64_t *used)
 	int     fd;
 
 	*used = 0;
-	if ((fd = openat(udir, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	fd = openat(udir, user, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
 	n = pread(fd, buf, sizeof buf, 0);
 	close(fd);
 	return used_parse(buf, n, sizeof buf, used);
 }
 
+/* What used_open found in usage/USER. */
+struct used_file {
+	int     fd;		/* open for reading and writing */
+	int     made;		/* a new file: its folder needs a sync */
+	char    buf[40];	/* the old content ... */
+	ssize_t n;		/* ... of n bytes (-1: no file) */
+};
+
+/* The content of a regular file; -1 (EINVAL for anything else). */
+static int
+used_take(struct used_file *u, struct stat *st)
+{
+	if (fstat(u->fd, st) == -1)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	u->n = pread(u->fd, u->buf, sizeof u->buf, 0);
+	return u->n == -1 ? -1 : 0;
+}
+
 /*
- * Writes used in place on fd (usage/USER, of size bytes), durably with
- * sync (see the top of this file).  A file made now (made) needs its
+ * usage/USER, read, then kept to be written in place only when it is a
+ * regular file of this process's user with no other name: anything
+ * that another user made, or linked to a file elsewhere, is removed and
+ * a new file made (O_EXCL), so that upgate-quota run as root never
+ * writes through a name planted for it.  Anything but a regular file (a
+ * link, a folder, a FIFO: O_NONBLOCK, not to wait for a writer) is
+ * refused.  -1 with errno.
+ */
+static int
+used_open(int udir, const char *user, struct used_file *u)
+{
+	struct stat st;
+
+	u->made = 0;
+	u->n = -1;
+	u->fd = openat(udir, user, O_RDWR | O_NONBLOCK | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (u->fd == -1 && errno != ENOENT)
+		return -1;
+	if (u->fd != -1) {
+		if (used_take(u, &st) == -1) {
+			int e = errno;
+
+			close(u->fd);
+			errno = e;
+			return -1;
+		}
+		if (st.st_nlink == 1 && st.st_uid == geteuid())
+			return 0;
+		close(u->fd);
+		if (unlinkat(udir, user, 0) == -1 && errno != ENOENT)
+			return -1;
+	}
+	u->made = 1;
+	u->fd = openat(udir, user, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	return u->fd == -1 ? -1 : 0;
+}
+
+/*
+ * Writes used in place, durably with sync (see the top of this file);
+ * a longer file (a corrupt one) is cut.  A file made now needs its
  * folder synced too, or a crash could take its name away with the
- * figure.  Closes fd.
+ * figure.  Closes the file.
  */
 static enum ledger_err
-used_put(struct ledger *l, int fd, off_t size, int made, int64_t used)
+used_put(struct ledger *l, struct used_file *u, int64_t used)
 {
 	char line[USED_WIDTH + 1];
 
 	snprintf(line, sizeof line, "%20lld\n", (long long)used);
-	if (pwrite(fd, line, USED_WIDTH, 0) != USED_WIDTH ||
-	    (size > USED_WIDTH && ftruncate(fd, USED_WIDTH) == -1)) {
-		close(fd);	/* a longer file is a corrupt one: cut it */
+	if (pwrite(u->fd, line, USED_WIDTH, 0) != USED_WIDTH ||
+	    (!u->made && u->n > USED_WIDTH &&
+	    ftruncate(u->fd, USED_WIDTH) == -1)) {
+		close(u->fd);
 		return fail(l, "pwrite");
 	}
-	if (sync_data(l, fd) == -1) {
-		close(fd);
+	if (sync_data(l, u->fd) == -1) {
+		close(u->fd);
 		return fail(l, "fdatasync");
 	}
-	if (close(fd) == -1)
+	if (close(u->fd) == -1)
 		return fail(l, "close");
-	if (made && sync_all(l, be(l)->usage_fd) == -1)
+	if (u->made && sync_all(l, be(l)->usage_fd) == -1)
 		return fail(l, "fsync");
 	return LEDGER_OK;
-}
-
-/* usage/USER for reading and writing, made when missing; -1 with errno. */
-static int
-used_open(struct ledger *l, const char *user, int *made)
-{
-	int fd;
-
-	*made = 0;
-	fd = openat(be(l)->usage_fd, user, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
-		fd = openat(be(l)->usage_fd, user, O_RDWR | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		*made = 1;
-	}
-	return fd;
 }
 
 static enum ledger_err
 used_write(struct ledger *l, const char *user, int64_t used)
 {
-	struct stat st;
-	int         fd, made;
+	struct used_file u;
 
-	if ((fd = used_open(l, user, &made)) == -1)
+	if (used_open(be(l)->usage_fd, user, &u) == -1)
 		return fail(l, "openat");
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return fail(l, "fstat");
-	}
-	return used_put(l, fd, st.st_size, made, used);
+	return used_put(l, &u, used);
 }
 
 /*
@@ -331,25 +372,22 @@ used_write(struct ledger *l, const char *user, int64_t used)
 static enum ledger_err
 used_adjust(struct ledger *l, const char *user, int64_t delta)
 {
-	char    buf[40];
-	int64_t used = 0;
-	ssize_t n = 0;
-	int     fd, made;
+	struct used_file u;
+	int64_t          used = 0;
 
 	if (delta == 0)
 		return LEDGER_OK;
-	if ((fd = used_open(l, user, &made)) == -1)
+	if (used_open(be(l)->usage_fd, user, &u) == -1)
 		return fail(l, "openat");
-	if (!made && ((n = pread(fd, buf, sizeof buf, 0)) == -1 ||
-	    used_parse(buf, n, sizeof buf, &used) == -1)) {
-		close(fd);
+	if (u.n >= 0 && used_parse(u.buf, u.n, sizeof u.buf, &used) == -1) {
+		close(u.fd);
 		return fail(l, "read");
 	}
 	if (delta > 0)
 		used = used > INT64_MAX - delta ? INT64_MAX : used + delta;
 	else
 		used = used + delta < 0 ? 0 : used + delta;
-	return used_put(l, fd, n, made, used);
+	return used_put(l, &u, used);
 }
 
 static enum ledger_err
@@ -394,7 +432,8 @@ read_small(int dfd, const char *name, char *buf, size_t size, size_t *len)
 	size_t      got;
 	int         fd, rc = -1;
 
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return errno == ENOENT ? 1 : -1;
 	if (fstat(fd, &st) == -1)
 		goto done;
@@ -452,7 +491,32 @@ record_read(int dfd, const char *name, struct record *out)
 }
 
 /*
- * Replaces name in dfd through RECORD_TMP and renameat, so a reader sees
+ * A new file for a record, tmp (RECORD_TMP_MAX bytes) its name in dfd:
+ * one that no other process or thread uses, made with O_EXCL so that
+ * nothing is written through a name found there.  Such a name is left
+ * by a process that died with this pid, or planted: it is removed, and
+ * the new file made once more.  -1 with errno.
+ */
+static int
+record_tmp_open(int dfd, char *tmp)
+{
+	int fd, tries;
+
+	snprintf(tmp, RECORD_TMP_MAX, RECORD_TMP ".%ld.%ld", (long)getpid(),
+	    (long)gettid());
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST ||
+		    unlinkat(dfd, tmp, 0) == -1)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/*
+ * Replaces name in dfd through a new file and renameat, so a reader sees
  * the old record or the new one whole; durable (file and folder) only
  * when durable is set and the ledger syncs.
  */
@@ -460,25 +524,23 @@ static enum ledger_err
 record_write(struct ledger *l, int dfd, const char *name,
     const char *user, int64_t size, int durable)
 {
-	char line[128];
+	char line[128], tmp[RECORD_TMP_MAX];
 	int  fd, n, e;
 
 	n = snprintf(line, sizeof line, "%s %lld\n", user, (long long)size);
-	fd = openat(dfd, RECORD_TMP, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if ((fd = record_tmp_open(dfd, tmp)) == -1)
 		return fail(l, "openat");
 	if (write(fd, line, (size_t)n) != n ||
 	    (durable && sync_all(l, fd) == -1)) {
 		e = errno;
 		close(fd);
-		unlinkat(dfd, RECORD_TMP, 0);
+		unlinkat(dfd, tmp, 0);
 		errno = e;
 		return fail(l, durable ? "fsync" : "write");
 	}
-	if (close(fd) == -1 || renameat(dfd, RECORD_TMP, dfd, name) == -1) {
+	if (close(fd) == -1 || renameat(dfd, tmp, dfd, name) == -1) {
 		e = errno;
-		unlinkat(dfd, RECORD_TMP, 0);
+		unlinkat(dfd, tmp, 0);
 		errno = e;
 		return fail(l, "renameat");
 	}

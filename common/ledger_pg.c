@@ -27,10 +27,8 @@
  * records are unique by sha256(rel) rather than by rel.
  */
 #include <sys/random.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,27 +531,6 @@ ready(struct ledger *l, int scoped)
 	return session_setup(l);
 }
 
-static enum ledger_err
-open_state(struct ledger *l, const char *state_dir)
-{
-	if (state_dir == NULL) {
-		errno = EINVAL;
-		ledger_cause(l, "state_dir");
-		return LEDGER_IO;
-	}
-	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
-		int e = errno;
-
-		ledger_cause(l, "mkdir");
-		return e == ENOSPC || e == EDQUOT ? LEDGER_NOSPACE : LEDGER_IO;
-	}
-	if ((l->state_fd = open(state_dir, RELPATH_DIR_FLAGS)) == -1) {
-		ledger_cause(l, "open");
-		return LEDGER_IO;
-	}
-	return LEDGER_OK;
-}
-
 /*
  * The URI decides what it names; the defaults come before it in the
  * arrays, since libpq lets a later keyword override an earlier one.
@@ -568,11 +545,8 @@ pg_open(struct ledger *l, const struct ledger_config *cfg)
 	};
 	const char     *val[] = { "5", "1", "30", "10", "3", "upgate",
 	    cfg->uri, NULL };
-	enum ledger_err err;
 	struct pg      *p;
 
-	if ((err = open_state(l, cfg->state_dir)) != LEDGER_OK)
-		return err;
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		ledger_cause(l, "calloc");
 		return LEDGER_IO;

@@ -30,6 +30,7 @@
 #include "ledger.h"
 #include "names.h"
 #include "quota.h"
+#include "relpath.h"
 #include "render.h"
 
 #define PROG		"upgate-quota"
@@ -42,6 +43,8 @@ struct tool {
 	struct ledger       ledger;
 	struct quota_table *table;	/* NULL: no quota_file */
 	int                 upload_fd;	/* upload_dir, O_DIRECTORY */
+	int                 state_fd;	/* state_dir, RELPATH_DIR_FLAGS */
+	int                 root;	/* started as root: see open_state_dir */
 };
 
 static void
@@ -110,36 +113,100 @@ ledger_failed(const char *what, enum ledger_err e, int saved_errno)
 
 /*
  * Run as root, the tool would create ledger files that the gate, running
- * as the web server's user, can no longer read or replace.  So root
- * becomes the owner of state_dir (or, before state_dir exists, of
- * upload_dir) when that owner is not root.  Returns 0, or -1 with the
- * problem in d.
+ * as the web server's user, can no longer read or replace; and whoever
+ * owns state_dir could make it write, as root, wherever a link they
+ * planted points.  So root becomes the owner of what it opened (st):
+ * that user, their primary group (or the folder's group when they have
+ * no passwd entry) and their supplementary groups.  A folder of root's
+ * leaves it root; the root group is never kept for another user.  Once
+ * the tool is that owner, it checks that a folder it opens later is
+ * still theirs.  Returns 0, or -1 with the problem in d.
  */
 static int
-become_owner(const struct config *cfg, struct diag *d)
+become_owner(struct tool *t, const struct stat *st, const char *what,
+    const char *dir, struct diag *d)
 {
-	struct stat    st;
 	struct passwd *pw;
-	const char    *dir = cfg->state_dir;
+	gid_t          gid = st->st_gid;
 	int            r;
 
-	if (geteuid() != 0)
+	if (!t->root || st->st_uid == geteuid())
 		return 0;
-	if (stat(dir, &st) == -1 && stat(dir = cfg->upload_dir, &st) == -1)
-		return 0;	/* open_upload_dir reports it */
-	if (st.st_uid == 0)
-		return 0;
-	pw = getpwuid(st.st_uid);
+	if (geteuid() != 0) {
+		diag_add(d, t->cfg.path, 0, "%s %s: owned by uid %lu, not by "
+		    "uid %lu, the owner of upload_dir", what, dir,
+		    (unsigned long)st->st_uid, (unsigned long)geteuid());
+		return -1;
+	}
+	if ((pw = getpwuid(st->st_uid)) != NULL)
+		gid = pw->pw_gid;
+	if (gid == 0) {
+		diag_add(d, t->cfg.path, 0, "%s %s: uid %lu, its owner, has no "
+		    "group but root's", what, dir, (unsigned long)st->st_uid);
+		return -1;
+	}
 	if (pw != NULL)
-		r = initgroups(pw->pw_name, st.st_gid);
+		r = initgroups(pw->pw_name, gid);
 	else
-		r = setgroups(1, &st.st_gid);
-	if (r == -1 || setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1)
-		goto fail;
+		r = setgroups(1, &gid);
+	if (r == -1 || setgid(gid) == -1 || setuid(st->st_uid) == -1) {
+		diag_add(d, t->cfg.path, 0, "%s %s: cannot become uid %lu, its "
+		    "owner: %s", what, dir, (unsigned long)st->st_uid,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
+}
+
+/* Why state_dir did not open (errno), in d; a link is named as such. */
+static void
+state_dir_failed(const struct tool *t, struct diag *d)
+{
+	struct stat st;
+	int         e = errno;
+
+	/* O_NOFOLLOW | O_DIRECTORY: ENOTDIR or ELOOP for a link */
+	if ((e == ENOTDIR || e == ELOOP) &&
+	    lstat(t->cfg.state_dir, &st) == 0 && S_ISLNK(st.st_mode))
+		diag_add(d, t->cfg.path, 0, "state_dir %s: a symbolic link, "
+		    "which is not followed", t->cfg.state_dir);
+	else
+		diag_add(d, t->cfg.path, 0, "state_dir %s: %s",
+		    t->cfg.state_dir, strerror(e));
+}
+
+/*
+ * Opens state_dir into t->state_fd without following a link at its last
+ * component, and, run as root, becomes its owner before anything in it
+ * is read or written (SPEC §10).  While it does not exist, root becomes
+ * the owner of upload_dir (opened already) and creates it as that user.
+ * Every later access goes through the descriptor, so a state_dir swapped
+ * for a link meanwhile is never followed.  -1 with the problem in d.
+ */
+static int
+open_state_dir(struct tool *t, struct diag *d)
+{
+	const char *dir = t->cfg.state_dir;
+	struct stat st;
+
+	t->state_fd = open(dir, RELPATH_DIR_FLAGS);
+	if (t->state_fd == -1 && errno == ENOENT) {
+		if (t->upload_fd == -1)
+			return -1;	/* open_upload_dir said why */
+		if (fstat(t->upload_fd, &st) == -1)
+			goto fail;
+		if (become_owner(t, &st, "upload_dir", t->cfg.upload_dir,
+		    d) == -1)
+			return -1;
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			goto fail;
+		t->state_fd = open(dir, RELPATH_DIR_FLAGS);
+	}
+	if (t->state_fd == -1 || fstat(t->state_fd, &st) == -1)
+		goto fail;
+	return become_owner(t, &st, "state_dir", dir, d);
 fail:
-	diag_add(d, cfg->path, 0, "cannot become uid %lu, the owner of %s: %s",
-	    (unsigned long)st.st_uid, dir, strerror(errno));
+	state_dir_failed(t, d);
 	return -1;
 }
 
@@ -156,17 +223,17 @@ missing_right(const char *cause)
 }
 
 /*
- * Opens l on state_dir and uri (NULL: the files ledger), the problem in
- * d on failure.  Never prints the URI: it may hold a password.
+ * Opens l on state_fd (state_dir) and uri (NULL: the files ledger), the
+ * problem in d on failure.  Never prints the URI: it may hold a password.
  */
 static int
-open_ledger(struct ledger *l, const struct config *cfg, const char *uri,
-    struct diag *d)
+open_ledger(struct ledger *l, const struct config *cfg, int state_fd,
+    const char *uri, struct diag *d)
 {
 	struct ledger_config lc = { cfg->state_dir, uri, cfg->sync };
 	enum ledger_err      e;
 
-	if ((e = ledger_open(l, &lc)) == LEDGER_OK)
+	if ((e = ledger_open_at(l, state_fd, &lc)) == LEDGER_OK)
 		return 0;
 	if (uri == NULL)
 		diag_add(d, cfg->path, 0, "the files ledger (state_dir %s): "
@@ -190,7 +257,8 @@ open_ledger(struct ledger *l, const struct config *cfg, const char *uri,
 static int
 open_state(struct tool *t, struct diag *d)
 {
-	return open_ledger(&t->ledger, &t->cfg, t->cfg.ledger_uri, d);
+	return open_ledger(&t->ledger, &t->cfg, t->state_fd,
+	    t->cfg.ledger_uri, d);
 }
 
 static int
@@ -221,6 +289,8 @@ tool_init(struct tool *t)
 	memset(t, 0, sizeof *t);
 	ledger_init(&t->ledger);
 	t->upload_fd = -1;
+	t->state_fd = -1;
+	t->root = geteuid() == 0;
 }
 
 static void
@@ -232,6 +302,9 @@ tool_close(struct tool *t)
 		close(t->upload_fd);
 	t->upload_fd = -1;
 	ledger_close(&t->ledger);
+	if (t->state_fd != -1)
+		close(t->state_fd);
+	t->state_fd = -1;
 	config_release(&t->cfg);
 }
 
@@ -260,8 +333,8 @@ tool_open(struct tool *t, const char *option)
 
 	diag_init(&d);
 	if (load_config(t, option, &d) == -1 ||
-	    become_owner(&t->cfg, &d) == -1 ||
 	    open_upload_dir(t, &d) == -1 ||
+	    open_state_dir(t, &d) == -1 ||
 	    open_state(t, &d) == -1 ||
 	    open_table(t, &d) == -1) {
 		print_diag(&d);
@@ -363,11 +436,10 @@ cmd_check(const char *option)
 
 	tool_init(&t);
 	diag_init(&d);
-	if (load_config(&t, option, &d) == -1 ||
-	    become_owner(&t.cfg, &d) == -1)
+	if (load_config(&t, option, &d) == -1)
 		goto done;
 	(void)open_upload_dir(&t, &d);
-	if (open_state(&t, &d) == 0)
+	if (open_state_dir(&t, &d) == 0 && open_state(&t, &d) == 0)
 		(void)open_table(&t, &d);
 	else if (t.cfg.quota_file != NULL)
 		check_table_text(t.cfg.quota_file, &d);
@@ -959,8 +1031,8 @@ migrate_open(struct tool *t, const char *option)
 		    "migrate copies a files ledger\n", PROG, t->cfg.path);
 		return -1;
 	}
-	if (become_owner(&t->cfg, &d) == -1 ||
-	    open_upload_dir(t, &d) == -1 ||
+	if (open_upload_dir(t, &d) == -1 ||
+	    open_state_dir(t, &d) == -1 ||
 	    open_state(t, &d) == -1)
 		goto fail;
 	return 0;
@@ -1125,7 +1197,7 @@ cmd_migrate(const char *option, const char *uri)
 	diag_init(&d);
 	if (migrate_open(&t, option) == -1)
 		goto done;
-	if (open_ledger(&m.dst, &t.cfg, uri, &d) == -1) {
+	if (open_ledger(&m.dst, &t.cfg, t.state_fd, uri, &d) == -1) {
 		print_diag(&d);
 		goto done;
 	}

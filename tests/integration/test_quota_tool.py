@@ -1,10 +1,18 @@
-"""SPEC §10: upgate-quota check, show, report, recount, usage errors."""
+"""SPEC §10: upgate-quota check, show, report, recount, usage errors; run
+as root, the owner of state_dir, and no write through a planted link."""
 
+import ctypes
 import json
 import os
+import pwd
 import re
+import shutil
+import subprocess
+import tempfile
+import threading
 
-from harness import Env, check, eq, expect, fail, test
+import harness
+from harness import Env, check, eq, expect, fail, skip, test
 
 
 def _tool_ok(e, *args):
@@ -206,3 +214,204 @@ def _():
         out, err = _tool_ok(e, "show", "nobody")
         check("nobody" in out or "unlimited" in out.lower() or out.strip(),
               "show nobody printed %r" % out)
+
+
+# ---------------------------------------------------- run as root (SPEC §10)
+
+def _nobody():
+    """The passwd entry the tests give state_dir to; skips unless root."""
+    if os.geteuid() != 0:
+        skip("needs root")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        skip("no user nobody")
+
+
+def _files_ledger():
+    if harness.PG is not None:
+        skip("the files ledger's own files")
+
+
+def _chown_tree(top, pw):
+    os.chown(top, pw.pw_uid, pw.pw_gid)
+    for dp, dns, fns in os.walk(top):
+        for n in dns + fns:
+            os.chown(os.path.join(dp, n), pw.pw_uid, pw.pw_gid,
+                     follow_symlinks=False)
+
+
+def _not_owned(top, pw):
+    """The entries below top (top too) that pw does not own."""
+    out = []
+    for dp, dns, fns in os.walk(top):
+        for p in [dp] + [os.path.join(dp, n) for n in fns]:
+            st = os.lstat(p)
+            if (st.st_uid, st.st_gid) != (pw.pw_uid, pw.pw_gid):
+                out.append("%s (%d:%d)" % (os.path.relpath(p, top),
+                                           st.st_uid, st.st_gid))
+    return out
+
+
+def _open_env(**kw):
+    """An Env whose folders another user can reach by path (the run's
+    folder is root's, mode 0700): the tool, become nobody, makes
+    state_dir by its path."""
+    root = tempfile.mkdtemp(prefix="upgate-env-")
+    os.chmod(root, 0o755)
+    return Env(root=root, **kw)
+
+
+@test("quota tool: a state_dir that is a symbolic link is not followed")
+def _():
+    with Env() as e:
+        expect(e.run("PUT", "/a", body=b"x" * 30), 201, "stored")
+        moved = os.path.join(e.root, "state-moved")
+        elsewhere = os.path.join(e.root, "elsewhere")
+        os.mkdir(elsewhere, 0o700)
+        os.rename(e.state, moved)
+        os.symlink(elsewhere, e.state)
+        try:
+            for args in (["check"], ["show", "alice"], ["report"],
+                         ["recount"]):
+                rc, out, err = e.quota_tool(*args)
+                eq(rc, 1, "upgate-quota %s: exit status (stderr %r)"
+                   % (" ".join(args), err))
+                check("symbolic link" in err, "upgate-quota %s: no word of "
+                      "the link in %r" % (" ".join(args), err))
+            eq(os.listdir(elsewhere), [], "written through the link")
+            check(os.path.islink(e.state), "the link was replaced")
+        finally:
+            os.unlink(e.state)
+            os.rename(moved, e.state)
+        eq(e.usage(), 30, "usage")
+
+
+def _renameat2():
+    libc = ctypes.CDLL(None, use_errno=True)
+    f = libc.renameat2
+    f.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                  ctypes.c_char_p, ctypes.c_uint]
+    return f
+
+
+@test("quota tool: state_dir swapped with a link while it runs as root",
+      slow=True)
+def _():
+    nobody = _nobody()
+    _files_ledger()
+    at_fdcwd, exchange = -100, 2
+    with Env() as e:
+        rootdir = os.path.join(e.root, "root-only")
+        os.mkdir(rootdir, 0o700)
+        swap = os.path.join(e.upload, ".upgate-swap")
+        os.symlink(rootdir, swap)
+        os.mkdir(e.state, 0o700)
+        os.chown(e.state, nobody.pw_uid, nobody.pw_gid)
+        names = (os.fsencode(e.state), os.fsencode(swap))
+        rename = _renameat2()
+        stop = threading.Event()
+        swaps = [0]
+
+        def swapper():
+            while not stop.is_set():
+                if rename(at_fdcwd, names[0], at_fdcwd, names[1],
+                          exchange) != 0:
+                    return
+                swaps[0] += 1
+        t = threading.Thread(target=swapper, daemon=True)
+        t.start()
+        try:
+            for i in range(60):
+                # a new file each time: a record for recount to make
+                e.plant("f%d" % i, b"y" * (i + 1))
+                rc, out, err = e.quota_tool("recount")
+                # 1: it met the link; 0: the folder, as nobody
+                check(rc in (0, 1), "recount: exit %d (stderr %r)"
+                      % (rc, err))
+        finally:
+            stop.set()
+            t.join(10)
+        check(swaps[0] > 0, "renameat2(RENAME_EXCHANGE) failed: errno %d"
+              % ctypes.get_errno())
+        if os.path.islink(e.state):
+            rename(at_fdcwd, names[0], at_fdcwd, names[1], exchange)
+        check(os.path.isdir(e.state) and not os.path.islink(e.state),
+              "state_dir is no longer the folder")
+        eq(os.listdir(rootdir), [], "written through the link, as root")
+        eq(_not_owned(e.state, nobody), [],
+           "entries of state_dir not nobody's")
+        os.unlink(swap)
+
+
+@test("quota tool: recount as root leaves state_dir its owner's")
+def _():
+    nobody = _nobody()
+    _files_ledger()
+    with _open_env() as e:
+        expect(e.run("PUT", "/a", body=b"x" * 300), 201, "stored")
+        expect(e.run("PUT", "/b", body=b"x" * 20, user="bob"), 201,
+               "stored", user="bob")
+        _chown_tree(e.upload, nobody)
+        e.plant("extra", b"y" * 50)
+        os.unlink(os.path.join(e.state, "usage", "bob"))
+        rc, out, err = e.quota_tool("recount")
+        eq(rc, 0, "recount exit (stderr %r)" % err)
+        eq(e.usage("alice"), 350, "alice usage")
+        eq(e.usage("bob"), 20, "bob usage")
+        eq(e.record("alice/extra"), ("alice", 50), "record of extra")
+        eq(_not_owned(e.state, nobody), [],
+           "entries of state_dir not nobody's")
+        # no state_dir yet: made as the owner of upload_dir
+        shutil.rmtree(e.state)
+        rc, out, err = e.quota_tool("check")
+        eq((rc, out, err), (0, "", ""), "upgate-quota check")
+        rc, out, err = e.quota_tool("recount")
+        eq(rc, 0, "recount exit (stderr %r)" % err)
+        eq(e.usage("alice"), 350, "alice usage, recounted anew")
+        eq(_not_owned(e.state, nobody), [],
+           "entries of the new state_dir not nobody's")
+
+
+# the record's temporary name in ledger_files.c, before and since
+_OLD_TMP = ".rec.tmp"
+_PLANT = 'ln "$1" "$2/.rec.tmp.$$.$$" && shift 2 && exec "$@"'
+_PLANT_SYM = 'ln -s "$1" "$2/.rec.tmp.$$.$$" && shift 2 && exec "$@"'
+
+
+@test("quota tool: links planted at the ledger's names are not written "
+      "through")
+def _():
+    if os.geteuid() != 0:
+        skip("needs root")
+    _files_ledger()
+    with Env() as e:
+        e.plant("a", b"x" * 300)
+        _tool_ok(e, "recount")
+        eq(e.record("alice/a"), ("alice", 300), "record of a")
+        victim = os.path.join(e.outside, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        records = os.path.join(e.state, "files", "alice")
+        usage = os.path.join(e.state, "usage", "alice")
+        os.unlink(usage)
+        os.link(victim, usage)
+        os.link(victim, os.path.join(records, _OLD_TMP))
+        tool = [os.path.join(harness.BUILD, "upgate-quota"), "--config",
+                e.conf_path, "recount"]
+        for size, script in ((450, _PLANT), (120, _PLANT_SYM)):
+            e.plant("a", b"x" * size)
+            p = subprocess.run(["sh", "-c", script, "sh", victim, records]
+                               + tool, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=60)
+            eq(p.returncode, 0, "recount with a link at its temporary "
+               "name: exit status (stderr %r)" % p.stderr)
+            eq(e.record("alice/a"), ("alice", size), "record of a")
+            eq(e.usage("alice"), size, "usage")
+            with open(victim) as f:
+                eq(f.read(), "precious\n", "the linked file")
+            # the planted name was the tool's: removed, not written
+            eq(sorted(os.listdir(records)), [_OLD_TMP, "a"],
+               "names in files/alice")
+        st = os.lstat(usage)
+        check(st.st_nlink == 1, "usage/alice has %d names" % st.st_nlink)

@@ -396,6 +396,38 @@ test_open_errors(void)
 	ledger_close(&l2);
 }
 
+/*
+ * ledger_open_at works on the descriptor it is given, never on a path,
+ * and keeps a copy of its own.
+ */
+static void
+test_open_descriptor(void)
+{
+	struct ledger_config cfg = { NULL, NULL, 1 };
+	struct ledger        l2;
+	char                 path[512];
+	int                  fd;
+
+	make_dir("st3");
+	snprintf(path, sizeof path, "%s/st3", fx.root);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(ledger_open_at(&l2, fd, &cfg), LEDGER_OK);
+	CU_ASSERT(l2.state_fd >= 0 && l2.state_fd != fd);
+	close(fd);
+	CU_ASSERT_EQUAL(ledger_set_used(&l2, "alice", 4), LEDGER_OK);
+	CU_ASSERT(exists("st3/lock"));
+	CU_ASSERT(exists("st3/usage/alice"));
+	ledger_close(&l2);
+	/* a descriptor that is not open; no descriptor and no path */
+	CU_ASSERT_EQUAL(ledger_open_at(&l2, 1000, &cfg), LEDGER_IO);
+	CU_ASSERT(strstr(l2.cause, "EBADF") != NULL);
+	CU_ASSERT_EQUAL(l2.state_fd, -1);
+	CU_ASSERT_EQUAL(ledger_open_at(&l2, -1, &cfg), LEDGER_IO);
+	CU_ASSERT_PTR_NULL(l2.ops);
+	ledger_close(&l2);
+}
+
 /* A closed ledger is safe to close, and refuses everything. */
 static void
 test_init_close(void)
@@ -1518,11 +1550,62 @@ test_forget(void)
 	CU_ASSERT_EQUAL(used_of("alice"), 10);
 }
 
+/*
+ * Names planted in state_dir are never written through: a hard link at
+ * usage/USER or at a record's temporary name (upgate-quota(8): run as
+ * root, in a folder another user could write).
+ */
+static void
+test_planted_links(void)
+{
+	struct record rec;
+	struct stat   st;
+	char          victim[512], path[512], buf[64];
+
+	put("victim", "precious\n");
+	snprintf(victim, sizeof victim, "%s/victim", fx.root);
+	snprintf(path, sizeof path, "%s/usage/alice", fx.state);
+	CU_ASSERT_FATAL(link(victim, path) == 0);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "alice", 5), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("alice"), 5);
+	CU_ASSERT(stat(path, &st) == 0 && st.st_nlink == 1);
+	/* a replaced record goes through a temporary name */
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/f", 10),
+	    LEDGER_OK);
+	snprintf(path, sizeof path, "%s/files/alice/.rec.tmp.%ld.%ld",
+	    fx.state, (long)getpid(), (long)gettid());
+	CU_ASSERT_FATAL(link(victim, path) == 0);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/f", 4),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/f", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 4);
+	CU_ASSERT_EQUAL(count_entries("upload/.upgate/files/alice"), 1);
+	CU_ASSERT_EQUAL(used_of("alice"), 9);
+	CU_ASSERT_EQUAL(slurp("victim", buf, sizeof buf), 9);
+	CU_ASSERT_STRING_EQUAL(buf, "precious\n");
+	CU_ASSERT(stat(victim, &st) == 0 && st.st_nlink == 1);
+	/* another user's file at usage/USER is replaced by one of ours */
+	if (geteuid() == 0) {
+		put("upload/.upgate/usage/dave", "3\n");
+		snprintf(path, sizeof path, "%s/usage/dave", fx.state);
+		CU_ASSERT(chown(path, 65534, 65534) == 0);
+		CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "dave", 8), LEDGER_OK);
+		CU_ASSERT(stat(path, &st) == 0 && st.st_uid == 0);
+		CU_ASSERT_EQUAL(used_of("dave"), 8);
+	}
+	/* a FIFO is refused, without waiting for a reader or a writer */
+	snprintf(path, sizeof path, "%s/usage/erin", fx.state);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "erin", 1), LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of("erin"), -1);
+}
+
 /* Writes that fail leave no temporary file and no half change. */
 static void
 test_write_failures(void)
 {
 	struct record rec;
+	char          path[256];
 
 	/* a folder where usage/USER should be */
 	put("upload/.upgate/usage/bob/x", "");
@@ -1533,7 +1616,11 @@ test_write_failures(void)
 	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "carol", 7), LEDGER_OK);
 	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/f", 50),
 	    LEDGER_OK);
-	put("upload/.upgate/files/carol/.rec.tmp/x", "");
+	/* a folder at the name this thread gives a new record */
+	snprintf(path, sizeof path,
+	    "upload/.upgate/files/carol/.rec.tmp.%ld.%ld/x", (long)getpid(),
+	    (long)gettid());
+	put(path, "");
 	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "carol", "carol/f", 100),
 	    LEDGER_IO);
 	CU_ASSERT_EQUAL(used_of("carol"), 57);
@@ -2089,6 +2176,7 @@ test_mended_zeroed_release(void)
 static CU_TestInfo open_tests[] = {
 	{ "open creates the layout", test_open_layout },
 	{ "open errors", test_open_errors },
+	{ "open on a descriptor", test_open_descriptor },
 	{ "init and close", test_init_close },
 	{ "strerror", test_strerror },
 	CU_TEST_INFO_NULL,
@@ -2143,6 +2231,7 @@ static CU_TestInfo record_tests[] = {
 	{ "stale record conflicts", test_commit_stale_conflicts },
 	{ "forget", test_forget },
 	{ "write failures", test_write_failures },
+	{ "planted links are not written through", test_planted_links },
 	{ "each_record", test_each_record },
 	{ "record_put, record_drop, flush", test_record_put_drop },
 	{ "largest, per user", test_largest },
