@@ -108,16 +108,40 @@ percent_parse(const char *s, int64_t *ppm)
 	return 0;
 }
 
-/* __extension__: GCC and clang have 128-bit integers on every 64-bit target */
-__extension__ typedef __int128 wide;
+/* The 128-bit product of a and b, as hi:lo (no 128-bit type: 32-bit
+   targets have none). */
+static void
+mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
+{
+	uint64_t al = a & 0xffffffffu, ah = a >> 32;
+	uint64_t bl = b & 0xffffffffu, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+
+	*lo = (mid << 32) | (ll & 0xffffffffu);
+	*hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
 
 int64_t
 muldiv64(int64_t a, int64_t b, int64_t c)
 {
-	wide r;
+	uint64_t hi, lo, d = (uint64_t)c, q = 0, r = 0, bit;
+	int      i;
 
-	if (c == 0)
+	if (a <= 0 || b <= 0 || c <= 0)
 		return 0;
-	r = (wide)a * b / c;
-	return r > INT64_MAX ? INT64_MAX : (int64_t)r;
+	mul128((uint64_t)a, (uint64_t)b, &hi, &lo);
+	if (hi >= d)
+		return INT64_MAX;	/* the quotient needs more than 64 bits */
+	/* long division, a bit at a time: r < d <= 2^63 never overflows */
+	for (i = 127; i >= 0; i--) {
+		bit = i >= 64 ? hi >> (i - 64) & 1 : lo >> i & 1;
+		r = r << 1 | bit;
+		if (r >= d) {
+			r -= d;
+			if (i < 64)
+				q |= (uint64_t)1 << i;
+		}
+	}
+	return q > INT64_MAX ? INT64_MAX : (int64_t)q;
 }

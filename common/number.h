@@ -27,7 +27,10 @@ int size_parse(const char *s, int64_t *out);
  */
 int percent_parse(const char *s, int64_t *ppm);
 
-/* a*b/c without overflow for the non-negative operands used here. */
+/*
+ * a*b/c rounded down, exact and without overflow (INT64_MAX when the
+ * quotient is larger); 0 when an operand is 0 or negative.
+ */
 int64_t muldiv64(int64_t a, int64_t b, int64_t c);
 
 #endif

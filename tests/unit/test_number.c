@@ -242,6 +242,12 @@ static const struct {
 	{ INT64_MAX, 2, 1, INT64_MAX },			/* saturates */
 	{ INT64_MAX, INT64_MAX, 1, INT64_MAX },
 	{ 7, 3, 0, 0 },				/* no division by 0 */
+	{ -7, 3, 1, 0 },			/* no negative operand */
+	{ 4294967296, 4294967296, 4294967297, 4294967295 },
+	{ 3037000499, 3037000499, 1, 9223372030926249001 },
+	{ INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX },
+	{ INT64_MAX - 1, INT64_MAX, INT64_MAX, INT64_MAX - 1 },
+	{ 123456789012345, 987654321, 1000000007, 121932630271299 },
 };
 
 static void
