@@ -115,6 +115,17 @@ LEDGER_ARGS ?=
 bench-ledger: all $(BUILD)/bench/fcgi_floor
 	python3 bench/ledger.py --build $(BUILD) $(LEDGER_ARGS)
 
+# The web farm against one host, with wrk: 4 KiB stores, quota refusals
+# and quota status through three lighttpd + upgate.fcgi hosts on three
+# GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
+# files ledger (upload_dir on GlusterFS, then on the local disk), with the
+# ratios; after each store run the files and the ledger are compared
+# (needs root, GlusterFS, PostgreSQL, wrk; about 8 minutes).  FARM_ARGS:
+# more options, say FARM_ARGS="--seconds 5 --rounds 1".
+FARM_ARGS ?=
+bench-farm: all
+	python3 bench/farm.py --build $(BUILD) $(FARM_ARGS)
+
 # libFuzzer harnesses (clang): tests/fuzz/NAME_fuzz.c, each built with
 # the core sources it names below (compiled again by clang: the harness
 # and the code under test are all instrumented), seeded from
@@ -260,4 +271,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting bench-ledger fuzz deps unit valgrind integration soak test lint install clean torture
+.PHONY: all bench bench-hosting bench-ledger bench-farm fuzz deps unit valgrind integration soak test lint install clean torture

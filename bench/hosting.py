@@ -283,10 +283,13 @@ class CpuWatch:
     accounting), kernel threads (writeback, ext4's extent conversion) and
     the rest of the machine (with steal), leaving out this program and its
     curl.  Polls /proc every 0.25 s, so that short-lived processes count;
-    the last quarter second of one that exits is lost."""
+    the last quarter second of one that exits is lost.  groups, {class:
+    ids}, takes more classes out of the rest: the processes whose pid,
+    session id or parent's pid is in ids."""
 
-    def __init__(self, sids):
+    def __init__(self, sids, groups=None):
         self.sids = sids
+        self.groups = dict(groups or {})
         self.me = os.getsid(0)
         self.first, self.last, self.kind = {}, {}, {}
         self.steal0 = steal()
@@ -318,6 +321,10 @@ class CpuWatch:
             self.last[key] = ticks
             kind = "server" if sid in self.sids else "kernel" \
                 if ppid == 2 or d == "2" else "other"
+            for k, ids in self.groups.items():
+                if kind == "other" and (int(d) in ids or sid in ids or
+                                        ppid in ids):
+                    kind = k
             self.kind[key] = (kind, st[st.index("(") + 1:st.rindex(")")])
 
     def finish(self):
@@ -326,6 +333,7 @@ class CpuWatch:
         self.thread.join()
         self._sample()
         out = {"server": 0, "kernel": 0, "other": steal() - self.steal0}
+        out.update((k, 0) for k in self.groups)
         by_name = {}
         for k, t in self.last.items():
             kind, name = self.kind[k]

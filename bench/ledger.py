@@ -167,16 +167,24 @@ class LedgerServer(servers.Server):
 
     def _write(self):
         super()._write()
-        servers.write_htpasswd(os.path.join(self.root, "htpasswd"),
-                               STORE_USERS + FULL_USERS)
         with open(self.conf, "a") as f:
             f.write(LIGHTTPD_LEDGER.format(auth=AUTH, davroot=self.davroot))
             if self.floor:
                 f.write(LIGHTTPD_FLOOR.format(
                     auth=AUTH, floor=self.floor,
                     sock=os.path.join(self.root, "run", "floor.sock")))
-            if self.auth_cache:
-                f.write(AUTH_CACHE)
+        write_auth(self, self.auth_cache)
+
+
+def write_auth(srv, auth_cache):
+    """The bench's users in the password file of srv (a servers.Server
+    whose files are written) and, with auth_cache, lighttpd's auth.cache
+    appended to its configuration."""
+    servers.write_htpasswd(os.path.join(srv.root, "htpasswd"),
+                           STORE_USERS + FULL_USERS)
+    if auth_cache:
+        with open(srv.conf, "a") as f:
+            f.write(AUTH_CACHE)
 
 
 def spread_children(path):
@@ -389,24 +397,35 @@ Run = collections.namedtuple(
     "Run", "rate codes errors seconds cpu problems")
 
 
-def wrk(led, case, v, seconds, tag):
+def wrk_argv(url, case, v, seconds, tag):
     """wrk with one thread per connection (so one user per connection,
-    bench/ledger.lua); the fields of its ledger-wrk line."""
-    argv = ["wrk", "-t%d" % case.conns, "-c%d" % case.conns,
-            "-d%ds" % seconds, "--timeout", "30s", "-s", LUA, led.url(),
+    bench/ledger.lua) against the server at url."""
+    return ["wrk", "-t%d" % case.conns, "-c%d" % case.conns,
+            "-d%ds" % seconds, "--timeout", "30s", "-s", LUA, url,
             "--", v.method, v.path, tag if v.tag else "-", str(v.body)] + \
         [auth_value(u) for u in case.users]
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=seconds + 120)
-    text = p.stdout.decode("utf-8", "replace")
+
+
+def wrk(led, case, v, seconds, tag):
+    """One wrk (wrk_argv); the fields of its ledger-wrk line."""
+    p = subprocess.run(wrk_argv(led.url(), case, v, seconds, tag),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=seconds + 120)
+    return wrk_fields(p.returncode, p.stdout, p.stderr)
+
+
+def wrk_fields(rc, out, err):
+    """The fields of the ledger-wrk line in wrk's output out (bytes), as
+    ({field: int}, {status: count}); a wrk that failed (exit status rc,
+    standard error err) or printed no such line is a harness.Failure."""
+    text = out.decode("utf-8", "replace")
     if VERBOSE:
         print("".join("#   wrk: %s\n" % ln for ln in text.splitlines()),
               end="")
     line = [ln for ln in text.splitlines() if ln.startswith("ledger-wrk:")]
-    if p.returncode != 0 or not line:
+    if rc != 0 or not line:
         harness.fail("wrk failed (exit %d): %s %s" % (
-            p.returncode, text[-500:], p.stderr.decode()[-500:]))
+            rc, text[-500:], err.decode("utf-8", "replace")[-500:]))
     fields = dict(kv.split("=", 1) for kv in line[0].split()[1:])
     codes = {int(c): int(n) for c, n in
              (x.split(":") for x in fields.pop("codes").split(",") if x)}

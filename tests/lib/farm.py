@@ -28,6 +28,10 @@ that www-data can execute it even when the checkout lives in a folder
 only root may enter.  Users alice, bob, carol and dave (password = name)
 are in each host's htpasswd.
 
+Farm(..., server=CLASS) runs each host's lighttpd with CLASS, a
+servers.Server subclass called as servers.Server is (a benchmark adds
+its own users and settings that way); the default is servers.Server.
+
 Host.kill_fcgi() sends SIGKILL to the host's upgate.fcgi: lighttpd
 starts a new one for the next request.  Host.stop()/start() take a whole
 host away and back (a new port).
@@ -119,8 +123,8 @@ class Host:
         self._n += 1
         srv_root = os.path.join(self.root, "srv%d" % self._n)
         os.makedirs(srv_root)
-        self.srv = servers.Server(PATH, _Site(self.env), self.farm.bin,
-                                  srv_root)
+        self.srv = self.farm.server(PATH, _Site(self.env), self.farm.bin,
+                                    srv_root)
         self.srv.start()
         return self
 
@@ -174,14 +178,18 @@ class Farm:
     build: the folder with upgate.fcgi; mounts: one upload_dir per host
     (each an existing folder www-data may write); ledger: a PostgreSQL
     URI, or None for the files ledger (no ledger line); quota: the quota
-    table's text, or None; conf: more upgate.conf keys for every host."""
+    table's text, or None; conf: more upgate.conf keys for every host;
+    server: what runs each host's lighttpd (servers.Server, or a
+    subclass)."""
 
-    def __init__(self, build, mounts, ledger=None, quota=None, conf=None):
+    def __init__(self, build, mounts, ledger=None, quota=None, conf=None,
+                 server=None):
         self.build = os.path.abspath(build)
         self.mounts = list(mounts)
         self.ledger = ledger
         self.quota = quota
         self.conf = dict(conf or {})
+        self.server = server or servers.Server
         self.hosts = []
         self.root = self.bin = None
         self.notes = []
