@@ -145,21 +145,9 @@ class Node:
 
 
 def reread(host):
-    """Makes each worker of host's responder read upgate.conf again at
-    its next request, and so open the ledger again: a worker keeps the
-    files ledger open, with descriptors of state_dir's folders and lock
-    file, until the configuration changes (common/gate.c), so after the
-    ledger was moved aside, workers that had opened it would go on in
-    the moved one while new ones start another, each with its own lock.
-    The same text, renamed into place (a new inode)."""
-    path = host.conf_path
-    with open(path) as f:
-        text = f.read()
-    tmp = path + ".new"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
+    """Makes each worker of host's responder open the ledger again: see
+    ledger.reread_conf."""
+    ledger.reread_conf(host.conf_path)
 
 
 class Setup:

@@ -155,6 +155,23 @@ CASES = [
 VERBOSE = False
 
 
+def reread_conf(path):
+    """Makes each worker of the responder read upgate.conf again at its
+    next request, and so open the ledger again: a worker keeps the files
+    ledger open, with descriptors of state_dir's folders and lock file,
+    until the configuration changes (common/gate.c), so after the ledger
+    was moved aside, workers that had opened it would go on in the moved
+    one while new ones start another, each with its own lock.  The same
+    text, renamed into place (a new inode)."""
+    with open(path) as f:
+        text = f.read()
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
 class LedgerServer(servers.Server):
     """The lighttpd-fastcgi path's server with the peers appended and
     the bench's users in the password file."""
@@ -260,8 +277,9 @@ class Ledger:
 
     def clean(self):
         """Empties upload_dir (files, user folders and the ledger in
-        .upgate, which the next request creates again) and the WebDAV
-        folder, then puts back the file the status case GETs.
+        .upgate, which the next request creates again, once upgate.conf
+        is rewritten: reread_conf) and the WebDAV folder, then puts back
+        the file the status case GETs.
 
         What they held is moved aside, into trash/ on the same
         filesystem, and removed with the run's folder at the end: on an
@@ -275,6 +293,7 @@ class Ledger:
         os.makedirs(bin_)
         for e in os.scandir(self.env.upload):
             os.rename(e.path, os.path.join(bin_, e.name))
+        reread_conf(self.env.conf_path)
         os.rename(self.dav, os.path.join(bin_, "dav"))
         os.mkdir(self.dav)
         os.chown(self.dav, *servers.runas_ids())
