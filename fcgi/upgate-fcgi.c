@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -59,6 +61,8 @@
 #define FDS_REQUEST     16
 #define FDS_WORKER      (FDS_IDLE + FDS_REQUEST)
 #define POOL_MIN        2	/* one to serve, one to refuse */
+#define REFUSE_QUIET_MS 100	/* a refused body: silence that ends it */
+#define REFUSE_DRAIN_MS 1000	/* and the longest it is read */
 #define STACK_SIZE      (512 * 1024)	/* bodies and replies are on the heap */
 #define BACKLOG         128
 
@@ -249,6 +253,38 @@ pool_leave(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * After a 503 busy with the body still coming: what arrives within a
+ * moment is read and dropped, for a server that sends the body whole
+ * before it reads the reply; then the connection's reading side is shut,
+ * so that FCGX_Finish_r closes it at once instead of draining a client
+ * that trickles or stalls — the one worker free to refuse must not wait
+ * on it.  The connection is not kept: its records were cut.
+ */
+static void
+refuse_drain(FCGX_Request *req)
+{
+	struct pollfd pfd = { req->ipcFd, POLLIN, 0 };
+	int64_t       end = now_ms() + REFUSE_DRAIN_MS;
+	char          buf[4096];
+
+	(void)FCGX_FFlush(req->out);
+	while (now_ms() < end && poll(&pfd, 1, REFUSE_QUIET_MS) > 0 &&
+	    read(req->ipcFd, buf, sizeof buf) > 0)
+		;
+	req->keepConnection = 0;
+	(void)shutdown(req->ipcFd, SHUT_RD);
+}
+
 static void *
 worker(void *arg)
 {
@@ -280,8 +316,8 @@ worker(void *arg)
 		 */
 		if (pool_take() == 0)
 			(void)gate_handle(&g, &io);
-		else
-			(void)gate_refuse_busy(&g, &io);
+		else if (gate_refuse_busy(&g, &io))
+			refuse_drain(&req);
 		FCGX_Finish_r(&req);
 		spare = pool_give_back();
 	}
