@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,7 @@ diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
 	char    msg[512];
 	char    row[1024];
 	va_list ap;
-	int     n;
+	int     n, saved = errno;	/* the caller may still answer by it */
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -28,10 +29,12 @@ diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
 	else
 		n = snprintf(row, sizeof row, "%s: %s\n", file, msg);
 	d->count++;
-	if (n < 0 || (size_t)n >= sizeof row || d->len + (size_t)n >= DIAG_SIZE)
-		return;
-	memcpy(d->text + d->len, row, (size_t)n + 1);
-	d->len += (size_t)n;
+	if (n >= 0 && (size_t)n < sizeof row &&
+	    d->len + (size_t)n < DIAG_SIZE) {
+		memcpy(d->text + d->len, row, (size_t)n + 1);
+		d->len += (size_t)n;
+	}
+	errno = saved;
 }
 
 void

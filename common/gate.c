@@ -502,6 +502,30 @@ request_release(struct request *rq)
 }
 
 int
+gate_refuse_busy(struct gate *g, const struct io *io)
+{
+	struct request *rq;
+	int             unread;
+
+	if ((rq = malloc(sizeof *rq)) == NULL)
+		return 0;
+	request_init(rq, g, io);
+	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
+	find_length(rq);
+	/* the format and the user of the reply; a stat when unchanged */
+	rq->facts.config_ok = load_config(rq) == 0;
+	if (rq->facts.config_ok)
+		find_identity(rq);
+	rq->reply.retry_after = BUSY_RETRY_AFTER;
+	respond(rq, REASON_BUSY, "The server is busy: every worker is "
+	    "taken; please try again in a moment.");
+	unread = body_unread(rq);
+	request_release(rq);
+	free(rq);
+	return unread;
+}
+
+int
 gate_handle(struct gate *g, const struct io *io)
 {
 	struct request *rq;

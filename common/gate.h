@@ -34,4 +34,13 @@ void gate_release(struct gate *);	/* safe twice */
  */
 int gate_handle(struct gate *, const struct io *);
 
+/*
+ * Answers the request through io with 503 busy and Retry-After, at once,
+ * without a look at its body, the ledger or the disk: for a front end
+ * that has no worker left to spare (upgate(8), "FastCGI").  The reply's
+ * format follows Accept as any other, and the request is logged.  Same
+ * return value as gate_handle.
+ */
+int gate_refuse_busy(struct gate *, const struct io *);
+
 #endif

@@ -17,6 +17,7 @@
 #include "store.h"
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
+#define BUSY_RETRY_AFTER 1	/* seconds, of a 503 for want of workers or descriptors */
 
 struct form;
 

@@ -2,6 +2,7 @@
  * gate_respond: turns a request's outcome into its reply, writes it, and
  * logs it (SPEC §7, §9).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,18 +203,38 @@ options_of(const struct request *rq)
 }
 
 /*
+ * What a failure that would be a 500 is, from the errno of the call that
+ * failed: out of descriptors (the process's or the system's) is a 503
+ * busy, to be retried in a moment, not a fault of the server (upgate(8),
+ * "FastCGI").  Every failing path keeps errno up to respond().
+ */
+static enum reason
+failure_reason(int err)
+{
+	return err == EMFILE || err == ENFILE ? REASON_BUSY :
+	    REASON_SERVER_ERROR;
+}
+
+/*
  * Writes the one response of the request; later calls do nothing, so
  * that an error path may answer without knowing whether one was sent.
  */
 void
 respond(struct request *rq, enum reason reason, const char *detail)
 {
-	struct render_options o = options_of(rq);
+	struct render_options o;
 	struct reply         *r = &rq->reply;
 	struct buf            out;
 
 	if (r->reason != REASON_NONE)
 		return;
+	if (reason == REASON_SERVER_ERROR &&
+	    (reason = failure_reason(errno)) == REASON_BUSY) {
+		r->retry_after = BUSY_RETRY_AFTER;
+		detail = "The server is out of file descriptors; please "
+		    "try again in a moment.";
+	}
+	o = options_of(rq);
 	r->reason = reason;
 	r->detail = detail;
 	r->user = rq->user;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,7 +20,8 @@ walk_split(struct walk *w, const char *rel, int last_dot)
 	char  *p, *slash = NULL;
 	size_t i;
 
-	w->ncomp = w->nfd = 0;
+	w->ncomp = w->depth = 0;
+	w->base = w->dir = -1;
 	if (rel == NULL || strlen(rel) >= sizeof w->buf)
 		return -1;
 	strcpy(w->buf, rel);
@@ -55,7 +57,7 @@ relpath_valid(const char *rel, int last_dot)
 static int
 walk_step(struct walk *w, size_t i, int create)
 {
-	int dfd = w->fd[w->nfd - 1], fd, tries = 0;
+	int dfd = walk_dir(w), fd, tries = 0;
 
 	while ((fd = openat(dfd, w->comp[i], RELPATH_DIR_FLAGS)) == -1) {
 		if (tries++ == 3)
@@ -72,7 +74,10 @@ walk_step(struct walk *w, size_t i, int create)
 		if (mkdirat(dfd, w->comp[i], 0700) == -1 && errno != EEXIST)
 			return -1;
 	}
-	w->fd[w->nfd++] = fd;
+	if (w->dir != -1)
+		close(w->dir);
+	w->dir = fd;
+	w->depth++;
 	return 0;
 }
 
@@ -82,8 +87,9 @@ walk_open(struct walk *w, int base, size_t nfolders, int create)
 	size_t i;
 	int    rc;
 
-	w->fd[0] = base;
-	w->nfd = 1;
+	w->base = base;
+	w->dir = -1;
+	w->depth = 0;
 	if (base < 0)
 		return -1;
 	for (i = 0; i < nfolders; i++)
@@ -95,15 +101,16 @@ walk_open(struct walk *w, int base, size_t nfolders, int create)
 void
 walk_release(struct walk *w)
 {
-	while (w->nfd > 1)
-		close(w->fd[--w->nfd]);
-	w->nfd = 0;
+	if (w->dir != -1)
+		close(w->dir);
+	w->dir = -1;
+	w->depth = 0;
 }
 
 int
 walk_dir(const struct walk *w)
 {
-	return w->fd[w->nfd - 1];
+	return w->dir != -1 ? w->dir : w->base;
 }
 
 const char *
@@ -115,17 +122,19 @@ walk_last(const struct walk *w)
 void
 walk_prune(struct walk *w)
 {
-	while (w->nfd > 1) {
-		close(w->fd[--w->nfd]);
-		if (unlinkat(w->fd[w->nfd - 1], w->comp[w->nfd - 1],
-		    AT_REMOVEDIR) == -1)
+	size_t n = w->depth;
+
+	for (; n > 0; n--) {
+		walk_release(w);
+		if (walk_open(w, w->base, n - 1, 0) != 0 ||
+		    unlinkat(walk_dir(w), w->comp[n - 1], AT_REMOVEDIR) == -1)
 			break;
 	}
 }
 
 /* ---- trees ---- */
 
-static int tree_walk(struct tree *, int);
+static int tree_walk(struct tree *);
 
 void
 tree_init(struct tree *t, const char *prefix,
@@ -133,45 +142,102 @@ tree_init(struct tree *t, const char *prefix,
     void *arg)
 {
 	t->len = (size_t)snprintf(t->path, sizeof t->path, "%s", prefix);
+	t->rel[0] = '\0';
+	t->rlen = 0;
+	t->base = -1;
 	t->depth = 0;
 	t->visit = visit;
 	t->arg = arg;
 }
 
+/* Appends "/name" ("name" when empty) to buf; -1 when it won't fit. */
 static int
-tree_entry(struct tree *t, int dfd, const char *name)
+push(char *buf, size_t size, size_t *len, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (*len + n + 2 > size)
+		return -1;
+	if (*len > 0)
+		buf[(*len)++] = '/';
+	memcpy(buf + *len, name, n + 1);
+	*len += n;
+	return 0;
+}
+
+/*
+ * Opens the folder t->rel below t->base as a fresh description (its
+ * offset shared with nobody).  -1 with errno; ENOENT also when a
+ * component is missing, a link or not a folder.
+ */
+static int
+tree_open(const struct tree *t)
+{
+	struct walk w;
+	int         fd = -1, rc;
+
+	if (t->rlen == 0)
+		return openat(t->base, ".", RELPATH_DIR_FLAGS);
+	if (walk_split(&w, t->rel, 0) == -1) {
+		errno = ENOENT;		/* deeper than any stored path */
+		return -1;
+	}
+	if ((rc = walk_open(&w, t->base, w.ncomp, 0)) == 0) {
+		fd = w.dir;
+		w.dir = -1;
+	} else if (rc == 1)
+		errno = ENOENT;
+	walk_release(&w);
+	return fd;
+}
+
+/* The names of a folder's sub-folders, one after another, NUL-ended. */
+struct names {
+	char  *buf;
+	size_t len, cap;
+};
+
+static int
+names_add(struct names *s, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	char  *p;
+
+	if (s->len + n > s->cap) {
+		s->cap = s->cap * 2 + n + 256;
+		if ((p = realloc(s->buf, s->cap)) == NULL)
+			return -1;
+		s->buf = p;
+	}
+	memcpy(s->buf + s->len, name, n);
+	s->len += n;
+	return 0;
+}
+
+/* One entry of the folder dfd: a file is visited, a folder noted. */
+static int
+tree_entry(struct tree *t, int dfd, const char *name, struct names *sub)
 {
 	struct stat st;
-	size_t      save = t->len, n = strlen(name);
-	int         fd, rc = 0;
+	size_t      save = t->len;
+	int         rc = 0;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (t->len + n + 2 > sizeof t->path)
+	if (S_ISDIR(st.st_mode) && t->depth < RELPATH_DEPTH_MAX)
+		return names_add(sub, name);
+	if (!S_ISREG(st.st_mode) ||
+	    push(t->path, sizeof t->path, &t->len, name) == -1)
 		return 0;	/* no stored path is that long */
-	if (t->len > 0)
-		t->path[t->len++] = '/';
-	memcpy(t->path + t->len, name, n + 1);
-	t->len += n;
-	if (S_ISREG(st.st_mode))
-		rc = t->visit(t, dfd, name, &st);
-	else if (S_ISDIR(st.st_mode) && t->depth < RELPATH_DEPTH_MAX) {
-		if ((fd = openat(dfd, name, RELPATH_DIR_FLAGS)) != -1) {
-			t->depth++;
-			rc = tree_walk(t, fd);
-			t->depth--;
-		} else if (errno != ENOENT && errno != ENOTDIR &&
-		    errno != ELOOP)
-			rc = -1;
-	}
+	rc = t->visit(t, dfd, name, &st);
 	t->len = save;
 	t->path[save] = '\0';
 	return rc;
 }
 
-/* Walks the folder fd, which it takes over. */
+/* Lists the folder fd, which it takes over and closes. */
 static int
-tree_walk(struct tree *t, int fd)
+tree_list(struct tree *t, int fd, struct names *sub)
 {
 	struct dirent *de;
 	DIR           *d;
@@ -183,30 +249,64 @@ tree_walk(struct tree *t, int fd)
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.')
-			rc = tree_entry(t, dirfd(d), de->d_name);
+			rc = tree_entry(t, dirfd(d), de->d_name, sub);
 	closedir(d);
+	return rc;
+}
+
+/* Walks the sub-folder name of the current folder. */
+static int
+tree_down(struct tree *t, const char *name)
+{
+	size_t save = t->len, rsave = t->rlen;
+	int    rc = 0;
+
+	if (push(t->path, sizeof t->path, &t->len, name) == 0 &&
+	    push(t->rel, sizeof t->rel, &t->rlen, name) == 0) {
+		t->depth++;
+		rc = tree_walk(t);
+		t->depth--;
+	}
+	t->len = save;
+	t->path[save] = '\0';
+	t->rlen = rsave;
+	t->rel[rsave] = '\0';
+	return rc;
+}
+
+/*
+ * Walks the folder t->rel: its files first, then, once it is closed,
+ * its sub-folders.  A folder gone, or made a link, meanwhile is skipped.
+ */
+static int
+tree_walk(struct tree *t)
+{
+	struct names sub = { NULL, 0, 0 };
+	const char  *p;
+	int          fd, rc;
+
+	if ((fd = tree_open(t)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    0 : -1;
+	rc = tree_list(t, fd, &sub);
+	for (p = sub.buf; rc == 0 && p != NULL && p < sub.buf + sub.len;
+	    p += strlen(p) + 1)
+		rc = tree_down(t, p);
+	free(sub.buf);
 	return rc;
 }
 
 int
 tree_walk_at(struct tree *t, int base, const char *rel)
 {
-	struct walk w;
-	int         fd = -1, rc;
+	size_t n = strlen(rel);
 
-	if (rel[0] == '\0')
-		fd = openat(base, ".", RELPATH_DIR_FLAGS);
-	else if (walk_split(&w, rel, 0) == -1)
+	if (n >= sizeof t->rel)
 		return -1;
-	else {
-		/* a fresh description: its offset is not shared with base */
-		if ((rc = walk_open(&w, base, w.ncomp, 0)) == 0)
-			fd = openat(walk_dir(&w), ".", RELPATH_DIR_FLAGS);
-		walk_release(&w);
-		if (rc == 1)
-			return 0;
-	}
-	return fd == -1 ? -1 : tree_walk(t, fd);
+	memcpy(t->rel, rel, n + 1);
+	t->rlen = n;
+	t->base = base;
+	return tree_walk(t);
 }
 
 static int

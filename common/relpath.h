@@ -23,15 +23,18 @@
 int relpath_valid(const char *rel, int last_dot);
 
 /*
- * A path split into components, and the folders opened along it: fd[0]
- * is the borrowed base, fd[i] the folder comp[i-1].
+ * A path split into components, and the deepest folder opened along it:
+ * a walk holds one descriptor of its own, however deep it goes (a
+ * request's descriptors are counted: upgate(8), "FastCGI").  base is
+ * borrowed; dir is folder comp[depth-1], or -1 at depth 0.
  */
 struct walk {
 	char        buf[4096];
 	const char *comp[RELPATH_COMP_MAX];
 	size_t      ncomp;
-	int         fd[RELPATH_COMP_MAX + 1];
-	size_t      nfd;
+	int         base;
+	int         dir;
+	size_t      depth;
 };
 
 /* Splits rel as relpath_valid checks it; -1 when invalid. */
@@ -47,18 +50,26 @@ void walk_release(struct walk *);	/* closes what walk_open opened */
 int walk_dir(const struct walk *);	/* the deepest folder opened */
 const char *walk_last(const struct walk *);	/* the last component */
 
-/* Removes the folders of the walk that are now empty, deepest first. */
+/*
+ * Removes the folders of the walk that are now empty, deepest first,
+ * opening each parent again from base.
+ */
 void walk_prune(struct walk *);
 
 /*
  * A depth-first walk over the regular files of a tree, skipping every
  * name that starts with '.' and never following a symbolic link.  path
  * holds the current entry's path; visit returns 0 to go on, 1 to stop,
- * -1 on failure.
+ * -1 on failure.  A folder is listed whole and closed before its
+ * sub-folders are walked (each opened again from base), so the walk
+ * holds two descriptors at most, however deep the tree.
  */
 struct tree {
 	char      path[4096];
 	size_t    len;
+	char      rel[4096];	/* the current folder below base */
+	size_t    rlen;
+	int       base;		/* borrowed */
 	unsigned  depth;
 	int     (*visit)(struct tree *, int dfd, const char *name,
 		    const struct stat *);

@@ -14,8 +14,11 @@
  * client may trickle a body for as long as the server lets it.  So that
  * such clients cannot starve everyone else, --threads is the number of
  * workers always waiting: when the last waiting one takes a request, a
- * spare is started (up to POOL_MAX in all), and a spare ends once there
- * are enough waiting again.
+ * spare is started, and a spare ends once there are enough waiting
+ * again.  The pool grows as far as the descriptor limit (raised to its
+ * hard limit at start) allows at FDS_WORKER a worker; the worker that
+ * would leave none waiting answers 503 busy at once instead, so that a
+ * refusal never waits behind the stalled.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -25,12 +28,15 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -40,7 +46,23 @@
 
 #define THREADS_DEFAULT 4
 #define THREADS_MAX     256	/* for --threads */
-#define POOL_MAX        1024	/* workers in all, spares included */
+#define POOL_MAX        1024	/* workers in all, whatever the limit */
+/*
+ * The descriptor budget.  The process keeps standard input, output and
+ * error, the listening socket and the stop pipe, and a margin for
+ * libraries.  An idle worker holds its epoll set, a kept connection, and
+ * its ledger: state_dir, and with `files` the lock file, usage/, files/,
+ * resv/ and a spare reservation file (with `postgresql`, a socket); the
+ * quota table is mapped, its file closed.  A request holds at most
+ * FDS_REQUEST more (upgate(8), "FastCGI").
+ */
+#define FDS_PROCESS     32
+#define FDS_IDLE        10	/* 8 counted, and a margin */
+#define FDS_REQUEST     16
+#define FDS_WORKER      (FDS_IDLE + FDS_REQUEST)
+#define POOL_MIN        2	/* one to serve, one to refuse */
+#define REFUSE_QUIET_MS 100	/* a refused body: silence that ends it */
+#define REFUSE_DRAIN_MS 1000	/* and the longest it is read */
 #define STACK_SIZE      (512 * 1024)	/* bodies and replies are on the heap */
 #define BACKLOG         128
 
@@ -165,6 +187,7 @@ wait_for_work(const FCGX_Request *req, int ep)
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t  pool_empty = PTHREAD_COND_INITIALIZER;
 static int pool_base;	/* workers always waiting: --threads */
+static int pool_max = POOL_MIN;	/* workers in all: set by main */
 static int pool_alive;
 static int pool_busy;
 
@@ -187,14 +210,23 @@ pool_spawn(void)
 	return r;
 }
 
-/* A request was taken: if no worker is left waiting, start a spare. */
-static void
+/*
+ * A request was taken: if no worker is left waiting, a spare is started.
+ * 0 to serve the request; -1 when no spare could be (the pool is at its
+ * most, or the system refused a thread): the caller answers it 503 busy
+ * at once, and so is the one worker free to refuse the next.
+ */
+static int
 pool_take(void)
 {
+	int r = 0;
+
 	pthread_mutex_lock(&pool_lock);
-	if (++pool_busy == pool_alive && pool_alive < POOL_MAX)
-		(void)pool_spawn();
+	if (++pool_busy == pool_alive &&
+	    (pool_alive >= pool_max || pool_spawn() != 0))
+		r = -1;
 	pthread_mutex_unlock(&pool_lock);
+	return r;
 }
 
 /* A request is done: 1 when this worker is a spare no longer needed. */
@@ -219,6 +251,38 @@ pool_leave(void)
 	if (--pool_alive == 0)
 		pthread_cond_signal(&pool_empty);
 	pthread_mutex_unlock(&pool_lock);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * After a 503 busy with the body still coming: what arrives within a
+ * moment is read and dropped, for a server that sends the body whole
+ * before it reads the reply; then the connection's reading side is shut,
+ * so that FCGX_Finish_r closes it at once instead of draining a client
+ * that trickles or stalls — the one worker free to refuse must not wait
+ * on it.  The connection is not kept: its records were cut.
+ */
+static void
+refuse_drain(FCGX_Request *req)
+{
+	struct pollfd pfd = { req->ipcFd, POLLIN, 0 };
+	int64_t       end = now_ms() + REFUSE_DRAIN_MS;
+	char          buf[4096];
+
+	(void)FCGX_FFlush(req->out);
+	while (now_ms() < end && poll(&pfd, 1, REFUSE_QUIET_MS) > 0 &&
+	    read(req->ipcFd, buf, sizeof buf) > 0)
+		;
+	req->keepConnection = 0;
+	(void)shutdown(req->ipcFd, SHUT_RD);
 }
 
 static void *
@@ -246,12 +310,14 @@ worker(void *arg)
 			continue;
 		if (rc < 0)
 			break;
-		pool_take();
 		/*
 		 * A body left unread is drained by FCGX_Finish_r, which
 		 * half-closes the connection and reads until its end.
 		 */
-		(void)gate_handle(&g, &io);
+		if (pool_take() == 0)
+			(void)gate_handle(&g, &io);
+		else if (gate_refuse_busy(&g, &io))
+			refuse_drain(&req);
 		FCGX_Finish_r(&req);
 		spare = pool_give_back();
 	}
@@ -309,6 +375,34 @@ install_signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/*
+ * Raises the soft descriptor limit to the hard one and sizes the pool
+ * by it: (limit - FDS_PROCESS) / FDS_WORKER workers, at least POOL_MIN,
+ * at most POOL_MAX.
+ */
+static int
+pool_size(void)
+{
+	struct rlimit rl;
+	rlim_t        n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return POOL_MIN;
+	if (rl.rlim_cur != rl.rlim_max) {
+		n = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = n;	/* RLIM_INFINITY on some systems */
+	}
+	n = rl.rlim_cur;
+	if (n == RLIM_INFINITY || n >= FDS_PROCESS +
+	    (rlim_t)POOL_MAX * FDS_WORKER)
+		return POOL_MAX;
+	if (n < FDS_PROCESS + (rlim_t)POOL_MIN * FDS_WORKER)
+		return POOL_MIN;
+	return (int)((n - FDS_PROCESS) / FDS_WORKER);
 }
 
 /*
@@ -386,6 +480,12 @@ main(int argc, char *argv[])
 	    fcntl(listen_fd, F_GETFL) | O_NONBLOCK) == -1) {
 		perror("upgate.fcgi: listening socket");
 		return 1;
+	}
+	pool_max = pool_size();
+	if (threads > pool_max) {
+		fprintf(stderr, "upgate.fcgi: --threads %d lowered to %d: the "
+		    "descriptor limit allows no more\n", threads, pool_max);
+		threads = pool_max;
 	}
 	run_pool(threads);
 	return 0;
