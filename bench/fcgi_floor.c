@@ -1,10 +1,11 @@
 /*
  * fcgi_floor: the least a FastCGI responder can do, for bench/ledger.py.
  * It answers every request with a fixed answer of the size upgate's
- * would have (507 with a JSON body for a PUT, 200 with the quota JSON
- * for anything else), reading nothing and touching no file: the cost of
- * the FastCGI round trip through the server and libfcgi, which every
- * answer of upgate.fcgi pays too.  Threads as the libfcgi example
+ * would have, touching no file: 507 with a JSON body for a PUT to
+ * /refused.bin (reading nothing), 201 for any other PUT once its body
+ * is read, 200 with the quota JSON for anything else.  The cost of the
+ * FastCGI round trip through the server and libfcgi, which every answer
+ * of upgate.fcgi pays too.  Threads as the libfcgi example
  * (threaded.c): each accepts under one mutex.
  *
  * Started by lighttpd (bin-path), the socket on descriptor 0.
@@ -41,11 +42,40 @@ static const char status[] =
     "{\"user\":\"user01\",\"quota\":{\"limit\":1099511627776,\"used\":0,"
     "\"reserved\":0,\"available\":1099511627776,\"percentage_used\":0}}\n";
 
+static const char stored[] =
+    "Status: 201 Created\r\n"
+    "Content-Type: application/json\r\n"
+    "Cache-Control: no-store\r\n"
+    "Location: /floor/f.bin\r\n"
+    "X-Quota-Limit: 1099511627776\r\nX-Quota-Used: 4096\r\n"
+    "X-Quota-Remaining: 1099511623680\r\n"
+    "\r\n"
+    "{\"status\":201,\"files\":[{\"name\":\"f.bin\",\"size\":4096}],"
+    "\"quota\":{\"limit\":1099511627776,\"used\":4096,\"reserved\":0,"
+    "\"available\":1099511623680,\"percentage_used\":0}}\n";
+
+/* The answer for a request, reading the body of a PUT it stores. */
+static const char *
+answer_for(FCGX_Request *req)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	const char *info = FCGX_GetParam("PATH_INFO", req->envp);
+	char        buf[16384];
+
+	if (method == NULL || strcmp(method, "PUT") != 0)
+		return status;
+	if (info != NULL && strcmp(info, "/refused.bin") == 0)
+		return refusal;
+	while (FCGX_GetStr(buf, sizeof buf, req->in) > 0)
+		;
+	return stored;
+}
+
 static void *
 serve(void *arg)
 {
 	FCGX_Request req;
-	const char  *method, *answer;
+	const char  *answer;
 	int          rc;
 
 	(void)arg;
@@ -57,9 +87,7 @@ serve(void *arg)
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0)
 			break;
-		method = FCGX_GetParam("REQUEST_METHOD", req.envp);
-		answer = method != NULL && strcmp(method, "PUT") == 0 ?
-		    refusal : status;
+		answer = answer_for(&req);
 		FCGX_PutStr(answer, (int)strlen(answer), req.out);
 		FCGX_Finish_r(&req);
 	}
