@@ -69,7 +69,8 @@ static int
 open_state(struct request *rq, int *down)
 {
 	const struct config *cfg = &rq->g->cfg;
-	struct ledger_config lc = { cfg->state_dir, cfg->ledger_uri, cfg->sync };
+	struct ledger_config lc = { cfg->state_dir, cfg->ledger_uri, cfg->sync,
+	    rq->g->shared };
 	enum ledger_err      e;
 
 	*down = 0;

@@ -22,6 +22,8 @@ struct gate {
 	int                 have_cfg;
 	struct quota_table *quota;
 	struct ledger       ledger;	/* open while cfg is; this thread's */
+	int                 shared;	/* other threads own gates too: set
+					   by the responder after gate_init */
 };
 
 void gate_init(struct gate *, const char *config_path);

@@ -29,8 +29,10 @@
  *
  * One struct ledger per thread: the `files` backend's locks belong to
  * the open file description, so two requests of one process exclude
- * each other only through descriptors of their own, and a database
- * connection serves one request at a time.
+ * each other only through descriptors of their own.  The `postgresql`
+ * backend's ledgers of one process share its database sessions (a
+ * ledger holds one only while it holds a lock, or for one call), and
+ * one more session holds the locks of the process's reservations.
  */
 #ifndef UPGATE_LEDGER_H
 #define UPGATE_LEDGER_H
@@ -56,6 +58,11 @@ struct ledger_config {
 	const char *state_dir;	/* always: the compiled quota index lives there */
 	const char *uri;	/* NULL: files; else a postgresql:// URI */
 	int         sync;	/* the configuration's `sync` */
+	int         shared;	/* 1: other threads open ledgers of this
+				   configuration at once (the responder's
+				   workers); 0: one thread does (the CGI,
+				   upgate-quota), whose one session may then
+				   hold its reservations' locks too */
 };
 
 struct ledger_ops;
@@ -170,9 +177,10 @@ enum ledger_err ledger_forget(struct ledger *, const char *rel);
 void ledger_reservation_init(struct reservation *);	/* id 0, fd -1 */
 
 /*
- * A reservation of bytes for user, live until r is released or its
- * owner is gone (this process; with a database, its session: a moment
- * after the process dies); tmprel (below upload_dir; NULL for none yet) is
+ * A reservation of bytes for user, live until r is released, l is
+ * closed, or its owner is gone (this process; with a database, the
+ * session that holds its lock: a moment after the process dies);
+ * tmprel (below upload_dir; NULL for none yet) is
  * its first path, named before the file exists.  On failure r is as
  * after ledger_reservation_init.
  */

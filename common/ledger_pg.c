@@ -5,16 +5,25 @@
  * backend's and a session that ends (its handler died, its host
  * vanished) drops them all at once.
  *
+ * Sessions are the process's, not the ledger's (pgpool.h): a ledger
+ * borrows one when a call needs it — at the first lock of a scope, or
+ * for an unscoped call — and gives it back once it holds no lock, so a
+ * request whose body streams holds none, and a responder of a thousand
+ * slow uploads opens a few.  The lock of every live reservation of the
+ * process is held by one more session, the pool's holder.
+ *
  * Two advisory lock spaces, which PostgreSQL keeps apart (objsubid 1
  * and 2 in pg_locks):
  *   bigint keys     user, file and global locks (ledger_lock_*), taken
- *                   and released by the scope;
+ *                   and released by the scope, in its borrowed session;
  *   int4 pairs      one per reservation, the high and low halves of its
- *                   63-bit id, held by its owner's session for as long
- *                   as the reservation lives.  Nobody holding it means
- *                   the owner is gone.
- * So ledger_unlock releases the keys it took one by one: pg_advisory_
- * unlock_all would end the reservations too.
+ *                   63-bit id, held by the holder for as long as the
+ *                   reservation lives.  Nobody holding it means the
+ *                   process that made it is gone.
+ * So ledger_unlock releases the keys it took one by one: the session
+ * goes back to the pool without them, and, where it is the holder too
+ * (the CGI's one session), pg_advisory_unlock_all would end the
+ * reservations.
  *
  * Every change is one autocommitted statement, durable on return with
  * synchronous_commit on (sync = yes); a change that moves records and
@@ -41,6 +50,7 @@
 #include "ledger.h"
 #include "names.h"
 #include "number.h"
+#include "pgpool.h"
 #include "relpath.h"
 
 #define SCHEMA_VERSION	1
@@ -65,27 +75,21 @@ struct held {
 	int     shared;
 };
 
+/*
+ * A ledger's state: the session it borrowed, if any, and its scope.
+ * It holds s while its scope holds a lock, or while a call runs (depth:
+ * a walk's callback may call the ledger again), never longer.
+ */
 struct pg {
-	PGconn     *conn;
-	uint64_t    session;	/* connections made: a reservation's lock
-				   lives in one of them */
+	struct pgpool *pool;
+	struct pgsess *s;	/* borrowed, or NULL */
+	int         depth;	/* calls running */
+	int         drop;	/* s keeps locks it could not release */
 	int         lost;	/* the session broke inside a lock scope */
-	int         lock_ms;	/* the session's lock_timeout */
-	int         stmt_ms;	/* its statement_timeout; 0: the URI's */
 	int         sync;
-	int         settled;	/* session_setup done on this session */
-	int64_t    *own;	/* ids of the reservations whose locks this
-				   session holds (made here, not released) */
-	size_t      nown, ownmax;
 	char        state[6];	/* SQLSTATE of the last failure, or "" */
 	struct held held[HELD_MAX];
 	size_t      nheld;
-	/*
-	 * Mixed into every bigint lock key: a hash of the schema the
-	 * tables are in, so that two ledgers in one database (two sites,
-	 * each with its own schema) never wait for each other's locks.
-	 */
-	int64_t     salt;
 };
 
 /* Text parameters, numbers formatted in place, bytea ones in binary. */
@@ -95,6 +99,8 @@ struct args {
 	int         fmt[ARGS_MAX];
 	char        num[ARGS_MAX][24];
 	int         n;
+	int         own;	/* 1 + the parameter of the ids whose locks
+				   the session holds itself (arg_own); 0 */
 };
 
 static void
@@ -119,6 +125,18 @@ arg_int(struct args *a, int64_t x)
 {
 	snprintf(a->num[a->n], sizeof a->num[a->n], "%" PRId64, x);
 	arg_text(a, a->num[a->n]);
+}
+
+/*
+ * An int8[] of the reservations whose locks the statement's own session
+ * holds: those of the process when it runs on the holder, else none.
+ * Filled in when the statement runs (exec_on), under the holder's mutex.
+ */
+static void
+arg_own(struct args *a)
+{
+	a->own = a->n + 1;
+	arg_text(a, "{}");
 }
 
 static void
@@ -148,13 +166,15 @@ state_err(const char *state)
 }
 
 /*
- * Maps a failed statement (res may be NULL) to the layer's error and
- * writes the cause: "postgresql:what:SQLSTATE", no values, no secrets.
- * A session that broke while locks were held leaves the scope lost:
- * those locks are gone, so nothing more may run under it (see ready).
+ * Maps a failed statement on session s (res may be NULL) to the layer's
+ * error and writes the cause: "postgresql:what:SQLSTATE", no values,
+ * no secrets.  When s is the ledger's own and broke while locks were
+ * held, the scope is lost: those locks are gone, so nothing more may
+ * run under it (see enter).
  */
 static enum ledger_err
-fail(struct ledger *l, const char *what, const PGresult *res)
+fail_on(struct ledger *l, const struct pgsess *s, const char *what,
+    const PGresult *res)
 {
 	struct pg      *p = l->be;
 	const char     *state = NULL;
@@ -165,9 +185,9 @@ fail(struct ledger *l, const char *what, const PGresult *res)
 	snprintf(p->state, sizeof p->state, "%s", state != NULL ? state : "");
 	if (state != NULL)
 		err = state_err(state);
-	if (PQstatus(p->conn) != CONNECTION_OK) {
+	if (PQstatus(s->conn) != CONNECTION_OK) {
 		err = LEDGER_DOWN;
-		if (p->nheld > 0) {
+		if (s == p->s && p->nheld > 0) {
 			p->nheld = 0;
 			p->lost = 1;
 		}
@@ -180,36 +200,83 @@ fail(struct ledger *l, const char *what, const PGresult *res)
 
 /* "call:first line of libpq's message", for a failed connection. */
 static void
-conn_cause(struct ledger *l, const char *call)
+conn_cause(struct ledger *l, const PGconn *conn, const char *call)
 {
 	const char *msg = "out of memory";
 	size_t      len;
 
-	if (((struct pg *)l->be)->conn != NULL)
-		msg = PQerrorMessage(((struct pg *)l->be)->conn);
+	if (conn != NULL)
+		msg = PQerrorMessage(conn);
 	len = strcspn(msg, "\n");
 	snprintf(l->cause, sizeof l->cause, "%s:%.*s", call, (int)len, msg);
 }
 
 /*
- * Runs sql with a's parameters; the result when its status is want
- * (the caller PQclears it), else NULL with *err and l->cause set.
+ * Runs sql on s with a's parameters.  A holder lent as the ledger's
+ * session runs it under the holder's mutex, unless the caller holds
+ * that already (held); so does a statement with arg_own's parameter,
+ * whose ids must not change before it ran.  NULL only when out of
+ * memory.
  */
+static PGresult *
+exec_on(struct ledger *l, struct pgsess *s, int held, const char *sql,
+    const struct args *a)
+{
+	struct pg  *p = l->be;
+	const char *v[ARGS_MAX];
+	char       *own = NULL;
+	PGresult   *res = NULL;
+	int         lock = s->holder && !held, n = a != NULL ? a->n : 0;
+	uint64_t    gen;
+
+	if (n > 0)
+		memcpy(v, a->v, (size_t)n * sizeof v[0]);
+	if (lock)
+		(void)pgpool_holder_lock(p->pool, &gen);
+	if (a != NULL && a->own > 0 && s->holder &&
+	    (own = pgpool_own_array(p->pool, NULL)) != NULL)
+		v[a->own - 1] = own;
+	if (a == NULL || a->own == 0 || !s->holder || own != NULL)
+		res = PQexecParams(s->conn, sql, n, NULL, n > 0 ? v : NULL,
+		    a != NULL ? a->len : NULL, a != NULL ? a->fmt : NULL, 0);
+	if (lock)
+		pgpool_holder_unlock(p->pool);
+	free(own);
+	return res;
+}
+
+/*
+ * Runs sql on s (see exec_on); the result when its status is want (the
+ * caller PQclears it), else NULL with *err and l->cause set.
+ */
+static PGresult *
+run_on(struct ledger *l, struct pgsess *s, int held, const char *what,
+    const char *sql, const struct args *a, ExecStatusType want,
+    enum ledger_err *err)
+{
+	PGresult *res;
+
+	res = exec_on(l, s, held, sql, a);
+	if (res != NULL && PQresultStatus(res) == want)
+		return res;
+	*err = fail_on(l, s, what, res);
+	PQclear(res);
+	return NULL;
+}
+
+/* run_on the ledger's session. */
 static PGresult *
 run(struct ledger *l, const char *what, const char *sql,
     const struct args *a, ExecStatusType want, enum ledger_err *err)
 {
-	struct pg *p = l->be;
-	PGresult  *res;
+	return run_on(l, ((struct pg *)l->be)->s, 0, what, sql, a, want, err);
+}
 
-	res = PQexecParams(p->conn, sql, a != NULL ? a->n : 0, NULL,
-	    a != NULL ? a->v : NULL, a != NULL ? a->len : NULL,
-	    a != NULL ? a->fmt : NULL, 0);
-	if (res != NULL && PQresultStatus(res) == want)
-		return res;
-	*err = fail(l, what, res);
-	PQclear(res);
-	return NULL;
+/* A statement on the ledger's session whose outcome does not matter. */
+static void
+run_quiet(struct ledger *l, const char *sql, const struct args *a)
+{
+	PQclear(exec_on(l, ((struct pg *)l->be)->s, 0, sql, a));
 }
 
 /* Runs a statement whose result only says whether it worked. */
@@ -358,19 +425,18 @@ static const char SQL_SCHEMA[] =
     " WHERE NOT EXISTS (SELECT FROM upgate_schema)";
 
 static enum ledger_err
-schema_create(struct ledger *l)
+schema_create(struct ledger *l, struct pgsess *s)
 {
-	struct pg      *p = l->be;
 	enum ledger_err err;
 	const char     *msg;
 	PGresult       *res;
 
-	res = PQexec(p->conn, SQL_SCHEMA);
+	res = PQexec(s->conn, SQL_SCHEMA);
 	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		return LEDGER_OK;
 	}
-	err = fail(l, "schema", res);
+	err = fail_on(l, s, "schema", res);
 	/* the missing right is what the operator needs to read */
 	if (res != NULL && (msg = PQresultErrorField(res,
 	    PG_DIAG_MESSAGE_PRIMARY)) != NULL)
@@ -425,7 +491,7 @@ static const char SQL_SETUP[] =
     "  AND table_schema = ANY(current_schemas(false)))";
 
 static PGresult *
-setup_run(struct ledger *l, enum ledger_err *err)
+setup_run(struct ledger *l, struct pgsess *s, enum ledger_err *err)
 {
 	struct pg        *p = l->be;
 	PQconninfoOption *opts;
@@ -434,7 +500,7 @@ setup_run(struct ledger *l, enum ledger_err *err)
 	PGresult         *res;
 	int               own_ka;
 
-	if ((opts = PQconninfo(p->conn)) == NULL) {
+	if ((opts = PQconninfo(s->conn)) == NULL) {
 		snprintf(l->cause, sizeof l->cause, "PQconninfo:ENOMEM");
 		*err = LEDGER_IO;
 		return NULL;
@@ -445,40 +511,37 @@ setup_run(struct ledger *l, enum ledger_err *err)
 	ka = conn_option(opts, "keepalives");
 	own_ka = strstr(options, "tcp_keepalives") == NULL &&
 	    (ka == NULL || strcmp(ka, "0") != 0);
-	p->stmt_ms = strstr(options, "statement_timeout") == NULL ?
+	s->stmt_ms = strstr(options, "statement_timeout") == NULL ?
 	    STMT_TIMEOUT_MS : 0;
-	p->lock_ms = LEDGER_LOCK_TIMEOUT_MS;
-	arg_int(&a, p->lock_ms);
-	if (p->stmt_ms > 0)
-		arg_int(&a, p->stmt_ms);
+	s->lock_ms = LEDGER_LOCK_TIMEOUT_MS;
+	arg_int(&a, s->lock_ms);
+	if (s->stmt_ms > 0)
+		arg_int(&a, s->stmt_ms);
 	else
 		arg_text(&a, NULL);
 	arg_text(&a, p->sync ? NULL : "off");
 	arg_text(&a, own_ka ? conn_option(opts, "keepalives_idle") : NULL);
 	arg_text(&a, own_ka ? conn_option(opts, "keepalives_interval") : NULL);
 	arg_text(&a, own_ka ? conn_option(opts, "keepalives_count") : NULL);
-	res = run(l, "setup", SQL_SETUP, &a, PGRES_TUPLES_OK, err);
+	res = run_on(l, s, 0, "setup", SQL_SETUP, &a, PGRES_TUPLES_OK, err);
 	PQconninfoFree(opts);
 	return res;
 }
 
 /* Settles a fresh session: settings, and the tables on first use. */
 static enum ledger_err
-session_setup(struct ledger *l)
+session_setup(struct ledger *l, struct pgsess *s)
 {
 	struct pg      *p = l->be;
 	enum ledger_err err = LEDGER_OK;
 	PGresult       *res;
 	int64_t         version;
 
-	p->settled = 0;
-	p->nheld = 0;
-	p->nown = 0;	/* a new session: the old one's locks are gone */
-	if ((res = setup_run(l, &err)) == NULL &&
+	if ((res = setup_run(l, s, &err)) == NULL &&
 	    strcmp(p->state, "42P01") == 0) {	/* undefined_table */
-		if ((err = schema_create(l)) != LEDGER_OK)
+		if ((err = schema_create(l, s)) != LEDGER_OK)
 			return err;
-		res = setup_run(l, &err);
+		res = setup_run(l, s, &err);
 	}
 	if (res == NULL)
 		return err;
@@ -488,29 +551,109 @@ session_setup(struct ledger *l)
 		    "postgresql:schema version %s", PQntuples(res) == 1 &&
 		    PQnfields(res) == 9 ? PQgetvalue(res, 0, 6) : "?");
 		err = LEDGER_IO;
-	} else {
-		p->salt = (int64_t)ledger_key_hash('s', PQgetvalue(res, 0, 8));
-		p->settled = 1;
-	}
+	} else
+		s->salt = (int64_t)ledger_key_hash('s', PQgetvalue(res, 0, 8));
 	PQclear(res);
 	return err;
 }
 
 /*
- * Makes the connection usable for a call: a connection found broken
- * is reset once (its locks, and the locks of its reservations, went
- * with the old session).  A call inside a lock scope whose session
- * broke (scoped) fails until ledger_unlock ends that scope: the locks
- * it relies on are gone, and a new session would not have them.
+ * Opens a session, settled: never lent unsettled, where lock waits
+ * would have no bound.  The URI decides what it names; the defaults
+ * come before it in the arrays, since libpq lets a later keyword
+ * override an earlier one.
  */
 static enum ledger_err
-ready(struct ledger *l, int scoped)
+sess_open(struct ledger *l, struct pgsess **out)
 {
-	struct pg *p = l->be;
+	static const char *const kw[] = {
+		"connect_timeout", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count",
+		"fallback_application_name", "dbname", NULL
+	};
+	const char     *val[] = { "5", "1", "30", "10", "3", "upgate",
+	    pgpool_uri(((struct pg *)l->be)->pool), NULL };
+	enum ledger_err err = LEDGER_DOWN;
+	struct pgsess  *s;
 
-	if (p == NULL || p->conn == NULL)
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		ledger_cause(l, "calloc");
 		return LEDGER_IO;
-	if (PQstatus(p->conn) != CONNECTION_OK && p->nheld > 0) {
+	}
+	s->lock_ms = -1;
+	if ((s->conn = PQconnectdbParams(kw, val, 1)) == NULL) {
+		conn_cause(l, NULL, "PQconnectdb");
+		err = LEDGER_IO;
+	} else if (PQstatus(s->conn) != CONNECTION_OK)
+		conn_cause(l, s->conn, "PQconnectdb");
+	else {
+		PQsetNoticeProcessor(s->conn, quiet, NULL);
+		err = session_setup(l, s);
+	}
+	if (err != LEDGER_OK) {
+		pgpool_sess_free(s);
+		return err;
+	}
+	*out = s;
+	return LEDGER_OK;
+}
+
+/*
+ * Borrows a session, waiting at most ms for one: LEDGER_BUSY when every
+ * one the pool may have stays lent that long.  A server that refuses
+ * one more connection (max_connections) while sessions of this process
+ * are lent is waited for the same way: one of them comes back soon.
+ */
+static enum ledger_err
+borrow(struct ledger *l, int ms)
+{
+	struct pg      *p = l->be;
+	struct timespec deadline;
+	struct pgsess  *s;
+	enum ledger_err err;
+
+	pgpool_deadline(&deadline, ms);
+	for (;;) {
+		switch (pgpool_take(p->pool, &deadline, &s)) {
+		case PGPOOL_GOT:
+			p->s = s;
+			return LEDGER_OK;
+		case PGPOOL_TIMEOUT:
+			snprintf(l->cause, sizeof l->cause,
+			    "postgresql:no session free in time");
+			return LEDGER_BUSY;
+		case PGPOOL_OPEN:
+			break;
+		}
+		err = sess_open(l, &s);
+		pgpool_opened(p->pool, s);
+		if (err == LEDGER_OK) {
+			p->s = s;
+			return LEDGER_OK;
+		}
+		if (err != LEDGER_DOWN || pgpool_wait(p->pool, &deadline) == -1)
+			return err;
+	}
+}
+
+/*
+ * Starts a call: the ledger's session, borrowed (waiting at most ms)
+ * when it holds none.  A call inside a lock scope whose session broke
+ * (scoped) fails until ledger_unlock ends that scope: the locks it
+ * relies on are gone, and another session would not have them.  Every
+ * enter that succeeded is ended by leave.
+ */
+static enum ledger_err
+enter_ms(struct ledger *l, int scoped, int ms)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err;
+
+	if (p == NULL)
+		return LEDGER_IO;
+	if (p->s != NULL && p->nheld > 0 &&
+	    PQstatus(p->s->conn) != CONNECTION_OK) {
 		p->nheld = 0;
 		p->lost = 1;
 	}
@@ -519,32 +662,44 @@ ready(struct ledger *l, int scoped)
 		    "postgresql:session lost under a lock");
 		return LEDGER_DOWN;
 	}
-	if (PQstatus(p->conn) == CONNECTION_OK)
-		/* never run unsettled: lock waits would have no bound */
-		return p->settled ? LEDGER_OK : session_setup(l);
-	PQreset(p->conn);
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		conn_cause(l, "PQreset");
-		return LEDGER_DOWN;
-	}
-	p->session++;
-	return session_setup(l);
+	if (p->s == NULL && (err = borrow(l, ms)) != LEDGER_OK)
+		return err;
+	p->depth++;
+	return LEDGER_OK;
 }
 
+static enum ledger_err
+enter(struct ledger *l, int scoped)
+{
+	return enter_ms(l, scoped, LEDGER_LOCK_TIMEOUT_MS);
+}
+
+/* Ends a call: the session goes back unless a lock scope holds it. */
+static void
+leave(struct ledger *l)
+{
+	struct pg *p = l->be;
+
+	if (--p->depth > 0 || p->nheld > 0 || p->s == NULL)
+		return;
+	pgpool_give(p->pool, p->s, p->drop);
+	p->s = NULL;
+	p->drop = 0;
+}
+
+static void pg_unlock(struct ledger *);
+static void unhold_all(struct ledger *);
+
 /*
- * The URI decides what it names; the defaults come before it in the
- * arrays, since libpq lets a later keyword override an earlier one.
+ * Joins the process's pool of sessions for the URI, and makes sure one
+ * session works (a database that cannot be reached: LEDGER_DOWN), with
+ * the tables made on first use.  A pool so busy that no session comes
+ * back in time works: the calls will wait for theirs.
  */
 static enum ledger_err
 pg_open(struct ledger *l, const struct ledger_config *cfg)
 {
-	static const char *const kw[] = {
-		"connect_timeout", "keepalives", "keepalives_idle",
-		"keepalives_interval", "keepalives_count",
-		"fallback_application_name", "dbname", NULL
-	};
-	const char     *val[] = { "5", "1", "30", "10", "3", "upgate",
-	    cfg->uri, NULL };
+	enum ledger_err err;
 	struct pg      *p;
 
 	if ((p = calloc(1, sizeof *p)) == NULL) {
@@ -553,24 +708,22 @@ pg_open(struct ledger *l, const struct ledger_config *cfg)
 	}
 	l->be = p;
 	p->sync = cfg->sync;
-	p->session = 1;
-	if ((p->conn = PQconnectdbParams(kw, val, 1)) == NULL) {
-		conn_cause(l, "PQconnectdb");
+	if ((p->pool = pgpool_attach(cfg->uri, cfg->sync, cfg->shared)) ==
+	    NULL) {
+		ledger_cause(l, "pgpool_attach");
 		return LEDGER_IO;
 	}
-	PQsetNoticeProcessor(p->conn, quiet, NULL);
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		conn_cause(l, "PQconnectdb");
-		return LEDGER_DOWN;
-	}
-	return session_setup(l);
+	if ((err = enter(l, 0)) == LEDGER_OK)
+		leave(l);
+	return err == LEDGER_BUSY ? LEDGER_OK : err;
 }
 
 /*
- * Ending the session releases every lock it held, reservations' too;
- * but the server ends it a moment after the connection closes.  Locks
- * still held are released first, so that once this returns, a user
- * waiting for them gets them and the reservations left are dead.
+ * The locks of the scope and of the reservations made here are
+ * released first, so that once this returns a user waiting for them
+ * gets them and those reservations are dead (the server would end a
+ * closed session's locks only a moment later); the last ledger of the
+ * pool closes its sessions.
  */
 static void
 pg_close(struct ledger *l)
@@ -579,12 +732,14 @@ pg_close(struct ledger *l)
 
 	if (p == NULL)
 		return;
-	if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK &&
-	    (p->nheld > 0 || p->nown > 0))
-		PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock_all()"));
-	if (p->conn != NULL)
-		PQfinish(p->conn);
-	free(p->own);
+	if (p->s != NULL) {
+		p->depth = 0;
+		pg_unlock(l);
+	}
+	if (p->pool != NULL) {
+		unhold_all(l);
+		pgpool_detach(p->pool);
+	}
 	free(p);
 	l->be = NULL;
 }
@@ -602,6 +757,22 @@ elapsed_ms(const struct timespec *since)
 }
 
 /*
+ * What is left of a wait of ms begun at start, 0 for a try: all of it
+ * while the waits so far (a session, a first lock) took less than
+ * LOCK_SLACK_MS — a round trip's worth less would change lock_timeout,
+ * and cost two more, in every request.
+ */
+static int
+wait_left(int ms, const struct timespec *start)
+{
+	long left = ms - elapsed_ms(start);
+
+	if (ms - left < LOCK_SLACK_MS)
+		left = ms;
+	return ms <= 0 || left <= 0 ? 0 : (int)left;
+}
+
+/*
  * The session's lock_timeout becomes ms.  The statement timeout, armed
  * when a statement starts, would otherwise cut a longer wait short: it
  * is raised to ms too (either ends a lock wait as LEDGER_BUSY).
@@ -614,17 +785,17 @@ set_lock_timeout(struct ledger *l, int ms)
 	enum ledger_err err;
 
 	arg_int(&a, ms);
-	if (p->stmt_ms > 0)
+	if (p->s->stmt_ms > 0)
 		arg_int(&a, ms > STMT_TIMEOUT_MS ? ms : STMT_TIMEOUT_MS);
 	else
 		arg_text(&a, NULL);
-	p->lock_ms = -1;	/* unknown until it succeeds */
+	p->s->lock_ms = -1;	/* unknown until it succeeds */
 	err = run_void(l, "lock_timeout", "SELECT set_config('lock_timeout',"
 	    " $1, false), set_config('statement_timeout', coalesce($2,"
 	    " current_setting('statement_timeout')), false)", &a,
 	    PGRES_TUPLES_OK);
 	if (err == LEDGER_OK)
-		p->lock_ms = ms;
+		p->s->lock_ms = ms;
 	return err;
 }
 
@@ -662,7 +833,7 @@ lock_key(struct ledger *l, int64_t key, int shared, int ms)
 		snprintf(l->cause, sizeof l->cause, "postgresql:too many locks");
 		return LEDGER_IO;
 	}
-	if (!try && p->lock_ms != ms &&
+	if (!try && p->s->lock_ms != ms &&
 	    (err = set_lock_timeout(l, ms)) != LEDGER_OK)
 		return err;
 	arg_int(&a, key);
@@ -691,40 +862,29 @@ unlock_last(struct ledger *l)
 		return;
 	p->nheld--;
 	arg_int(&a, p->held[p->nheld].key);
-	PQclear(PQexecParams(p->conn, p->held[p->nheld].shared ?
+	run_quiet(l, p->held[p->nheld].shared ?
 	    "SELECT pg_advisory_unlock_shared($1::int8)" :
-	    "SELECT pg_advisory_unlock($1::int8)", 1, NULL, a.v, NULL, NULL,
-	    0));
+	    "SELECT pg_advisory_unlock($1::int8)", &a);
 }
 
+/* The global lock shared, then key, all within timeout_ms of start. */
 static enum ledger_err
-lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms)
+lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms,
+    const struct timespec *start)
 {
 	struct pg      *p = l->be;
 	enum ledger_err err;
-	struct timespec start;
-	long            left;
 	int             took = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (!holds(p, KEY_GLOBAL ^ p->salt, 1) &&
-	    !holds(p, KEY_GLOBAL ^ p->salt, 0)) {
-		if ((err = lock_key(l, KEY_GLOBAL ^ p->salt, 1, timeout_ms)) !=
-		    LEDGER_OK)
+	if (!holds(p, KEY_GLOBAL ^ p->s->salt, 1) &&
+	    !holds(p, KEY_GLOBAL ^ p->s->salt, 0)) {
+		if ((err = lock_key(l, KEY_GLOBAL ^ p->s->salt, 1,
+		    wait_left(timeout_ms, start))) != LEDGER_OK)
 			return err;
 		took = 1;
 	}
-	/*
-	 * What is left of the wait, once the first one really waited:
-	 * a round trip's worth less would change lock_timeout, and cost
-	 * two more, in every request.
-	 */
-	left = timeout_ms - elapsed_ms(&start);
-	if (timeout_ms - left < LOCK_SLACK_MS)
-		left = timeout_ms;
-	err = lock_key(l, key, 0, timeout_ms <= 0 || left <= 0 ? 0 :
-	    (int)left);
-	if (err != LEDGER_OK && took && PQstatus(p->conn) == CONNECTION_OK)
+	err = lock_key(l, key, 0, wait_left(timeout_ms, start));
+	if (err != LEDGER_OK && took && PQstatus(p->s->conn) == CONNECTION_OK)
 		unlock_last(l);
 	return err;
 }
@@ -732,37 +892,46 @@ lock_scoped_once(struct ledger *l, int64_t key, int timeout_ms)
 /*
  * Every request holds the global lock shared, under the lock it asks
  * for, so that the operator's ledger_lock_all excludes them all while
- * they never exclude each other.  The whole wait is bounded by
- * timeout_ms.
+ * they never exclude each other.  The whole wait — for a session, then
+ * for the locks — is bounded by timeout_ms.
  *
  * A lock that fails leaves the scope as it found it: when it was to
- * open one, nothing was lost, whatever happened to the session.  And a
- * session found dead at once (the server restarted since the last
- * request of a long-lived responder) is reset and the lock asked again.
+ * open one, nothing was lost, whatever happened to the session, and
+ * the session goes back.  And a session found dead at once (the server
+ * restarted since it was last used) goes back, closed, and the lock is
+ * asked again in another.
  */
 static enum ledger_err
 lock_scoped(struct ledger *l, char domain, const char *name, int timeout_ms)
 {
 	struct pg      *p = l->be;
 	enum ledger_err err;
-	struct timespec start;
+	struct timespec start, asked;
 	size_t          before;
 	int64_t         key;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
-		return err;
-	key = (int64_t)ledger_key_hash(domain, name) ^ p->salt;
-	before = p->nheld;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	err = lock_scoped_once(l, key, timeout_ms);
-	if (err == LEDGER_OK || before > 0)
+	if ((err = enter_ms(l, 1, timeout_ms)) != LEDGER_OK)
 		return err;
-	p->lost = 0;
-	if (err == LEDGER_DOWN && PQstatus(p->conn) != CONNECTION_OK &&
-	    elapsed_ms(&start) < LOCK_SLACK_MS &&
-	    (err = ready(l, 1)) == LEDGER_OK &&
-	    (err = lock_scoped_once(l, key, timeout_ms)) != LEDGER_OK)
+	key = (int64_t)ledger_key_hash(domain, name) ^ p->s->salt;
+	before = p->nheld;
+	clock_gettime(CLOCK_MONOTONIC, &asked);
+	err = lock_scoped_once(l, key, timeout_ms, &start);
+	if (err != LEDGER_OK && before == 0) {
 		p->lost = 0;
+		if (err == LEDGER_DOWN &&
+		    PQstatus(p->s->conn) != CONNECTION_OK &&
+		    elapsed_ms(&asked) < LOCK_SLACK_MS) {
+			leave(l);
+			if ((err = enter_ms(l, 1, wait_left(timeout_ms,
+			    &start))) != LEDGER_OK)
+				return err;
+			if ((err = lock_scoped_once(l, key, timeout_ms,
+			    &start)) != LEDGER_OK)
+				p->lost = 0;
+		}
+	}
+	leave(l);
 	return err;
 }
 
@@ -783,14 +952,17 @@ pg_lock_all(struct ledger *l, int timeout_ms)
 {
 	struct pg      *p = l->be;
 	enum ledger_err err;
+	struct timespec start;
 	size_t          before;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if ((err = enter_ms(l, 1, timeout_ms)) != LEDGER_OK)
 		return err;
 	before = p->nheld;
-	if ((err = lock_key(l, KEY_GLOBAL ^ p->salt, 0, timeout_ms)) !=
-	    LEDGER_OK && before == 0)
+	if ((err = lock_key(l, KEY_GLOBAL ^ p->s->salt, 0,
+	    wait_left(timeout_ms, &start))) != LEDGER_OK && before == 0)
 		p->lost = 0;	/* as lock_scoped: no scope was opened */
+	leave(l);
 	return err;
 }
 
@@ -810,9 +982,10 @@ key_array(const struct pg *p, int shared, char *buf, size_t size)
 }
 
 /*
- * Releases the scope's locks in one statement.  Should that fail on a
- * live session, the session is reset instead: locks left held would
- * block the users they name for as long as this connection lives.
+ * Releases the scope's locks in one statement, and gives the session
+ * back.  Should that statement fail on a live session, the session is
+ * closed instead: locks left held would block the users they name for
+ * as long as it lives.
  */
 static void
 pg_unlock(struct ledger *l)
@@ -824,23 +997,25 @@ pg_unlock(struct ledger *l)
 	if (p == NULL)
 		return;
 	p->lost = 0;
-	if (p->nheld == 0 || PQstatus(p->conn) != CONNECTION_OK) {
+	if (p->s != NULL && p->nheld > 0 &&
+	    PQstatus(p->s->conn) == CONNECTION_OK) {
+		key_array(p, 0, excl, sizeof excl);
+		key_array(p, 1, shared, sizeof shared);
+		arg_text(&a, excl);
+		arg_text(&a, shared);
 		p->nheld = 0;
-		return;
+		if (run_void(l, "unlock", "SELECT count(pg_advisory_unlock(k))"
+		    " FROM unnest($1::int8[]) k UNION ALL"
+		    " SELECT count(pg_advisory_unlock_shared(k))"
+		    " FROM unnest($2::int8[]) k", &a, PGRES_TUPLES_OK) !=
+		    LEDGER_OK && PQstatus(p->s->conn) == CONNECTION_OK)
+			p->drop = 1;
 	}
-	key_array(p, 0, excl, sizeof excl);
-	key_array(p, 1, shared, sizeof shared);
-	arg_text(&a, excl);
-	arg_text(&a, shared);
 	p->nheld = 0;
-	if (run_void(l, "unlock", "SELECT count(pg_advisory_unlock(k))"
-	    " FROM unnest($1::int8[]) k UNION ALL"
-	    " SELECT count(pg_advisory_unlock_shared(k))"
-	    " FROM unnest($2::int8[]) k", &a, PGRES_TUPLES_OK) != LEDGER_OK &&
-	    PQstatus(p->conn) == CONNECTION_OK) {
-		PQreset(p->conn);
-		p->session++;
-		p->settled = 0;
+	if (p->s != NULL && p->depth == 0) {
+		pgpool_give(p->pool, p->s, p->drop);
+		p->s = NULL;
+		p->drop = 0;
 	}
 }
 
@@ -860,16 +1035,18 @@ pg_unlock(struct ledger *l)
  * other session holds it exclusively: an owner, or a reclaim that
  * claimed it (then the reservation counts as live a moment longer, the
  * safe side).  Two such tries never conflict, and they never wait, so
- * neither lock_timeout nor any lock order is involved.  This session's
- * own reservations would pass the try (locks are re-entrant): they are
- * live by their ids (struct pg's own), given as $2.  The CASE makes
- * the try come last, and the MATERIALIZED CTE keeps it to the user's
- * rows: a lock tried on another user's reservation would make that
- * user's reclaim skip it.
+ * neither lock_timeout nor any lock order is involved.  The locks of
+ * this process's reservations are the holder's, so in any other session
+ * the try fails for them; in the holder itself (the CGI's one session)
+ * they would pass it (locks are re-entrant): they are live by their ids
+ * then, given as $2 (arg_own; empty in any other session).  The CASE
+ * makes the try come last, and the MATERIALIZED CTE keeps it to the
+ * user's rows: a lock tried on another user's reservation would make
+ * that user's reclaim skip it.
  *
  * For the operator's reclaim of every user (recount, under ledger_
  * lock_all), pg_locks is read once: the granted int4-pair locks of this
- * database, as the ids they stand for.  It holds this session's locks
+ * database, as the ids they stand for.  It holds the holder's locks
  * too.
  */
 #define SQL_MINE(cols)							\
@@ -888,57 +1065,28 @@ pg_unlock(struct ledger *l)
 #define SQL_LIVE_HELD							\
     "(coalesce(r.expires > now(), false) OR r.id IN (SELECT id FROM held))"
 
-/*
- * "{id,...}": the ids of this session's reservations, as an int8[]
- * parameter; NULL when out of memory.  The caller frees it.
- */
-static char *
-own_array(const struct pg *p)
+/* user and the ids of the session's own reservations, as $1 and $2. */
+static void
+args_mine(struct args *a, const char *user)
 {
-	size_t size = p->nown * 21 + 3, len, i;
-	char  *buf;
-
-	if ((buf = malloc(size)) == NULL)
-		return NULL;
-	len = (size_t)snprintf(buf, size, "{");
-	for (i = 0; i < p->nown; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%s%" PRId64,
-		    i > 0 ? "," : "", p->own[i]);
-	snprintf(buf + len, size - len, "}");
-	return buf;
-}
-
-/* user and the ids of this session's reservations, as $1 and $2. */
-static enum ledger_err
-args_mine(struct ledger *l, struct args *a, const char *user, char **own)
-{
-	if ((*own = own_array(l->be)) == NULL) {
-		ledger_cause(l, "malloc");
-		return LEDGER_IO;
-	}
 	arg_text(a, user);
-	arg_text(a, *own);
-	return LEDGER_OK;
+	arg_own(a);
 }
 
 static enum ledger_err
-pg_usage(struct ledger *l, const char *user, struct usage *out)
+usage_run(struct ledger *l, const char *user, struct usage *out)
 {
 	struct args     a = { .n = 0 };
-	enum ledger_err err;
+	enum ledger_err err = LEDGER_OK;
 	PGresult       *res;
-	char           *own;
 
-	if ((err = ready(l, 1)) != LEDGER_OK ||
-	    (err = args_mine(l, &a, user, &own)) != LEDGER_OK)
-		return err;
+	args_mine(&a, user);
 	res = run(l, "usage", "WITH " SQL_MINE("id, bytes, expires")
 	    " SELECT coalesce((SELECT used FROM upgate_usage WHERE owner = $1),"
 	    " 0), (SELECT least(coalesce(sum(r.bytes), 0),"
 	    " 9223372036854775807)::int8 FROM mine r WHERE " SQL_LIVE_MINE "),"
 	    " (SELECT count(*) FROM mine r WHERE NOT " SQL_LIVE_MINE ")",
 	    &a, PGRES_TUPLES_OK, &err);
-	free(own);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1 || get_int(res, 0, 0, &out->used) == -1 ||
@@ -953,30 +1101,42 @@ pg_usage(struct ledger *l, const char *user, struct usage *out)
 }
 
 static enum ledger_err
+pg_usage(struct ledger *l, const char *user, struct usage *out)
+{
+	enum ledger_err err;
+
+	if ((err = enter(l, 1)) != LEDGER_OK)
+		return err;
+	err = usage_run(l, user, out);
+	leave(l);
+	return err;
+}
+
+static enum ledger_err
 pg_set_used(struct ledger *l, const char *user, int64_t used)
 {
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_text(&a, user);
 	arg_int(&a, used);
-	return run_cmd(l, "set_used", "INSERT INTO upgate_usage (owner, used)"
+	err = run_cmd(l, "set_used", "INSERT INTO upgate_usage (owner, used)"
 	    " VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE"
 	    " SET used = excluded.used", &a);
+	leave(l);
+	return err;
 }
 
 static int
-pg_record_get(struct ledger *l, const char *rel, struct record *out)
+record_get_run(struct ledger *l, const char *rel, struct record *out)
 {
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 	PGresult       *res;
 	int             rc;
 
-	if (ready(l, 1) != LEDGER_OK)
-		return -1;
 	arg_bytes(&a, rel);
 	res = run(l, "record_get", "SELECT owner, size FROM upgate_records"
 	    " WHERE sha256(rel) = sha256($1)", &a, PGRES_TUPLES_OK, &err);
@@ -994,21 +1154,35 @@ pg_record_get(struct ledger *l, const char *rel, struct record *out)
 	return rc;
 }
 
+static int
+pg_record_get(struct ledger *l, const char *rel, struct record *out)
+{
+	int rc;
+
+	if (enter(l, 1) != LEDGER_OK)
+		return -1;
+	rc = record_get_run(l, rel, out);
+	leave(l);
+	return rc;
+}
+
 static enum ledger_err
 pg_record_put(struct ledger *l, const char *rel, const struct record *rec)
 {
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_bytes(&a, rel);
 	arg_text(&a, rec->owner);
 	arg_int(&a, rec->size);
-	return run_cmd(l, "record_put", "INSERT INTO upgate_records"
+	err = run_cmd(l, "record_put", "INSERT INTO upgate_records"
 	    " (rel, owner, size) VALUES ($1, $2, $3)"
 	    " ON CONFLICT ((sha256(rel))) DO UPDATE"
 	    " SET owner = excluded.owner, size = excluded.size", &a);
+	leave(l);
+	return err;
 }
 
 static enum ledger_err
@@ -1017,11 +1191,13 @@ pg_record_drop(struct ledger *l, const char *rel)
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_bytes(&a, rel);
-	return run_cmd(l, "record_drop", "DELETE FROM upgate_records"
+	err = run_cmd(l, "record_drop", "DELETE FROM upgate_records"
 	    " WHERE sha256(rel) = sha256($1)", &a);
+	leave(l);
+	return err;
 }
 
 /*
@@ -1037,12 +1213,12 @@ pg_commit(struct ledger *l, const char *user, const char *rel, int64_t size)
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_bytes(&a, rel);
 	arg_text(&a, user);
 	arg_int(&a, size);
-	return run_cmd(l, "commit",
+	err = run_cmd(l, "commit",
 	    "WITH old AS (SELECT owner, size FROM upgate_records"
 	    "  WHERE sha256(rel) = sha256($1) FOR UPDATE),"
 	    " rec AS (INSERT INTO upgate_records (rel, owner, size)"
@@ -1058,6 +1234,8 @@ pg_commit(struct ledger *l, const char *user, const char *rel, int64_t size)
 	    " ON CONFLICT (owner) DO UPDATE SET used = least(greatest(u.used +"
 	    "  (SELECT d FROM delta WHERE delta.owner = u.owner), 0),"
 	    "  9223372036854775807)::int8", &a);
+	leave(l);
+	return err;
 }
 
 static enum ledger_err
@@ -1066,14 +1244,16 @@ pg_forget(struct ledger *l, const char *rel)
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_bytes(&a, rel);
-	return run_cmd(l, "forget",
+	err = run_cmd(l, "forget",
 	    "WITH d AS (DELETE FROM upgate_records"
 	    "  WHERE sha256(rel) = sha256($1) RETURNING owner, size)"
 	    " UPDATE upgate_usage u SET used = greatest(u.used - d.size, 0)"
 	    " FROM d WHERE u.owner = d.owner", &a);
+	leave(l);
+	return err;
 }
 
 /* ---- reservations ---- */
@@ -1087,79 +1267,165 @@ arg_resv(struct args *a, uint64_t id)
 }
 
 /*
- * The row and its lock in one statement, the lock first: whoever sees
- * the row (once committed) sees it held.  1 when made, 0 when the id
- * is taken (its lock is someone's), -1 on failure.
+ * The holder, its mutex held (until pgpool_holder_unlock), and its
+ * generation in *gen: a holder found dead is replaced by a new session,
+ * opened under that mutex (whoever else needs the holder meanwhile
+ * could not use a dead one).  NULL, the mutex released, on failure —
+ * LEDGER_DOWN too while a dead holder is still lent to a ledger as its
+ * session (pgpool.h).
+ */
+static struct pgsess *
+holder_get(struct ledger *l, uint64_t *gen, enum ledger_err *err)
+{
+	struct pg     *p = l->be;
+	struct pgsess *h;
+
+	h = pgpool_holder_lock(p->pool, gen);
+	if (h != NULL && pgpool_alive(h->conn))
+		return h;
+	if (h != NULL && !pgpool_holder_lost(p->pool)) {
+		pgpool_holder_unlock(p->pool);
+		snprintf(l->cause, sizeof l->cause, "postgresql:holder lost");
+		*err = LEDGER_DOWN;
+		return NULL;
+	}
+	if ((*err = sess_open(l, &h)) != LEDGER_OK) {
+		pgpool_holder_unlock(p->pool);
+		return NULL;
+	}
+	*gen = pgpool_holder_set(p->pool, h);
+	return h;
+}
+
+/* Releases id's lock in the holder h (its mutex held). */
+static void
+holder_unlock_id(struct ledger *l, struct pgsess *h, uint64_t id)
+{
+	struct args a = { .n = 0 };
+
+	arg_resv(&a, id);
+	if (PQstatus(h->conn) == CONNECTION_OK)
+		PQclear(exec_on(l, h, 1, "SELECT pg_advisory_unlock($1::int4,"
+		    " $2::int4)", &a));
+}
+
+/*
+ * id's lock in the holder h (its mutex held), and the row with it when
+ * h is the call's own session (the CGI's): in one statement then, the
+ * lock first.  1 when taken, 0 when the id is taken (its lock is
+ * someone's), -1 on failure.
  */
 static int
-resv_insert(struct ledger *l, const char *user, int64_t bytes, uint64_t id,
-    enum ledger_err *err)
+resv_lock(struct ledger *l, struct pgsess *h, const char *user,
+    int64_t bytes, uint64_t id, enum ledger_err *err)
 {
 	struct pg  *p = l->be;
 	struct args a = { .n = 0 };
 	PGresult   *res;
+	int         rc;
 
+	if (h != p->s) {
+		arg_resv(&a, id);
+		res = run_on(l, h, 1, "reserve", "SELECT pg_try_advisory_lock("
+		    "$1::int4, $2::int4)", &a, PGRES_TUPLES_OK, err);
+		if (res == NULL && PQstatus(h->conn) != CONNECTION_OK)
+			pgpool_holder_lost(p->pool);
+		rc = res == NULL ? -1 : get_bool(res, 0, 0);
+		PQclear(res);
+		return rc;
+	}
 	arg_int(&a, (int64_t)id);
 	arg_text(&a, user);
 	arg_int(&a, bytes);
 	arg_resv(&a, id);
-	res = run(l, "reserve", "INSERT INTO upgate_reservations"
+	res = run_on(l, h, 1, "reserve", "INSERT INTO upgate_reservations"
 	    " (id, owner, bytes) SELECT $1, $2, $3"
 	    " WHERE pg_try_advisory_lock($4::int4, $5::int4)", &a,
 	    PGRES_COMMAND_OK, err);
-	if (res != NULL) {
-		int rc = changed(res) == 1;
-
-		PQclear(res);
-		return rc;
+	if (res == NULL) {
+		/* the lock may have been taken before the row failed */
+		holder_unlock_id(l, h, id);
+		return -1;
 	}
-	/* the lock may have been taken before the row failed */
-	if (PQstatus(p->conn) == CONNECTION_OK)
-		PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock("
-		    "$1::int4, $2::int4)", 2, NULL, a.v + 3, NULL, NULL, 0));
-	return -1;
+	rc = changed(res) == 1;
+	PQclear(res);
+	return rc;
 }
 
-/* Room in p->own for one more id: 0, or -1 (out of memory). */
-static int
-own_room(struct pg *p)
+/*
+ * Ends id's lock in the holder, when it is still the holder of gen and
+ * holds it for this process.
+ */
+static void
+unhold(struct ledger *l, uint64_t id, uint64_t gen)
 {
-	size_t   max;
-	int64_t *own;
+	struct pg     *p = l->be;
+	struct pgsess *h;
+	uint64_t       now;
 
-	if (p->nown < p->ownmax)
-		return 0;
-	max = p->ownmax > 0 ? 2 * p->ownmax : 4;
-	if ((own = realloc(p->own, max * sizeof *own)) == NULL)
+	h = pgpool_holder_lock(p->pool, &now);
+	if (h != NULL && now == gen && pgpool_own_del(p->pool, (int64_t)id))
+		holder_unlock_id(l, h, id);
+	pgpool_holder_unlock(p->pool);
+}
+
+/*
+ * A reservation of id: its lock in the holder, then (in the call's
+ * session, unless that is the holder) its row — whoever sees the row,
+ * once committed, sees it held.  1 when made, with the holder's
+ * generation in *gen; 0 when the id is taken; -1 on failure.
+ */
+static int
+resv_make(struct ledger *l, const char *user, int64_t bytes, uint64_t id,
+    uint64_t *gen, enum ledger_err *err)
+{
+	struct pg     *p = l->be;
+	struct args    a = { .n = 0 };
+	struct pgsess *h;
+	PGresult      *res;
+	int            rc, with_row;
+
+	if ((h = holder_get(l, gen, err)) == NULL)
 		return -1;
-	p->own = own;
-	p->ownmax = max;
-	return 0;
+	with_row = h == p->s;
+	if ((rc = resv_lock(l, h, user, bytes, id, err)) == 1 &&
+	    pgpool_own_add(p->pool, (int64_t)id, p) == -1) {
+		ledger_cause(l, "realloc");
+		*err = LEDGER_IO;
+		holder_unlock_id(l, h, id);
+		rc = -1;
+	}
+	pgpool_holder_unlock(p->pool);
+	if (rc != 1 || with_row)
+		return rc;
+	arg_int(&a, (int64_t)id);
+	arg_text(&a, user);
+	arg_int(&a, bytes);
+	if ((res = run(l, "reserve", "INSERT INTO upgate_reservations"
+	    " (id, owner, bytes) VALUES ($1, $2, $3)", &a, PGRES_COMMAND_OK,
+	    err)) == NULL) {
+		unhold(l, id, *gen);
+		return -1;
+	}
+	PQclear(res);
+	return 1;
 }
 
 static enum ledger_err
-pg_reserve(struct ledger *l, const char *user, int64_t bytes,
+reserve_run(struct ledger *l, const char *user, int64_t bytes,
     struct reservation *r)
 {
-	struct pg      *p;
-	enum ledger_err err;
-	uint64_t        id;
+	enum ledger_err err = LEDGER_OK;
+	uint64_t        id, gen = 0;
 	int             tries, rc = 0;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
-		return err;
-	p = l->be;
-	if (own_room(p) == -1) {
-		ledger_cause(l, "realloc");
-		return LEDGER_IO;
-	}
 	for (tries = 0; tries < 4 && rc == 0; tries++) {
 		if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
 			ledger_cause(l, "getrandom");
 			return LEDGER_IO;
 		}
 		if ((id &= INT64_MAX) != 0 &&
-		    (rc = resv_insert(l, user, bytes, id, &err)) == -1)
+		    (rc = resv_make(l, user, bytes, id, &gen, &err)) == -1)
 			return err;
 	}
 	if (rc == 0) {
@@ -1170,20 +1436,45 @@ pg_reserve(struct ledger *l, const char *user, int64_t bytes,
 	r->fd = -1;
 	snprintf(r->user, sizeof r->user, "%s", user);
 	r->bytes = bytes;
-	r->end = (int64_t)p->session;	/* holds its lock */
-	p->own[p->nown++] = (int64_t)id;
+	r->end = (int64_t)gen;	/* the holder that holds its lock */
 	return LEDGER_OK;
 }
 
-/* r's lock lives in the session that made it; a reset ended it. */
 static enum ledger_err
-resv_ready(struct ledger *l, const struct reservation *r, int scoped)
+pg_reserve(struct ledger *l, const char *user, int64_t bytes,
+    struct reservation *r)
 {
 	enum ledger_err err;
 
-	if ((err = ready(l, scoped)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
-	if ((uint64_t)r->end != ((struct pg *)l->be)->session) {
+	err = reserve_run(l, user, bytes, r);
+	leave(l);
+	return err;
+}
+
+/*
+ * r's lock lives in the holder that took it: once that holder's session
+ * ended (found dead here without a round trip, or by a statement), the
+ * pool moved to another generation and r is lost — the calls on it
+ * fail, as a reclaim may have taken it already.
+ */
+static enum ledger_err
+resv_ready(struct ledger *l, const struct reservation *r)
+{
+	struct pg     *p = l->be;
+	struct pgsess *h;
+	uint64_t       gen;
+	int            ok;
+
+	h = pgpool_holder_lock(p->pool, &gen);
+	ok = h != NULL && (uint64_t)r->end == gen;
+	if (ok && !pgpool_alive(h->conn)) {
+		pgpool_holder_lost(p->pool);
+		ok = 0;
+	}
+	pgpool_holder_unlock(p->pool);
+	if (!ok) {
 		snprintf(l->cause, sizeof l->cause,
 		    "postgresql:reservation's session lost");
 		return LEDGER_DOWN;
@@ -1191,28 +1482,55 @@ resv_ready(struct ledger *l, const struct reservation *r, int scoped)
 	return LEDGER_OK;
 }
 
+/*
+ * A change to r's rows, sql; or, where the statement's session is not
+ * the holder, checked, which asks the server too whether r's lock is
+ * still held by another session (its shared try fails then; its last
+ * two parameters are r's pair), so that a holder whose session ended
+ * unseen from here (keepalives, an operator) fails the call as well.
+ * Either changes one row, or r is lost.
+ */
+static enum ledger_err
+resv_change(struct ledger *l, const char *what, const char *sql,
+    const char *checked, struct args *a, const struct reservation *r)
+{
+	struct pg      *p = l->be;
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+
+	if (!p->s->holder)
+		arg_resv(a, r->id);
+	res = run(l, what, p->s->holder ? sql : checked, a, PGRES_COMMAND_OK,
+	    &err);
+	if (res == NULL)
+		return err;
+	if (changed(res) != 1) {
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:%s:reservation lost", what);
+		err = LEDGER_DOWN;
+	}
+	PQclear(res);
+	return err;
+}
+
 static enum ledger_err
 pg_reservation_set(struct ledger *l, struct reservation *r, int64_t bytes)
 {
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
-	PGresult       *res;
 
-	if ((err = resv_ready(l, r, 1)) != LEDGER_OK)
+	if ((err = resv_ready(l, r)) != LEDGER_OK ||
+	    (err = enter(l, 1)) != LEDGER_OK)
 		return err;
 	arg_int(&a, (int64_t)r->id);
 	arg_int(&a, bytes);
-	res = run(l, "reservation_set", "UPDATE upgate_reservations"
-	    " SET bytes = $2 WHERE id = $1", &a, PGRES_COMMAND_OK, &err);
-	if (res == NULL)
-		return err;
-	if (changed(res) != 1) {
-		snprintf(l->cause, sizeof l->cause,
-		    "postgresql:reservation_set:gone");
-		err = LEDGER_IO;
-	} else
+	err = resv_change(l, "reservation_set", "UPDATE upgate_reservations"
+	    " SET bytes = $2 WHERE id = $1", "UPDATE upgate_reservations"
+	    " SET bytes = $2 WHERE id = $1 AND NOT"
+	    " pg_try_advisory_xact_lock_shared($3::int4, $4::int4)", &a, r);
+	if (err == LEDGER_OK)
 		r->bytes = bytes;
-	PQclear(res);
+	leave(l);
 	return err;
 }
 
@@ -1223,46 +1541,63 @@ pg_reservation_add(struct ledger *l, struct reservation *r,
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
 
-	if ((err = resv_ready(l, r, 0)) != LEDGER_OK)
+	if ((err = resv_ready(l, r)) != LEDGER_OK ||
+	    (err = enter(l, 0)) != LEDGER_OK)
 		return err;
 	arg_int(&a, (int64_t)r->id);
 	arg_text(&a, kind == RESV_TMP ? "t" : "d");
 	arg_bytes(&a, rel);
-	return run_cmd(l, "reservation_add", "INSERT INTO"
+	err = resv_change(l, "reservation_add", "INSERT INTO"
 	    " upgate_reservation_paths (resv, kind, rel) VALUES ($1, $2, $3)",
-	    &a);
+	    "INSERT INTO upgate_reservation_paths (resv, kind, rel)"
+	    " SELECT $1, $2, $3 WHERE NOT"
+	    " pg_try_advisory_xact_lock_shared($4::int4, $5::int4)", &a, r);
+	leave(l);
+	return err;
 }
 
 /*
- * The row goes first and its lock after, in two statements: unlocked
- * while still visible, it would look dead to a reclaim, which would
- * report its bytes.  A row that could not be deleted is unlocked all
- * the same: dead, the next reclaim removes it.
+ * The row goes first and its lock after: unlocked while still visible,
+ * it would look dead to a reclaim, which would report its bytes.  A row
+ * that could not be deleted (no session to be had, a failure) is
+ * unlocked all the same: dead, the next reclaim removes it; left
+ * locked, it would hold its bytes for as long as the process lives.
  */
 static void
 pg_release(struct ledger *l, struct reservation *r)
 {
-	struct pg  *p = l->be;
 	struct args a = { .n = 0 };
-	size_t      i;
 
-	if (ready(l, 0) != LEDGER_OK)
-		return;		/* dead with its session: reclaimed later */
-	arg_int(&a, (int64_t)r->id);
-	PQclear(PQexecParams(p->conn, "DELETE FROM upgate_reservations"
-	    " WHERE id = $1", 1, NULL, a.v, NULL, NULL, 0));
-	if ((uint64_t)r->end != p->session ||
-	    PQstatus(p->conn) != CONNECTION_OK)
-		return;
-	for (i = 0; i < p->nown; i++)
-		if (p->own[i] == (int64_t)r->id) {
-			p->own[i] = p->own[--p->nown];
-			break;
-		}
-	a.n = 0;
-	arg_resv(&a, r->id);
-	PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock($1::int4,"
-	    " $2::int4)", 2, NULL, a.v, NULL, NULL, 0));
+	if (enter(l, 0) == LEDGER_OK) {
+		arg_int(&a, (int64_t)r->id);
+		run_quiet(l, "DELETE FROM upgate_reservations WHERE id = $1",
+		    &a);
+		leave(l);
+	}
+	unhold(l, r->id, (uint64_t)r->end);
+}
+
+/* Releases the locks of every reservation made through l (pg_close). */
+static void
+unhold_all(struct ledger *l)
+{
+	struct pg     *p = l->be;
+	struct args    a = { .n = 0 };
+	struct pgsess *h;
+	uint64_t       gen;
+	char          *ids;
+
+	h = pgpool_holder_lock(p->pool, &gen);
+	ids = pgpool_own_array(p->pool, p);
+	if (h != NULL && ids != NULL && strcmp(ids, "{}") != 0 &&
+	    PQstatus(h->conn) == CONNECTION_OK) {
+		arg_text(&a, ids);
+		PQclear(exec_on(l, h, 1, "SELECT count(pg_advisory_unlock("
+		    "(k >> 32)::int4, ((k << 32) >> 32)::int4))"
+		    " FROM unnest($1::int8[]) k", &a));
+	}
+	pgpool_holder_unlock(p->pool);
+	free(ids);
 }
 
 /* ---- reclaim ---- */
@@ -1358,9 +1693,40 @@ reclaim_one(struct ledger *l, uint64_t id,
 			done(arg, owner, bytes);
 	}
 	PQclear(res);
-	if (PQstatus(p->conn) == CONNECTION_OK)
-		PQclear(PQexecParams(p->conn, "SELECT pg_advisory_unlock("
-		    "$1::int4, $2::int4)", 2, NULL, lk.v, NULL, NULL, 0));
+	if (PQstatus(p->s->conn) == CONNECTION_OK)
+		run_quiet(l, "SELECT pg_advisory_unlock($1::int4, $2::int4)",
+		    &lk);
+	return err;
+}
+
+static enum ledger_err
+reclaim_run(struct ledger *l, const char *user,
+    void (*fn)(void *, enum resv_path, const char *),
+    void (*done)(void *, const char *, int64_t), void *arg)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+	int64_t         id;
+	int             i;
+
+	if (user == NULL)
+		res = run(l, "reclaim", "WITH " SQL_HELD
+		    " SELECT r.id FROM upgate_reservations r"
+		    " WHERE NOT " SQL_LIVE_HELD " ORDER BY r.id", NULL,
+		    PGRES_TUPLES_OK, &err);
+	else {
+		args_mine(&a, user);
+		res = run(l, "reclaim", "WITH " SQL_MINE("id, expires")
+		    " SELECT r.id FROM mine r WHERE NOT " SQL_LIVE_MINE
+		    " ORDER BY r.id", &a, PGRES_TUPLES_OK, &err);
+	}
+	if (res == NULL)
+		return err;
+	for (i = 0; i < PQntuples(res) && err == LEDGER_OK; i++)
+		if (get_int(res, i, 0, &id) == 0)
+			err = reclaim_one(l, (uint64_t)id, fn, done, arg);
+	PQclear(res);
 	return err;
 }
 
@@ -1369,33 +1735,12 @@ pg_reclaim(struct ledger *l, const char *user,
     void (*fn)(void *, enum resv_path, const char *),
     void (*done)(void *, const char *, int64_t), void *arg)
 {
-	struct args     a = { .n = 0 };
 	enum ledger_err err;
-	PGresult       *res;
-	int64_t         id;
-	char           *own = NULL;
-	int             i;
 
-	if ((err = ready(l, 1)) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK)
 		return err;
-	if (user == NULL)
-		res = run(l, "reclaim", "WITH " SQL_HELD
-		    " SELECT r.id FROM upgate_reservations r"
-		    " WHERE NOT " SQL_LIVE_HELD " ORDER BY r.id", NULL,
-		    PGRES_TUPLES_OK, &err);
-	else if ((err = args_mine(l, &a, user, &own)) != LEDGER_OK)
-		return err;
-	else
-		res = run(l, "reclaim", "WITH " SQL_MINE("id, expires")
-		    " SELECT r.id FROM mine r WHERE NOT " SQL_LIVE_MINE
-		    " ORDER BY r.id", &a, PGRES_TUPLES_OK, &err);
-	free(own);
-	if (res == NULL)
-		return err;
-	for (i = 0; i < PQntuples(res) && err == LEDGER_OK; i++)
-		if (get_int(res, i, 0, &id) == 0)
-			err = reclaim_one(l, (uint64_t)id, fn, done, arg);
-	PQclear(res);
+	err = reclaim_run(l, user, fn, done, arg);
+	leave(l);
 	return err;
 }
 
@@ -1407,7 +1752,7 @@ pg_reclaim(struct ledger *l, const char *user,
  * below prefix kept.
  */
 static size_t
-pg_largest(struct ledger *l, const char *user, const char *prefix,
+largest_run(struct ledger *l, const char *user, const char *prefix,
     struct file_size *out, size_t max)
 {
 	struct args     a = { .n = 0 };
@@ -1417,8 +1762,6 @@ pg_largest(struct ledger *l, const char *user, const char *prefix,
 	size_t          len, n = 0;
 	int             i;
 
-	if (ready(l, 0) != LEDGER_OK)
-		return 0;
 	/* "alice", "alice/" and "alice//" name one folder */
 	snprintf(folder, sizeof folder - 1, "%s", prefix != NULL ? prefix : "");
 	len = strlen(folder);
@@ -1449,20 +1792,31 @@ pg_largest(struct ledger *l, const char *user, const char *prefix,
 	return n;
 }
 
+static size_t
+pg_largest(struct ledger *l, const char *user, const char *prefix,
+    struct file_size *out, size_t max)
+{
+	size_t n;
+
+	if (enter(l, 0) != LEDGER_OK)
+		return 0;
+	n = largest_run(l, user, prefix, out, max);
+	leave(l);
+	return n;
+}
+
 /*
  * Walks in batches, by key, so that fn may call the ledger (the
  * connection is free between batches) and no result grows with the
  * table.
  */
 static enum ledger_err
-pg_each_user(struct ledger *l, void (*fn)(void *, const char *), void *arg)
+each_user_run(struct ledger *l, void (*fn)(void *, const char *), void *arg)
 {
 	enum ledger_err err;
 	char            last[USER_NAME_MAX + 1] = "", user[USER_NAME_MAX + 1];
 	int             i, n;
 
-	if ((err = ready(l, 0)) != LEDGER_OK)
-		return err;
 	do {
 		struct args a = { .n = 0 };
 		PGresult   *res;
@@ -1486,6 +1840,18 @@ pg_each_user(struct ledger *l, void (*fn)(void *, const char *), void *arg)
 		PQclear(res);
 	} while (n == BATCH);
 	return LEDGER_OK;
+}
+
+static enum ledger_err
+pg_each_user(struct ledger *l, void (*fn)(void *, const char *), void *arg)
+{
+	enum ledger_err err;
+
+	if ((err = enter(l, 0)) != LEDGER_OK)
+		return err;
+	err = each_user_run(l, fn, arg);
+	leave(l);
+	return err;
 }
 
 /* One batch of each_record: 0 to go on, 1 when done, -1 on failure. */
@@ -1535,11 +1901,12 @@ pg_each_record(struct ledger *l, const char *owner,
 	char            last[65] = "";
 	int             rc;
 
-	if ((err = ready(l, 0)) != LEDGER_OK)
+	if ((err = enter(l, 0)) != LEDGER_OK)
 		return err;
 	while ((rc = each_record_batch(l, owner, last, sizeof last, fn, arg,
 	    &err)) == 0)
 		;
+	leave(l);
 	return rc == -1 ? err : LEDGER_OK;
 }
 
@@ -1556,11 +1923,12 @@ pg_flush(struct ledger *l)
 	enum ledger_err err;
 	PGresult       *res;
 
-	if ((err = ready(l, 0)) != LEDGER_OK || p->sync)
-		return err;
+	if (p->sync || (err = enter(l, 0)) != LEDGER_OK)
+		return p->sync ? LEDGER_OK : err;
 	res = run(l, "flush", "SELECT set_config('synchronous_commit', 'on',"
 	    " true), pg_current_xact_id()", NULL, PGRES_TUPLES_OK, &err);
 	PQclear(res);
+	leave(l);
 	return err;
 }
 

@@ -52,8 +52,9 @@
  * error, the listening socket and the stop pipe, and a margin for
  * libraries.  An idle worker holds its epoll set, a kept connection, and
  * its ledger: state_dir, and with `files` the lock file, usage/, files/,
- * resv/ and a spare reservation file (with `postgresql`, a socket); the
- * quota table is mapped, its file closed.  A request holds at most
+ * resv/ and a spare reservation file (with `postgresql`, nothing more:
+ * the database sessions are the process's, at most 17, and fit in the
+ * margins); the quota table is mapped, its file closed.  A request holds at most
  * FDS_REQUEST more (upgate(8), "FastCGI").
  */
 #define FDS_PROCESS     32
@@ -304,6 +305,7 @@ worker(void *arg)
 		return NULL;
 	}
 	gate_init(&g, config_file);
+	g.shared = 1;		/* the workers' ledgers share their sessions */
 	while (!spare && wait_for_work(&req, ep) == 0) {
 		rc = FCGX_Accept_r(&req);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)

@@ -230,7 +230,7 @@ static int
 open_ledger(struct ledger *l, const struct config *cfg, int state_fd,
     const char *uri, struct diag *d)
 {
-	struct ledger_config lc = { cfg->state_dir, uri, cfg->sync };
+	struct ledger_config lc = { cfg->state_dir, uri, cfg->sync, 0 };
 	enum ledger_err      e;
 
 	if ((e = ledger_open_at(l, state_fd, &lc)) == LEDGER_OK)

@@ -710,10 +710,11 @@ class FcgiCgi:
 
 class Env:
     """A temporary upload folder, state folder, configuration and quota
-    table.  conf: extra config keys; quota: quota table text or None."""
+    table.  conf: extra config keys; quota: quota table text or None;
+    pg: the PostgreSQL cluster of its ledger (default PG, the run's)."""
 
     def __init__(self, quota=None, conf=None, root=None, upload=None,
-                 state_dir=None, write=True):
+                 state_dir=None, write=True, pg=None):
         self.root = root or tempfile.mkdtemp(prefix="env-", dir=RUN_ROOT)
         self.upload = upload or os.path.join(self.root, "upload")
         os.makedirs(self.upload, exist_ok=True)
@@ -726,12 +727,13 @@ class Env:
         if state_dir:
             self.conf["state_dir"] = state_dir
         self.schema = None
-        if PG is not None:
+        self.pg = pg or PG
+        if self.pg is not None:
             # a ledger of its own: a schema first on the search path
             self.schema = "env%d" % next(_SCHEMAS)
-            PG.psql("CREATE SCHEMA %s AUTHORIZATION upgate" % self.schema,
-                    db="upgate")
-            self.conf["ledger"] = PG.uri + \
+            self.pg.psql("CREATE SCHEMA %s AUTHORIZATION upgate"
+                         % self.schema, db="upgate")
+            self.conf["ledger"] = self.pg.uri + \
                 "&options=-csearch_path%%3D%s" % self.schema
         if quota is not None:
             self.write_quota(quota)
@@ -936,8 +938,8 @@ class Env:
         """Rows of a query of this Env's PostgreSQL ledger; none before
         upgate made its tables."""
         try:
-            return PG.psql("SET search_path = %s; %s" % (self.schema, query),
-                           db="upgate")
+            return self.pg.psql("SET search_path = %s; %s"
+                                % (self.schema, query), db="upgate")
         except Exception as x:
             if "does not exist" in str(x):
                 return []

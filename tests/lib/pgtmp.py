@@ -86,9 +86,9 @@ SETTINGS = {
     "listen_addresses": "''",
     "port": str(PORT),
     "unix_socket_permissions": "0777",
-    # every worker of upgate.fcgi holds a session, and so does every
-    # running upload (its reservation is its session's): the slow-client
-    # tortures run up to 1024 workers
+    # a responder holds at most 17 sessions, and each CGI process one;
+    # the tortures run many of them at once (a test that wants a
+    # smaller server passes settings)
     "max_connections": "1100",
     "shared_buffers": "32MB",
     "dynamic_shared_memory_type": "mmap",

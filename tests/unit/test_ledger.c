@@ -60,7 +60,7 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 static enum ledger_err
 open_at(struct ledger *l, const char *state)
 {
-	struct ledger_config cfg = { state, NULL, fx.sync };
+	struct ledger_config cfg = { state, NULL, fx.sync, 0 };
 
 	return ledger_open(l, &cfg);
 }
@@ -356,7 +356,7 @@ test_open_layout(void)
 static void
 test_open_errors(void)
 {
-	struct ledger_config cfg = { NULL, NULL, 1 };
+	struct ledger_config cfg = { NULL, NULL, 1, 0 };
 	struct ledger        l2;
 	char                 path[512];
 
@@ -403,7 +403,7 @@ test_open_errors(void)
 static void
 test_open_descriptor(void)
 {
-	struct ledger_config cfg = { NULL, NULL, 1 };
+	struct ledger_config cfg = { NULL, NULL, 1, 0 };
 	struct ledger        l2;
 	char                 path[512];
 	int                  fd;

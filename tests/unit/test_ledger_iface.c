@@ -13,11 +13,14 @@
  *             commands the cases of an unreachable database need.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 
 #include "cu_main.h"
 #include "ledger.h"
+#include "pgpool.h"
 
 #define T_LOCK_MS	300	/* a short wait, for the BUSY cases */
 
@@ -48,14 +52,28 @@ static struct {
 } fx;
 
 static enum ledger_err
-open_ledger(struct ledger *l)
+open_ledger_as(struct ledger *l, const char *uri, int shared)
 {
 	struct ledger_config cfg;
 
 	cfg.state_dir = fx.state;
-	cfg.uri = fx.base != NULL ? fx.uri : NULL;
+	cfg.uri = uri;
 	cfg.sync = 1;
+	cfg.shared = shared;
 	return ledger_open(l, &cfg);
+}
+
+static enum ledger_err
+open_ledger(struct ledger *l)
+{
+	return open_ledger_as(l, fx.base != NULL ? fx.uri : NULL, 0);
+}
+
+/* A ledger of a thread of the responder: its sessions shared. */
+static enum ledger_err
+open_shared(struct ledger *l)
+{
+	return open_ledger_as(l, fx.base != NULL ? fx.uri : NULL, 1);
 }
 
 static void
@@ -83,6 +101,30 @@ admin(const char *sql)
 			fprintf(stderr, "\n  %s: %s", sql, PQerrorMessage(c));
 		PQclear(res);
 	}
+	PQfinish(c);
+	return rc;
+}
+
+/*
+ * The first column of the first row of sql, run outside the ledger, as
+ * a number: 0 and *out set, or -1.
+ */
+static int
+admin_int(const char *sql, int64_t *out)
+{
+	PGconn   *c;
+	PGresult *res = NULL;
+	int       rc = -1;
+
+	c = PQconnectdb(fx.base);
+	if (PQstatus(c) == CONNECTION_OK &&
+	    PQresultStatus(res = PQexec(c, sql)) == PGRES_TUPLES_OK &&
+	    PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		rc = 0;
+	} else
+		fprintf(stderr, "\n  %s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
 	PQfinish(c);
 	return rc;
 }
@@ -1118,7 +1160,7 @@ test_pg_first_use(void)
 static void
 test_pg_two_schemas(void)
 {
-	struct ledger_config cfg = { fx.state, NULL, 1 };
+	struct ledger_config cfg = { fx.state, NULL, 1, 0 };
 	struct ledger        l2, l3;
 	char                 sql[128], uri[2048];
 
@@ -1154,7 +1196,7 @@ static void
 test_pg_unreachable(void)
 {
 	struct ledger_config cfg = { fx.state,
-	    "postgresql:///nodb?host=/nonexistent&connect_timeout=1", 1 };
+	    "postgresql:///nodb?host=/nonexistent&connect_timeout=1", 1, 0 };
 	struct ledger        l2;
 
 	ledger_init(&l2);
@@ -1162,6 +1204,344 @@ test_pg_unreachable(void)
 	CU_ASSERT(strncmp(l2.cause, "PQconnectdb:", 12) == 0);
 	CU_ASSERT_PTR_NULL(l2.ops);
 	ledger_close(&l2);
+}
+
+/* ---- postgresql only: the sessions a process shares ---- */
+
+/*
+ * The sessions upgate (application_name, from libpq's fallback) has on
+ * the test database, once there are at most max — closed ones end a
+ * moment after they were closed, so it waits up to 3 s — else as many
+ * as there are then; -1 when it cannot tell.
+ */
+static int64_t
+sessions(int64_t max)
+{
+	struct timespec nap = { 0, 20 * 1000000L };
+	int64_t         n = -1;
+	int             i;
+
+	for (i = 0; i < 150; i++) {
+		if (admin_int("SELECT count(*) FROM pg_stat_activity"
+		    " WHERE application_name = 'upgate'"
+		    " AND datname = current_database()", &n) == -1 || n <= max)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	return n;
+}
+
+/* Whether a session holds the lock of r, asked from outside upgate. */
+static int
+held_outside(const struct reservation *r)
+{
+	char    sql[160];
+	int64_t free_now = -1;
+
+	snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock_shared("
+	    "%" PRId32 ", %" PRId32 ")::int", (int32_t)(uint32_t)(r->id >> 32),
+	    (int32_t)(uint32_t)r->id);
+	return admin_int(sql, &free_now) == 0 && free_now == 0;
+}
+
+/*
+ * One ledger, as the CGI has: one session is all it opens, for its
+ * scopes and its reservation's lock alike.
+ */
+static void
+test_pg_one_session(void)
+{
+	struct reservation r;
+
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&fx.l, "alice", 40,
+	    "alice/.upgate-tmp-1", &r), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&fx.l, &r, RESV_DIR, "alice/d"),
+	    LEDGER_OK);
+	CU_ASSERT(held_outside(&r));
+	CU_ASSERT_EQUAL(sessions(1), 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 40);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/a", 40),
+	    LEDGER_OK);
+	ledger_release_reservation(&fx.l, &r);
+	ledger_unlock(&fx.l);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 40);
+	CU_ASSERT_EQUAL(sessions(1), 1);
+}
+
+/*
+ * Uploads in threads of one process, each with a ledger of its own, as
+ * the responder's workers: their scopes at once are more than the pool
+ * lends (some wait for a session), and while their bodies stream (a
+ * reservation each, no lock) the process keeps the holder and a few
+ * idle sessions open, not one per upload.
+ */
+#define POOL_THREADS	(PGPOOL_MAX + 8)
+
+struct pooled {
+	int                n;
+	int                failed;
+	pthread_barrier_t *b;
+};
+
+static void *
+pooled_upload(void *arg)
+{
+	struct pooled     *pu = arg;
+	struct timespec    nap = { 0, 20 * 1000000L };
+	struct reservation r;
+	struct ledger      l;
+	struct usage       u;
+	char               user[16], rel[32];
+
+	snprintf(user, sizeof user, "u%d", pu->n);
+	snprintf(rel, sizeof rel, "u%d/f", pu->n);
+	ledger_init(&l);
+	ledger_reservation_init(&r);
+	if (open_shared(&l) != LEDGER_OK ||
+	    ledger_lock_user(&l, user, LEDGER_LOCK_TIMEOUT_MS) != LEDGER_OK)
+		pu->failed++;
+	else {
+		if (ledger_usage(&l, user, &u) != LEDGER_OK ||
+		    ledger_reserve(&l, user, 100, NULL, &r) != LEDGER_OK)
+			pu->failed++;
+		nanosleep(&nap, NULL);
+		ledger_unlock(&l);
+	}
+	pthread_barrier_wait(pu->b);	/* the bodies stream */
+	pthread_barrier_wait(pu->b);	/* counted */
+	if (r.id == 0 ||
+	    ledger_lock_user(&l, user, LEDGER_LOCK_TIMEOUT_MS) != LEDGER_OK)
+		pu->failed++;
+	else {
+		if (ledger_commit(&l, user, rel, 100) != LEDGER_OK)
+			pu->failed++;
+		ledger_release_reservation(&l, &r);
+		ledger_unlock(&l);
+	}
+	ledger_close(&l);
+	return NULL;
+}
+
+static void
+test_pg_pool_threads(void)
+{
+	pthread_barrier_t b;
+	struct pooled     pu[POOL_THREADS];
+	pthread_t         t[POOL_THREADS];
+	char              user[16];
+	int64_t           n;
+	int               i;
+
+	CU_ASSERT_FATAL(pthread_barrier_init(&b, NULL, POOL_THREADS + 1) == 0);
+	for (i = 0; i < POOL_THREADS; i++) {
+		pu[i].n = i;
+		pu[i].failed = 0;
+		pu[i].b = &b;
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, pooled_upload,
+		    &pu[i]) == 0);
+	}
+	pthread_barrier_wait(&b);
+	n = sessions(PGPOOL_IDLE + 1);
+	CU_ASSERT(n >= 1 && n <= PGPOOL_IDLE + 1);
+	for (i = 0; i < POOL_THREADS; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		CU_ASSERT_EQUAL(reserved_of(&fx.l, user), 100);
+		CU_ASSERT_EQUAL(dead_of(&fx.l, user), 0);
+	}
+	pthread_barrier_wait(&b);
+	for (i = 0; i < POOL_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(pu[i].failed, 0);
+		snprintf(user, sizeof user, "u%d", i);
+		CU_ASSERT_EQUAL(used_of(&fx.l, user), 100);
+		CU_ASSERT_EQUAL(reserved_of(&fx.l, user), 0);
+	}
+	pthread_barrier_destroy(&b);
+}
+
+/*
+ * Every session the pool may lend held by a scope: one more scope waits
+ * for a session as for a lock, and gets LEDGER_BUSY in the same time,
+ * or its session as soon as one comes back.
+ */
+static void
+test_pg_pool_busy(void)
+{
+	struct ledger   l[PGPOOL_MAX + 1];
+	struct timespec t0;
+	char            user[16];
+	int             i;
+
+	for (i = 0; i <= PGPOOL_MAX; i++) {
+		ledger_init(&l[i]);
+		CU_ASSERT_EQUAL_FATAL(open_shared(&l[i]), LEDGER_OK);
+	}
+	for (i = 0; i < PGPOOL_MAX; i++) {
+		snprintf(user, sizeof user, "u%d", i);
+		CU_ASSERT_EQUAL(ledger_lock_user(&l[i], user, T_LOCK_MS),
+		    LEDGER_OK);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l[PGPOOL_MAX], "last", T_LOCK_MS),
+	    LEDGER_BUSY);
+	CU_ASSERT(ms_since(&t0) >= T_LOCK_MS - 50);
+	ledger_unlock(&l[0]);
+	CU_ASSERT_EQUAL(ledger_lock_user(&l[PGPOOL_MAX], "last", T_LOCK_MS),
+	    LEDGER_OK);
+	CU_ASSERT(sessions(PGPOOL_MAX + 1) <= PGPOOL_MAX + 1);
+	for (i = 0; i <= PGPOOL_MAX; i++) {
+		ledger_unlock(&l[i]);
+		ledger_close(&l[i]);
+	}
+}
+
+/*
+ * A reservation outlives the session of the call that made it: that
+ * session goes back to the pool and serves other ledgers' scopes, and
+ * the reservation stays live for them, for another process, and for its
+ * owner's next calls.
+ */
+static void
+test_pg_resv_outlives_session(void)
+{
+	struct reclaimed   c = { 0, "", 0 };
+	struct reservation r;
+	struct ledger      a, b;
+	int                i;
+
+	ledger_init(&a);
+	ledger_init(&b);
+	CU_ASSERT_EQUAL_FATAL(open_shared(&a), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(open_shared(&b), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&a, "alice", 50, NULL, &r),
+	    LEDGER_OK);
+	for (i = 0; i < 2 * PGPOOL_IDLE; i++) {
+		CU_ASSERT_EQUAL(ledger_lock_user(&b, "alice", T_LOCK_MS),
+		    LEDGER_OK);
+		CU_ASSERT_EQUAL(reserved_of(&b, "alice"), 50);
+		CU_ASSERT_EQUAL(dead_of(&b, "alice"), 0);
+		CU_ASSERT_EQUAL(ledger_reclaim(&b, "alice", fx.upload_fd,
+		    on_reclaim, &c), LEDGER_OK);
+		ledger_unlock(&b);
+	}
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT(held_outside(&r));
+	CU_ASSERT_EQUAL(ledger_reservation_set(&a, &r, 80), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&a, &r, RESV_DIR, "alice/d"),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 80);
+	ledger_release_reservation(&a, &r);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	ledger_close(&b);
+	ledger_close(&a);
+}
+
+/*
+ * A process killed with its reservation live (kill -9 of a worker's
+ * process): its sessions end with it, and the reservation is dead, then
+ * reclaimed with its temporary file.  The child opens its ledger with a
+ * URI of its own, so as not to share the sessions it inherited.
+ */
+static void
+test_pg_process_killed(void)
+{
+	struct reclaimed c = { 0, "", 0 };
+	char             uri[sizeof fx.uri + 32], ch = 0;
+	int              pfd[2], status, i;
+	pid_t            pid;
+
+	make_path("alice/.upgate-tmp-k", 1);
+	snprintf(uri, sizeof uri, "%s&connect_timeout=4", fx.uri);
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	if ((pid = fork()) == 0) {
+		struct reservation r;
+		struct ledger      l;
+
+		close(pfd[0]);
+		ledger_init(&l);
+		if (open_ledger_as(&l, uri, 1) != LEDGER_OK ||
+		    ledger_reserve(&l, "alice", 64, "alice/.upgate-tmp-k",
+		    &r) != LEDGER_OK || write(pfd[1], "1", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	close(pfd[1]);
+	CU_ASSERT_EQUAL(read(pfd[0], &ch, 1), 1);
+	close(pfd[0]);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	kill(pid, SIGKILL);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	/* the server ends its sessions once it reads their sockets' end */
+	for (i = 0; i < 250 && dead_of(&fx.l, "alice") == 0; i++)
+		usleep(20000);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 1);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(c.bytes, 64);
+	CU_ASSERT(!exists("alice/.upgate-tmp-k"));
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+}
+
+/*
+ * The holder's session ended (pg_terminate_backend): every reservation
+ * of the process is dead for the others, who reclaim it; its owner's
+ * next calls on it fail (LEDGER_DOWN: 503), never extend it; and the
+ * next reservation gets a new holder.
+ */
+static void
+test_pg_holder_killed(void)
+{
+	struct reclaimed   c = { 0, "", 0 };
+	struct reservation r, r2;
+	struct ledger      a;
+	char               sql[320];
+	int64_t            n = 0;
+
+	ledger_init(&a);
+	CU_ASSERT_EQUAL_FATAL(open_shared(&a), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&a, "alice", 10, NULL, &r),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 10);
+	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid,"
+	    " 5000)) FROM pg_locks WHERE locktype = 'advisory'"
+	    " AND objsubid = 2 AND granted AND classid = %" PRIu32
+	    " AND objid = %" PRIu32, (uint32_t)(r.id >> 32), (uint32_t)r.id);
+	CU_ASSERT_EQUAL_FATAL(admin_int(sql, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 1);
+	CU_ASSERT_EQUAL(ledger_reservation_set(&a, &r, 20), LEDGER_DOWN);
+	CU_ASSERT(strncmp(a.cause, "postgresql:", 11) == 0);
+	CU_ASSERT_EQUAL(ledger_reservation_add(&a, &r, RESV_DIR, "alice/d"),
+	    LEDGER_DOWN);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(&a, "alice", 7, NULL, &r2),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reservation_set(&a, &r2, 8), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(c.bytes, 10);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 8);
+	ledger_release_reservation(&a, &r);	/* lost: safe */
+	ledger_release_reservation(&a, &r2);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	ledger_close(&a);
 }
 
 #define COMMON_TESTS							\
@@ -1203,6 +1583,14 @@ static CU_TestInfo pg_tests[] = {
 	{ "two schemas share no lock", test_pg_two_schemas },
 	{ "a lock wait cut by the session's end", test_pg_wait_cut },
 	{ "the database stops and comes back", test_pg_down },
+	{ "one ledger, one session", test_pg_one_session },
+	{ "threads share a few sessions", test_pg_pool_threads },
+	{ "a scope waits for a session", test_pg_pool_busy },
+	{ "a reservation outlives its call's session",
+	    test_pg_resv_outlives_session },
+	{ "a killed process's reservation is reclaimed",
+	    test_pg_process_killed },
+	{ "the holder's session ends", test_pg_holder_killed },
 	CU_TEST_INFO_NULL,
 };
 
