@@ -14,8 +14,10 @@
  * client may trickle a body for as long as the server lets it.  So that
  * such clients cannot starve everyone else, --threads is the number of
  * workers always waiting: when the last waiting one takes a request, a
- * spare is started, and a spare ends once there are enough waiting
- * again.  The pool grows as far as the descriptor limit (raised to its
+ * spare is started, and a spare ends once there have been enough
+ * waiting for SPARE_LINGER_MS (not at once: under a steady load of more
+ * connections than --threads, workers would be started and ended at
+ * every request, each opening its ledger anew).  The pool grows as far as the descriptor limit (raised to its
  * hard limit at start) allows at FDS_WORKER a worker; the worker that
  * would leave none waiting answers 503 busy at once instead, so that a
  * refusal never waits behind the stalled.
@@ -46,6 +48,7 @@
 
 #define THREADS_DEFAULT 4
 #define THREADS_MAX     256	/* for --threads */
+#define SPARE_LINGER_MS 10000	/* a spare's idle wait before it ends */
 #define POOL_MAX        1024	/* workers in all, whatever the limit */
 /*
  * The descriptor budget.  The process keeps standard input, output and
@@ -154,14 +157,15 @@ wait_set_open(void)
 }
 
 /*
- * Waits until there may be work or the program stops.  The work is on
+ * Waits until there may be work (0), the program stops (-1) or
+ * timeout_ms pass (1; -1 ms: never).  The work is on
  * the connection the server kept open (FCGI_KEEP_CONN), else on the
  * listening socket.  That socket is non-blocking, so when another worker
  * or process took the connection first, FCGX_Accept_r returns -EAGAIN
  * instead of blocking where no stop could reach it.
  */
 static int
-wait_for_work(const FCGX_Request *req, int ep)
+wait_for_work(const FCGX_Request *req, int ep, int timeout_ms)
 {
 	struct pollfd      pfd[2] = {
 		{ req->ipcFd, POLLIN, 0 },
@@ -171,20 +175,19 @@ wait_for_work(const FCGX_Request *req, int ep)
 	int                i, n;
 
 	if (req->ipcFd >= 0) {
-		while (poll(pfd, 2, -1) == -1)
+		while ((n = poll(pfd, 2, timeout_ms)) == -1)
 			if (errno != EINTR)
 				return -1;
-		return pfd[1].revents != 0 ? -1 : 0;
+		return pfd[1].revents != 0 ? -1 : n == 0;
 	}
-	while ((n = epoll_wait(ep, ev, 2, -1)) == -1)
+	while ((n = epoll_wait(ep, ev, 2, timeout_ms)) == -1)
 		if (errno != EINTR)
 			return -1;
 	for (i = 0; i < n; i++)
 		if (ev[i].data.fd == stop_pipe[0])
 			return -1;
-	return 0;
+	return n == 0;
 }
-
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t  pool_empty = PTHREAD_COND_INITIALIZER;
 static int pool_base;	/* workers always waiting: --threads */
@@ -239,12 +242,26 @@ pool_give_back(void)
 	pthread_mutex_lock(&pool_lock);
 	pool_busy--;
 	spare = pool_alive - pool_busy > pool_base;
+	pthread_mutex_unlock(&pool_lock);
+	return spare;
+}
+
+/*
+ * A spare that waited SPARE_LINGER_MS for nothing: 1 when it is still
+ * one too many and leaves the pool.
+ */
+static int
+pool_retire(void)
+{
+	int spare;
+
+	pthread_mutex_lock(&pool_lock);
+	spare = pool_alive - pool_busy > pool_base;
 	if (spare && --pool_alive == 0)
 		pthread_cond_signal(&pool_empty);
 	pthread_mutex_unlock(&pool_lock);
 	return spare;
 }
-
 static void
 pool_leave(void)
 {
@@ -292,7 +309,7 @@ worker(void *arg)
 	FCGX_Request req;
 	struct gate  g;
 	struct io    io = { fcgi_param, fcgi_read, fcgi_write, fcgi_log, &req };
-	int          rc, ep, spare = 0;
+	int          rc, ep, w, spare = 0, retired = 0;
 
 	(void)arg;
 	if ((ep = wait_set_open()) == -1) {
@@ -306,7 +323,12 @@ worker(void *arg)
 	}
 	gate_init(&g, config_file);
 	g.shared = 1;		/* the workers' ledgers share their sessions */
-	while (!spare && wait_for_work(&req, ep) == 0) {
+	while ((w = wait_for_work(&req, ep, spare ? SPARE_LINGER_MS : -1)) !=
+	    -1) {
+		if (w == 1 && (retired = pool_retire()))
+			break;
+		if (w == 1)
+			continue;
 		rc = FCGX_Accept_r(&req);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
 			continue;
@@ -326,7 +348,7 @@ worker(void *arg)
 	FCGX_Free(&req, 1);
 	gate_release(&g);
 	close(ep);
-	if (!spare)
+	if (!retired)
 		pool_leave();
 	return NULL;
 }
