@@ -502,8 +502,13 @@ request_release(struct request *rq)
 	free(rq->largest);
 }
 
-int
-gate_refuse_busy(struct gate *g, const struct io *io)
+/*
+ * One request, on the heap (about 30 KiB of paths: not a worker
+ * thread's stack), through fn; 1 when its body was left unread.
+ */
+static int
+run_request(struct gate *g, const struct io *io,
+    void (*fn)(struct request *))
 {
 	struct request *rq;
 	int             unread;
@@ -513,6 +518,16 @@ gate_refuse_busy(struct gate *g, const struct io *io)
 	request_init(rq, g, io);
 	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
 	find_length(rq);
+	fn(rq);
+	unread = body_unread(rq);
+	request_release(rq);
+	free(rq);
+	return unread;
+}
+
+static void
+refuse_busy(struct request *rq)
+{
 	/* the format and the user of the reply; a stat when unchanged */
 	rq->facts.config_ok = load_config(rq) == 0;
 	if (rq->facts.config_ok)
@@ -520,28 +535,23 @@ gate_refuse_busy(struct gate *g, const struct io *io)
 	rq->reply.retry_after = BUSY_RETRY_AFTER;
 	respond(rq, REASON_BUSY, "The server is busy: every worker is "
 	    "taken; please try again in a moment.");
-	unread = body_unread(rq);
-	request_release(rq);
-	free(rq);
-	return unread;
+}
+
+static void
+decide_and_handle(struct request *rq)
+{
+	if (!decided(rq))
+		handle(rq);
+}
+
+int
+gate_refuse_busy(struct gate *g, const struct io *io)
+{
+	return run_request(g, io, refuse_busy);
 }
 
 int
 gate_handle(struct gate *g, const struct io *io)
 {
-	struct request *rq;
-	int             unread;
-
-	/* about 30 KiB of paths: on the heap, not a worker thread's stack */
-	if ((rq = malloc(sizeof *rq)) == NULL)
-		return 0;
-	request_init(rq, g, io);
-	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
-	find_length(rq);
-	if (!decided(rq))
-		handle(rq);
-	unread = body_unread(rq);
-	request_release(rq);
-	free(rq);
-	return unread;
+	return run_request(g, io, decide_and_handle);
 }
