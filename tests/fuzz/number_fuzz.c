@@ -1,7 +1,8 @@
 /*
  * number_fuzz: a libFuzzer harness for common/number.c, the parser of
  * CONTENT_LENGTH (decide.c, SPEC §6 row 5) and of the sizes and
- * percentages of the configuration and quota table (SPEC §2).
+ * percentages of the configuration and quota table (SPEC §2), and its
+ * muldiv64 (min_free_space and percentages of a limit).
  *
  * number_parse sees the input's bytes as they are; size_parse and
  * percent_parse see it cut at its first NUL.  Each is compared with a
@@ -9,8 +10,11 @@
  * leading zeros and compares the rest with "9223372036854775807" as text
  * (so it never overflows), the other two with readings built on it.  An
  * accepted size or percentage, printed back (in digits, and with the
- * largest suffix that divides it), parses to the same value.  Any
- * difference traps.
+ * largest suffix that divides it), parses to the same value.  muldiv64
+ * of three numbers from the input's first 24 bytes is compared with the
+ * compiler's 128-bit arithmetic (the fuzzer runs on a 64-bit target,
+ * where it has one; muldiv64 itself must build where there is none).
+ * Any difference traps.
  *
  *	clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon \
  *	    tests/fuzz/number_fuzz.c common/number.c
@@ -172,6 +176,26 @@ check_percent(const char *s)
 	check(percent_parse(text, &back) == 0 && back == v);
 }
 
+/* muldiv64 against __int128, on three operands taken from the input. */
+static void
+check_muldiv(const uint8_t *data, size_t size)
+{
+	__extension__ typedef __int128 wide;
+	int64_t op[3];
+	wide    r;
+
+	if (size < sizeof op)
+		return;
+	memcpy(op, data, sizeof op);
+	if (op[0] <= 0 || op[1] <= 0 || op[2] <= 0) {
+		check(muldiv64(op[0], op[1], op[2]) == 0);
+		return;
+	}
+	r = (wide)op[0] * op[1] / op[2];
+	check(muldiv64(op[0], op[1], op[2]) ==
+	    (r > INT64_MAX ? INT64_MAX : (int64_t)r));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -186,6 +210,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(rc == ref_number((const char *)data, size, &w) &&
 	    (rc == -1 || v == w));
 	check(number_parse(NULL, 0, &v) == -1);
+	check_muldiv(data, size);
 	if ((s = malloc(size + 1)) == NULL)
 		abort();
 	memcpy(s, data, size);
