@@ -76,11 +76,28 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* SPEC §5: no C0, DEL or C1 control character, no separator. */
+/*
+ * The Unicode bidirectional controls (UAX #9 §2): ALM, LRM, RLM, the
+ * embeddings and overrides LRE..RLO, the isolates LRI..PDI.  A name
+ * holding one is shown in another order than its bytes say, so that
+ * "invoice<RLO>exe.txt" reads as "invoicetxt.exe" (upgate(8), "Requests").
+ */
+static int
+bidi_control(uint32_t c)
+{
+	return c == 0x061c || c == 0x200e || c == 0x200f ||
+	    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/*
+ * upgate(8), "Requests": no C0, DEL or C1 control character, no
+ * bidirectional control, no separator.
+ */
 static int
 char_allowed(uint32_t c)
 {
-	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f))
+	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) ||
+	    bidi_control(c))
 		return 0;
 	return c != '/' && c != '\\';
 }

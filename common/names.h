@@ -16,9 +16,11 @@ int user_name_valid(const char *s);
 
 /*
  * 1 if (s, len) is a valid stored name: valid UTF-8 (no overlong forms,
- * no surrogates), 1-255 bytes, no C0, DEL or C1 control character, no '/'
- * and does not start with '.'.  The backslash is refused too (SPEC §5: no
- * '\' in a PATH_INFO; a multipart name has had it removed as a separator).
+ * no surrogates), 1-255 bytes, no C0, DEL or C1 control character nor
+ * Unicode bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069), no '/' and does not start with '.'.  The backslash is
+ * refused too (upgate(8), "Requests": no '\' in a PATH_INFO; a multipart
+ * name has had it removed as a separator).
  */
 int file_name_valid(const char *s, size_t len);
 

@@ -6,8 +6,9 @@
  *
  * Each validator is compared with a second implementation here: the user
  * name with SPEC §3 read literally, the file name with the well-formed
- * byte sequences of Unicode 15 Table 3-7 (so no decoding at all), the
- * path with a plain split on '/'.  A parsed path holds 1 to PATH_DEPTH_MAX
+ * byte sequences of Unicode 15 Table 3-7 and the bytes of each
+ * bidirectional control (so no decoding at all), the path with a plain
+ * split on '/'.  A parsed path holds 1 to PATH_DEPTH_MAX
  * components (0 for an empty folder), each a valid file name, none "."
  * or "..", that joined again give the PATH_INFO.  A basename is a suffix
  * of its input without '/' or '\\', preceded by one or by nothing.  Any
@@ -88,7 +89,27 @@ ref_seq(const unsigned char *s, size_t n)
 	return rows[r].len;
 }
 
-/* SPEC §5; C1 controls are U+0080..U+009F, that is C2 80..C2 9F. */
+/*
+ * The bidirectional controls as the bytes that encode them: U+061C is
+ * D8 9C; U+200E, U+200F are E2 80 8E, 8F; U+202A..U+202E are E2 80 AA..AE;
+ * U+2066..U+2069 are E2 81 A6..A9.  s holds a well-formed sequence of n.
+ */
+static int
+ref_bidi(const unsigned char *s, size_t n)
+{
+	if (n == 2)
+		return s[0] == 0xd8 && s[1] == 0x9c;
+	if (n != 3 || s[0] != 0xe2)
+		return 0;
+	if (s[1] == 0x80)
+		return in(s[2], 0x8e, 0x8f) || in(s[2], 0xaa, 0xae);
+	return s[1] == 0x81 && in(s[2], 0xa6, 0xa9);
+}
+
+/*
+ * upgate(8), "Requests"; C1 controls are U+0080..U+009F, that is C2 80..C2
+ * 9F.
+ */
 static int
 ref_file_name(const char *s, size_t len)
 {
@@ -101,7 +122,8 @@ ref_file_name(const char *s, size_t len)
 		if ((n = ref_seq(p + i, len - i)) == 0)
 			return 0;
 		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '/' ||
-		    p[i] == '\\' || (p[i] == 0xc2 && p[i + 1] <= 0x9f))
+		    p[i] == '\\' || (p[i] == 0xc2 && p[i + 1] <= 0x9f) ||
+		    ref_bidi(p + i, n))
 			return 0;
 	}
 	return 1;

@@ -152,6 +152,28 @@ static const struct {
 	{ S("a\xc3x"), 0 },			/* continuation missing */
 	{ S("a\xe6x\xa5"), 0 },
 	{ S("\xef\xbb\xbf.htaccess"), 1 },	/* BOM: not a dot name */
+	/* bidirectional controls (upgate(8), "Requests"), and their neighbours */
+	{ S("invoice\xe2\x80\xae" "exe.txt"), 0 },	/* U+202E RLO */
+	{ S("a\xd8\x9c"), 0 },			/* U+061C ALM */
+	{ S("a\xd8\x9b"), 1 },			/* U+061B, before it */
+	{ S("a\xd8\x9d"), 1 },			/* U+061D, after it */
+	{ S("a\xe2\x80\x8d"), 1 },		/* U+200D ZWJ, before LRM */
+	{ S("a\xe2\x80\x8e"), 0 },		/* U+200E LRM */
+	{ S("a\xe2\x80\x8f"), 0 },		/* U+200F RLM */
+	{ S("a\xe2\x80\x90"), 1 },		/* U+2010 hyphen, after RLM */
+	{ S("a\xe2\x80\xa9"), 1 },		/* U+2029, before LRE */
+	{ S("a\xe2\x80\xaa"), 0 },		/* U+202A LRE */
+	{ S("a\xe2\x80\xab"), 0 },		/* U+202B RLE */
+	{ S("a\xe2\x80\xac"), 0 },		/* U+202C PDF */
+	{ S("a\xe2\x80\xad"), 0 },		/* U+202D LRO */
+	{ S("\xe2\x80\xae" "a"), 0 },		/* U+202E RLO, leading */
+	{ S("a\xe2\x80\xaf"), 1 },		/* U+202F, after RLO */
+	{ S("a\xe2\x81\xa5"), 1 },		/* U+2065, before LRI */
+	{ S("a\xe2\x81\xa6"), 0 },		/* U+2066 LRI */
+	{ S("a\xe2\x81\xa7"), 0 },		/* U+2067 RLI */
+	{ S("a\xe2\x81\xa8"), 0 },		/* U+2068 FSI */
+	{ S("a\xe2\x81\xa9"), 0 },		/* U+2069 PDI, trailing */
+	{ S("a\xe2\x81\xaa"), 1 },		/* U+206A, after PDI */
 };
 
 static void
@@ -257,6 +279,9 @@ static const struct {
 	{ "/a\xc0\xaf", F, NULL },
 	{ "/a\xed\xa0\x80", F, NULL },
 	{ "/a\xff/b", F, NULL },
+	{ "/a\xe2\x80\xae/b.txt", F, NULL },	/* U+202E in a folder */
+	{ "/a/b\xe2\x81\xa6.txt", F, NULL },	/* U+2066 in the file */
+	{ "/a\xe2\x80\x8f/", D, NULL },		/* U+200F in a folder */
 	{ NULL, F, NULL },
 	{ NULL, D, "" },
 	{ "", D, "" },
