@@ -38,6 +38,24 @@ method_name(enum method m)
 	return m < METHOD__MAX ? method_names[m] : "-";
 }
 
+enum verb
+method_verb(enum method m)
+{
+	switch (m) {
+	case METHOD_PUT:
+		return VERB_STORE;
+	case METHOD_POST:
+		return VERB_STORE_FORM;
+	case METHOD_DELETE:
+		return VERB_DELETE;
+	case METHOD_GET:
+	case METHOD_HEAD:
+		return VERB_SHOW;
+	default:
+		return VERB_NONE;
+	}
+}
+
 /* a - b, but never below 0; both are non-negative byte counts. */
 static int64_t
 sub0(int64_t a, int64_t b)
@@ -66,6 +84,15 @@ decided(struct verdict v, enum reason reason, int row)
 	return v;
 }
 
+/* A refusal of a row with several causes, and the one that applies. */
+static struct verdict
+decided_by(struct verdict v, enum reason reason, int row, enum cause cause)
+{
+	v = decided(v, reason, row);
+	v.cause = cause;
+	return v;
+}
+
 /* Rows 4 to 7: what an upload's request line and headers alone decide. */
 static struct verdict
 decide_length(const struct facts *f, const struct policy *p, struct verdict v)
@@ -76,7 +103,7 @@ decide_length(const struct facts *f, const struct policy *p, struct verdict v)
 		if (!p->allow_unknown_length)
 			return decided(v, REASON_LENGTH_REQUIRED, 4);
 	} else if (number_parse(t, strlen(t), &v.length) == -1)
-		return decided(v, REASON_BAD_REQUEST, 5);
+		return decided_by(v, REASON_BAD_REQUEST, 5, CAUSE_BAD_LENGTH);
 	if (p->max_upload_size > 0 && v.length > p->max_upload_size) {
 		v.limit = p->max_upload_size;
 		return decided(v, REASON_TOO_LARGE, 6);
@@ -95,19 +122,24 @@ decide_target(const struct facts *f, struct verdict v)
 
 	switch (f->target) {
 	case TARGET_BAD_NAME:
-		return decided(v, REASON_BAD_REQUEST, 8);
+		return decided_by(v, REASON_BAD_REQUEST, 8, CAUSE_BAD_PATH);
+	case TARGET_TOO_LONG:
+		return decided_by(v, REASON_BAD_REQUEST, 8,
+		    CAUSE_PATH_TOO_LONG);
 	case TARGET_SYMLINK:
+		return decided_by(v, REASON_FORBIDDEN, 8, CAUSE_SYMLINK);
 	case TARGET_FOREIGN:
-		return decided(v, REASON_FORBIDDEN, 8);
+		return decided_by(v, REASON_FORBIDDEN, 8, CAUSE_FOREIGN);
 	default:
 		break;
 	}
 	/* a non-folder where a folder is needed is 409 even for a DELETE */
 	if (f->method == METHOD_DELETE &&
 	    (f->target == TARGET_NEW || f->target == TARGET_PARENT_MISSING))
-		return decided(v, REASON_NOT_FOUND, 8);
+		return decided_by(v, REASON_NOT_FOUND, 8, CAUSE_MISSING);
 	if (f->method == METHOD_PUT && f->if_none_match_star && exists)
-		return decided(v, REASON_PRECONDITION_FAILED, 8);
+		return decided_by(v, REASON_PRECONDITION_FAILED, 8,
+		    CAUSE_EXISTS);
 	return v;
 }
 
@@ -120,13 +152,16 @@ decide_conflict(const struct facts *f, const struct policy *p,
 	case TARGET_PARENT_MISSING:
 		if (p->create_parents && f->method != METHOD_DELETE)
 			return v;
-		return decided(v, REASON_CONFLICT, 9);
+		return decided_by(v, REASON_CONFLICT, 9, CAUSE_PARENT_MISSING);
 	case TARGET_NOT_FOLDER:
+		return decided_by(v, REASON_CONFLICT, 9, CAUSE_NOT_FOLDER);
 	case TARGET_NOT_REGULAR:
-		return decided(v, REASON_CONFLICT, 9);
+		return decided_by(v, REASON_CONFLICT, 9, f->target_folder ?
+		    CAUSE_TARGET_FOLDER : CAUSE_TARGET_SPECIAL);
 	case TARGET_EXISTS:
 		if (f->method == METHOD_PUT && !p->allow_overwrite)
-			return decided(v, REASON_CONFLICT, 9);
+			return decided_by(v, REASON_CONFLICT, 9,
+			    CAUSE_NO_OVERWRITE);
 		return v;
 	default:
 		return v;
@@ -219,7 +254,8 @@ decide(const struct facts *f, const struct policy *p)
 	if (!(f->known & KNOW_IDENTITY))
 		return v;
 	if (!f->identity_ok)
-		return decided(v, REASON_FORBIDDEN, 3);
+		return decided_by(v, REASON_FORBIDDEN, 3, f->identity_given ?
+		    CAUSE_BAD_USER : CAUSE_NO_IDENTITY);
 	if (upload && (f->known & KNOW_BODY))
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)

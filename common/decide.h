@@ -28,6 +28,7 @@ enum method {
 };
 
 enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
+enum verb   method_verb(enum method);	/* PUT: VERB_STORE, ... */
 const char *method_name(enum method);
 #define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 
@@ -36,6 +37,7 @@ enum target {
 	TARGET_NEW,		/* does not exist, its folder does */
 	TARGET_EXISTS,		/* a regular file */
 	TARGET_BAD_NAME,	/* 400 */
+	TARGET_TOO_LONG,	/* 400: past PATH_MAX on the server */
 	TARGET_SYMLINK,		/* 403: a symbolic link on the path */
 	TARGET_FOREIGN,		/* 403: stored by someone else */
 	TARGET_PARENT_MISSING,	/* a folder on the path does not exist */
@@ -59,10 +61,12 @@ struct facts {
 	enum method method;
 	int         config_ok;
 	int         identity_ok;
+	int         identity_given;	/* REMOTE_USER or anonymous_user set */
 	/* CONTENT_LENGTH, else X-Expected-Entity-Length, as sent (NULL: none) */
 	const char *length_text;
 	int         multipart_ok;	/* POST: multipart/form-data + boundary */
 	enum target target;
+	int         target_folder;	/* TARGET_NOT_REGULAR is a folder */
 	int         if_none_match_star;
 	int64_t     free_space;		/* f_bavail x f_frsize */
 	int64_t     min_free;		/* from config_min_free() */
@@ -94,6 +98,7 @@ struct policy {
 struct verdict {
 	enum reason reason;	/* REASON_NONE: no row refuses so far */
 	int         row;	/* the row of SPEC §6 that decided, 0 if none */
+	enum cause  cause;	/* rows 3, 5, 8, 9: which of the row's causes */
 	int64_t     length;	/* the announced length, -1 if unknown */
 	int64_t     charge;	/* what the upload adds to the user's usage */
 	/* figures of the refusal */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ find_identity(struct request *rq)
 	if (user == NULL)
 		user = rq->g->cfg.anonymous_user;
 	rq->facts.known |= KNOW_IDENTITY;
+	rq->facts.identity_given = user != NULL;
 	rq->facts.identity_ok = user != NULL && user_name_valid(user);
 	if (rq->facts.identity_ok)
 		rq->user = user;
@@ -178,6 +180,29 @@ join_rel(struct request *rq)
 }
 
 /*
+ * upgate(8), "Limits": the whole path of what a request stores (the
+ * file and the temporary name it streams under; for a form, its folder
+ * with room for a name of FILE_NAME_MAX bytes) fits in PATH_MAX, so that
+ * any program can open it by its name: the web server that serves
+ * upload_dir, a backup, the operator's shell.  The gate itself would
+ * cope, walking one folder at a time.
+ */
+static int
+within_path_max(const struct request *rq)
+{
+	size_t last = FILE_NAME_MAX, len;
+
+	if (rq->kind == PATH_FILE) {
+		last = strlen(rq->path.comp[rq->path.ncomp - 1]);
+		if (last < STORE_TMP_NAME_LEN)
+			last = STORE_TMP_NAME_LEN;
+	}
+	len = strlen(rq->g->cfg.upload_dir) + 1 + strlen(rq->folder) +
+	    (rq->folder[0] != '\0') + last;
+	return len < PATH_MAX;
+}
+
+/*
  * With per_user_dirs, the user's folder; it is made on the first upload,
  * so a missing one means "every folder on the path is missing".
  */
@@ -238,6 +263,7 @@ refresh_target(struct request *rq)
 	}
 	rq->facts.target = S_ISLNK(st.st_mode) ? TARGET_SYMLINK :
 	    S_ISREG(st.st_mode) ? TARGET_EXISTS : TARGET_NOT_REGULAR;
+	rq->facts.target_folder = S_ISDIR(st.st_mode);
 	return check_record(rq);
 }
 
@@ -266,6 +292,10 @@ find_target(struct request *rq)
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
 	}
+	if (!within_path_max(rq)) {
+		rq->facts.target = TARGET_TOO_LONG;
+		return 0;
+	}
 	if ((r = open_user_dir(rq)) != 0)
 		return r == 1 ? 0 : -1;
 	if (rq->user_fd == -1) {
@@ -279,6 +309,8 @@ find_target(struct request *rq)
 	    STORE_OK)
 		return -1;
 	rq->facts.target = rq->target.state;
+	rq->facts.target_folder = rq->target.state == TARGET_NOT_REGULAR &&
+	    S_ISDIR(rq->target.st.st_mode);
 	return 0;
 }
 
@@ -380,7 +412,8 @@ lock_target(struct request *rq)
 	enum ledger_err e;
 
 	if (rq->g->cfg.per_user_dirs || rq->kind != PATH_FILE ||
-	    rq->facts.target == TARGET_BAD_NAME)
+	    rq->facts.target == TARGET_BAD_NAME ||
+	    rq->facts.target == TARGET_TOO_LONG)
 		return 0;
 	if ((e = lock_file(rq)) == LEDGER_OK)
 		return 0;

@@ -3,6 +3,8 @@
  * the folders they need (and their removal on failure), the body read in
  * one fixed buffer and handed to a sink, the figures of a full disk.
  */
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +86,14 @@ make_folders(struct request *rq, struct reservation *r)
 	case TARGET_EXISTS:
 		return outcome(REASON_NONE, NULL);
 	case TARGET_SYMLINK:
+		rq->reply.cause = CAUSE_SYMLINK;
 		return outcome(REASON_FORBIDDEN, NULL);
+	case TARGET_NOT_REGULAR:
+		rq->reply.cause = S_ISDIR(rq->target.st.st_mode) ?
+		    CAUSE_TARGET_FOLDER : CAUSE_TARGET_SPECIAL;
+		return outcome(REASON_CONFLICT, NULL);
 	default:
+		rq->reply.cause = CAUSE_NOT_FOLDER;
 		return outcome(REASON_CONFLICT, NULL);
 	}
 }

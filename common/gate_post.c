@@ -91,10 +91,11 @@ part_name(struct form *f, const struct mp_part *part, char *out)
 	if (len == 0)
 		return 0;
 	if (!file_name_valid(s, len))
-		return stop(f, outcome(REASON_BAD_REQUEST, "A file name in "
-		    "the form is not allowed: names are 1 to 255 bytes of "
-		    "UTF-8, without control characters, not starting with "
-		    "a dot."));
+		return stop(f, outcome(REASON_BAD_REQUEST, "The files cannot "
+		    "be stored: a file name in the form is not allowed "
+		    "(names are 1 to 255 bytes of UTF-8, without control or "
+		    "bidirectional control characters, not starting with "
+		    "a dot)."));
 	memcpy(out, s, len);
 	out[len] = '\0';
 	return 0;

@@ -124,8 +124,10 @@ commit_locked(struct request *rq, int *replaced)
 	if (e != STORE_OK && rq->tmp.name[0] != '\0') {
 		if (!shrinks)
 			undo_commit(rq, &old, had);
-		return outcome(e == STORE_EXISTS ? REASON_CONFLICT :
-		    REASON_SERVER_ERROR, NULL);
+		if (e == STORE_EXISTS)
+			return outcome(REASON_CONFLICT, "The file cannot be "
+			    "stored: a file of that name appeared meanwhile.");
+		return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	*replaced = exists;
 	/* should this fail, the old, larger figure stays: an over-count */

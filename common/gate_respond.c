@@ -112,6 +112,7 @@ verdict_figures(struct request *rq)
 void
 respond_verdict(struct request *rq)
 {
+	rq->reply.cause = rq->verdict.cause;
 	verdict_figures(rq);
 	respond(rq, rq->verdict.reason, NULL);
 }
@@ -237,6 +238,7 @@ respond(struct request *rq, enum reason reason, const char *detail)
 	o = options_of(rq);
 	r->reason = reason;
 	r->detail = detail;
+	r->verb = method_verb(rq->facts.method);
 	r->user = rq->user;
 	if (reason != REASON_OPTIONS && reason != REASON_METHOD_NOT_ALLOWED)
 		fill_quota(rq);

@@ -32,6 +32,39 @@ enum reason {
 	REASON__MAX
 };
 
+/*
+ * Why rows 3, 5, 8 and 9 refused: the message names the one cause that
+ * applies, not the row's whole list (upgate(8), "Decisions").
+ */
+enum cause {
+	CAUSE_NONE,
+	CAUSE_NO_IDENTITY,	/* row 3: neither REMOTE_USER nor anonymous_user */
+	CAUSE_BAD_USER,		/* row 3: not a valid user name */
+	CAUSE_BAD_LENGTH,	/* row 5 */
+	CAUSE_BAD_PATH,		/* row 8: a name or the path's form */
+	CAUSE_PATH_TOO_LONG,	/* row 8: past PATH_MAX on the server */
+	CAUSE_SYMLINK,		/* row 8: a symbolic link on the path */
+	CAUSE_FOREIGN,		/* row 8: another user's file */
+	CAUSE_MISSING,		/* row 8: DELETE of nothing */
+	CAUSE_EXISTS,		/* row 8: If-None-Match: * and a file */
+	CAUSE_PARENT_MISSING,	/* row 9: with create_parents = no */
+	CAUSE_NOT_FOLDER,	/* row 9: a file where a folder is needed */
+	CAUSE_TARGET_FOLDER,	/* row 9: the target is a folder */
+	CAUSE_TARGET_SPECIAL,	/* row 9: a FIFO, a device, a socket */
+	CAUSE_NO_OVERWRITE,	/* row 9: with allow_overwrite = no */
+	CAUSE__MAX
+};
+
+/* What the refused request meant to do, for its message. */
+enum verb {
+	VERB_NONE,
+	VERB_STORE,		/* PUT */
+	VERB_STORE_FORM,	/* POST */
+	VERB_DELETE,		/* DELETE */
+	VERB_SHOW,		/* GET, HEAD: the quota status */
+	VERB__MAX
+};
+
 int         reason_status(enum reason);	/* 201, 507, ... */
 const char *reason_name(enum reason);	/* "quota_exceeded", "stored", ... */
 int         reason_refuses(enum reason);	/* 1 for the refusals */

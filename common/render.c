@@ -295,20 +295,17 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_SERVER_ERROR] = "The server could not handle the request "
 	    "because of an internal error; please try again later or tell "
 	    "the administrator.",
-	[REASON_FORBIDDEN] = "You are not allowed to store or delete files "
-	    "here.",
+	[REASON_FORBIDDEN] = "You are not allowed to do this here.",
 	[REASON_LENGTH_REQUIRED] = "The request must announce the length of "
 	    "its body with Content-Length.",
-	[REASON_BAD_REQUEST] = "The request is malformed or names a file "
-	    "that cannot be stored.",
+	[REASON_BAD_REQUEST] = "The request is malformed.",
 	[REASON_UNSUPPORTED_MEDIA_TYPE] = "A POST must be sent as "
 	    "multipart/form-data with a boundary.",
-	[REASON_NOT_FOUND] = "There is no such file to delete.",
+	[REASON_NOT_FOUND] = "There is no such file.",
 	[REASON_PRECONDITION_FAILED] = "The file already exists, and the "
 	    "request asked not to replace it.",
-	[REASON_CONFLICT] = "The file cannot be stored there: a folder is "
-	    "missing, something else is in the way, or replacing files is not "
-	    "allowed.",
+	[REASON_CONFLICT] = "Something on the server is in the way of this "
+	    "request.",
 	[REASON_INCOMPLETE_BODY] = "The request body ended before its "
 	    "announced length; nothing was stored.",
 	[REASON_BUSY] = "The server is busy; please try again in a moment.",
@@ -317,6 +314,57 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_OPTIONS] = "Allowed methods: GET, HEAD, PUT, POST, DELETE, "
 	    "OPTIONS.",
 };
+
+/* What a refused request meant to do, as the subject of its sentence. */
+static const char *const subjects[VERB__MAX] = {
+	[VERB_NONE]       = "The request cannot be served",
+	[VERB_STORE]      = "The file cannot be stored",
+	[VERB_STORE_FORM] = "The files cannot be stored",
+	[VERB_DELETE]     = "The file cannot be deleted",
+	[VERB_SHOW]       = "The quota status cannot be shown",
+};
+
+/* Why, after the subject (upgate(8), "Decisions"). */
+static const char *const causes[CAUSE__MAX] = {
+	[CAUSE_NO_IDENTITY] = "no user is authenticated, and the server "
+	    "names no anonymous user",
+	[CAUSE_BAD_USER] = "the user name is not valid (1 to 64 bytes of "
+	    "A-Z a-z 0-9 . _ @ -, not starting with . or -)",
+	[CAUSE_BAD_LENGTH] = "the announced length of the body is not a "
+	    "plain decimal number of at most 9223372036854775807",
+	[CAUSE_BAD_PATH] = "the path is not valid (each name 1 to 255 bytes "
+	    "of UTF-8 without control or bidirectional control characters, "
+	    "not starting with a dot; no backslash, no empty name, at most "
+	    "32 names; a file's path does not end in /)",
+	[CAUSE_PATH_TOO_LONG] = "the path is too long for the server (with "
+	    "the upload folder's own path, more than 4095 bytes)",
+	[CAUSE_SYMLINK] = "a symbolic link is on its path",
+	[CAUSE_FOREIGN] = "a file of that name belongs to another user",
+	[CAUSE_MISSING] = "there is no such file",
+	[CAUSE_EXISTS] = "a file of that name exists, and the request asked "
+	    "not to replace one (If-None-Match: *)",
+	[CAUSE_PARENT_MISSING] = "a folder on its path is missing, and "
+	    "creating folders is turned off",
+	[CAUSE_NOT_FOLDER] = "a file is in the way where its path needs a "
+	    "folder",
+	[CAUSE_TARGET_FOLDER] = "that name is a folder, not a file",
+	[CAUSE_TARGET_SPECIAL] = "that name is taken by something that is "
+	    "not a regular file",
+	[CAUSE_NO_OVERWRITE] = "a file of that name exists, and overwriting "
+	    "is turned off",
+};
+
+/* A refusal with a known cause: "The file cannot be deleted: ...". */
+static int
+message_cause(const struct reply *r, struct buf *b)
+{
+	if (r->cause <= CAUSE_NONE || r->cause >= CAUSE__MAX ||
+	    causes[r->cause] == NULL)
+		return 0;
+	buf_printf(b, "%s: %s.", subjects[r->verb < VERB__MAX ? r->verb :
+	    VERB_NONE], causes[r->cause]);
+	return 1;
+}
 
 static void
 message_too_large(const struct reply *r, struct buf *b)
@@ -410,6 +458,8 @@ render_message(const struct reply *r, struct buf *out)
 		buf_puts(out, r->detail);
 		return;
 	}
+	if (reason_refuses(reason) && message_cause(r, out))
+		return;
 	switch (reason) {
 	case REASON_TOO_LARGE:
 		message_too_large(r, out);

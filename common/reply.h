@@ -51,6 +51,9 @@ struct reply {
 	const char *location;		/* PUT 201: the request's own URI */
 	/* a sentence that says more than the reason's own (may be NULL) */
 	const char *detail;
+	/* else, for a refusal: what the request meant to do, and why not */
+	enum verb   verb;
+	enum cause  cause;
 	int         connection_close;	/* refusal with the body unread */
 	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
 };

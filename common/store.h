@@ -16,6 +16,8 @@
 #include "names.h"
 
 #define STORE_TMP_PREFIX ".upgate-tmp-"
+/* the prefix and 16 hex digits: the length of every temporary name */
+#define STORE_TMP_NAME_LEN (sizeof STORE_TMP_PREFIX - 1 + 16)
 
 enum store_err {
 	STORE_OK = 0,

@@ -971,8 +971,7 @@ class Env:
             return (rows[0][0], int(rows[0][1])) if rows else None
         p = os.path.join(self.state, "files", rel)
         try:
-            with open(p) as f:
-                txt = f.read()
+            txt = _read_below(os.path.join(self.state, "files"), rel)
         except FileNotFoundError:
             return None
         m = re.match(r"^(\S+) (\d+)\n$", txt)
@@ -1073,6 +1072,22 @@ class Env:
         fl = struct.pack("hhqqi4x", F_WRLCK, os.SEEK_SET, start, length, 0)
         fcntl.fcntl(fd, F_OFD_SETLK, fl)
         return fd
+
+
+def _read_below(top, rel):
+    """The text of top/REL, opened one folder at a time as upgate does:
+    with a long REL the whole path may pass PATH_MAX."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for comp in rel.split("/")[:-1]:
+            nfd = os.open(comp, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        ffd = os.open(rel.split("/")[-1], os.O_RDONLY, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with os.fdopen(ffd) as f:
+        return f.read()
 
 
 def lock_offset(domain, key):

@@ -715,6 +715,178 @@ def _():
         expect_quota_headers(r, 0, 10)
 
 
+# ------------------------------------------- row 8: the path's length
+
+def _long_rel(e, total):
+    """A path below alice's folder whose whole path on the server,
+    upload_dir/alice/REL, is total bytes: folders of 200 bytes, the last
+    component 55 to 255 bytes (longer than a temporary name)."""
+    n = total - len(e.upload) - len("/alice/")
+    comps = []
+    while n > 255:
+        comps.append(chr(ord("a") + len(comps) % 26) * 200)
+        n -= 201
+    comps.append("z" * n)
+    rel = "/".join(comps)
+    eq(len(os.path.join(e.upload, "alice", rel)), total, "test path length")
+    return rel
+
+
+def _nothing_left(e, what):
+    """Nothing of alice's on disk, in the ledger, or reserved."""
+    check(not os.path.exists(e.user_dir()) or not e.stored(),
+          "%s: files left: %r" % (what, sorted(e.stored())))
+    eq(e.usage(), 0, "%s: ledger usage" % what)
+    e.assert_clean(what + ": ")
+
+
+@test("row8: PUT of a path past PATH_MAX on the server -> 400 before the "
+      "body; 4095 bytes -> 201 (create_parents = yes)")
+def _():
+    # upgate(8), "Limits": upload_dir/USER/PATH stays within PATH_MAX
+    with env(create_parents="yes") as e:
+        rel = _long_rel(e, 4096)
+        r = e.run("PUT", "/" + rel, body=b"hello")
+        expect(r, 400, "bad_request")
+        expect_refusal_before_body(r)
+        check("too long" in r.json()["message"] and
+              "cannot be stored" in r.json()["message"],
+              "%s: message %r" % (r.what(), r.json()["message"]))
+        _nothing_left(e, r.what())
+        made = os.listdir(e.user_dir()) if os.path.exists(e.user_dir()) \
+            else []
+        eq(made, [], "%s: folders made" % r.what())
+        # the issue's own: 16 folders of 254 bytes and a name, 4085 bytes
+        p16 = "".join("/" + chr(ord("a") + i) * 254 for i in range(16))
+        r = e.run("PUT", p16 + "/f.txt", body=b"hello")
+        expect(r, 400, "bad_request")
+        _nothing_left(e, r.what())
+        rel = _long_rel(e, 4095)
+        r = expect(e.run("PUT", "/" + rel, body=b"hello"), 201, "stored")
+        eq(e.stored(), {rel: b"hello"}, "stored at 4095 bytes")
+        eq(e.record("alice/" + rel), ("alice", 5), "ledger record")
+        r = e.run("DELETE", "/" + rel)
+        expect(r, 204, "deleted")
+        eq(e.usage(), 0, "usage after DELETE")
+
+
+@test("row8: DELETE past PATH_MAX on the server -> 400 'cannot be deleted'")
+def _():
+    with env() as e:
+        rel = _long_rel(e, 4100)
+        r = e.run("DELETE", "/" + rel)
+        expect(r, 400, "bad_request")
+        m = r.json()["message"]
+        check(m.startswith("The file cannot be deleted: the path is too "
+                           "long"), "%s: message %r" % (r.what(), m))
+
+
+@test("row8: POST into a folder that leaves no room for a 255-byte name "
+      "-> 400 before the body; one byte less -> 201")
+def _():
+    body, ct = _one_file_form("a.txt", b"hello")
+    with env(create_parents="yes") as e:
+        # the folder, a '/' and 255 bytes of name: 4096 is past PATH_MAX
+        rel = _long_rel(e, 4096 - 256)
+        r = e.run("POST", "/" + rel + "/", body=body, content_type=ct)
+        expect(r, 400, "bad_request")
+        expect_refusal_before_body(r)
+        check(r.json()["message"].startswith("The files cannot be stored: "
+                                             "the path is too long"),
+              "%s: message %r" % (r.what(), r.json()["message"]))
+        _nothing_left(e, r.what())
+        rel = _long_rel(e, 4095 - 256)
+        r = e.run("POST", "/" + rel + "/", body=body, content_type=ct)
+        expect(r, 201, "stored")
+        eq(e.stored(), {rel + "/a.txt": b"hello"}, "stored")
+        eq(e.usage(), 5, "usage")
+
+
+def _one_file_form(name, data):
+    b = "upgateMsgBoundary"
+    body = (b"--" + b.encode() + b"\r\nContent-Disposition: form-data; "
+            b"name=\"f\"; filename=\"" + name.encode() + b"\"\r\n\r\n" +
+            data + b"\r\n--" + b.encode() + b"--\r\n")
+    return body, "multipart/form-data; boundary=" + b
+
+
+# ------------------------------------------------- messages, rows 3 to 9
+
+def _said(r, status, reason, start, *parts, user="alice"):
+    """The refusal's message names what the request meant to do (start)
+    and its one cause (parts), in JSON and in text (upgate(8),
+    "Decisions")."""
+    expect(r, status, reason, user=user)
+    m = r.json()["message"]
+    check(m.startswith(start) and all(p in m for p in parts),
+          "%s: message %r should start with %r and say %r"
+          % (r.what(), m, start, parts))
+    return m
+
+
+@test("messages: each 4xx of rows 3 to 9 names its cause and its verb")
+def _():
+    stored, deleted = "The file cannot be stored: ", \
+        "The file cannot be deleted: "
+    form = "The files cannot be stored: "
+    with env(allow_overwrite="no") as e:
+        os.makedirs(e.path("alice", "somefolder"))
+        expect(e.run("PUT", "/f", body=b"file"), 201, "stored")
+        os.symlink(e.outside, e.path("alice", "link"))
+        # the issue's: DELETE of a folder is not "cannot be stored there"
+        m = _said(e.run("DELETE", "/somefolder"), 409, "conflict", deleted,
+                  "is a folder")
+        check("stored" not in m, "DELETE's message %r" % m)
+        _said(e.run("PUT", "/somefolder", body=b"x"), 409, "conflict",
+              stored, "is a folder")
+        _said(e.run("PUT", "/f", body=b"x"), 409, "conflict", stored,
+              "overwriting is turned off")
+        _said(e.run("PUT", "/f/x.txt", body=b"x"), 409, "conflict", stored,
+              "a file is in the way")
+        _said(e.run("DELETE", "/f/x.txt"), 409, "conflict", deleted,
+              "a file is in the way")
+        m = _said(e.run("PUT", "/no/x.txt", body=b"x"), 409, "conflict",
+                  stored, "a folder on its path is missing",
+                  "creating folders is turned off")
+        check("overwrit" not in m and "in the way" not in m,
+              "a 409 names one cause: %r" % m)
+        body, ct = _one_file_form("a.txt", b"x")
+        _said(e.run("POST", "/no/", body=body, content_type=ct), 409,
+              "conflict", form, "a folder on its path is missing")
+        _said(e.run("DELETE", "/gone.txt"), 404, "not_found", deleted,
+              "no such file")
+        _said(e.run("DELETE", "/link/x"), 403, "forbidden", deleted,
+              "symbolic link")
+        _said(e.run("PUT", "/link/x", body=b"x"), 403, "forbidden", stored,
+              "symbolic link")
+        _said(e.run("PUT", "/a\u202eexe.txt", body=b"x"), 400, "bad_request",
+              stored, "path is not valid", "bidirectional")
+        _said(e.run("DELETE", "/.htaccess"), 400, "bad_request", deleted,
+              "path is not valid")
+        _said(e.run("PUT", "/g", body=b"x", length="0x1"), 400,
+              "bad_request", stored, "announced length")
+        _said(e.run("PUT", "/f", body=b"x",
+                    headers={"If-None-Match": "*"}), 412,
+              "precondition_failed", stored, "If-None-Match")
+        _said(e.run("GET", user=None), 403, "forbidden",
+              "The quota status cannot be shown: ",
+              "no user is authenticated", user="-")
+        _said(e.run("DELETE", "/f", user="a b"), 403, "forbidden", deleted,
+              "user name is not valid", user="-")
+        eq(sorted(e.stored()), ["f"], "files")
+        eq(e.usage(), 4, "usage")
+
+
+@test("messages: a form's bad file name says the files cannot be stored")
+def _():
+    with env() as e:
+        body, ct = _one_file_form("a\u202eexe.txt", b"x")
+        _said(e.run("POST", None, body=body, content_type=ct), 400,
+              "bad_request", "The files cannot be stored: ",
+              "bidirectional")
+        nothing_stored(e)
+
+
 # ---------------------------------------------------------- rows 12, 13
 
 def _trickle(body, stop_at, pause=0.0):

@@ -131,6 +131,15 @@ CHANGE(quota_unknown, f->known &= ~(unsigned)KNOW_QUOTA; f->limit = 0)
 CHANGE(get_full, f->method = METHOD_GET; f->length_text = NULL;
     f->free_space = 0; f->limit = 0)
 CHANGE(head_bad_target, f->method = METHOD_HEAD; f->target = TARGET_SYMLINK)
+CHANGE(bad_user, f->identity_ok = 0; f->identity_given = 1)
+CHANGE(too_long, f->target = TARGET_TOO_LONG; f->free_space = 0)
+CHANGE(delete_too_long, f->method = METHOD_DELETE;
+    f->target = TARGET_TOO_LONG)
+CHANGE(target_folder, f->target = TARGET_NOT_REGULAR; f->target_folder = 1)
+CHANGE(delete_folder, f->method = METHOD_DELETE;
+    f->target = TARGET_NOT_REGULAR; f->target_folder = 1)
+CHANGE(post_parent_missing, f->method = METHOD_POST;
+    f->target = TARGET_PARENT_MISSING)
 
 static const struct row rows[] = {
 	{ "PUT that fits",                nothing,          REASON_NONE, 0 },
@@ -220,6 +229,73 @@ test_rows(void)
 		CU_ASSERT_EQUAL(v.reason, rows[i].reason);
 		CU_ASSERT_EQUAL(v.row, rows[i].row);
 	}
+}
+
+/*
+ * Which of a row's causes decided, for the message (upgate(8),
+ * "Decisions"); rows with one cause, and successes, carry none.
+ */
+static const struct {
+	const char  *what;
+	void       (*change)(struct facts *, struct policy *);
+	enum reason  reason;
+	enum cause   cause;
+} causes[] = {
+	{ "no identity",             no_identity,      REASON_FORBIDDEN, CAUSE_NO_IDENTITY },
+	{ "a bad user name",         bad_user,         REASON_FORBIDDEN, CAUSE_BAD_USER },
+	{ "length 0x10",             hex,              REASON_BAD_REQUEST, CAUSE_BAD_LENGTH },
+	{ "bad name",                bad_name,         REASON_BAD_REQUEST, CAUSE_BAD_PATH },
+	{ "path too long",           too_long,         REASON_BAD_REQUEST, CAUSE_PATH_TOO_LONG },
+	{ "DELETE path too long",    delete_too_long,  REASON_BAD_REQUEST, CAUSE_PATH_TOO_LONG },
+	{ "symlink",                 symlink,          REASON_FORBIDDEN, CAUSE_SYMLINK },
+	{ "another user's file",     foreign,          REASON_FORBIDDEN, CAUSE_FOREIGN },
+	{ "DELETE of nothing",       delete_missing,   REASON_NOT_FOUND, CAUSE_MISSING },
+	{ "If-None-Match *",         inm_exists,       REASON_PRECONDITION_FAILED, CAUSE_EXISTS },
+	{ "parent missing",          parent_missing,   REASON_CONFLICT, CAUSE_PARENT_MISSING },
+	{ "POST, folder missing",    post_parent_missing, REASON_CONFLICT, CAUSE_PARENT_MISSING },
+	{ "a file in the way",       not_folder,       REASON_CONFLICT, CAUSE_NOT_FOLDER },
+	{ "DELETE through a file",   delete_not_folder, REASON_CONFLICT, CAUSE_NOT_FOLDER },
+	{ "PUT onto a folder",       target_folder,    REASON_CONFLICT, CAUSE_TARGET_FOLDER },
+	{ "DELETE of a folder",      delete_folder,    REASON_CONFLICT, CAUSE_TARGET_FOLDER },
+	{ "PUT onto a FIFO",         not_regular,      REASON_CONFLICT, CAUSE_TARGET_SPECIAL },
+	{ "no overwrite",            no_overwrite,     REASON_CONFLICT, CAUSE_NO_OVERWRITE },
+	{ "disk full",               disk_full,        REASON_DISK_FULL, CAUSE_NONE },
+	{ "PUT that fits",           nothing,          REASON_NONE, CAUSE_NONE },
+};
+
+static void
+test_causes(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof causes / sizeof causes[0]; i++) {
+		struct facts   f = base();
+		struct policy  p = defaults;
+		struct verdict v;
+
+		causes[i].change(&f, &p);
+		v = decide(&f, &p);
+		if (v.reason != causes[i].reason || v.cause != causes[i].cause)
+			fprintf(stderr, "\n  %s: got %s (cause %d), want %s "
+			    "(cause %d)", causes[i].what, reason_name(v.reason),
+			    (int)v.cause, reason_name(causes[i].reason),
+			    (int)causes[i].cause);
+		CU_ASSERT_EQUAL(v.reason, causes[i].reason);
+		CU_ASSERT_EQUAL(v.cause, causes[i].cause);
+	}
+}
+
+/* What a refused request meant to do, by its method. */
+static void
+test_verbs(void)
+{
+	CU_ASSERT_EQUAL(method_verb(METHOD_PUT), VERB_STORE);
+	CU_ASSERT_EQUAL(method_verb(METHOD_POST), VERB_STORE_FORM);
+	CU_ASSERT_EQUAL(method_verb(METHOD_DELETE), VERB_DELETE);
+	CU_ASSERT_EQUAL(method_verb(METHOD_GET), VERB_SHOW);
+	CU_ASSERT_EQUAL(method_verb(METHOD_HEAD), VERB_SHOW);
+	CU_ASSERT_EQUAL(method_verb(METHOD_OTHER), VERB_NONE);
+	CU_ASSERT_EQUAL(method_verb(METHOD__MAX), VERB_NONE);
 }
 
 /* The figures a refusal carries for its body. */
@@ -364,6 +440,8 @@ test_room(void)
 
 static CU_TestInfo decide_tests[] = {
 	{ "every row of the table", test_rows },
+	{ "the cause of each refusal", test_causes },
+	{ "the verb of each method", test_verbs },
 	{ "asked again with the body's bytes", test_again },
 	{ "the quota left and a request's room", test_room },
 	{ "refusal figures", test_figures },

@@ -10,6 +10,7 @@
 #include <json.h>
 
 #include "cu_main.h"
+#include "table.h"
 #include "quota.h"
 #include "reason.h"
 #include "render.h"
@@ -1235,7 +1236,7 @@ test_messages(void)
 	n++;
 	rows[n].r = base(REASON_NOT_FOUND);
 	rows[n].r.detail = "";
-	rows[n++].text = "There is no such file to delete.";
+	rows[n++].text = "There is no such file.";
 	rows[n].r = base(REASON_BUSY);
 	rows[n++].text = "The server is busy; please try again in a moment.";
 	for (i = 0; i < n; i++) {
@@ -1245,6 +1246,114 @@ test_messages(void)
 		CU_ASSERT_STRING_EQUAL(b.data, rows[i].text);
 		buf_release(&b);
 	}
+}
+
+/*
+ * A refusal names its one cause and what the request meant to do
+ * (upgate(8), "Decisions"): a DELETE of a folder is not told that "the
+ * file cannot be stored", a 409 does not list three causes.
+ */
+static void
+test_messages_cause_verb(void)
+{
+	static const struct {
+		enum reason reason;
+		enum verb   verb;
+		enum cause  cause;
+		const char *text;
+	} rows[] = {
+		{ REASON_CONFLICT, VERB_DELETE, CAUSE_TARGET_FOLDER,
+		  "The file cannot be deleted: that name is a folder, not a "
+		  "file." },
+		{ REASON_CONFLICT, VERB_STORE, CAUSE_TARGET_FOLDER,
+		  "The file cannot be stored: that name is a folder, not a "
+		  "file." },
+		{ REASON_CONFLICT, VERB_STORE, CAUSE_NO_OVERWRITE,
+		  "The file cannot be stored: a file of that name exists, and "
+		  "overwriting is turned off." },
+		{ REASON_CONFLICT, VERB_STORE, CAUSE_PARENT_MISSING,
+		  "The file cannot be stored: a folder on its path is missing, "
+		  "and creating folders is turned off." },
+		{ REASON_CONFLICT, VERB_STORE_FORM, CAUSE_PARENT_MISSING,
+		  "The files cannot be stored: a folder on its path is "
+		  "missing, and creating folders is turned off." },
+		{ REASON_CONFLICT, VERB_STORE, CAUSE_NOT_FOLDER,
+		  "The file cannot be stored: a file is in the way where its "
+		  "path needs a folder." },
+		{ REASON_CONFLICT, VERB_DELETE, CAUSE_NOT_FOLDER,
+		  "The file cannot be deleted: a file is in the way where its "
+		  "path needs a folder." },
+		{ REASON_CONFLICT, VERB_DELETE, CAUSE_TARGET_SPECIAL,
+		  "The file cannot be deleted: that name is taken by something "
+		  "that is not a regular file." },
+		{ REASON_NOT_FOUND, VERB_DELETE, CAUSE_MISSING,
+		  "The file cannot be deleted: there is no such file." },
+		{ REASON_FORBIDDEN, VERB_DELETE, CAUSE_SYMLINK,
+		  "The file cannot be deleted: a symbolic link is on its "
+		  "path." },
+		{ REASON_FORBIDDEN, VERB_STORE, CAUSE_FOREIGN,
+		  "The file cannot be stored: a file of that name belongs to "
+		  "another user." },
+		{ REASON_FORBIDDEN, VERB_SHOW, CAUSE_NO_IDENTITY,
+		  "The quota status cannot be shown: no user is "
+		  "authenticated, and the server names no anonymous user." },
+		{ REASON_PRECONDITION_FAILED, VERB_STORE, CAUSE_EXISTS,
+		  "The file cannot be stored: a file of that name exists, and "
+		  "the request asked not to replace one (If-None-Match: *)." },
+		{ REASON_BAD_REQUEST, VERB_STORE_FORM, CAUSE_PATH_TOO_LONG,
+		  "The files cannot be stored: the path is too long for the "
+		  "server (with the upload folder's own path, more than 4095 "
+		  "bytes)." },
+		/* no cause: the reason's own sentence */
+		{ REASON_CONFLICT, VERB_STORE, CAUSE_NONE,
+		  "Something on the server is in the way of this request." },
+		/* out of range: never read past the tables */
+		{ REASON_CONFLICT, VERB__MAX, CAUSE_NOT_FOLDER,
+		  "The request cannot be served: a file is in the way where "
+		  "its path needs a folder." },
+		{ REASON_CONFLICT, VERB_STORE, CAUSE__MAX,
+		  "Something on the server is in the way of this request." },
+		/* a success ignores a stale cause */
+		{ REASON_DELETED, VERB_DELETE, CAUSE_MISSING,
+		  "The file was deleted." },
+	};
+	struct reply r;
+	struct buf   b;
+	size_t       i;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		r = base(rows[i].reason);
+		r.verb = rows[i].verb;
+		r.cause = rows[i].cause;
+		buf_init(&b);
+		render_message(&r, &b);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b.data);
+		ROW(strcmp(b.data, rows[i].text) == 0, i, b.data);
+		buf_release(&b);
+	}
+}
+
+/* Every cause with every verb: one sentence, ending in a full stop. */
+static void
+test_message_every_cause(void)
+{
+	struct reply r;
+	struct buf   b;
+	int          cause, verb;
+
+	for (cause = CAUSE_NO_IDENTITY; cause < CAUSE__MAX; cause++)
+		for (verb = VERB_NONE; verb < VERB__MAX; verb++) {
+			r = base(REASON_CONFLICT);
+			r.cause = (enum cause)cause;
+			r.verb = (enum verb)verb;
+			buf_init(&b);
+			render_message(&r, &b);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b.data);
+			CU_ASSERT(strstr(b.data, "cannot be") != NULL &&
+			    b.data[b.len - 1] == '.');
+			CU_ASSERT_PTR_NULL(strchr(b.data, '\n'));
+			buf_release(&b);
+		}
 }
 
 /* Every reason has one sentence, ending in a full stop. */
@@ -1270,6 +1379,8 @@ static CU_TestInfo figure_tests[] = {
 	{ "human_size", test_human_size },
 	{ "percentage_used", test_percentage_used },
 	{ "messages", test_messages },
+	{ "messages name the cause and the verb", test_messages_cause_verb },
+	{ "a message for every cause and verb", test_message_every_cause },
 	{ "a message for every reason", test_message_every_reason },
 	CU_TEST_INFO_NULL
 };
