@@ -21,8 +21,15 @@ programs), curl and kernel threads, and the share of a CPU the rest of the
 machine took meanwhile: on a small machine these figures are CPU-bound,
 so a run with others busy says little (-v: CPU time by process name).
 
+The lighttpd paths also run as sub-cases, PATH:CASE, each the shipped
+file with one setting changed (LIGHTTPD_CASES); every lighttpd figure
+is set against Apache mod_proxy_fcgi's upgate figure of the same run
+(column u/proxy).  lighttpd's upload-dirs (/dev/shm in the shipped
+files) becomes a tmpfs of the benchmark's own, whose peak use during
+each run is reported: what the spool costs in memory.
+
   python3 bench/hosting.py --build DIR [--size MIB] [--rounds N]
-                           [--paths a,b] [--dir DIR] [--keep] [-v]
+                           [--paths a,b:case] [--dir DIR] [--keep] [-v]
 
 Needs root (the servers' children run as www-data), apache2,
 libapache2-mod-fcgid, lighttpd, curl, and DIR/bench/copier (make
@@ -31,6 +38,7 @@ bench-hosting builds it).
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import signal
@@ -127,6 +135,40 @@ LIGHTTPD_COPIER = {
 """,
 }
 
+# The lighttpd sub-cases: PATH:CASE is PATH's shipped file with these
+# settings (:=, so that each replaces the file's own line).  {tmpfs} is
+# the benchmark's tmpfs, {disk} a folder on the real disk (--dir).
+LIGHTTPD_CASES = {
+    # what lighttpd does unless told: the spool on the disk (/var/tmp)
+    "disk": {"server.upload-dirs": '( "{disk}" )'},
+    # stream, but read the client as fast as it sends: what upgate has
+    # not read yet piles up in the spool
+    "stream1": {"server.stream-request-body": "1"},
+    # larger read buffers (the default is 8 KiB)
+    "chunk64k": {"server.chunkqueue-chunk-sz": "65536"},
+}
+CASE_PATHS = ("lighttpd-fastcgi", "lighttpd-cgi")
+# Sub-cases run these variants only (the copier without fsync shows what
+# lighttpd itself allows)
+CASE_VARIANTS = ("upgate", "nofsync")
+
+
+def all_paths():
+    """The hosting paths, then the lighttpd sub-cases."""
+    return list(servers.PATHS) + ["%s:%s" % (p, c) for p in CASE_PATHS
+                                  for c in LIGHTTPD_CASES]
+
+
+def lighttpd_set(text, key, value):
+    """text with key := value: the line that sets key replaced, or the
+    setting appended (at the top level, after every block)."""
+    line = "%s := %s" % (key, value)
+    pat = re.compile(r"^[ \t]*%s[ \t]*:?=.*$" % re.escape(key), re.M)
+    if pat.search(text):
+        return pat.sub(lambda _: line, text, count=1)
+    return text + "\n# written by bench/hosting.py\n" + line + "\n"
+
+
 LIGHTTPD_BENCH = """
 # written by bench/hosting.py: the copier beside the gate
 auth.require += ( "/copier" => ( "method"  => "basic",
@@ -143,8 +185,12 @@ class BenchServer(servers.Server):
     """A hosting path's server with the copier (and, on Apache, mod_dav_fs)
     added to the configuration the tests write."""
 
-    def __init__(self, path, site, build, root, copier, out, dav):
+    def __init__(self, path, site, build, root, copier, out, dav,
+                 case=None, spool=None, disk=None):
         super().__init__(path, site, build, root)
+        self.case = case            # a LIGHTTPD_CASES key, or None
+        self.spool = spool          # lighttpd's upload-dirs: a tmpfs
+        self.disk_spool = disk
         self.copier = copier
         self.copier_out = out
         self.dav = dav
@@ -156,6 +202,21 @@ class BenchServer(servers.Server):
         super()._write()
         with open(self.conf, "a") as f:
             f.write(self._bench_conf())
+        if self.kind == "lighttpd":
+            self._lighttpd_case()
+
+    def _lighttpd_case(self):
+        """The snippet as written for the tests (its spool on the
+        benchmark's tmpfs), with the sub-case's settings made."""
+        snippet = os.path.join(self.root,
+                               os.path.basename(self.snippet_src))
+        with open(snippet) as f:
+            text = f.read()
+        for key, value in LIGHTTPD_CASES.get(self.case, {}).items():
+            text = lighttpd_set(text, key, value.format(
+                tmpfs=self.spool, disk=self.disk_spool))
+        with open(snippet, "w") as f:
+            f.write(text)
 
     def _bench_conf(self):
         fmt = {"copier": self.copier,
@@ -233,27 +294,50 @@ class Bench:
     """One hosting path: its site (upload_dir, copier and dav folders on
     the same filesystem, www-data's) and its running server."""
 
-    def __init__(self, path, run_root, build, copier):
+    def __init__(self, path, run_root, build, copier, size):
         self.path = path
-        self.root = os.path.join(run_root, path)
+        base, _, case = path.partition(":")
+        self.root = os.path.join(run_root, path.replace(":", "-"))
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
         self.site = servers.Site(os.path.join(self.root, "site"), None, None)
         self.env = self.site.env
         self.copier_out = os.path.join(self.root, "site", "copier")
         self.dav = os.path.join(self.root, "site", "dav")
-        for d in (self.copier_out, self.dav):
+        self.spool = os.path.join(self.root, "spool")
+        disk = os.path.join(self.root, "spool-disk")
+        for d in (self.copier_out, self.dav, self.spool, disk):
             os.makedirs(d)
             os.chown(d, *servers.runas_ids())
-        self.srv = BenchServer(path, self.site, build,
-                               os.path.join(self.root, "srv"), copier,
-                               self.copier_out, self.dav)
-        os.makedirs(self.srv.root)
-        self.srv.start()
+        self.spool_mounted = False
+        self.case = case or None
+        self.srv = None
+        try:
+            if servers.PATHS[base][0] == "lighttpd":
+                self._mount_spool(size)
+            self.srv = BenchServer(base, self.site, build,
+                                   os.path.join(self.root, "srv"), copier,
+                                   self.copier_out, self.dav, self.case,
+                                   self.spool, disk)
+            os.makedirs(self.srv.root)
+            self.srv.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _mount_spool(self, size):
+        """A tmpfs for lighttpd's upload-dirs, large enough for a whole
+        body (so that no run falls back to the disk), www-data's."""
+        why = servers.mount_tmpfs(self.spool, size + (64 << 20), "0700")
+        if why:
+            harness.fail("%s: %s" % (self.spool, why))
+        self.spool_mounted = True
+        os.chown(self.spool, *servers.runas_ids())
 
     def variants(self):
         return [v for v in VARIANTS
-                if v != "dav" or self.srv.kind == "apache"]
+                if (v != "dav" or self.srv.kind == "apache") and
+                (self.case is None or v in CASE_VARIANTS)]
 
     def stored(self, variant, name):
         """Where the variant stores PUT .../name."""
@@ -267,7 +351,11 @@ class Bench:
                                              name)
 
     def close(self):
-        self.srv.stop()
+        if self.srv is not None:
+            self.srv.stop()
+        if self.spool_mounted:
+            servers.umount(self.spool)
+            self.spool_mounted = False
         self.site.close()
 
 
@@ -344,6 +432,33 @@ class CpuWatch:
             {k: v / HZ for k, v in by_name.items() if v > 0}
 
 
+class SpoolWatch:
+    """The peak use of a tmpfs during one run, polled every 2 ms: the
+    spool's files live for a moment each, so the figure is a floor."""
+
+    def __init__(self, path):
+        self.path = path
+        self.base = self._used()
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _used(self):
+        s = os.statvfs(self.path)
+        return (s.f_blocks - s.f_bfree) * s.f_frsize
+
+    def _loop(self):
+        while not self.stop.wait(0.002):
+            self.peak = max(self.peak, self._used() - self.base)
+
+    def finish(self):
+        """The peak, in bytes."""
+        self.stop.set()
+        self.thread.join()
+        return self.peak
+
+
 def children_cpu():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -392,12 +507,14 @@ def remove(path):
 def one_run(b, variant, name, body, size, timeout):
     """A PUT of body through b's variant: MB/s (None if it failed), the
     share of a CPU others used meanwhile, a summary, the CPU time by
-    process name."""
+    process name, the spool's peak in bytes (None: not watched)."""
     os.sync()
     t0 = time.monotonic()
     curl0 = children_cpu()
     watch = CpuWatch(b.srv.sessions())
+    spool = SpoolWatch(b.spool) if b.spool_mounted else None
     code, speed, total, sent, err = put(b.url(variant, name), body, timeout)
+    peak = spool.finish() if spool is not None else None
     cpu, by_name = watch.finish()
     cpu["curl"] = children_cpu() - curl0
     detail = "#   CPU s by process: " + ", ".join(
@@ -411,10 +528,12 @@ def one_run(b, variant, name, body, size, timeout):
     remove(where)
     if not ok:
         return None, other, "status %s, sent %d of %d, %s" % (
-            code, sent, size, err or "no file"), detail
+            code, sent, size, err or "no file"), detail, peak
     return speed / MB, other, "%5.2fs; CPU s: server %.2f, curl %.2f, " \
-        "kernel threads %.2f" % (total, cpu["server"], cpu["curl"],
-                                 cpu["kernel"]), detail
+        "kernel threads %.2f%s" % (
+            total, cpu["server"], cpu["curl"], cpu["kernel"],
+            "" if peak is None else "; spool peak %.0f KiB" % (
+                peak / 1024)), detail, peak
 
 
 def warm_up(benches, tmp):
@@ -423,8 +542,8 @@ def warm_up(benches, tmp):
     make_body(small, 1 << 20)
     for b in benches:
         for v in b.variants():
-            mbps, _, why, _ = one_run(b, v, "warm-%s" % v, small,
-                                      1 << 20, 60)
+            mbps, _, why, _, _ = one_run(b, v, "warm-%s" % v, small,
+                                         1 << 20, 60)
             if mbps is None:
                 harness.fail("%s %s: warm-up PUT failed: %s\n%s" % (
                     b.path, v, why, b.srv.logs()[-2000:]))
@@ -433,25 +552,29 @@ def warm_up(benches, tmp):
 
 def rounds(benches, body, size, n, timeout):
     """n rounds; in each, every path and, in turn, every variant (the
-    order rotates each round).  Returns {(path, variant): [MB/s]} and
-    the CPU share (of one CPU) that others used during each run."""
+    order rotates each round).  Returns {(path, variant): [MB/s]}, the
+    CPU share (of one CPU) that others used during each run and
+    {path: the largest spool peak of its upgate runs, bytes}."""
     res = {}
     others = []
+    peaks = {}
     for r in range(n):
         for b in benches:
             vs = b.variants()
             k = r % len(vs)
             for v in vs[k:] + vs[:k]:
-                mbps, other, why, detail = one_run(
+                mbps, other, why, detail, peak = one_run(
                     b, v, "r%d-%s.bin" % (r, v), body, size, timeout)
                 res.setdefault((b.path, v), []).append(mbps)
+                if peak is not None and v == "upgate":
+                    peaks[b.path] = max(peaks.get(b.path, 0), peak)
                 others.append(other)
-                print("# round %d %-18s %-8s %s  %s; others %3.0f%% of a "
+                print("# round %d %-24s %-8s %s  %s; others %3.0f%% of a "
                       "CPU" % (r + 1, b.path, v, "%7.1f MB/s" % mbps if mbps
                                else " failed", why, 100 * other), flush=True)
                 if VERBOSE:
                     print(detail, flush=True)
-    return res, others
+    return res, others, peaks
 
 
 def median(vals):
@@ -464,24 +587,30 @@ def spread(vals):
     return max(vals) / min(vals) - 1 if len(vals) > 1 else 0.0
 
 
-def table(res, paths):
+def table(res, paths, peaks):
     def cell(x, fmt):
         return fmt % x if x is not None else "-"
 
     def ratio(a, b):
         return a / b if a and b else None
     head = ("path", "upgate", "copier", "nofsync", "dav", "u/copier",
-            "u/nofsync", "u/dav")
-    lines = ["%-18s %8s %8s %8s %8s %9s %9s %7s" % head]
+            "u/nofsync", "u/dav", "u/proxy", "spread", "spool")
+    form = "%-24s %7s %7s %7s %7s %8s %9s %6s %7s %6s %9s"
+    lines = [form % head]
     noisy = []
+    proxy = median(res.get(("apache-proxy-fcgi", "upgate"), []))
     for p in paths:
         m = {v: median(res.get((p, v), [])) for v in VARIANTS}
-        lines.append("%-18s %8s %8s %8s %8s %9s %9s %7s" % (
+        ups = [v for v in res.get((p, "upgate"), []) if v]
+        lines.append(form % (
             p, cell(m["upgate"], "%.0f"), cell(m["copier"], "%.0f"),
             cell(m["nofsync"], "%.0f"), cell(m["dav"], "%.0f"),
             cell(ratio(m["upgate"], m["copier"]), "%.3f"),
             cell(ratio(m["upgate"], m["nofsync"]), "%.3f"),
-            cell(ratio(m["upgate"], m["dav"]), "%.3f")))
+            cell(ratio(m["upgate"], m["dav"]), "%.3f"),
+            cell(ratio(m["upgate"], proxy), "%.3f"),
+            "%.0f%%" % (100 * spread(ups)) if len(ups) > 1 else "-",
+            cell(peaks[p] / 1024 if p in peaks else None, "%.0fK")))
         short = []
         r = ratio(m["upgate"], m["copier"])
         if r is not None and r < 0.95:
@@ -489,8 +618,11 @@ def table(res, paths):
         r = ratio(m["upgate"], m["dav"])
         if p == "apache-proxy-fcgi" and r is not None and r < 1.0:
             short.append("upgate/dav %.3f < 1.0" % r)
+        r = ratio(m["upgate"], proxy)
+        if p.startswith("lighttpd") and r is not None and r < 0.8:
+            short.append("upgate/proxy %.3f < 0.8" % r)
         if short:
-            lines.append("%-18s   short of target: %s" % ("", "; ".join(
+            lines.append("%-24s   short of target: %s" % ("", "; ".join(
                 short)))
         for v in VARIANTS:
             s = spread(res.get((p, v), []))
@@ -519,8 +651,9 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--size", type=int, default=1024, help="MiB per PUT")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--paths", default=",".join(servers.PATHS),
-                    help="comma-separated hosting paths")
+    ap.add_argument("--paths", default=",".join(all_paths()),
+                    help="comma-separated hosting paths and lighttpd "
+                    "sub-cases (PATH:CASE)")
     ap.add_argument("--dir", default="/var/tmp",
                     help="where the run's folder goes (a real disk)")
     ap.add_argument("--timeout", type=int, default=300,
@@ -534,10 +667,10 @@ def main():
     build = os.path.abspath(a.build)
     copier = os.path.join(build, "bench", "copier")
     paths = [p for p in a.paths.split(",") if p]
-    bad = [p for p in paths if p not in servers.PATHS]
+    bad = [p for p in paths if p not in all_paths()]
     if bad:
         ap.error("unknown path(s) %s; known: %s" % (
-            ", ".join(bad), ", ".join(servers.PATHS)))
+            ", ".join(bad), ", ".join(all_paths())))
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + \
         ":/usr/sbin:/sbin"
     why = preflight(build, copier)
@@ -559,9 +692,10 @@ def main():
         body = os.path.join(run_root, "body")
         make_body(body, size)
         for p in paths:
-            benches.append(Bench(p, run_root, build, copier))
+            benches.append(Bench(p, run_root, build, copier, size))
         warm_up(benches, run_root)
-        res, others = rounds(benches, body, size, a.rounds, a.timeout)
+        res, others, peaks = rounds(benches, body, size, a.rounds,
+                                    a.timeout)
     except harness.Failure as e:
         print("bench-hosting: %s" % e, file=sys.stderr)
         return 1
@@ -570,9 +704,11 @@ def main():
             b.close()
         if not a.keep:
             shutil.rmtree(run_root, ignore_errors=True)
-    lines, noisy = table(res, paths)
+    lines, noisy = table(res, paths, peaks)
     print("# MB/s (10^6 bytes/s, curl speed_upload), median of %d; "
-          "u/x: upgate over x" % a.rounds)
+          "u/x: upgate over x, u/proxy: over Apache mod_proxy_fcgi's "
+          "upgate; spread: upgate's max/min; spool: lighttpd's tmpfs "
+          "upload-dirs at its fullest (a floor)" % a.rounds)
     for line in lines:
         print(line)
     print("# load %.2f %.2f %.2f at the end (%d CPUs); %.0fs in all"

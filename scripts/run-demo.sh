@@ -76,7 +76,8 @@ if [ -n "$user" ]; then
 	chown -R www-data:www-data "$var/uploads" "$var/run"
 fi
 
-# The very snippet users install, its paths pointed here.
+# The very snippet users install, its paths pointed here; its spool
+# (server.upload-dirs, /dev/shm: a tmpfs any user may write) stays.
 sed -e "s|/usr/local/bin|$build|g" \
     -e "s|/etc/upgate/upgate.conf|$var/upgate.conf|g" \
     -e "s|/etc/upgate/htpasswd|$var/htpasswd|g" \

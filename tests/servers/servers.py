@@ -55,6 +55,7 @@ INSTALLED = {
     "htpasswd": "/etc/upgate/htpasswd",
     "proxy_sock": "/run/upgate/upgate.sock",
     "lighttpd_sock": "/run/lighttpd/upgate.sock",
+    "lighttpd_spool": "/dev/shm",
 }
 
 APACHE_BASE = """\
@@ -209,12 +210,9 @@ class Site:
         upload = os.path.join(root, "upload")
         os.makedirs(upload, exist_ok=True)
         if tmpfs_size:
-            p = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                                "size=%s,mode=0755" % tmpfs_size, "tmpfs",
-                                upload], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-            if p.returncode != 0:
-                skip("mount -t tmpfs failed: %s" % p.stdout.decode().strip())
+            why = mount_tmpfs(upload, tmpfs_size)
+            if why:
+                skip(why)
             self.mounted = upload
         self.env = harness.Env(quota=quota, conf=conf, root=root,
                                upload=upload)
@@ -225,12 +223,26 @@ class Site:
 
     def close(self):
         if self.mounted:
-            for args in (["umount", self.mounted],
-                         ["umount", "-l", self.mounted]):
-                if subprocess.run(args, stderr=subprocess.DEVNULL)\
-                        .returncode == 0:
-                    break
+            umount(self.mounted)
             self.mounted = None
+
+
+def mount_tmpfs(path, size, mode="0755"):
+    """A tmpfs of size (bytes, or with a K/M/G suffix) on path; None, or
+    why it failed."""
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=%s"
+                        % (size, mode), "tmpfs", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        return "mount -t tmpfs failed: %s" % p.stdout.decode().strip()
+    return None
+
+
+def umount(path):
+    """Unmounts path, lazily if it is busy."""
+    for args in (["umount", path], ["umount", "-l", path]):
+        if subprocess.run(args, stderr=subprocess.DEVNULL).returncode == 0:
+            return
 
 
 # ---------------------------------------------------------------- servers
@@ -238,7 +250,7 @@ class Site:
 class Server:
     """One web server on one hosting path; start() and stop()."""
 
-    def __init__(self, path, site, build, root):
+    def __init__(self, path, site, build, root, env=None):
         self.path = path
         self.kind, snippet, self.needs_fcgi = PATHS[path]
         self.snippet_src = os.path.join(TOP, snippet)
@@ -255,6 +267,9 @@ class Server:
         self.out = os.path.join(root, "server.out")
         self.responder_log = os.path.join(root, "responder.log")
         self.sock = os.path.join(root, "run", "upgate.sock")
+        # lighttpd's upload-dirs (the tests' own, not the host's /dev/shm)
+        self.spool = os.path.join(root, "spool")
+        self.extra_env = dict(env or {})   # more of the server's environment
 
     # -- files
     def _mapping(self):
@@ -268,6 +283,8 @@ class Server:
             m["bin"] = self.build
         if self.path == "lighttpd-fastcgi":
             m["lighttpd_sock"] = self.sock
+        if self.kind == "lighttpd":
+            m["lighttpd_spool"] = self.spool
         return m
 
     def _write(self):
@@ -277,6 +294,10 @@ class Server:
         uid, gid = runas_ids()
         os.chown(os.path.join(self.root, "run"), uid, gid)
         os.chmod(os.path.join(self.root, "run"), 0o700)
+        if self.kind == "lighttpd":
+            os.makedirs(self.spool, exist_ok=True)
+            os.chown(self.spool, uid, gid)
+            os.chmod(self.spool, 0o700)
         write_htpasswd(os.path.join(self.root, "htpasswd"))
         with open(self.snippet_src) as f:
             text = substitute(f.read(), self._mapping(),
@@ -324,7 +345,8 @@ class Server:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=out,
                                      start_new_session=True,
-                                     env=self._server_env())
+                                     env=dict(self._server_env(),
+                                              **self.extra_env))
         out.close()
         try:
             wait_port(self.port, self.proc, log=self.out)
@@ -658,7 +680,8 @@ class Fixture:
     """A Site and a running Server for one hosting path, under
     RUN_ROOT/name."""
 
-    def __init__(self, name, path, quota, conf, tmpfs_size=None):
+    def __init__(self, name, path, quota, conf, tmpfs_size=None,
+                 server_env=None):
         self.name = name
         self.path = path
         self.root = os.path.join(harness.RUN_ROOT, name)
@@ -669,7 +692,7 @@ class Fixture:
         self.env = self.site.env
         srv_root = os.path.join(self.root, "srv")
         os.makedirs(srv_root)
-        self.srv = Server(path, self.site, BUILD, srv_root)
+        self.srv = Server(path, self.site, BUILD, srv_root, server_env)
         try:
             self.srv.start()
         except BaseException:
