@@ -37,6 +37,7 @@ bench-hosting builds it).
 """
 
 import argparse
+import collections
 import os
 import re
 import resource
@@ -504,10 +505,14 @@ def remove(path):
         pass
 
 
+# One PUT: MB/s (None if it failed), the share of a CPU others used
+# meanwhile, a summary, the CPU time by process name (a line), the
+# servers' CPU seconds, the spool's peak in bytes (None: not watched).
+Run = collections.namedtuple("Run", "mbps other why detail cpu peak")
+
+
 def one_run(b, variant, name, body, size, timeout):
-    """A PUT of body through b's variant: MB/s (None if it failed), the
-    share of a CPU others used meanwhile, a summary, the CPU time by
-    process name, the spool's peak in bytes (None: not watched)."""
+    """A PUT of body through b's variant: a Run."""
     os.sync()
     t0 = time.monotonic()
     curl0 = children_cpu()
@@ -527,13 +532,13 @@ def one_run(b, variant, name, body, size, timeout):
         os.path.getsize(where) == size
     remove(where)
     if not ok:
-        return None, other, "status %s, sent %d of %d, %s" % (
-            code, sent, size, err or "no file"), detail, peak
-    return speed / MB, other, "%5.2fs; CPU s: server %.2f, curl %.2f, " \
-        "kernel threads %.2f%s" % (
-            total, cpu["server"], cpu["curl"], cpu["kernel"],
-            "" if peak is None else "; spool peak %.0f KiB" % (
-                peak / 1024)), detail, peak
+        return Run(None, other, "status %s, sent %d of %d, %s" % (
+            code, sent, size, err or "no file"), detail, None, peak)
+    return Run(speed / MB, other, "%5.2fs; CPU s: server %.2f, curl %.2f, "
+               "kernel threads %.2f%s" % (
+                   total, cpu["server"], cpu["curl"], cpu["kernel"],
+                   "" if peak is None else "; spool peak %.0f KiB" % (
+                       peak / 1024)), detail, cpu["server"], peak)
 
 
 def warm_up(benches, tmp):
@@ -542,39 +547,32 @@ def warm_up(benches, tmp):
     make_body(small, 1 << 20)
     for b in benches:
         for v in b.variants():
-            mbps, _, why, _, _ = one_run(b, v, "warm-%s" % v, small,
-                                         1 << 20, 60)
-            if mbps is None:
+            run = one_run(b, v, "warm-%s" % v, small, 1 << 20, 60)
+            if run.mbps is None:
                 harness.fail("%s %s: warm-up PUT failed: %s\n%s" % (
-                    b.path, v, why, b.srv.logs()[-2000:]))
+                    b.path, v, run.why, b.srv.logs()[-2000:]))
     remove(small)
 
 
 def rounds(benches, body, size, n, timeout):
     """n rounds; in each, every path and, in turn, every variant (the
-    order rotates each round).  Returns {(path, variant): [MB/s]}, the
-    CPU share (of one CPU) that others used during each run and
-    {path: the largest spool peak of its upgate runs, bytes}."""
-    res = {}
-    others = []
-    peaks = {}
+    order rotates each round).  Returns {(path, variant): [Run]}."""
+    runs = {}
     for r in range(n):
         for b in benches:
             vs = b.variants()
             k = r % len(vs)
             for v in vs[k:] + vs[:k]:
-                mbps, other, why, detail, peak = one_run(
-                    b, v, "r%d-%s.bin" % (r, v), body, size, timeout)
-                res.setdefault((b.path, v), []).append(mbps)
-                if peak is not None and v == "upgate":
-                    peaks[b.path] = max(peaks.get(b.path, 0), peak)
-                others.append(other)
+                run = one_run(b, v, "r%d-%s.bin" % (r, v), body, size,
+                              timeout)
+                runs.setdefault((b.path, v), []).append(run)
                 print("# round %d %-24s %-8s %s  %s; others %3.0f%% of a "
-                      "CPU" % (r + 1, b.path, v, "%7.1f MB/s" % mbps if mbps
-                               else " failed", why, 100 * other), flush=True)
+                      "CPU" % (r + 1, b.path, v, "%7.1f MB/s" % run.mbps
+                               if run.mbps else " failed", run.why,
+                               100 * run.other), flush=True)
                 if VERBOSE:
-                    print(detail, flush=True)
-    return res, others, peaks
+                    print(run.detail, flush=True)
+    return runs
 
 
 def median(vals):
@@ -587,21 +585,25 @@ def spread(vals):
     return max(vals) / min(vals) - 1 if len(vals) > 1 else 0.0
 
 
-def table(res, paths, peaks):
+def table(runs, paths):
     def cell(x, fmt):
         return fmt % x if x is not None else "-"
 
     def ratio(a, b):
         return a / b if a and b else None
+    res = {k: [r.mbps for r in v] for k, v in runs.items()}
     head = ("path", "upgate", "copier", "nofsync", "dav", "u/copier",
-            "u/nofsync", "u/dav", "u/proxy", "spread", "spool")
-    form = "%-24s %7s %7s %7s %7s %8s %9s %6s %7s %6s %9s"
+            "u/nofsync", "u/dav", "u/proxy", "spread", "CPU s", "spool")
+    form = "%-25s %6s %6s %7s %6s %8s %9s %6s %7s %6s %5s %8s"
     lines = [form % head]
     noisy = []
     proxy = median(res.get(("apache-proxy-fcgi", "upgate"), []))
     for p in paths:
         m = {v: median(res.get((p, v), [])) for v in VARIANTS}
         ups = [v for v in res.get((p, "upgate"), []) if v]
+        cpu = median([r.cpu for r in runs.get((p, "upgate"), [])])
+        peaks = [r.peak for r in runs.get((p, "upgate"), [])
+                 if r.peak is not None]
         lines.append(form % (
             p, cell(m["upgate"], "%.0f"), cell(m["copier"], "%.0f"),
             cell(m["nofsync"], "%.0f"), cell(m["dav"], "%.0f"),
@@ -610,7 +612,8 @@ def table(res, paths, peaks):
             cell(ratio(m["upgate"], m["dav"]), "%.3f"),
             cell(ratio(m["upgate"], proxy), "%.3f"),
             "%.0f%%" % (100 * spread(ups)) if len(ups) > 1 else "-",
-            cell(peaks[p] / 1024 if p in peaks else None, "%.0fK")))
+            cell(cpu, "%.2f"),
+            cell(max(peaks) / 1024 if peaks else None, "%.0fK")))
         short = []
         r = ratio(m["upgate"], m["copier"])
         if r is not None and r < 0.95:
@@ -694,8 +697,7 @@ def main():
         for p in paths:
             benches.append(Bench(p, run_root, build, copier, size))
         warm_up(benches, run_root)
-        res, others, peaks = rounds(benches, body, size, a.rounds,
-                                    a.timeout)
+        runs = rounds(benches, body, size, a.rounds, a.timeout)
     except harness.Failure as e:
         print("bench-hosting: %s" % e, file=sys.stderr)
         return 1
@@ -704,10 +706,12 @@ def main():
             b.close()
         if not a.keep:
             shutil.rmtree(run_root, ignore_errors=True)
-    lines, noisy = table(res, paths, peaks)
+    lines, noisy = table(runs, paths)
+    others = [r.other for v in runs.values() for r in v]
     print("# MB/s (10^6 bytes/s, curl speed_upload), median of %d; "
           "u/x: upgate over x, u/proxy: over Apache mod_proxy_fcgi's "
-          "upgate; spread: upgate's max/min; spool: lighttpd's tmpfs "
+          "upgate; spread: upgate's max/min; CPU s: the servers' (with "
+          "upgate), median of upgate's runs; spool: lighttpd's tmpfs "
           "upload-dirs at its fullest (a floor)" % a.rounds)
     for line in lines:
         print(line)
