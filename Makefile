@@ -101,7 +101,8 @@ bench: all $(BENCH_BIN)
 
 # 1 GiB PUTs through each hosting path with the real servers: upgate
 # against bench/copier (with and without fsync) and Apache mod_dav_fs, in
-# the same run (needs root; about 10 minutes).
+# the same run, and lighttpd's sub-cases (bench/README.md) against Apache
+# mod_proxy_fcgi (needs root; about 15 minutes).
 bench-hosting: all $(BUILD)/bench/copier
 	python3 bench/hosting.py --build $(BUILD)
 
