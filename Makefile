@@ -115,6 +115,14 @@ LEDGER_ARGS ?=
 bench-ledger: all $(BUILD)/bench/fcgi_floor
 	python3 bench/ledger.py --build $(BUILD) $(LEDGER_ARGS)
 
+# What common clients do with an early refusal (curl, wget, Python urllib
+# and requests, HTTPie) through lighttpd and Apache: body bytes sent and
+# what each reports.  CLIENTS_ARGS: say CLIENTS_ARGS="--rate 2048" for a
+# slow link (needs root; installs wget, httpie, python3-requests).
+CLIENTS_ARGS ?=
+bench-clients: all
+	python3 bench/clients.py --build $(BUILD) $(CLIENTS_ARGS)
+
 # The web farm against one host, with wrk: 4 KiB stores, quota refusals
 # and quota status through three lighttpd + upgate.fcgi hosts on three
 # GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
@@ -271,4 +279,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting bench-ledger bench-farm fuzz deps unit valgrind integration soak test lint install clean torture
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit valgrind integration soak test lint install clean torture
