@@ -10,6 +10,7 @@ import subprocess
 
 from harness import (Env, KiB, MiB, check, eq, expect,
                      expect_refusal_before_body, log_of, skip, test)
+from test_fulldisk import Tmpfs
 from test_multipart import CT, form, fpart
 
 LIMIT = 4 * MiB     # the qgroup's limit on the subvolume
@@ -37,9 +38,10 @@ def _have_btrfs():
     return "the kernel has no btrfs (modprobe btrfs)"
 
 
-class BtrfsQuota:
+class BtrfsQuota(Tmpfs):
     """An Env whose upload_dir (state_dir inside it) is a btrfs
-    subvolume limited to LIMIT bytes by a qgroup."""
+    subvolume limited to LIMIT bytes by a qgroup; entered and left as a
+    Tmpfs (unmounted at the end)."""
 
     def __init__(self, conf=None):
         why = _have_btrfs()
@@ -72,26 +74,6 @@ class BtrfsQuota:
         """btrfs accounts a qgroup at the transaction's commit: a sync
         makes what was freed count as free again."""
         _run("btrfs", "filesystem", "sync", self.mnt)
-
-    def __enter__(self):
-        return self.e
-
-    def __exit__(self, etype, *exc):
-        try:
-            if etype is None:
-                self.e.assert_clean("at the end of the test: ")
-                self.e.fcgi_stop(check=True)
-        finally:
-            self._umount()
-        return False
-
-    def _umount(self):
-        self.e.fcgi_stop(check=False)   # --fcgi: no responder on the mount
-        for args in (["umount", self.mnt], ["umount", "-l", self.mnt]):
-            if subprocess.run(args, stderr=subprocess.DEVNULL).returncode \
-                    == 0:
-                break
-        self.e.cleanup()
 
 
 def _filesystem_refusal(r, size, used):
