@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cause.h"
 #include "gate_int.h"
+#include "notify.h"
 #include "number.h"
 #include "quota.h"
 #include "render.h"
@@ -273,6 +274,26 @@ failure_reason(int err)
 }
 
 /*
+ * notify_command for each threshold that the commit made the user's
+ * usage cross (upgate(8), "Notifications"): from used as it was just
+ * before the commit, read under the lock by decide_again, to used after
+ * it, read by fill_quota.  After the answer is written: the command
+ * never delays it; a failure to start it is logged before the
+ * request's line.
+ */
+static void
+notify_usage(struct request *rq)
+{
+	const struct reply *r = &rq->reply;
+
+	if (!rq->facts.config_ok || rq->g->cfg.notify_command == NULL ||
+	    !r->has_quota || r->quota.limit == QUOTA_UNLIMITED)
+		return;
+	notify_thresholds(rq->g->cfg.notify_command, rq->user,
+	    rq->facts.used, r->quota.used, r->quota.limit, &rq->diag);
+}
+
+/*
  * Writes the one response of the request; later calls do nothing, so
  * that an error path may answer without knowing whether one was sent.
  */
@@ -309,6 +330,8 @@ respond(struct request *rq, enum reason reason, const char *detail)
 	if (!out.failed)
 		(void)rq->io->write(rq->io->ctx, out.data, out.len);
 	buf_release(&out);
+	if (reason == REASON_STORED || reason == REASON_REPLACED)
+		notify_usage(rq);
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);
 }
