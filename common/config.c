@@ -47,6 +47,7 @@ static const struct key {
 	{ "min_free_space",       K_FREE,   0,                           0 },
 	{ "retry_after",          K_NUMBER, FIELD(retry_after),     604800 },
 	{ "anonymous_user",       K_USER,   FIELD(anonymous_user),       0 },
+	{ "notify_command",       K_PATH,   FIELD(notify_command),       0 },
 	{ "allow_overwrite",      K_BOOL,   FIELD(allow_overwrite),      0 },
 	{ "create_parents",       K_BOOL,   FIELD(create_parents),       0 },
 	{ "allow_unknown_length", K_BOOL,   FIELD(allow_unknown_length), 0 },
@@ -616,6 +617,7 @@ config_release(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->quota_file);
 	free(cfg->anonymous_user);
+	free(cfg->notify_command);
 	free(cfg->upgrade_url);
 	free(cfg->cleanup_url);
 	free(cfg->ledger_uri);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "gate_int.h"
 #include "multipart.h"
 #include "quota.h"
@@ -80,6 +81,7 @@ open_state(struct request *rq, int *down)
 	    (e = ledger_open(&rq->g->ledger, &lc)) != LEDGER_OK) {
 		if ((*down = e == LEDGER_DOWN))
 			return -1;
+		cause_copy(rq->g->ledger.cause);
 		diag_add(&rq->diag, cfg->state_dir, 0,
 		    "cannot open the ledger: %s (%s)", ledger_strerror(e),
 		    rq->g->ledger.cause);
@@ -210,7 +212,9 @@ static int
 open_user_dir(struct request *rq)
 {
 	if (!rq->g->cfg.per_user_dirs) {
-		rq->user_fd = dup(rq->upload_fd);
+		rq->user_fd = fcntl(rq->upload_fd, F_DUPFD_CLOEXEC, 0);
+		if (rq->user_fd == -1)
+			cause_note("fcntl");
 		return rq->user_fd == -1 ? -1 : 0;
 	}
 	rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 0);
@@ -221,6 +225,7 @@ open_user_dir(struct request *rq)
 		    TARGET_SYMLINK : TARGET_NOT_FOLDER;
 		return 1;
 	}
+	cause_note("openat");
 	return -1;
 }
 
@@ -234,8 +239,10 @@ check_record(struct request *rq)
 	if (rq->facts.target != TARGET_EXISTS)
 		return 0;
 	r = ledger_record_get(rq->ledger, rq->rel, &rec);
-	if (r == -1)
+	if (r == -1) {
+		cause_copy(rq->ledger->cause);
 		return -1;
+	}
 	if (r == 0 && strcmp(rec.owner, rq->user) == 0)
 		rq->facts.recorded = rec.size;
 	else if (!rq->g->cfg.per_user_dirs)
@@ -256,8 +263,10 @@ refresh_target(struct request *rq)
 
 	rq->facts.recorded = 0;
 	if (fstatat(rq->target.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
+			cause_note("fstatat");
 			return -1;
+		}
 		rq->facts.target = TARGET_NEW;
 		return 0;
 	}
@@ -322,14 +331,14 @@ find_target(struct request *rq)
 static int
 read_usage(struct request *rq, struct usage *u)
 {
-	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK)
+	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK ||
+	    (u->dead > 0 && (ledger_reclaim(rq->ledger, rq->user,
+	    rq->upload_fd, NULL, NULL) != LEDGER_OK ||
+	    ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK))) {
+		cause_copy(rq->ledger->cause);
 		return -1;
-	if (u->dead == 0)
-		return 0;
-	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
-	    LEDGER_OK)
-		return -1;
-	return ledger_usage(rq->ledger, rq->user, u) == LEDGER_OK ? 0 : -1;
+	}
+	return 0;
 }
 
 /* Rows 10 and 11: free space and the figures read_usage found. */
@@ -394,6 +403,7 @@ do_delete(struct request *rq)
 		return;
 	}
 	if ((e = ledger_forget(rq->ledger, rq->rel)) != LEDGER_OK) {
+		cause_copy(rq->ledger->cause);
 		respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
@@ -469,6 +479,8 @@ open_upload_dir(struct request *rq)
 	/* the configured root may be a link the operator made: followed */
 	rq->upload_fd = open(rq->g->cfg.upload_dir,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rq->upload_fd == -1)
+		cause_note("open");
 	return rq->upload_fd == -1 ? -1 : 0;
 }
 
@@ -548,6 +560,7 @@ run_request(struct gate *g, const struct io *io,
 
 	if ((rq = malloc(sizeof *rq)) == NULL)
 		return 0;
+	cause_clear();
 	request_init(rq, g, io);
 	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
 	find_length(rq);

@@ -5,11 +5,13 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "gate_int.h"
 #include "quota.h"
 
@@ -66,21 +68,22 @@ struct outcome
 make_folders(struct request *rq, struct reservation *r)
 {
 	struct outcome o;
+	enum store_err e;
 
 	if ((o = note_folders(rq, r)).reason != REASON_NONE)
 		return o;
 	if (rq->user_fd == -1) {
 		rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 1);
 		if (rq->user_fd == -1)
-			return outcome(REASON_SERVER_ERROR, NULL);
+			return errno_failed(rq, NULL, 0);
 		rq->made_user_dir = 1;
-		if (store_resolve(rq->user_fd, &rq->path, rq->kind,
-		    &rq->target) != STORE_OK)
-			return outcome(REASON_SERVER_ERROR, NULL);
+		if ((e = store_resolve(rq->user_fd, &rq->path, rq->kind,
+		    &rq->target)) != STORE_OK)
+			return store_failed(rq, e, 0);
 	}
 	if (rq->target.state == TARGET_PARENT_MISSING &&
-	    store_make_parents(&rq->target) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	    (e = store_make_parents(&rq->target)) != STORE_OK)
+		return store_failed(rq, e, 0);
 	switch (rq->target.state) {
 	case TARGET_NEW:
 	case TARGET_EXISTS:
@@ -132,6 +135,57 @@ disk_full(struct request *rq, int64_t required)
 		    config_min_free(&rq->g->cfg, total));
 	rq->reply.required_space = required;
 	return outcome(REASON_DISK_FULL, NULL);
+}
+
+/*
+ * Row 14's EDQUOT: the filesystem's own quota (the gate runs as the
+ * user, or a btrfs qgroup or an XFS project quota applies) refused the
+ * bytes.  A 507 quota_exceeded whose figures are the ledger's, read by
+ * respond(); how much is missing, the filesystem does not say.
+ */
+static struct outcome
+filesystem_quota(struct request *rq, int64_t required)
+{
+	rq->reply.quota_filesystem = 1;
+	rq->reply.upload_size = rq->verdict.length >= 0 ?
+	    rq->verdict.length : required;
+	return outcome(REASON_QUOTA_EXCEEDED, "The upload does not fit in "
+	    "the filesystem's own quota for this folder; remove files or "
+	    "ask for a larger quota.");
+}
+
+/*
+ * A failed store call as its answer (row 14 or 16): ENOSPC a 507
+ * disk_full for required bytes, EDQUOT a 507 quota_exceeded, the rest a
+ * 500 whose cause store noted.
+ */
+struct outcome
+store_failed(struct request *rq, enum store_err e, int64_t required)
+{
+	switch (e) {
+	case STORE_NOSPACE:
+		return disk_full(rq, required);
+	case STORE_QUOTA:
+		return filesystem_quota(rq, required);
+	default:
+		return outcome(REASON_SERVER_ERROR, NULL);
+	}
+}
+
+/*
+ * The same for a call that reports -1 and errno: call, when not NULL,
+ * is noted as the cause (NULL: the callee noted it).
+ */
+struct outcome
+errno_failed(struct request *rq, const char *call, int64_t required)
+{
+	if (call != NULL)
+		cause_note(call);
+	if (errno == ENOSPC)
+		return store_failed(rq, STORE_NOSPACE, required);
+	if (errno == EDQUOT)
+		return store_failed(rq, STORE_QUOTA, required);
+	return outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /* How much to ask for next: never past a known CONTENT_LENGTH. */
@@ -196,7 +250,7 @@ stream_body(struct request *rq, sink_fn sink)
 	char          *buf = malloc(BODY_BUFFER);
 
 	if (buf == NULL)
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return errno_failed(rq, "malloc", 0);
 	o = stream(rq, buf, sink);
 	free(buf);
 	return o;
@@ -215,8 +269,17 @@ ledger_failed(struct request *rq, enum ledger_err e)
 	case LEDGER_NOSPACE:
 		return outcome(REASON_DISK_FULL, NULL);
 	default:
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return ledger_fault(rq);
 	}
+}
+
+/* Row 16 for a failed ledger call: the ledger wrote why. */
+struct outcome
+ledger_fault(struct request *rq)
+{
+	if (rq->ledger != NULL)
+		cause_copy(rq->ledger->cause);
+	return outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /*
@@ -239,7 +302,7 @@ decide_again(struct request *rq, int64_t own, int quota)
 	f->min_free = config_min_free(&rq->g->cfg, total);
 	if (quota) {
 		if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
-			return outcome(REASON_SERVER_ERROR, NULL);
+			return ledger_fault(rq);
 		f->used = u.used;
 		f->reserved = u.reserved > own ? u.reserved - own : 0;
 		f->limit = quota_lookup(rq->g->quota, rq->user).limit;
@@ -266,8 +329,7 @@ allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 	enum store_err e;
 
 	if ((e = store_tmp_allocate(tmp, len)) != STORE_OK)
-		return e == STORE_NOSPACE ? disk_full(rq, len) :
-		    outcome(REASON_SERVER_ERROR, NULL);
+		return store_failed(rq, e, len);
 	rq->facts.body_length = len;
 	rq->facts.space_held = tmp->allocated;
 	return decide_again(rq, 0, 0);

@@ -87,6 +87,11 @@ void           undo_folders(struct request *);
 struct outcome stream_body(struct request *, sink_fn);
 struct outcome disk_full(struct request *, int64_t required);
 struct outcome ledger_failed(struct request *, enum ledger_err);
+struct outcome ledger_fault(struct request *);
+struct outcome store_failed(struct request *, enum store_err,
+    int64_t required);
+struct outcome errno_failed(struct request *, const char *call,
+    int64_t required);
 enum ledger_err lock_user(struct request *);
 void           unlock_user(struct request *);
 struct outcome hold_more(struct request *, struct reservation *,

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "gate_int.h"
 #include "multipart.h"
 #include "quota.h"
@@ -131,13 +132,14 @@ open_part(struct form *f, struct form_file *file)
 	struct request *rq = f->rq;
 	int64_t         want = rq->verdict.length - rq->received;
 	struct outcome  o;
+	enum store_err  e;
 
-	if (store_tmp_name(rq->target.dir_fd, &file->tmp) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	if ((e = store_tmp_name(rq->target.dir_fd, &file->tmp)) != STORE_OK)
+		return store_failed(rq, e, f->file_bytes);
 	if ((o = note_tmp(rq, &f->resv, &file->tmp)).reason != REASON_NONE)
 		return o;
-	if (store_tmp_open(&file->tmp) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	if ((e = store_tmp_open(&file->tmp)) != STORE_OK)
+		return store_failed(rq, e, f->file_bytes);
 	if (rq->verdict.length < 0 || want <= 0)
 		return outcome(REASON_NONE, NULL);
 	if (want > f->space - f->file_bytes)
@@ -171,7 +173,7 @@ on_begin(void *arg, const struct mp_part *part)
 	if ((file = add_file(f)) == NULL ||
 	    (file->field = strndup(part->name != NULL ? part->name : "",
 	    part->name_len)) == NULL)
-		return stop(f, outcome(REASON_SERVER_ERROR, NULL));
+		return stop(f, errno_failed(f->rq, "malloc", 0));
 	memcpy(file->name, name, sizeof name);
 	f->nfiles++;
 	f->cur = file;
@@ -211,8 +213,7 @@ file_data(struct form *f, const char *buf, size_t len)
 		return stop(f, disk_full(rq, f->file_bytes));
 	if ((e = store_tmp_write(&f->cur->tmp, buf, len)) == STORE_OK)
 		return 0;
-	return stop(f, e == STORE_NOSPACE ? disk_full(rq, f->file_bytes) :
-	    outcome(REASON_SERVER_ERROR, NULL));
+	return stop(f, store_failed(rq, e, f->file_bytes));
 }
 
 static int
@@ -248,8 +249,7 @@ on_end(void *arg)
 	f->cur = NULL;
 	if (e == STORE_OK)
 		return 0;
-	return stop(f, e == STORE_NOSPACE ? disk_full(f->rq, f->file_bytes) :
-	    outcome(REASON_SERVER_ERROR, NULL));
+	return stop(f, store_failed(f->rq, e, f->file_bytes));
 }
 
 static const struct mp_callbacks form_callbacks = { on_begin, on_data, on_end };
@@ -405,7 +405,7 @@ publish_one(struct form *f, struct form_file *file)
 				break;
 			(void)ledger_forget(rq->ledger, rel);
 			if (e != STORE_EXISTS)
-				return outcome(REASON_SERVER_ERROR, NULL);
+				return store_failed(rq, e, file->size);
 		}
 		/* taken by another upload or a writer outside upgate */
 		if (!rq->g->cfg.per_user_dirs)
@@ -599,6 +599,7 @@ post_store(struct request *rq)
 	struct outcome o;
 
 	if ((f = calloc(1, sizeof *f)) == NULL) {
+		cause_note("calloc");
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
@@ -609,6 +610,7 @@ post_store(struct request *rq)
 	(void)mp_init(&f->mp, rq->io->param(rq->io->ctx, "CONTENT_TYPE"));
 	o = run_form(f);
 	if (o.reason == REASON_NONE && list_files(f) == -1) {
+		cause_note("calloc");
 		unpublish(f);
 		o = outcome(REASON_SERVER_ERROR, NULL);
 	}

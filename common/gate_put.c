@@ -23,6 +23,7 @@ prepare_locked(struct request *rq)
 {
 	int64_t charge = rq->verdict.charge > 0 ? rq->verdict.charge : 0;
 	enum ledger_err le;
+	enum store_err e;
 	struct outcome o;
 
 	le = ledger_reserve(rq->ledger, rq->user, charge, NULL, &rq->resv);
@@ -31,8 +32,8 @@ prepare_locked(struct request *rq)
 	if ((o = make_folders(rq, &rq->resv)).reason != REASON_NONE)
 		return o;
 	/* the reservation names the file before it exists: see store.h */
-	if (store_tmp_name(rq->target.dir_fd, &rq->tmp) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	if ((e = store_tmp_name(rq->target.dir_fd, &rq->tmp)) != STORE_OK)
+		return store_failed(rq, e, 0);
 	return note_tmp(rq, &rq->resv, &rq->tmp);
 }
 
@@ -42,13 +43,14 @@ prepare(struct request *rq)
 {
 	int64_t        len = rq->verdict.length;
 	struct outcome o;
+	enum store_err e;
 
 	o = prepare_locked(rq);
 	unlock_user(rq);
 	if (o.reason != REASON_NONE)
 		return o;
-	if (store_tmp_open(&rq->tmp) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	if ((e = store_tmp_open(&rq->tmp)) != STORE_OK)
+		return store_failed(rq, e, len > 0 ? len : 0);
 	if (len <= 0)
 		return outcome(REASON_NONE, NULL);
 	return allocate(rq, &rq->tmp, len);
@@ -71,8 +73,7 @@ put_sink(struct request *rq, const char *buf, size_t n)
 	}
 	if ((e = store_tmp_write(&rq->tmp, buf, n)) == STORE_OK)
 		return outcome(REASON_NONE, NULL);
-	return e == STORE_NOSPACE ? disk_full(rq, rq->received) :
-	    outcome(REASON_SERVER_ERROR, NULL);
+	return store_failed(rq, e, rq->received);
 }
 
 /* Puts the ledger back as it was when the rename failed. */
@@ -103,7 +104,7 @@ commit_locked(struct request *rq, int *replaced)
 	int            had, exists, shrinks;
 
 	if (refresh_target(rq) == -1)
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return errno_failed(rq, NULL, 0);
 	rq->facts.body_length = rq->tmp.written;
 	rq->facts.space_held = rq->tmp.written;
 	if ((o = decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
@@ -127,7 +128,7 @@ commit_locked(struct request *rq, int *replaced)
 		if (e == STORE_EXISTS)
 			return outcome(REASON_CONFLICT, "The file cannot be "
 			    "stored: a file of that name appeared meanwhile.");
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return store_failed(rq, e, rq->tmp.written);
 	}
 	*replaced = exists;
 	/* should this fail, the old, larger figure stays: an over-count */
@@ -173,8 +174,7 @@ store_body(struct request *rq, int *replaced)
 	if ((o = stream_body(rq, put_sink)).reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_finish(&rq->tmp)) != STORE_OK)
-		return e == STORE_NOSPACE ? disk_full(rq, rq->tmp.written) :
-		    outcome(REASON_SERVER_ERROR, NULL);
+		return store_failed(rq, e, rq->tmp.written);
 	if ((le = lock_user(rq)) != LEDGER_OK ||
 	    (le = lock_file(rq)) != LEDGER_OK)
 		return ledger_failed(rq, le);

@@ -9,7 +9,9 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cause.h"
 #include "gate_int.h"
+#include "notify.h"
 #include "number.h"
 #include "quota.h"
 #include "render.h"
@@ -136,12 +138,71 @@ log_figure(struct buf *b, const char *key, int64_t v, int known)
 		buf_printf(b, " %s=-", key);
 }
 
-/* The request's line: SPEC §9, fields in this order. */
+/*
+ * The method as sent when it is an RFC 9110 token (§9.1, §5.6.2) of at
+ * most 32 characters, so that a PROPFIND or a LOCK is logged as one
+ * (upgate(8), "Logs"); else NULL.
+ */
+static const char *
+log_method(const struct request *rq)
+{
+	const char *m = rq->io->param(rq->io->ctx, "REQUEST_METHOD");
+	size_t      n;
+
+	if (m == NULL)
+		return NULL;
+	n = strspn(m, "!#$%&'*+-.^_`|~0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	return n > 0 && n <= 32 && m[n] == '\0' ? m : NULL;
+}
+
+/*
+ * The user of the log line: the identity whenever it is a valid user
+ * name, whatever row refused, even one decided before row 3 (a 405, a
+ * broken configuration); anonymous_user only once the configuration is
+ * read.  NULL: none.
+ */
+static const char *
+log_user(const struct request *rq)
+{
+	const char *u = rq->user;
+
+	if (u == NULL)
+		u = rq->io->param(rq->io->ctx, "REMOTE_USER");
+	if ((u == NULL || *u == '\0') && rq->facts.config_ok)
+		u = rq->g->cfg.anonymous_user;
+	return u != NULL && user_name_valid(u) ? u : NULL;
+}
+
+/*
+ * " cause=CALL:ERRNO" of a 500 (upgate(8), "Logs"), or "cause=config"
+ * when the configuration or the quota table is at fault (their own
+ * lines say how).  A database's cause may hold spaces: they become '_'
+ * so that the field stays one word.
+ */
+static void
+log_cause(struct buf *b, const struct request *rq)
+{
+	char   text[96];
+	size_t i;
+
+	snprintf(text, sizeof text, "%s", cause_text());
+	if (text[0] == '\0')
+		snprintf(text, sizeof text, "%s", !rq->facts.config_ok ?
+		    "config" : "unknown");
+	for (i = 0; text[i] != '\0'; i++)
+		if (text[i] == ' ')
+			text[i] = '_';
+	buf_puts(b, " cause=");
+	buf_add_logsafe(b, text, strlen(text));
+}
+
+/* The request's line: upgate(8), "Logs", fields in this order. */
 static void
 log_request(struct request *rq)
 {
 	const struct reply *r = &rq->reply;
-	const char         *u = rq->user;
+	const char         *u = log_user(rq), *m = log_method(rq);
 	int64_t             size = rq->verdict.length;
 	struct buf          b;
 
@@ -150,14 +211,9 @@ log_request(struct request *rq)
 	if (size < 0 && rq->received > 0)
 		size = rq->received;
 	buf_init(&b);
-	buf_puts(&b, "upgate: user=");
-	if (u != NULL)
-		buf_add_logsafe(&b, u, strlen(u));
-	else
-		buf_puts(&b, "-");
-	buf_printf(&b, " method=%s status=%d reason=%s",
-	    method_name(rq->facts.method), reason_status(r->reason),
-	    reason_name(r->reason));
+	buf_printf(&b, "upgate: user=%s method=%s status=%d reason=%s",
+	    u != NULL ? u : "-", m != NULL ? m : "-",
+	    reason_status(r->reason), reason_name(r->reason));
 	log_figure(&b, "size", size, size >= 0);
 	log_figure(&b, "used", r->quota.used, r->has_quota);
 	if (r->has_quota && r->quota.limit == QUOTA_UNLIMITED)
@@ -165,6 +221,8 @@ log_request(struct request *rq)
 	else
 		log_figure(&b, "limit", r->quota.limit, r->has_quota);
 	buf_printf(&b, " ms=%lld", (long long)elapsed_ms(rq));
+	if (r->reason == REASON_SERVER_ERROR)
+		log_cause(&b, rq);
 	if (!b.failed)
 		rq->io->log(rq->io->ctx, b.data);
 	buf_release(&b);
@@ -217,6 +275,26 @@ failure_reason(int err)
 }
 
 /*
+ * notify_command for each threshold that the commit made the user's
+ * usage cross (upgate(8), "Notifications"): from used as it was just
+ * before the commit, read under the lock by decide_again, to used after
+ * it, read by fill_quota.  After the answer is written: the command
+ * never delays it; a failure to start it is logged before the
+ * request's line.
+ */
+static void
+notify_usage(struct request *rq)
+{
+	const struct reply *r = &rq->reply;
+
+	if (!rq->facts.config_ok || rq->g->cfg.notify_command == NULL ||
+	    !r->has_quota || r->quota.limit == QUOTA_UNLIMITED)
+		return;
+	notify_thresholds(rq->g->cfg.notify_command, rq->user,
+	    rq->facts.used, r->quota.used, r->quota.limit, &rq->diag);
+}
+
+/*
  * Writes the one response of the request; later calls do nothing, so
  * that an error path may answer without knowing whether one was sent.
  */
@@ -254,6 +332,8 @@ respond(struct request *rq, enum reason reason, const char *detail)
 	if (!out.failed)
 		(void)rq->io->write(rq->io->ctx, out.data, out.len);
 	buf_release(&out);
+	if (reason == REASON_STORED || reason == REASON_REPLACED)
+		notify_usage(rq);
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);
 }

@@ -94,7 +94,12 @@ put_quota(struct json_object *o, const struct reply *r)
 		return put_null(o, "quota");
 	if ((q = put_object(o, "quota")) == NULL)
 		return -1;
-	err = limited ? put_int(q, "limit", r->quota.limit) :
+	err = 0;
+	/* a refusal says whose quota refused: upgate's or the filesystem's */
+	if (r->reason == REASON_QUOTA_EXCEEDED)
+		err = put(q, "source", json_object_new_string(
+		    r->quota_filesystem ? "filesystem" : "upgate"));
+	err |= limited ? put_int(q, "limit", r->quota.limit) :
 	    put_null(q, "limit");
 	err |= put_int(q, "used", r->quota.used);
 	err |= put_int(q, "reserved", r->quota.reserved);
@@ -196,7 +201,8 @@ put_quota_exceeded(struct json_object *o, const struct reply *r,
 	if ((u = put_object(o, "upload")) == NULL)
 		return -1;
 	err |= put_int(u, "size", r->upload_size);
-	err |= put_int(u, "shortage", r->shortage);
+	err |= r->quota_filesystem ? put_null(u, "shortage") :
+	    put_int(u, "shortage", r->shortage);
 	if ((a = put_object(o, "actions")) == NULL)
 		return -1;
 	err |= put_action(a, "upgrade", opt->upgrade_url, UPGRADE_DESCRIPTION);

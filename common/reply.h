@@ -43,6 +43,9 @@ struct reply {
 	/* quota_exceeded */
 	int64_t     upload_size;
 	int64_t     shortage;
+	int         quota_filesystem;	/* refused by the filesystem's own
+					   quota (EDQUOT): source
+					   "filesystem", shortage unknown */
 	const struct file_size *largest;
 	size_t      nlargest;
 	/* successes */

@@ -1,4 +1,7 @@
 /*
+ * Every failure that returns STORE_IO, STORE_NOSPACE or STORE_QUOTA (or
+ * -1) notes its system call and errno for the log (cause.h).
+ *
  * store: the only filesystem code for uploads (SPEC §5).  Every step of a
  * path is opened relative to a directory descriptor with O_NOFOLLOW, so a
  * symbolic link is never followed; bodies go to a temporary file
@@ -21,7 +24,8 @@
 
 enum store_err {
 	STORE_OK = 0,
-	STORE_NOSPACE,		/* ENOSPC or EDQUOT */
+	STORE_NOSPACE,		/* ENOSPC: the disk is full */
+	STORE_QUOTA,		/* EDQUOT: the filesystem's own quota */
 	STORE_EXISTS,		/* publish without replace found a file */
 	STORE_IO,		/* any other failure; errno kept */
 	STORE__MAX
@@ -113,7 +117,8 @@ enum store_err store_tmp_open(struct store_tmp *);
 
 /*
  * Gives the file len bytes with fallocate(2) (not posix_fallocate).
- * STORE_NOSPACE when the disk cannot hold them; STORE_OK also when the
+ * STORE_NOSPACE when the disk cannot hold them, STORE_QUOTA when the
+ * filesystem's quota does not let them in; STORE_OK also when the
  * filesystem does not support it (the writes will tell).
  */
 enum store_err store_tmp_allocate(struct store_tmp *, int64_t len);
@@ -124,8 +129,8 @@ enum store_err store_tmp_write(struct store_tmp *, const void *buf,
 
 /*
  * Trims to what was written, fchmod 0644, fsync, close (fd is -1
- * afterwards, whatever the result).  STORE_NOSPACE when the sync or the
- * close reports ENOSPC or EDQUOT.
+ * afterwards, whatever the result).  STORE_NOSPACE or STORE_QUOTA when
+ * the sync or the close reports ENOSPC or EDQUOT.
  */
 enum store_err store_tmp_finish(struct store_tmp *);
 

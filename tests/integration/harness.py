@@ -65,12 +65,23 @@ REASONS = {
     "quota_exceeded": 507, "incomplete_body": 400, "busy": 503,
 }
 
-# SPEC §9, fields in this order.
+# SPEC §9, fields in this order; a 500 ends with its cause.
 LOG_RE = re.compile(
     r"^upgate: user=(?P<user>\S+) method=(?P<method>\S+)"
     r" status=(?P<status>\d{3}) reason=(?P<reason>[a-z_]+)"
     r" size=(?P<size>\d+|-) used=(?P<used>\d+|-)"
-    r" limit=(?P<limit>\d+|unlimited|-) ms=(?P<ms>\d+)$")
+    r" limit=(?P<limit>\d+|unlimited|-) ms=(?P<ms>\d+)"
+    r"(?: cause=(?P<cause>\S+))?$")
+# the cause of a 500: the failing call and its errno name, or "config"
+CAUSE_RE = re.compile(r"^(config|[a-z_0-9]+:E[A-Z0-9]+|postgresql:\S+)$")
+# SPEC §9: the method is logged as sent when it is an RFC 9110 token of
+# at most 32 characters
+TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
+
+
+def log_method(method):
+    """The method the §9 line names for a REQUEST_METHOD."""
+    return method if method is not None and TOKEN_RE.match(method) else "-"
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -846,7 +857,8 @@ class Env:
                 if k.startswith("HTTP_")}
         req = {"method": method, "path": path,
                "user": env.get("REMOTE_USER"),
-               "length": env.get("CONTENT_LENGTH"), "headers": hdrs}
+               "length": env.get("CONTENT_LENGTH"), "headers": hdrs,
+               "sent_method": env.get("REQUEST_METHOD")}
         if MODE == "fcgi":
             return self.fcgi_start(env, req), req
         return Cgi(env), req
@@ -882,7 +894,8 @@ class Env:
                 if k.startswith("HTTP_")}
         req = {"method": method, "path": path,
                "user": env.get("REMOTE_USER"),
-               "length": env.get("CONTENT_LENGTH"), "headers": hdrs}
+               "length": env.get("CONTENT_LENGTH"), "headers": hdrs,
+               "sent_method": env.get("REQUEST_METHOD")}
         return self.fcgi_start(env, req, responder), req
 
     def fcgi_run(self, method, path=None, body=b"", timeout=60,
@@ -1160,10 +1173,14 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
         eq(int(m.group("status")), status, "%s: log status" % w)
         if reason is not None:
             eq(m.group("reason"), reason, "%s: log reason" % w)
-        if status == 405 and m.group("method") == "-":
-            pass    # an unknown method may be logged as untrusted bytes
+        eq(m.group("method"), log_method(r.req.get("sent_method", method)),
+           "%s: log method" % w)
+        if status == 500:
+            check(m.group("cause") and CAUSE_RE.match(m.group("cause")),
+                  "%s: a 500's log line ends with cause=CALL:ERRNO or "
+                  "cause=config: %r" % (w, lines[0]))
         else:
-            eq(m.group("method"), method, "%s: log method" % w)
+            eq(m.group("cause"), None, "%s: cause on a %s" % (w, status))
         if user is not None:
             eq(m.group("user"), user, "%s: log user" % w)
         # the request's line is the last upgate line
@@ -1198,7 +1215,9 @@ def _json_keys(r, status, j):
             want = {"required_space", "available_space", "shortage"}
             _keys(d, want | ({"storage_path"} & set(d)), w + " details")
         elif reason == "quota_exceeded":
-            _keys(j["quota"], QUOTA_KEYS, w + " quota")
+            _keys(j["quota"], QUOTA_KEYS | {"source"}, w + " quota")
+            check(j["quota"]["source"] in ("upgate", "filesystem"),
+                  "%s: quota.source %r" % (w, j["quota"]["source"]))
             _keys(j["upload"], {"size", "shortage"}, w + " upload")
             _keys(j["storage_analysis"], {"largest_files"},
                   w + " storage_analysis")

@@ -160,9 +160,8 @@ class Case:
         return gen_body(self.body_gen) if self.body_gen else self.body
 
     def log_user(self):
-        """The user the §9 line must name (None: not checked)."""
-        if self.status in (405, 500):
-            return None
+        """The user the §9 line must name, whatever the row that refused
+        (a 405 included)."""
         if "REMOTE_USER" in self.unset:
             return "-"
         u = text(self.user)

@@ -84,6 +84,7 @@ class Tmpfs:
                              "(mount -t tmpfs) ***\n")
             skip("not root: cannot mount a tmpfs (SKIPPED real full disk)")
         self.e = Env(write=False)
+        self.mnt = self.e.upload      # what _umount unmounts
         p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
                             "tmpfs", self.e.upload],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -107,8 +108,7 @@ class Tmpfs:
 
     def _umount(self):
         self.e.fcgi_stop(check=False)   # --fcgi: no responder on the mount
-        for args in (["umount", self.e.upload], ["umount", "-l",
-                                                 self.e.upload]):
+        for args in (["umount", self.mnt], ["umount", "-l", self.mnt]):
             if subprocess.run(args, stderr=subprocess.DEVNULL).returncode \
                     == 0:
                 break

@@ -725,6 +725,10 @@ test_json_quota(void)
 	check_str(j, "reason", "quota_exceeded");
 	check_str(j, "message", "The upload of 2.0 MiB would exceed your quota "
 	    "of 10.0 MiB: 9.5 MiB used, 512.0 KiB available.");
+	/* a refusal's quota names whose quota refused, first */
+	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b),
+	    "\"quota\":{\"source\":\"upgate\",\"limit\":"));
+	json_object_object_del(get(j, "quota"), "source");
 	check_quota(get(j, "quota"), 10 * MiB, 9 * MiB + 512 * KiB, 0,
 	    512 * KiB, 95.0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b), "\"percentage_used\":95.0}"));
@@ -754,6 +758,15 @@ test_json_quota(void)
 	CU_ASSERT_EQUAL(json_object_get_type(l), json_type_array);
 	CU_ASSERT_EQUAL(json_object_array_length(l), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b), "\"actions\":{}"));
+	json_object_put(j);
+	buf_release(&b);
+
+	/* the filesystem's own quota (EDQUOT): how much is short, unknown */
+	r.quota_filesystem = 1;
+	j = json_of(&r, &plain_opts, &b);
+	check_str(get(j, "quota"), "source", "filesystem");
+	check_null(get(j, "upload"), "shortage");
+	check_int(get(j, "upload"), "size", 2 * MiB);
 	json_object_put(j);
 	buf_release(&b);
 }
@@ -960,6 +973,7 @@ test_xml_bodies(void)
 	    "  <u:reason>quota_exceeded</u:reason>\n"
 	    "  <u:message>The upload of 2.0 MiB", 227) == 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "  <u:quota>\n"
+	    "    <u:source>upgate</u:source>\n"
 	    "    <u:limit>10485760</u:limit>\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
 	    "<u:percentage_used>95.0</u:percentage_used>"));

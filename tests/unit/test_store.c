@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "cu_main.h"
 #include "store.h"
 
@@ -405,7 +406,7 @@ static const struct {
 	enum store_err want;
 } parent_faults[] = {
 	{ "mkdir", 1, ENOSPC, STORE_NOSPACE },
-	{ "mkdir", 2, EDQUOT, STORE_NOSPACE },
+	{ "mkdir", 2, EDQUOT, STORE_QUOTA },
 	{ "mkdir", 3, EACCES, STORE_IO },
 	{ "fsync_dir", 2, EIO, STORE_IO },
 	{ "fsync_dir", 3, ENOSPC, STORE_NOSPACE },
@@ -888,10 +889,10 @@ static const struct {
 	{ "open", 1, ENOSPC, 100, STORE_NOSPACE },
 	{ "open", 1, EACCES, 100, STORE_IO },
 	{ "fallocate", 1, ENOSPC, 100, STORE_NOSPACE },
-	{ "fallocate", 1, EDQUOT, 100, STORE_NOSPACE },
+	{ "fallocate", 1, EDQUOT, 100, STORE_QUOTA },
 	{ "fallocate", 1, EIO, 100, STORE_IO },
 	{ "write", 1, ENOSPC, 100, STORE_NOSPACE },
-	{ "write", 3, EDQUOT, 300000, STORE_NOSPACE },
+	{ "write", 3, EDQUOT, 300000, STORE_QUOTA },
 	{ "write", 2, EIO, 300000, STORE_IO },
 	{ "write", 2, EINTR, 300000, STORE_OK },
 	{ "sync_file_range", 1, EIO, 10 * MIB, STORE_IO },
@@ -900,15 +901,34 @@ static const struct {
 	{ "ftruncate", 1, EIO, 100, STORE_IO },
 	{ "fchmod", 1, EPERM, 100, STORE_IO },
 	{ "fsync", 1, ENOSPC, 100, STORE_NOSPACE },
-	{ "fsync", 1, EDQUOT, 100, STORE_NOSPACE },
+	{ "fsync", 1, EDQUOT, 100, STORE_QUOTA },
 	{ "fsync", 1, EIO, 100, STORE_IO },
 	{ "fsync", 1, EINTR, 100, STORE_OK },
-	{ "close", 1, EDQUOT, 100, STORE_NOSPACE },
+	{ "close", 1, EDQUOT, 100, STORE_QUOTA },
 	{ "close", 1, EIO, 100, STORE_IO },
 	{ "rename", 1, EIO, 100, STORE_IO },
 	{ "rename", 1, EXDEV, 100, STORE_IO },
-	{ "rename", 1, EDQUOT, 100, STORE_NOSPACE },
+	{ "rename", 1, EDQUOT, 100, STORE_QUOTA },
 };
+
+/*
+ * The cause noted for the log (upgate(8), "Logs"): the system call
+ * behind the hook's op, and the errno's name.
+ */
+static void
+check_cause(const char *op, int err)
+{
+	const char *call = strcmp(op, "open") == 0 ? "openat" :
+	    strcmp(op, "rename") == 0 ? "renameat" : op;
+	const char *text = cause_text();
+	char        want[64];
+
+	snprintf(want, sizeof want, ":%s", strerrorname_np(err));
+	CU_ASSERT_EQUAL(strncmp(text, call, strlen(call)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+	if (strncmp(text, call, strlen(call)) != 0)
+		printf("\n  %s: cause %s\n", op, text);
+}
 
 static void
 test_stream_faults(void)
@@ -936,6 +956,7 @@ test_stream_faults(void)
 		fault_set(NULL, 0, 0);
 		if (e != STORE_OK) {
 			CU_ASSERT_EQUAL(errno, stream_faults[i].err);
+			check_cause(stream_faults[i].op, stream_faults[i].err);
 		}
 		store_tmp_abort(&t);
 		if (e == STORE_OK) {
