@@ -5,7 +5,7 @@ set -eu
 
 packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev
 curl python3 time cppcheck mandoc valgrind btrfs-progs
-apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav wrk
+apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav nginx-light wrk
 postgresql glusterfs-server glusterfs-client
 chromium fonts-dejavu-core
 clang libclang-rt-14-dev"

@@ -76,7 +76,9 @@ if [ -n "$user" ]; then
 	chown -R www-data:www-data "$var/uploads" "$var/run"
 fi
 
-# The very snippet users install, its paths pointed here.
+# The very snippet users install, its paths pointed here: with it, the
+# rule that refuses every path with a component starting with "." (state
+# files, uploads in progress), for the page as for any upload_dir served.
 sed -e "s|/usr/local/bin|$build|g" \
     -e "s|/etc/upgate/upgate.conf|$var/upgate.conf|g" \
     -e "s|/etc/upgate/htpasswd|$var/htpasswd|g" \
