@@ -218,9 +218,9 @@ test: deps
 	$(MAKE) all lint unit valgrind
 	$(MAKE) integration servers soak browser torture farm
 
-# The five hosting paths with the real servers, from apache-conf/ and
-# lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
-# lighttpd.  Prints the measured early-refusal figures.
+# The six hosting paths with the real servers, from apache-conf/,
+# lighttpd-conf/ and nginx-conf/; needs root, apache2, libapache2-mod-fcgid,
+# lighttpd, nginx.  Prints the measured early-refusal figures.
 servers: all
 	@python3 tests/servers/run.py --build $(BUILD)
 
@@ -273,7 +273,7 @@ install: all
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 examples/upgate.conf examples/quota $(DESTDIR)$(SYSCONFDIR)
-	for d in apache-conf lighttpd-conf; do \
+	for d in apache-conf lighttpd-conf nginx-conf; do \
 		[ ! -d $$d ] || cp -R $$d $(DESTDIR)$(SYSCONFDIR); done
 
 clean:
