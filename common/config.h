@@ -34,6 +34,7 @@ struct config {
 	int64_t      largest_files;
 	int          sync;		/* fsync stores and ledger changes */
 	char        *ledger_uri;	/* NULL: the files ledger */
+	int          webdav;		/* answer the WebDAV methods */
 	/* identity of the file read, to notice a change (SPEC §8) */
 	dev_t        dev;
 	ino_t        ino;

@@ -16,6 +16,9 @@ static const char *const method_names[METHOD__MAX] = {
 	[METHOD_POST]    = "POST",
 	[METHOD_DELETE]  = "DELETE",
 	[METHOD_OPTIONS] = "OPTIONS",
+	[METHOD_PROPFIND] = "PROPFIND",
+	[METHOD_PROPPATCH] = "PROPPATCH",
+	[METHOD_MKCOL]   = "MKCOL",
 	[METHOD_OTHER]   = "-",
 };
 
@@ -30,6 +33,13 @@ method_parse(const char *s)
 		if (strcmp(s, method_names[m]) == 0)	/* case-sensitive */
 			return (enum method)m;
 	return METHOD_OTHER;
+}
+
+int
+method_dav(enum method m)
+{
+	return m == METHOD_PROPFIND || m == METHOD_PROPPATCH ||
+	    m == METHOD_MKCOL;
 }
 
 const char *
@@ -64,6 +74,12 @@ decided(struct verdict v, enum reason reason, int row)
 	v.reason = reason;
 	v.row = row;
 	return v;
+}
+
+struct verdict
+decide_refuse(struct verdict v, enum reason reason, int row)
+{
+	return decided(v, reason, row);
 }
 
 /* Rows 4 to 7: what an upload's request line and headers alone decide. */
@@ -208,7 +224,7 @@ decide(const struct facts *f, const struct policy *p)
 
 	memset(&v, 0, sizeof v);
 	v.length = -1;
-	if (f->method == METHOD_OTHER)
+	if (f->method == METHOD_OTHER || (method_dav(f->method) && !f->webdav))
 		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
 	if (f->method == METHOD_OPTIONS)
 		return decided(v, REASON_OPTIONS, 1);
@@ -220,6 +236,9 @@ decide(const struct facts *f, const struct policy *p)
 		return v;
 	if (!f->identity_ok)
 		return decided(v, REASON_FORBIDDEN, 3);
+	if (method_dav(f->method) || (f->webdav && (f->known & KNOW_TARGET) &&
+	    (f->method == METHOD_GET || f->method == METHOD_HEAD)))
+		return decide_dav(f, v);
 	if (upload && (f->known & KNOW_BODY))
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)

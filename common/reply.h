@@ -51,6 +51,10 @@ struct reply {
 	const char *location;		/* PUT 201: the request's own URI */
 	/* a sentence that says more than the reason's own (may be NULL) */
 	const char *detail;
+	/* WebDAV (upgate(8), "WebDAV") */
+	int         webdav;		/* Allow and OPTIONS name its methods */
+	const char *condition;		/* DAV: precondition element, or NULL */
+	int64_t     range_size;		/* 416: the file's size */
 	int         connection_close;	/* refusal with the body unread */
 	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
 };
