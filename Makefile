@@ -33,8 +33,10 @@ FCGI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags fcgi 2>/dev/null)
 FCGI_LIBS    := $(shell $(PKG_CONFIG) --libs fcgi 2>/dev/null)
 PQ_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS      := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+XML_CFLAGS   := $(shell $(PKG_CONFIG) --cflags expat 2>/dev/null)
+XML_LIBS     := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null)
 
-ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  := $(sort $(wildcard common/*.c))
@@ -59,32 +61,32 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
 
 $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
 
 BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS)
 
 # The plainest durable copier of a request body, CGI and FastCGI: the
 # peer upgate is measured against on each hosting path.
 $(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
 
 # The least a FastCGI responder can do (a fixed answer): the floor that
 # bench/ledger.py sets upgate's small requests beside.
@@ -155,10 +157,12 @@ $(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
 $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
 $(BUILD)/fuzz/names_fuzz: common/names.c
+$(BUILD)/fuzz/davxml_fuzz: common/davxml.c
+$(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@fail=0; for f in $(FUZZ_NAMES); do \

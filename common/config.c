@@ -59,6 +59,7 @@ static const struct key {
 	{ "largest_files",        K_NUMBER, FIELD(largest_files),     1000 },
 	{ "sync",                 K_BOOL,   FIELD(sync),                 0 },
 	{ "ledger",               K_LEDGER, FIELD(ledger_uri),           0 },
+	{ "webdav",               K_BOOL,   FIELD(webdav),               0 },
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
@@ -568,6 +569,7 @@ config_defaults(struct config *cfg)
 	cfg->default_format = FORMAT_JSON;
 	cfg->largest_files = 5;
 	cfg->sync = 1;
+	cfg->webdav = 1;
 }
 
 const char *

@@ -35,6 +35,7 @@ struct config {
 	int          sync;		/* fsync stores and ledger changes */
 	char        *ledger_uri;	/* NULL: the files ledger */
 	char        *notify_command;	/* NULL: none */
+	int          webdav;		/* answer the WebDAV methods */
 	/* identity of the file read, to notice a change (SPEC §8) */
 	dev_t        dev;
 	ino_t        ino;

@@ -16,6 +16,9 @@ static const char *const method_names[METHOD__MAX] = {
 	[METHOD_POST]    = "POST",
 	[METHOD_DELETE]  = "DELETE",
 	[METHOD_OPTIONS] = "OPTIONS",
+	[METHOD_PROPFIND] = "PROPFIND",
+	[METHOD_PROPPATCH] = "PROPPATCH",
+	[METHOD_MKCOL]   = "MKCOL",
 	[METHOD_OTHER]   = "-",
 };
 
@@ -30,6 +33,13 @@ method_parse(const char *s)
 		if (strcmp(s, method_names[m]) == 0)	/* case-sensitive */
 			return (enum method)m;
 	return METHOD_OTHER;
+}
+
+int
+method_dav(enum method m)
+{
+	return m == METHOD_PROPFIND || m == METHOD_PROPPATCH ||
+	    m == METHOD_MKCOL;
 }
 
 const char *
@@ -91,6 +101,12 @@ decided_by(struct verdict v, enum reason reason, int row, enum cause cause)
 	v = decided(v, reason, row);
 	v.cause = cause;
 	return v;
+}
+
+struct verdict
+decide_refuse(struct verdict v, enum reason reason, int row)
+{
+	return decided(v, reason, row);
 }
 
 /* Rows 4 to 7: what an upload's request line and headers alone decide. */
@@ -243,7 +259,7 @@ decide(const struct facts *f, const struct policy *p)
 
 	memset(&v, 0, sizeof v);
 	v.length = -1;
-	if (f->method == METHOD_OTHER)
+	if (f->method == METHOD_OTHER || (method_dav(f->method) && !f->webdav))
 		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
 	if (f->method == METHOD_OPTIONS)
 		return decided(v, REASON_OPTIONS, 1);
@@ -256,6 +272,9 @@ decide(const struct facts *f, const struct policy *p)
 	if (!f->identity_ok)
 		return decided_by(v, REASON_FORBIDDEN, 3, f->identity_given ?
 		    CAUSE_BAD_USER : CAUSE_NO_IDENTITY);
+	if (method_dav(f->method) || (f->webdav && (f->known & KNOW_TARGET) &&
+	    (f->method == METHOD_GET || f->method == METHOD_HEAD)))
+		return decide_dav(f, v);
 	if (upload && (f->known & KNOW_BODY))
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)

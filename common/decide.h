@@ -23,6 +23,9 @@ enum method {
 	METHOD_POST,
 	METHOD_DELETE,
 	METHOD_OPTIONS,
+	METHOD_PROPFIND,	/* WebDAV (upgate(8), "WebDAV") */
+	METHOD_PROPPATCH,
+	METHOD_MKCOL,
 	METHOD_OTHER,
 	METHOD__MAX
 };
@@ -31,6 +34,10 @@ enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
 enum verb   method_verb(enum method);	/* PUT: VERB_STORE, ... */
 const char *method_name(enum method);
 #define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
+/* 1 for the methods that `webdav = no` answers with 405 */
+int method_dav(enum method);
+/* what Allow adds to ALLOWED_METHODS with `webdav = yes` */
+#define DAV_METHODS "PROPFIND, PROPPATCH, MKCOL"
 
 /* What a walk of the target path found (rows 8 and 9). */
 enum target {
@@ -43,7 +50,16 @@ enum target {
 	TARGET_PARENT_MISSING,	/* a folder on the path does not exist */
 	TARGET_NOT_FOLDER,	/* 409: a non-folder where a folder is needed */
 	TARGET_NOT_REGULAR,	/* 409: the target is not a regular file */
+	TARGET_FOLDER,		/* a folder (WebDAV paths only) */
 	TARGET__MAX
+};
+
+/* A WebDAV request's Depth header (RFC 4918 §10.2); none is infinity. */
+enum depth {
+	DEPTH_INFINITY,
+	DEPTH_0,
+	DEPTH_1,
+	DEPTH_BAD	/* anything else: 400 */
 };
 
 /* Which groups of facts are known (bits of facts.known). */
@@ -59,6 +75,7 @@ enum {
 struct facts {
 	unsigned    known;
 	enum method method;
+	int         webdav;		/* the configuration's (row 1) */
 	int         config_ok;
 	int         identity_ok;
 	int         identity_given;	/* REMOTE_USER or anonymous_user set */
@@ -67,6 +84,8 @@ struct facts {
 	int         multipart_ok;	/* POST: multipart/form-data + boundary */
 	enum target target;
 	int         target_folder;	/* TARGET_NOT_REGULAR is a folder */
+	int         trailing_slash;	/* WebDAV: the path ended in '/' */
+	enum depth  depth;		/* PROPFIND */
 	int         if_none_match_star;
 	int64_t     free_space;		/* f_bavail x f_frsize */
 	int64_t     min_free;		/* from config_min_free() */
@@ -106,9 +125,20 @@ struct verdict {
 	int64_t     available;	/* disk_full: max(0, free - min_free);
 				   quota_exceeded: max(0, limit-used-reserved) */
 	int64_t     shortage;	/* disk_full, quota_exceeded */
+	/* the DAV: precondition of a refusal (RFC 4918 §16), or NULL */
+	const char *condition;
 };
 
 struct verdict decide(const struct facts *, const struct policy *);
+
+/*
+ * The WebDAV methods' rows (decide_dav.c), asked by decide() after row
+ * 3: PROPFIND, PROPPATCH, MKCOL, and GET or HEAD of a WebDAV path.
+ */
+struct verdict decide_dav(const struct facts *, struct verdict);
+
+/* v refused with reason by row (for decide_dav.c) */
+struct verdict decide_refuse(struct verdict v, enum reason, int row);
 
 /*
  * max(0, limit - used - reserved) of a finite limit, saturating: the

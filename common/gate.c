@@ -37,8 +37,8 @@ gate_release(struct gate *g)
 	g->quota = NULL;
 }
 
-static const char *
-param(const struct request *rq, const char *name)
+const char *
+request_param(const struct request *rq, const char *name)
 {
 	const char *v = rq->io->param(rq->io->ctx, name);
 
@@ -50,6 +50,10 @@ static int
 load_config(struct request *rq)
 {
 	struct gate *g = rq->g;
+
+	if (rq->config_tried)	/* row 1 read it already (find_webdav) */
+		return g->have_cfg ? 0 : -1;
+	rq->config_tried = 1;
 
 	if (g->have_cfg && !config_changed(&g->cfg))
 		return 0;
@@ -109,7 +113,7 @@ copy_policy(struct request *rq)
 static void
 find_identity(struct request *rq)
 {
-	const char *user = param(rq, "REMOTE_USER");
+	const char *user = request_param(rq, "REMOTE_USER");
 
 	if (user == NULL)
 		user = rq->g->cfg.anonymous_user;
@@ -140,15 +144,20 @@ static void
 find_length(struct request *rq)
 {
 	rq->length_header = "Content-Length";
-	rq->facts.length_text = param(rq, "CONTENT_LENGTH");
+	rq->facts.length_text = request_param(rq, "CONTENT_LENGTH");
 	if (rq->facts.length_text == NULL) {
-		rq->facts.length_text = param(rq, "HTTP_X_EXPECTED_ENTITY_LENGTH");
+		rq->facts.length_text = request_param(rq, "HTTP_X_EXPECTED_ENTITY_LENGTH");
 		rq->expected_only = rq->facts.length_text != NULL;
 		if (rq->expected_only)
 			rq->length_header = "X-Expected-Entity-Length";
 	}
 	if (rq->facts.method == METHOD_POST)
-		rq->facts.multipart_ok = is_form(param(rq, "CONTENT_TYPE"));
+		rq->facts.multipart_ok = is_form(request_param(rq, "CONTENT_TYPE"));
+	/* a WebDAV client that sent XML reads its refusals in XML */
+	rq->xml_body = (rq->facts.method == METHOD_PROPFIND ||
+	    rq->facts.method == METHOD_PROPPATCH) &&
+	    rq->facts.length_text != NULL &&
+	    strcmp(rq->facts.length_text, "0") != 0;
 }
 
 /* Appends "/comp" to out ("comp" when out is empty); -1 if it won't fit. */
@@ -208,7 +217,7 @@ within_path_max(const struct request *rq)
  * With per_user_dirs, the user's folder; it is made on the first upload,
  * so a missing one means "every folder on the path is missing".
  */
-static int
+int
 open_user_dir(struct request *rq)
 {
 	if (!rq->g->cfg.per_user_dirs) {
@@ -294,9 +303,9 @@ find_target(struct request *rq)
 
 	rq->facts.known |= KNOW_TARGET;
 	rq->facts.if_none_match_star = if_none_match_star(
-	    param(rq, "HTTP_IF_NONE_MATCH"));
+	    request_param(rq, "HTTP_IF_NONE_MATCH"));
 	rq->kind = rq->facts.method == METHOD_POST ? PATH_FOLDER : PATH_FILE;
-	if (path_parse(param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
+	if (path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
@@ -342,7 +351,7 @@ read_usage(struct request *rq, struct usage *u)
 }
 
 /* Rows 10 and 11: free space and the figures read_usage found. */
-static int
+int
 find_room(struct request *rq, const struct usage *u)
 {
 	struct quota_rule rule = quota_lookup(rq->g->quota, rq->user);
@@ -364,7 +373,7 @@ find_room(struct request *rq, const struct usage *u)
  * it writes anything).
  */
 /* The figures read under the lock that is still held, for the reply. */
-static void
+void
 quota_from_facts(struct request *rq)
 {
 	const struct facts *f = &rq->facts;
@@ -377,7 +386,7 @@ quota_from_facts(struct request *rq)
 	rq->reply.quota.reserved = f->reserved;
 }
 
-static int
+int
 decided(struct request *rq)
 {
 	rq->verdict = decide(&rq->facts, &rq->policy);
@@ -443,7 +452,14 @@ locked_part(struct request *rq)
 	int          files = m != METHOD_GET && m != METHOD_HEAD;
 	struct usage u;
 
-	if (read_usage(rq, &u) == -1 || (files && find_target(rq) == -1)) {
+	if (read_usage(rq, &u) == -1) {
+		respond(rq, REASON_SERVER_ERROR, NULL);
+		return;
+	}
+	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */
+	if (dav_wanted(rq) && dav_locked(rq, &u))
+		return;
+	if (files && find_target(rq) == -1) {
 		respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
@@ -498,8 +514,10 @@ handle(struct request *rq)
 		respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
 		return;
 	}
-	if (rq->facts.config_ok)
+	if (rq->facts.config_ok) {
 		copy_policy(rq);
+		rq->facts.webdav = rq->reply.webdav = rq->g->cfg.webdav;
+	}
 	if (decided(rq))
 		return;
 	find_identity(rq);
@@ -527,6 +545,7 @@ request_init(struct request *rq, struct gate *g, const struct io *io)
 	diag_init(&rq->diag);
 	rq->upload_fd = rq->user_fd = -1;
 	rq->target.dir_fd = rq->target.anchor_fd = -1;
+	rq->dav.dir_fd = -1;
 	rq->tmp.fd = -1;
 	rq->resv.fd = -1;
 	rq->verdict.length = -1;
@@ -540,6 +559,8 @@ request_release(struct request *rq)
 	ledger_release_reservation(rq->ledger, &rq->resv);
 	unlock_user(rq);
 	store_target_release(&rq->target);
+	davpath_release(&rq->dav);
+	davxml_free(rq->xml);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
@@ -562,7 +583,7 @@ run_request(struct gate *g, const struct io *io,
 		return 0;
 	cause_clear();
 	request_init(rq, g, io);
-	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
+	rq->facts.method = method_parse(request_param(rq, "REQUEST_METHOD"));
 	find_length(rq);
 	fn(rq);
 	unread = body_unread(rq);
@@ -583,9 +604,31 @@ refuse_busy(struct request *rq)
 	    "taken; please try again in a moment.");
 }
 
+/*
+ * Row 1 reads `webdav` for OPTIONS, for the WebDAV methods and for the
+ * Allow of a 405: its default when the configuration cannot be read.
+ * OPTIONS and a 405 are answered at row 1, so the problems of a broken
+ * configuration are not theirs to log (upgate(8), "DECISIONS").
+ */
+static void
+find_webdav(struct request *rq)
+{
+	enum method m = rq->facts.method;
+
+	rq->facts.webdav = 1;
+	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m)) {
+		if (load_config(rq) == 0)
+			rq->facts.webdav = rq->g->cfg.webdav;
+		else if (!method_dav(m))
+			diag_init(&rq->diag);
+	}
+	rq->reply.webdav = rq->facts.webdav;
+}
+
 static void
 decide_and_handle(struct request *rq)
 {
+	find_webdav(rq);
 	if (!decided(rq))
 		handle(rq);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "davpath.h"
+#include "davxml.h"
 #include "decide.h"
 #include "diag.h"
 #include "gate.h"
@@ -26,6 +28,7 @@ struct request {
 	const struct io    *io;
 	struct timespec     start;
 	struct diag         diag;	/* configuration problems */
+	int                 config_tried;	/* load_config ran */
 	const char         *user;	/* REMOTE_USER or anonymous_user */
 	const char         *length_header;	/* its name, for messages */
 	int                 expected_only;	/* length from X-Expected-... */
@@ -42,6 +45,8 @@ struct request {
 	struct path         path;
 	enum path_kind      kind;	/* PATH_FILE, or PATH_FOLDER for POST */
 	struct store_target target;
+	struct davpath      dav;	/* a WebDAV path's target (gate_dav.c) */
+	struct davxml      *xml;	/* its request body, parsed */
 	char                rel[4352];	/* target below upload_dir */
 	char                folder[4352];	/* its folder below upload_dir */
 	struct store_tmp    tmp;
@@ -50,6 +55,7 @@ struct request {
 	int64_t             received;
 	int                 body_done;	/* read to its end */
 	struct form        *form;	/* a POST's state (gate_post.c) */
+	int                 xml_body;	/* a WebDAV request with an XML body */
 	/* what the reply points to */
 	char                detail[512];	/* a sentence made for this request */
 	struct stored_file  stored;
@@ -100,6 +106,32 @@ struct outcome decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
 int            refresh_target(struct request *);
+/* A CGI variable of the request; NULL when unset or empty. */
+const char    *request_param(const struct request *, const char *name);
+/* Asks decide(); 1 when it refused and the refusal was answered. */
+int            decided(struct request *);
+/* Rows 10 and 11's facts: free space, and the figures u holds. */
+int            find_room(struct request *, const struct usage *u);
+/*
+ * The user's folder into user_fd (-1 while it does not exist): 0; 1
+ * when a link or a non-folder is in its place (facts.target says); -1
+ * with errno.
+ */
+int            open_user_dir(struct request *);
+/* The figures read under the lock still held, into the reply. */
+void           quota_from_facts(struct request *);
+
+/* gate_dav.c: 1 for the requests it answers (WebDAV's, GET of a path) */
+int  dav_wanted(const struct request *);
+/*
+ * Under the user's lock, with the figures u read: answers the request
+ * and returns 1, or returns 0 for a GET or HEAD of a folder, which is
+ * the quota status.
+ */
+int  dav_locked(struct request *, const struct usage *u);
+
+/* gate_get.c: GET or HEAD of what dav_locked found: 1, or 0 (a folder) */
+int  get_file(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
 void put_store(struct request *);

@@ -93,6 +93,7 @@ verdict_figures(struct request *rq)
 	const struct verdict *v = &rq->verdict;
 	struct reply         *r = &rq->reply;
 
+	r->condition = v->condition;
 	switch (v->reason) {
 	case REASON_TOO_LARGE:
 		r->too_large_limit = v->limit;
@@ -197,6 +198,27 @@ log_cause(struct buf *b, const struct request *rq)
 	buf_add_logsafe(b, text, strlen(text));
 }
 
+/*
+ * What changes nothing is not logged: quota queries, OPTIONS, and the
+ * successes of PROPFIND, PROPPATCH, GET and HEAD of a file (upgate(8),
+ * "Logs").
+ */
+static int
+logged(enum reason reason)
+{
+	switch (reason) {
+	case REASON_STATUS:
+	case REASON_OPTIONS:
+	case REASON_MULTISTATUS:
+	case REASON_SERVED:
+	case REASON_PARTIAL:
+	case REASON_NOT_MODIFIED:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* The request's line: upgate(8), "Logs", fields in this order. */
 static void
 log_request(struct request *rq)
@@ -206,7 +228,7 @@ log_request(struct request *rq)
 	int64_t             size = rq->verdict.length;
 	struct buf          b;
 
-	if (r->reason == REASON_STATUS || r->reason == REASON_OPTIONS)
+	if (!logged(r->reason))
 		return;
 	if (size < 0 && rq->received > 0)
 		size = rq->received;
@@ -258,6 +280,9 @@ options_of(const struct request *rq)
 	o.upgrade_url = cfg->upgrade_url;
 	o.cleanup_url = cfg->cleanup_url;
 	o.expose_paths = cfg->expose_paths;
+	/* a WebDAV client that sent XML gets its refusals in XML by default */
+	if (rq->xml_body)
+		o.default_format = FORMAT_XML;
 	return o;
 }
 

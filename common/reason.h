@@ -23,12 +23,19 @@ enum reason {
 	REASON_QUOTA_EXCEEDED,
 	REASON_INCOMPLETE_BODY,
 	REASON_BUSY,
+	REASON_RANGE_NOT_SATISFIABLE,	/* 416: GET of a stored file */
 	/* successes, SPEC §7 and §9 */
 	REASON_STORED,			/* 201 */
 	REASON_REPLACED,		/* 204 */
 	REASON_DELETED,			/* 204 */
 	REASON_STATUS,			/* GET/HEAD quota status, 200 */
 	REASON_OPTIONS,			/* 204 + Allow */
+	/* successes of the WebDAV methods (upgate(8), "WebDAV") */
+	REASON_CREATED,			/* MKCOL, 201 without a body */
+	REASON_MULTISTATUS,		/* PROPFIND, PROPPATCH: 207 */
+	REASON_SERVED,			/* GET of a stored file: 200 */
+	REASON_PARTIAL,			/* its one range: 206 */
+	REASON_NOT_MODIFIED,		/* 304 */
 	REASON__MAX
 };
 

@@ -222,6 +222,24 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 		buf_puts(b, "X-Quota-Warning: 80\r\n");
 }
 
+/*
+ * Allow in OPTIONS and every 405, with the WebDAV methods when they are
+ * answered; DAV in OPTIONS (RFC 4918 §10.1); Content-Range in a 416
+ * (RFC 9110 §15.5.17).
+ */
+static void
+add_dav_headers(const struct reply *r, enum reason reason, struct buf *b)
+{
+	if (reason == REASON_METHOD_NOT_ALLOWED || reason == REASON_OPTIONS)
+		buf_printf(b, "Allow: %s%s\r\n", ALLOWED_METHODS,
+		    r->webdav ? ", " DAV_METHODS : "");
+	if (reason == REASON_OPTIONS && r->webdav)
+		buf_puts(b, "DAV: 1\r\n");
+	if (reason == REASON_RANGE_NOT_SATISFIABLE)
+		buf_printf(b, "Content-Range: bytes */%" PRId64 "\r\n",
+		    r->range_size);
+}
+
 static void
 add_head(const struct reply *r, const struct render_options *o,
     const char *content_type, struct buf *b)
@@ -241,13 +259,25 @@ add_head(const struct reply *r, const struct render_options *o,
 	if (reason == REASON_QUOTA_EXCEEDED && o->upgrade_url != NULL &&
 	    header_safe(o->upgrade_url))
 		buf_printf(b, "Link: <%s>; rel=\"upgrade\"\r\n", o->upgrade_url);
-	if (reason == REASON_METHOD_NOT_ALLOWED || reason == REASON_OPTIONS)
-		buf_puts(b, "Allow: " ALLOWED_METHODS "\r\n");
+	add_dav_headers(r, reason, b);
 	if (status == 201 && r->location != NULL)
 		add_location(b, r->location);
 	if (r->connection_close)
 		buf_puts(b, "Connection: close\r\n");
 	buf_puts(b, "\r\n");
+}
+
+void
+render_head_lines(const struct reply *r, const char *content_type,
+    struct buf *out)
+{
+	enum reason reason = reply_reason(r);
+	int         status = reason_status(reason);
+
+	buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "Cache-Control: no-store\r\n", status, status_phrase(status),
+	    content_type);
+	add_quota_headers(r, reason, out);
 }
 
 static void
@@ -283,7 +313,8 @@ render_reply(const struct reply *r, const struct render_options *o,
 	fixed.reason = reply_reason(r);
 	n = format_negotiate(accept, o->default_format);
 	add_head(&fixed, o, n.content_type, out);
-	if (head_only || reason_status(fixed.reason) == 204)
+	if (head_only || reason_status(fixed.reason) == 204 ||
+	    fixed.reason == REASON_CREATED)	/* MKCOL's 201: no body */
 		return;
 	add_body(&fixed, o, n.format, out);
 }
@@ -313,6 +344,13 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_DELETED] = "The file was deleted.",
 	[REASON_OPTIONS] = "Allowed methods: GET, HEAD, PUT, POST, DELETE, "
 	    "OPTIONS.",
+	[REASON_RANGE_NOT_SATISFIABLE] = "The range asked for lies beyond "
+	    "the end of the file.",
+	[REASON_CREATED] = "The folder was created.",
+	[REASON_MULTISTATUS] = "The answer is a WebDAV multistatus.",
+	[REASON_SERVED] = "The file is served.",
+	[REASON_PARTIAL] = "A part of the file is served.",
+	[REASON_NOT_MODIFIED] = "The file has not changed.",
 };
 
 /* What a refused request meant to do, as the subject of its sentence. */

@@ -28,6 +28,15 @@ void render_reply(const struct reply *, const struct render_options *,
     const char *accept, int head_only, struct buf *out);
 
 /*
+ * The first header lines of a reply whose body the caller writes itself
+ * (a 207 multistatus, a served file): Status, Content-Type, Cache-Control
+ * and X-Quota-*, each ending in CRLF, without the empty line that ends
+ * the head.
+ */
+void render_head_lines(const struct reply *, const char *content_type,
+    struct buf *out);
+
+/*
  * "1.5 GiB", "512 bytes", "1 byte": whole bytes below 1 KiB, else binary
  * units with one decimal, rounded to nearest ("1023.96 KiB" is "1.0 MiB").
  * Negative sizes are "0 bytes".  out holds at least 16 bytes.

@@ -57,6 +57,10 @@ struct reply {
 	/* else, for a refusal: what the request meant to do, and why not */
 	enum verb   verb;
 	enum cause  cause;
+	/* WebDAV (upgate(8), "WebDAV") */
+	int         webdav;		/* Allow and OPTIONS name its methods */
+	const char *condition;		/* DAV: precondition element, or NULL */
+	int64_t     range_size;		/* 416: the file's size */
 	int         connection_close;	/* refusal with the body unread */
 	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
 };

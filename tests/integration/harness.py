@@ -45,10 +45,17 @@ KEEP = os.environ.get("UPGATE_KEEP") == "1"
 
 TMP_PREFIX = ".upgate-tmp-"
 ALLOWED = {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"}
+# with webdav = yes, the default (upgate(8), "WebDAV")
+DAV_METHODS = {"PROPFIND", "PROPPATCH", "MKCOL"}
+ALLOWED_DAV = ALLOWED | DAV_METHODS
+# successes that are not logged (upgate(8), "LOGS")
+QUIET = ("GET", "HEAD", "OPTIONS", "PROPFIND", "PROPPATCH")
 
 # RFC 9110 reason phrases (SPEC §7: 413 is "Content Too Large").
 PHRASES = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+    200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content",
+    207: "Multi-Status", 304: "Not Modified", 416: "Range Not Satisfiable",
+    400: "Bad Request",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
     413: "Content Too Large", 415: "Unsupported Media Type",
@@ -63,6 +70,7 @@ REASONS = {
     "unsupported_media_type": 415, "not_found": 404,
     "precondition_failed": 412, "conflict": 409, "disk_full": 507,
     "quota_exceeded": 507, "incomplete_body": 400, "busy": 503,
+    "range_not_satisfiable": 416,
 }
 
 # SPEC §9, fields in this order; a 500 ends with its cause.
@@ -706,7 +714,7 @@ class FcgiCgi:
         m = _STATUS_RE.search(raw)
         status = int(m.group(1)) if m else 0
         method = req.get("method")
-        want = not (status < 300 and method in ("GET", "HEAD", "OPTIONS"))
+        want = not (status < 400 and method in QUIET)
         with self.r.lock:
             alone = not self.overlapped
         lines = self.r.claim(method, status, self.user, alone,
@@ -1160,7 +1168,7 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
         _json_keys(r, status, r.json())
     # SPEC §9
     if log is None:
-        log = not (status < 300 and method in ("GET", "HEAD", "OPTIONS"))
+        log = not (status < 400 and method in QUIET)
     lines = r.log_lines()
     if not log:
         check(not lines, "%s: no log line expected, got %r" % (w, lines))

@@ -140,12 +140,80 @@ CHANGE(delete_folder, f->method = METHOD_DELETE;
     f->target = TARGET_NOT_REGULAR; f->target_folder = 1)
 CHANGE(post_parent_missing, f->method = METHOD_POST;
     f->target = TARGET_PARENT_MISSING)
+/* WebDAV (upgate(8), "WebDAV"): a folder listed at Depth 1 by default */
+#define DAV(m) f->webdav = 1; f->method = (m); f->length_text = NULL; \
+	f->target = TARGET_FOLDER; f->depth = DEPTH_1
+CHANGE(dav_off, f->method = METHOD_PROPFIND; f->webdav = 0)
+CHANGE(dav_off_mkcol, f->method = METHOD_MKCOL; f->webdav = 0;
+    f->config_ok = 0)
+CHANGE(pf_folder, DAV(METHOD_PROPFIND); f->free_space = 0; f->limit = 0)
+CHANGE(pf_body_max, DAV(METHOD_PROPFIND); f->length_text = "65536")
+CHANGE(pf_body_over, DAV(METHOD_PROPFIND); f->length_text = "65537";
+    f->target = TARGET_SYMLINK)
+CHANGE(pf_body_bad, DAV(METHOD_PROPFIND); f->length_text = "1e3")
+CHANGE(pf_infinity, DAV(METHOD_PROPFIND); f->depth = DEPTH_INFINITY)
+CHANGE(pf_file_infinity, DAV(METHOD_PROPFIND); f->depth = DEPTH_INFINITY;
+    f->target = TARGET_EXISTS)
+CHANGE(pf_bad_depth, DAV(METHOD_PROPFIND); f->depth = DEPTH_BAD)
+CHANGE(pf_missing, DAV(METHOD_PROPFIND); f->target = TARGET_NEW)
+CHANGE(pf_no_parent, DAV(METHOD_PROPFIND); f->target = TARGET_PARENT_MISSING)
+CHANGE(pf_file_slash, DAV(METHOD_PROPFIND); f->target = TARGET_EXISTS;
+    f->trailing_slash = 1)
+CHANGE(pf_through_file, DAV(METHOD_PROPFIND); f->target = TARGET_NOT_FOLDER)
+CHANGE(pf_link, DAV(METHOD_PROPFIND); f->target = TARGET_SYMLINK)
+CHANGE(pf_bad_name, DAV(METHOD_PROPFIND); f->target = TARGET_BAD_NAME)
+CHANGE(pf_fifo, DAV(METHOD_PROPFIND); f->target = TARGET_NOT_REGULAR)
+CHANGE(pp_file, DAV(METHOD_PROPPATCH); f->target = TARGET_EXISTS;
+    f->length_text = "300")
+CHANGE(mk_new, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->free_space = 0; f->limit = 0)
+CHANGE(mk_body, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->length_text = "1")
+CHANGE(mk_empty_body, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->length_text = "0")
+CHANGE(mk_exists, DAV(METHOD_MKCOL))
+CHANGE(mk_file, DAV(METHOD_MKCOL); f->target = TARGET_EXISTS)
+CHANGE(mk_file_slash, DAV(METHOD_MKCOL); f->target = TARGET_EXISTS;
+    f->trailing_slash = 1)
+CHANGE(mk_no_parent, DAV(METHOD_MKCOL); f->target = TARGET_PARENT_MISSING)
+CHANGE(get_file, DAV(METHOD_GET); f->target = TARGET_EXISTS)
+CHANGE(get_folder, DAV(METHOD_GET); f->depth = DEPTH_INFINITY)
+CHANGE(get_missing, DAV(METHOD_GET); f->target = TARGET_NEW)
+CHANGE(head_link, DAV(METHOD_HEAD); f->target = TARGET_SYMLINK)
 
 static const struct row rows[] = {
 	{ "PUT that fits",                nothing,          REASON_NONE, 0 },
 	{ "PATCH",                        patch,            REASON_METHOD_NOT_ALLOWED, 1 },
 	{ "PATCH with a broken config",   other_bad_config, REASON_METHOD_NOT_ALLOWED, 1 },
 	{ "OPTIONS needs no config",      options,          REASON_OPTIONS, 1 },
+	{ "PROPFIND, webdav = no",        dav_off,          REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "MKCOL, webdav = no, bad config", dav_off_mkcol,  REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "PROPFIND of a folder, no room", pf_folder,       REASON_NONE, 0 },
+	{ "PROPFIND body of 64 KiB",      pf_body_max,      REASON_NONE, 0 },
+	{ "PROPFIND body over 64 KiB",    pf_body_over,     REASON_TOO_LARGE, 6 },
+	{ "PROPFIND length not digits",   pf_body_bad,      REASON_BAD_REQUEST, 5 },
+	{ "PROPFIND folder, infinity",    pf_infinity,      REASON_FORBIDDEN, 8 },
+	{ "PROPFIND file, infinity",      pf_file_infinity, REASON_NONE, 0 },
+	{ "PROPFIND Depth 2",             pf_bad_depth,     REASON_BAD_REQUEST, 8 },
+	{ "PROPFIND of nothing",          pf_missing,       REASON_NOT_FOUND, 8 },
+	{ "PROPFIND, no parent",          pf_no_parent,     REASON_NOT_FOUND, 8 },
+	{ "PROPFIND file/",               pf_file_slash,    REASON_NOT_FOUND, 8 },
+	{ "PROPFIND through a file",      pf_through_file,  REASON_CONFLICT, 9 },
+	{ "PROPFIND through a link",      pf_link,          REASON_FORBIDDEN, 8 },
+	{ "PROPFIND of a dot name",       pf_bad_name,      REASON_BAD_REQUEST, 8 },
+	{ "PROPFIND of a fifo",           pf_fifo,          REASON_CONFLICT, 9 },
+	{ "PROPPATCH of a file",          pp_file,          REASON_NONE, 0 },
+	{ "MKCOL, no room: folders free", mk_new,           REASON_NONE, 0 },
+	{ "MKCOL with a body",            mk_body,          REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
+	{ "MKCOL with an empty body",     mk_empty_body,    REASON_NONE, 0 },
+	{ "MKCOL of a folder",            mk_exists,        REASON_METHOD_NOT_ALLOWED, 9 },
+	{ "MKCOL of a file",              mk_file,          REASON_METHOD_NOT_ALLOWED, 9 },
+	{ "MKCOL of file/",               mk_file_slash,    REASON_CONFLICT, 9 },
+	{ "MKCOL, no parent",             mk_no_parent,     REASON_CONFLICT, 9 },
+	{ "GET of a file",                get_file,         REASON_NONE, 0 },
+	{ "GET of a folder",              get_folder,       REASON_NONE, 0 },
+	{ "GET of nothing",               get_missing,      REASON_NOT_FOUND, 8 },
+	{ "HEAD through a link",          head_link,        REASON_FORBIDDEN, 8 },
 	{ "OPTIONS with nothing known",   options_unknown_config, REASON_OPTIONS, 1 },
 	{ "broken config",                bad_config,       REASON_SERVER_ERROR, 2 },
 	{ "config not read yet",          config_unknown,   REASON_NONE, 0 },
@@ -207,7 +275,7 @@ static const struct row rows[] = {
 	{ "POST quota beyond margin",     post_quota_over,  REASON_QUOTA_EXCEEDED, 11 },
 	{ "quota not known yet",          quota_unknown,    REASON_NONE, 0 },
 	{ "GET is never full",            get_full,         REASON_NONE, 0 },
-	{ "HEAD ignores PATH_INFO",       head_bad_target,  REASON_NONE, 0 },
+	{ "HEAD, webdav = no: no path",   head_bad_target,  REASON_NONE, 0 },
 };
 
 static void

@@ -232,7 +232,8 @@ test_options_without_config(void)
 	gate_release(&g);
 	CU_ASSERT(starts(&f, "Status: 204 No Content\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.out.data,
-	    "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS\r\n"));
+	    "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS, PROPFIND, "
+	    "PROPPATCH, MKCOL\r\nDAV: 1\r\n"));
 	CU_ASSERT_EQUAL(f.log.len, 0);
 	release(&f);
 }
