@@ -28,11 +28,20 @@ def expect_cause(r, want):
       "method as sent and the user")
 def _():
     with Env() as e:
-        for m in ("PROPFIND", "LOCK", "patch"):
+        for m in ("LOCK", "patch"):
             r = e.run(m, "/a.txt", body=b"<x/>")
             expect(r, 405, "method_not_allowed")
             eq(log_of(r)["method"], m, "log method")
             eq(log_of(r)["user"], "alice", "log user")
+        # a refused PROPFIND is logged with its method too
+        r = e.run("PROPFIND", "/a.txt", body=b"<x/>")
+        expect(r, 404, "not_found")
+        eq(log_of(r)["method"], "PROPFIND", "log method")
+        eq(log_of(r)["user"], "alice", "log user")
+    with Env(conf={"webdav": "no"}) as e:
+        r = e.run("PROPFIND", "/a.txt", body=b"<x/>")
+        expect(r, 405, "method_not_allowed")
+        eq(log_of(r)["method"], "PROPFIND", "log method")
 
 
 @test("logs: a method that is no token, or longer than 32, is logged as -")
