@@ -29,6 +29,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ TOOLS = ["dpkg-buildpackage", "dh", "lintian", "systemd-analyze",
          "systemd-socket-activate", "unshare", "runuser", "setpriv"]
 UNITS = "/lib/systemd/system"
 UPLOADS = "/var/lib/upgate/uploads"
+SOCKET = "/run/upgate/upgate.sock"
+HTPASSWD = "/etc/upgate/htpasswd"
 # Where the package puts files, and the folders its maintainer scripts and
 # deb-systemd-helper write to: after the purge nothing of upgate is left.
 WATCHED = ["/etc", "/lib/systemd", "/usr/sbin", "/usr/lib/cgi-bin",
@@ -132,13 +135,17 @@ def build(work):
 def lint(work):
     """Step 2: lintian without an error."""
     changes = [f for f in os.listdir(work) if f.endswith(".changes")]
-    out = run(["setpriv", "--reuid=nobody", "--regid=nogroup",
-               "--init-groups", "--", "lintian", "--info",
-               os.path.join(work, changes[0])], check=False,
-              env={"PATH": "/usr/bin:/bin", "HOME": work})
+    p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                        "--init-groups", "--", "lintian",
+                        os.path.join(work, changes[0])],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT,
+                       env={"PATH": "/usr/bin:/bin", "HOME": work})
+    out = p.stdout.decode("utf-8", "replace").strip()
     errors = [line for line in out.splitlines() if line.startswith("E:")]
-    expect(errors == [], "lintian errors:\n" + "\n".join(errors))
-    return out.strip()
+    expect(errors == [] and p.returncode == 0,
+           "lintian exited %d:\n%s" % (p.returncode, out))
+    return out.replace("\n", "; ")
 
 
 def install(deb):
@@ -174,7 +181,7 @@ def activate(work):
     """Step 4: the service as its unit runs it, on a socket of the test's."""
     sock_unit = unit_keys("upgate.socket")
     svc = unit_keys("upgate.service")
-    expect(sock_unit.get("ListenStream") == "/run/upgate/upgate.sock" and
+    expect(sock_unit.get("ListenStream") == SOCKET and
            sock_unit.get("SocketUser") == "www-data" and
            sock_unit.get("SocketMode") == "0660", "upgate.socket: %s" %
            sock_unit)
@@ -208,6 +215,7 @@ def activate(work):
                "the PUT got: %r" % out[:300])
         with open(os.path.join(UPLOADS, "alice", "hello.txt"), "rb") as f:
             expect(f.read() == body, "the stored file differs")
+        through_lighttpd(work, sock)
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -221,7 +229,87 @@ def activate(work):
     expect(rc == 0, "upgate.fcgi exited %s on SIGTERM:\n%s" % (rc, journal))
     expect("user=alice" in journal and "201" in journal,
            "no log line of the PUT:\n" + journal)
-    return c
+
+
+
+def snippet_copy(work, installed, sock):
+    """A copy of an installed snippet, its socket and password file the
+    test's; None when it names other ones than the package's."""
+    with open(installed) as f:
+        text = f.read()
+    if SOCKET not in text or HTPASSWD not in text:
+        return None
+    path = os.path.join(work, os.path.basename(installed))
+    with open(path, "w") as f:
+        f.write(text.replace(SOCKET, sock).replace(HTPASSWD,
+                             os.path.join(work, "htpasswd")))
+    return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def through_lighttpd(work, sock):
+    """A PUT through the real lighttpd with the installed 50-upgate.conf
+    (its socket and password file pointed at the test's); Apache's
+    upgate.conf passes apache2 -t.  Skipped where a server is missing."""
+    lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+    if not os.path.exists(lighttpd) or shutil.which("htpasswd") is None:
+        print("package: lighttpd or htpasswd missing: the lighttpd "
+              "snippet is not tried")
+        return
+    conf = snippet_copy(work, "/etc/lighttpd/conf-available/50-upgate.conf",
+                        sock)
+    expect(conf is not None, "50-upgate.conf does not name %s and %s" %
+           (SOCKET, HTPASSWD))
+    run(["htpasswd", "-c", "-b", "-B", "-C", "5",
+         os.path.join(work, "htpasswd"), "alice", "secret"])
+    port = free_port()
+    main = os.path.join(work, "lighttpd.conf")
+    with open(main, "w") as f:
+        f.write('server.document-root = "%s"\nserver.port = %d\n'
+                'server.bind = "127.0.0.1"\ninclude "%s"\n'
+                % (work, port, conf))
+    srv = subprocess.Popen([lighttpd, "-D", "-f", main],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        fcgi_client.connect(("127.0.0.1", port))
+        body = os.path.join(work, "journal")    # any file will do
+        out = run(["curl", "-sS", "-u", "alice:secret", "-T", body,
+                   "-o", "/dev/null", "-w", "%{http_code}",
+                   "http://127.0.0.1:%d/upload/via-lighttpd" % port])
+        expect(out == "201", "the PUT through lighttpd got %s" % out)
+        expect(os.path.exists(os.path.join(UPLOADS, "alice",
+                                           "via-lighttpd")),
+               "nothing stored through lighttpd")
+    finally:
+        srv.terminate()
+        srv.wait()
+    apache = "/usr/sbin/apache2"
+    if os.path.exists(apache):
+        conf = snippet_copy(work, "/etc/apache2/conf-available/upgate.conf",
+                            sock)
+        expect(conf is not None, "upgate.conf does not name %s and %s" %
+               (SOCKET, HTPASSWD))
+        main = os.path.join(work, "apache2.conf")
+        mods = ["mpm_event", "authz_core", "authn_core", "auth_basic",
+                "authn_file", "authz_user", "proxy", "proxy_fcgi"]
+        with open(main, "w") as f:
+            f.write("ServerRoot /etc/apache2\nServerName localhost\n"
+                    "Listen 127.0.0.1:%d\nErrorLog %s/apache2.log\n"
+                    % (port, work))
+            for m in mods:
+                f.write("LoadModule %s_module /usr/lib/apache2/modules/"
+                        "mod_%s.so\n" % (m, m))
+            f.write("Include %s\n" % conf)
+        run([apache, "-t", "-f", main])
 
 
 def upgrade(deb, work):
@@ -282,28 +370,27 @@ def main():
     before = upgate_files()
     work = tempfile.mkdtemp(prefix="upgate-package.")
     os.chmod(work, 0o755)
-    steps = 0
+    state = {}
+    steps = [
+        ("built as nobody without network, make check included",
+         lambda: state.update(deb=build(work))),
+        ("lintian without an error", lambda: lint(work)),
+        ("installed; systemd-analyze verify accepts the units",
+         lambda: install(state["deb"])),
+        ("upgate.fcgi under systemd-socket-activate stored a PUT, and one "
+         "through lighttpd's installed snippet; stopped on SIGTERM",
+         lambda: activate(work)),
+        ("an upgrade kept a modified conffile",
+         lambda: upgrade(state["deb"], work)),
+        ("dpkg -r kept the conffiles, dpkg -P left nothing",
+         lambda: remove(before)),
+    ]
     try:
-        t = time.monotonic()
-        deb = build(work)
-        steps += 1
-        print("package: built as nobody without network, make check "
-              "included (%.0f s)" % (time.monotonic() - t))
-        print("package: lintian: %s" % (lint(work) or "clean"))
-        steps += 1
-        install(deb)
-        steps += 1
-        print("package: installed; systemd-analyze verify accepts the units")
-        activate(work)
-        steps += 1
-        print("package: upgate.fcgi under systemd-socket-activate stored a "
-              "PUT and stopped cleanly on SIGTERM")
-        upgrade(deb, work)
-        steps += 1
-        print("package: an upgrade kept a modified conffile")
-        remove(before)
-        steps += 1
-        print("package: dpkg -r kept the conffiles, dpkg -P left nothing")
+        for what, step in steps:
+            t = time.monotonic()
+            said = step()
+            print("package: %s (%.1f s)%s" % (what, time.monotonic() - t,
+                                              ": " + said if said else ""))
     except Failed as e:
         print("package: FAILED: %s" % e)
         return 1
@@ -312,7 +399,7 @@ def main():
         if UPLOADS not in before:   # what a failed step stored
             shutil.rmtree("/var/lib/upgate", ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    print("%d passed, 0 failed" % steps)
+    print("%d passed, 0 failed" % len(steps))
     return 0
 
 
