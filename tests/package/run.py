@@ -29,7 +29,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -246,14 +245,6 @@ def snippet_copy(work, installed, sock):
     return path
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def through_lighttpd(work, sock):
     """A PUT through the real lighttpd with the installed 50-upgate.conf
     (its socket and password file pointed at the test's); Apache's
@@ -269,22 +260,22 @@ def through_lighttpd(work, sock):
            (SOCKET, HTPASSWD))
     run(["htpasswd", "-c", "-b", "-B", "-C", "5",
          os.path.join(work, "htpasswd"), "alice", "secret"])
-    port = free_port()
+    # lighttpd on a Unix socket of its own: no port to choose.
+    http = os.path.join(work, "http.sock")
     main = os.path.join(work, "lighttpd.conf")
     with open(main, "w") as f:
-        f.write('server.document-root = "%s"\nserver.port = %d\n'
-                'server.bind = "127.0.0.1"\ninclude "%s"\n'
-                % (work, port, conf))
+        f.write('server.document-root = "%s"\nserver.bind = "%s"\n'
+                'include "%s"\n' % (work, http, conf))
     srv = subprocess.Popen([lighttpd, "-D", "-f", main],
                            stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        fcgi_client.connect(("127.0.0.1", port))
+        fcgi_client.connect(http).close()
         body = os.path.join(work, "journal")    # any file will do
-        out = run(["curl", "-sS", "-u", "alice:secret", "-T", body,
-                   "-o", "/dev/null", "-w", "%{http_code}",
-                   "http://127.0.0.1:%d/upload/via-lighttpd" % port])
+        out = run(["curl", "-sS", "--unix-socket", http, "-u",
+                   "alice:secret", "-T", body, "-o", "/dev/null", "-w",
+                   "%{http_code}", "http://localhost/upload/via-lighttpd"])
         expect(out == "201", "the PUT through lighttpd got %s" % out)
         expect(os.path.exists(os.path.join(UPLOADS, "alice",
                                            "via-lighttpd")),
@@ -302,9 +293,10 @@ def through_lighttpd(work, sock):
         mods = ["mpm_event", "authz_core", "authn_core", "auth_basic",
                 "authn_file", "authz_user", "proxy", "proxy_fcgi"]
         with open(main, "w") as f:
+            # apache2 -t binds nothing: the port is never opened.
             f.write("ServerRoot /etc/apache2\nServerName localhost\n"
-                    "Listen 127.0.0.1:%d\nErrorLog %s/apache2.log\n"
-                    % (port, work))
+                    "Listen 127.0.0.1:8080\nErrorLog %s/apache2.log\n"
+                    % work)
             for m in mods:
                 f.write("LoadModule %s_module /usr/lib/apache2/modules/"
                         "mod_%s.so\n" % (m, m))
