@@ -114,7 +114,8 @@ def build(work):
     run(["chown", "-R", "nobody:nogroup", work])
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": work,
            "TMPDIR": os.path.join(work, "tmp"), "LANG": "C.UTF-8",
-           "DEB_BUILD_OPTIONS": "parallel=%d" % (os.cpu_count() or 1)}
+           "DEB_BUILD_OPTIONS": "noautodbgsym parallel=%d"
+           % (os.cpu_count() or 1)}
     log = run(["unshare", "-n", "setpriv", "--reuid=nobody",
                "--regid=nogroup", "--init-groups", "--",
                "dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env)
