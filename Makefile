@@ -1,5 +1,5 @@
-# upgate — plain Makefile.  Knobs: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
-# WERROR=1 (warnings are errors), SANITIZE=address,undefined.
+# upgate — plain Makefile.  Knobs: CC, CPPFLAGS, CFLAGS, LDFLAGS, PREFIX,
+# DESTDIR, WERROR=1 (warnings are errors), SANITIZE=address,undefined.
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
@@ -162,7 +162,7 @@ $(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@fail=0; for f in $(FUZZ_NAMES); do \
@@ -184,6 +184,20 @@ unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
 	sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
 	    fail=1; exit $$fail
+
+# What a package build runs (debian/rules): the build, the linters and
+# the unit tests, with no network, no root and no apt-get; the tests make
+# their folders under $TMPDIR.  The PostgreSQL pass of the ledger's suite
+# needs root and a PostgreSQL server: without either it is skipped, and
+# says so.
+check: all lint $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "check: the ledger's PostgreSQL pass skipped: not root"; \
+	elif ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	    echo "check: the ledger's PostgreSQL pass skipped: no PostgreSQL server"; \
+	else sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
+	    fail=1; fi; exit $$fail
 
 # The unit tests again under valgrind: no error, no leak.  Sanitizer
 # builds carry their own checks and do not run under valgrind.
@@ -220,7 +234,14 @@ endif
 
 test: deps
 	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak browser torture farm
+	$(MAKE) integration servers soak browser torture farm package
+
+# The Debian package (needs root, debhelper, lintian, systemd's tools):
+# built from a copy of the tree, checked by lintian, installed, its units
+# verified, the socket-activated responder asked one request, upgraded
+# and removed; and make check as an unprivileged user with no network.
+package:
+	@python3 tests/package/run.py
 
 # The six hosting paths with the real servers, from apache-conf/,
 # lighttpd-conf/ and nginx-conf/; needs root, apache2, libapache2-mod-fcgid,
@@ -283,4 +304,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit valgrind integration soak test lint install clean torture
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check valgrind integration soak test lint install clean torture package

@@ -8,7 +8,8 @@ curl python3 time cppcheck mandoc valgrind btrfs-progs
 apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav nginx-light wrk
 postgresql glusterfs-server glusterfs-client
 chromium fonts-dejavu-core
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+debhelper lintian systemd"
 # Node.js for the browser test: Debian's, unless a node and an npm (from
 # elsewhere, say NodeSource's nodejs, which carries npm) are already here.
 command -v node >/dev/null 2>&1 || packages="$packages nodejs"

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "table.h"
 
 
@@ -36,13 +37,10 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static int
 suite_init(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char        path[PATH_MAX + 16];
-	FILE       *fp;
+	char  path[PATH_MAX + 16];
+	FILE *fp;
 
-	snprintf(dir, sizeof dir, "%s/upgate-config.XXXXXX",
-	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_make(dir, sizeof dir, "config") == -1)
 		return -1;
 	snprintf(conf, sizeof conf, "%s/upgate.conf", dir);
 	snprintf(path, sizeof path, "%s/up", dir);

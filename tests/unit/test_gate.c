@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "gate.h"
 #include "io.h"
 
@@ -72,15 +73,14 @@ fake_log(void *ctx, const char *line)
 	buf_puts(&f->log, "\n");
 }
 
-static char dir[64], conf[128], quota[128], updir[128];
+static char dir[128], conf[160], quota[160], updir[160];
 
 static int
 setup(void)
 {
 	FILE *fp;
 
-	strcpy(dir, "/tmp/upgate-gate.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_make(dir, sizeof dir, "gate") == -1)
 		return -1;
 	snprintf(conf, sizeof conf, "%s/upgate.conf", dir);
 	snprintf(quota, sizeof quota, "%s/quota", dir);
@@ -100,7 +100,7 @@ setup(void)
 static int
 teardown(void)
 {
-	char cmd[128];
+	char cmd[160];
 
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;

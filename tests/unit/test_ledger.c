@@ -14,18 +14,19 @@
 #include <unistd.h>
 
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "ledger.h"
 
 /*
- * Each test gets a fresh tree below /tmp/ledger: upload/ (upload_dir,
+ * Each test gets a fresh tree under $TMPDIR (tmpdir.h): upload/ (upload_dir,
  * its descriptor open) and upload/.upgate (state_dir, opened as l).
  * sync is the ledger_config.sync of every ledger a test opens: 1, but 0
  * in the suite that runs tests again without it.
  */
 static struct {
-	char          root[64];
-	char          upload[96];
-	char          state[128];
+	char          root[128];
+	char          upload[160];
+	char          state[192];
 	int           upload_fd;
 	int           sync;
 	struct ledger l;
@@ -68,9 +69,7 @@ open_at(struct ledger *l, const char *state)
 static void
 setup(void)
 {
-	mkdir("/tmp/ledger", 0700);
-	snprintf(fx.root, sizeof fx.root, "/tmp/ledger/t.XXXXXX");
-	if (mkdtemp(fx.root) == NULL)
+	if (tmpdir_make(fx.root, sizeof fx.root, "ledger") == -1)
 		abort();
 	snprintf(fx.upload, sizeof fx.upload, "%s/upload", fx.root);
 	snprintf(fx.state, sizeof fx.state, "%s/.upgate", fx.upload);

@@ -30,13 +30,14 @@
 #include <libpq-fe.h>
 
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "ledger.h"
 #include "pgpool.h"
 
 #define T_LOCK_MS	300	/* a short wait, for the BUSY cases */
 
 /*
- * Each case gets a fresh tree below /tmp/ledger-iface: upload/ (its
+ * Each case gets a fresh tree under $TMPDIR (tmpdir.h): upload/ (its
  * descriptor open) and upload/.upgate (state_dir), and the ledger
  * under test opened as l.
  */
@@ -44,9 +45,9 @@ static struct {
 	const char   *base;		/* UPGATE_TEST_LEDGER; NULL: files */
 	char          uri[2048];	/* base with this case's schema */
 	char          schema[48];
-	char          root[64];
-	char          upload[96];
-	char          state[128];
+	char          root[128];
+	char          upload[160];
+	char          state[192];
 	int           upload_fd;
 	struct ledger l;
 } fx;
@@ -141,9 +142,7 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 static void
 tree_setup(void)
 {
-	mkdir("/tmp/ledger-iface", 0700);
-	snprintf(fx.root, sizeof fx.root, "/tmp/ledger-iface/t.XXXXXX");
-	if (mkdtemp(fx.root) == NULL)
+	if (tmpdir_make(fx.root, sizeof fx.root, "ledger-iface") == -1)
 		abort();
 	snprintf(fx.upload, sizeof fx.upload, "%s/upload", fx.root);
 	snprintf(fx.state, sizeof fx.state, "%s/.upgate", fx.upload);

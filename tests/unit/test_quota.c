@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "diag.h"
 #include "quota.h"
 
@@ -42,11 +43,8 @@ parse(const char *text, struct diag *d)
 static void
 dir_make(char *dir, size_t size)
 {
-	snprintf(dir, size, "/tmp/quota/tXXXXXX");
-	if (mkdir("/tmp/quota", 0700) == -1 && errno != EEXIST)
-		CU_FAIL_FATAL("mkdir /tmp/quota");
-	if (mkdtemp(dir) == NULL)
-		CU_FAIL_FATAL("mkdtemp");
+	if (tmpdir_make(dir, size, "quota") == -1)
+		CU_FAIL_FATAL("tmpdir_make");
 }
 
 /* Removes dir and what is in it and in its subdirectories, one level. */

@@ -1,7 +1,7 @@
 /*
  * Tests of store: path walks, folder creation and rollback, temporary
  * files, publishing, and every error path through the store_fault hook,
- * in a fresh folder below /tmp/store.  As root, a 1 MiB tmpfs shows a
+ * in a fresh folder under $TMPDIR (tmpdir.h).  As root, a 1 MiB tmpfs shows a
  * real ENOSPC.
  */
 #include <sys/mount.h>
@@ -20,12 +20,12 @@
 
 #include "cause.h"
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "store.h"
 
-#define TEST_ROOT	"/tmp/store"
 #define MIB		(1024 * 1024)
 
-static char root[64];		/* mkdtemp folder of this run */
+static char root[128];		/* mkdtemp folder of this run */
 static int  root_fd = -1;
 
 /* The fault to inject: the nth call of op fails with err. */
@@ -67,10 +67,7 @@ static int
 suite_init(void)
 {
 	umask(022);
-	if (mkdir(TEST_ROOT, 0755) == -1 && errno != EEXIST)
-		return -1;
-	snprintf(root, sizeof root, "%s/run-XXXXXX", TEST_ROOT);
-	if (mkdtemp(root) == NULL)
+	if (tmpdir_make(root, sizeof root, "store") == -1)
 		return -1;
 	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return root_fd == -1 ? -1 : 0;
