@@ -30,6 +30,7 @@ struct request {
 	const char         *length_header;	/* its name, for messages */
 	int                 expected_only;	/* length from X-Expected-... */
 	struct facts        facts;
+	int                 limit_found;	/* facts.limit: 1 read, -1 failed */
 	struct policy       policy;
 	struct verdict      verdict;
 	struct reply        reply;
@@ -95,6 +96,7 @@ struct outcome decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
 int            refresh_target(struct request *);
+int            find_limit(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
 void put_store(struct request *);

@@ -44,9 +44,10 @@ fill_quota(struct request *rq)
 		return;
 	if (!rq->locked && lock_user(rq) != LEDGER_OK)
 		return;
-	if (ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
+	if (find_limit(rq) == 0 &&
+	    ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
 		rq->reply.has_quota = 1;
-		rq->reply.quota.limit = quota_lookup(rq->g->quota, rq->user).limit;
+		rq->reply.quota.limit = rq->facts.limit;
 		rq->reply.quota.used = u.used;
 		rq->reply.quota.reserved = u.reserved;
 	}
