@@ -280,6 +280,17 @@ def _():
                 check(e.responder().pid == pid, "%s: the responder died"
                       % how)
                 e.fcgi_stop()   # the next one's workers read the index
+        # upgate-quota likewise: the limit from the table, the cause said
+        for cmd in (("show", "alice"), ("report",)):
+            _damage_index(idx, "records")
+            rc, out, err = e.quota_tool(*cmd)
+            eq(rc, 0, "%s: exit status (stderr %r)" % (cmd[0], err))
+            check("quota.idx: cannot be read" in err, "%s: stderr %r"
+                  % (cmd[0], err))
+            check(("limit: 1000 bytes" if cmd[0] == "show" else
+                   "alice  1000 bytes") in out, "%s: %r" % (cmd[0], out))
+            eq(open(idx, "rb").read(), whole, "%s: the index afterwards"
+               % cmd[0])
         eq(e.usage(), 100, "usage")
         eq(sorted(os.listdir(e.state)), ["files", "lock", "quota.idx",
                                          "resv", "usage"], "state_dir")
