@@ -85,6 +85,7 @@ open_state(struct request *rq, int *down)
 		return -1;
 	}
 	rq->ledger = &rq->g->ledger;
+	rq->ledger->cause[0] = '\0';	/* this request's, for its log */
 	if (cfg->quota_file == NULL)
 		return 0;
 	return quota_table_open(&rq->g->quota, cfg->quota_file,

@@ -235,6 +235,10 @@ respond(struct request *rq, enum reason reason, const char *detail)
 		detail = "The server is out of file descriptors; please "
 		    "try again in a moment.";
 	}
+	if (reason == REASON_SERVER_ERROR && rq->ledger != NULL &&
+	    rq->ledger->cause[0] != '\0')
+		diag_add(&rq->diag, rq->g->cfg.state_dir, 0, "the ledger "
+		    "failed: %s", rq->ledger->cause);
 	o = options_of(rq);
 	r->reason = reason;
 	r->detail = detail;
