@@ -274,8 +274,10 @@ def _():
                       "%s: the problem is not logged: %r" % (how, diag))
             eq(open(idx, "rb").read(), whole, "%s: the index afterwards"
                % how)
-            g = e.run("GET", user="bob")
-            eq(g.diag_lines(), [], "%s: a whole index logs nothing" % how)
+            if not fcgi:    # a worker not asked yet may still hold it
+                g = e.run("GET", user="bob")
+                eq(g.diag_lines(), [], "%s: a whole index logs nothing"
+                   % how)
             if pid is not None:
                 check(e.responder().pid == pid, "%s: the responder died"
                       % how)
@@ -292,5 +294,5 @@ def _():
             eq(open(idx, "rb").read(), whole, "%s: the index afterwards"
                % cmd[0])
         eq(e.usage(), 100, "usage")
-        eq(sorted(os.listdir(e.state)), ["files", "lock", "quota.idx",
-                                         "resv", "usage"], "state_dir")
+        left = [n for n in os.listdir(e.state) if n.startswith("quota.idx")]
+        eq(left, ["quota.idx"], "no temporary index left")
