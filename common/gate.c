@@ -92,6 +92,7 @@ open_state(struct request *rq, int *down)
 		return -1;
 	}
 	rq->ledger = &rq->g->ledger;
+	rq->ledger->cause[0] = '\0';	/* this request's, for its log */
 	if (cfg->quota_file == NULL)
 		return 0;
 	return quota_table_open(&rq->g->quota, cfg->quota_file,
@@ -350,17 +351,51 @@ read_usage(struct request *rq, struct usage *u)
 	return 0;
 }
 
+/*
+ * The user's limit into facts.limit, looked up once a request.  An index
+ * that cannot be read (cut or rewritten under the process: another
+ * program's doing) is compiled anew from the table, as a stale one is,
+ * and the problem logged; only when that fails too is it row 2's 500
+ * (upgate.conf(5), "The quota table").  0, or -1 with the cause in
+ * rq->diag.
+ */
+int
+find_limit(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+	struct quota_rule    rule;
+
+	if (rq->limit_found != 0)
+		return rq->limit_found == 1 ? 0 : -1;
+	rq->limit_found = -1;
+	rule = quota_lookup(rq->g->quota, rq->user);
+	if (rule.error != 0) {
+		diag_add(&rq->diag, cfg->state_dir, 0, "quota.idx: cannot be "
+		    "read (%s); compiled again from %s", strerror(rule.error),
+		    cfg->quota_file);
+		if (quota_table_rebuild(&rq->g->quota, cfg->quota_file,
+		    rq->ledger->state_fd, &rq->diag) == -1)
+			return -1;
+		rule = quota_lookup(rq->g->quota, rq->user);
+		if (rule.error != 0)
+			return -1;	/* a parsed table is never read again */
+	}
+	rq->facts.limit = rule.limit;
+	rq->limit_found = 1;
+	return 0;
+}
+
 /* Rows 10 and 11: free space and the figures read_usage found. */
 int
 find_room(struct request *rq, const struct usage *u)
 {
-	struct quota_rule rule = quota_lookup(rq->g->quota, rq->user);
-	int64_t           total;
+	int64_t total;
 
+	if (find_limit(rq) == -1)
+		return -1;
 	if (store_space(rq->upload_fd, &rq->facts.free_space, &total) == -1)
 		return -1;
 	rq->facts.min_free = config_min_free(&rq->g->cfg, total);
-	rq->facts.limit = rule.limit;
 	rq->facts.used = u->used;
 	rq->facts.reserved = u->reserved;
 	rq->facts.known |= KNOW_SPACE | KNOW_QUOTA;

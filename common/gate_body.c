@@ -305,7 +305,8 @@ decide_again(struct request *rq, int64_t own, int quota)
 			return ledger_fault(rq);
 		f->used = u.used;
 		f->reserved = u.reserved > own ? u.reserved - own : 0;
-		f->limit = quota_lookup(rq->g->quota, rq->user).limit;
+		if (find_limit(rq) == -1)	/* read before the body */
+			return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	f->known |= KNOW_BODY | KNOW_SPACE | KNOW_QUOTA;
 	first = rq->verdict;	/* the body goes on by the first decision */

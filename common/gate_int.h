@@ -33,6 +33,7 @@ struct request {
 	const char         *length_header;	/* its name, for messages */
 	int                 expected_only;	/* length from X-Expected-... */
 	struct facts        facts;
+	int                 limit_found;	/* facts.limit: 1 read, -1 failed */
 	struct policy       policy;
 	struct verdict      verdict;
 	struct reply        reply;
@@ -110,6 +111,8 @@ int            refresh_target(struct request *);
 const char    *request_param(const struct request *, const char *name);
 /* Asks decide(); 1 when it refused and the refusal was answered. */
 int            decided(struct request *);
+/* The user's limit into facts.limit, once a request: 0, or -1. */
+int            find_limit(struct request *);
 /* Rows 10 and 11's facts: free space, and the figures u holds. */
 int            find_room(struct request *, const struct usage *u);
 /*

@@ -46,9 +46,10 @@ fill_quota(struct request *rq)
 		return;
 	if (!rq->locked && lock_user(rq) != LEDGER_OK)
 		return;
-	if (ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
+	if (find_limit(rq) == 0 &&
+	    ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
 		rq->reply.has_quota = 1;
-		rq->reply.quota.limit = quota_lookup(rq->g->quota, rq->user).limit;
+		rq->reply.quota.limit = rq->facts.limit;
 		rq->reply.quota.used = u.used;
 		rq->reply.quota.reserved = u.reserved;
 	}
@@ -338,6 +339,10 @@ respond(struct request *rq, enum reason reason, const char *detail)
 		detail = "The server is out of file descriptors; please "
 		    "try again in a moment.";
 	}
+	if (reason == REASON_SERVER_ERROR && rq->ledger != NULL &&
+	    rq->ledger->cause[0] != '\0')
+		diag_add(&rq->diag, rq->g->cfg.state_dir, 0, "the ledger "
+		    "failed: %s", rq->ledger->cause);
 	o = options_of(rq);
 	r->reason = reason;
 	r->detail = detail;

@@ -94,6 +94,26 @@ sync_all(struct ledger *l, int fd)
 	return l->sync ? fsync(fd) : 0;
 }
 
+/*
+ * 0 when fd is a regular file; else -1, EINVAL.  Every file of the
+ * ledger is opened with O_NONBLOCK, so that a FIFO or a device planted
+ * in state_dir never makes us wait, then refused here (upgate(8),
+ * FILES).
+ */
+static int
+regular(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- open, close ---- */
 
 static enum ledger_err
@@ -113,10 +133,13 @@ files_open(struct ledger *l, const struct ledger_config *cfg)
 		if (mkdirat(l->state_fd, dirs[i], 0700) == -1 &&
 		    errno != EEXIST)
 			return fail(l, "mkdirat");
+	/* O_NONBLOCK: a FIFO planted there must not hang us; then refused */
 	f->lock_fd = openat(l->state_fd, "lock",
-	    O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    O_CREAT | O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f->lock_fd == -1)
 		return fail(l, "openat");
+	if (regular(f->lock_fd) == -1)
+		return fail(l, "lock");
 	f->usage_fd = openat(l->state_fd, "usage", RELPATH_DIR_FLAGS);
 	f->files_fd = openat(l->state_fd, "files", RELPATH_DIR_FLAGS);
 	f->resv_fd = openat(l->state_fd, "resv", RELPATH_DIR_FLAGS);
@@ -259,6 +282,11 @@ used_read(int udir, const char *user, int64_t *used)
 	fd = openat(udir, user, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
+	if (regular(fd) == -1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
 	n = pread(fd, buf, sizeof buf, 0);
 	close(fd);
 	return used_parse(buf, n, sizeof buf, used);
@@ -355,12 +383,22 @@ used_put(struct ledger *l, struct used_file *u, int64_t used)
 	return LEDGER_OK;
 }
 
+/*
+ * Sets user's usage to used.  Anything but a regular file at its name
+ * (a FIFO, a device) is removed first: the figure written does not
+ * depend on what was there, unlike used_adjust's, which refuses it.
+ */
 static enum ledger_err
 used_write(struct ledger *l, const char *user, int64_t used)
 {
 	struct used_file u;
+	int              rc;
 
-	if (used_open(be(l)->usage_fd, user, &u) == -1)
+	rc = used_open(be(l)->usage_fd, user, &u);
+	if (rc == -1 && errno == EINVAL &&
+	    unlinkat(be(l)->usage_fd, user, 0) == 0)
+		rc = used_open(be(l)->usage_fd, user, &u);
+	if (rc == -1)
 		return fail(l, "openat");
 	return used_put(l, &u, used);
 }
@@ -441,8 +479,10 @@ read_small(int dfd, const char *name, char *buf, size_t size, size_t *len)
 		rc = 2;
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
 		goto done;
+	}
 	for (got = 0; got < size - 1; got += (size_t)n)
 		if ((n = read(fd, buf + got, size - 1 - got)) <= 0)
 			break;
@@ -595,6 +635,8 @@ files_record_get(struct ledger *l, const char *rel, struct record *out)
 		if (rc == 2)
 			rc = 1;		/* a folder of records: none */
 	}
+	if (rc == -1)
+		(void)fail(l, "record");	/* corrupt, or not a file */
 	walk_release(&w);
 	return rc;
 }
@@ -1022,9 +1064,10 @@ resv_read(int fd, struct resv_info *info)
 	info->bytes = 0;
 	info->paths = NULL;
 	info->len = 0;
-	if (fstat(fd, &st) == -1 || st.st_size < USED_WIDTH ||
-	    st.st_size > 64 * 1024 * 1024)
-		return 0;	/* torn by a crash: charges nothing */
+	/* torn by a crash, or not a file at all (planted): charges nothing */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < USED_WIDTH || st.st_size > 64 * 1024 * 1024)
+		return 0;
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
 		return -1;
 	n = pread(fd, buf, (size_t)st.st_size, 0);
@@ -1083,7 +1126,7 @@ resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 	struct stat      st;
 	int              fd, live;
 
-	fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dir, name, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return 0;	/* released meanwhile */
 	/* a fresh description: even our own threads' locks exclude */
@@ -1145,7 +1188,7 @@ files_usage(struct ledger *l, const char *user, struct usage *out)
 	memset(&s, 0, sizeof s);
 	s.user = user;
 	if (used_read(be(l)->usage_fd, user, &out->used) == -1)
-		return fail(l, "read");
+		return fail(l, "usage");
 	err = resv_scan_user(l, &s);
 	out->reserved = s.live;
 	out->dead = s.dead;
@@ -1191,8 +1234,8 @@ idle_sweep(struct ledger *l)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		fd = openat(dirfd(d), de->d_name, O_RDWR | O_NOFOLLOW |
-		    O_CLOEXEC);
+		fd = openat(dirfd(d), de->d_name, O_RDWR | O_NONBLOCK |
+		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1)
 			continue;
 		if (lock_range(fd, F_WRLCK, 0, 0, 0) == 0)

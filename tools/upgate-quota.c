@@ -469,6 +469,42 @@ reclaim(struct tool *t, const char *user)
 	return 0;
 }
 
+/*
+ * A quota index found damaged by a lookup (cut or rewritten by another
+ * program) is compiled anew from the table, as the gate does; the
+ * problem is printed.  0, or 1 when the table cannot be read either.
+ */
+static int
+table_reread(struct tool *t, int err)
+{
+	struct diag d;
+
+	diag_init(&d);
+	diag_add(&d, t->cfg.state_dir, 0, "quota.idx: cannot be read (%s); "
+	    "compiled again from %s", strerror(err), t->cfg.quota_file);
+	if (quota_table_rebuild(&t->table, t->cfg.quota_file,
+	    t->ledger.state_fd, &d) == -1) {
+		print_diag(&d);
+		return 1;
+	}
+	print_diag(&d);
+	return 0;
+}
+
+/* The limit of user into *limit; 0, or 1 with the problem printed. */
+static int
+user_limit(struct tool *t, const char *user, int64_t *limit)
+{
+	struct quota_rule r = quota_lookup(t->table, user);
+
+	if (r.error != 0 && table_reread(t, r.error) != 0)
+		return 1;
+	if (r.error != 0 && (r = quota_lookup(t->table, user)).error != 0)
+		return 1;	/* a parsed table is never read again */
+	*limit = r.limit;
+	return 0;
+}
+
 /* The figures of user; the lock is held. */
 static int
 user_figures(struct tool *t, const char *user, struct quota_figures *q)
@@ -479,7 +515,8 @@ user_figures(struct tool *t, const char *user, struct quota_figures *q)
 	errno = 0;
 	if ((e = ledger_usage(&t->ledger, user, &u)) != LEDGER_OK)
 		return ledger_failed(user, e, errno);
-	q->limit = quota_lookup(t->table, user).limit;
+	if (user_limit(t, user, &q->limit) != 0)
+		return 1;
 	q->used = u.used;
 	q->reserved = u.reserved;
 	return 0;
@@ -631,11 +668,21 @@ static int
 collect_users(struct tool *t, struct rows *rs)
 {
 	enum ledger_err e;
+	const char     *name;
 	size_t          i, n;
 
 	n = quota_table_count(t->table);
-	for (i = 0; i < n; i++)
-		rows_add(rs, quota_table_user(t->table, i));
+	for (i = 0; i < n; i++) {
+		if ((name = quota_table_user(t->table, i)) == NULL) {
+			if (table_reread(t, errno) != 0)
+				return 1;
+			/* the names again, from the table now parsed */
+			n = quota_table_count(t->table);
+			i = (size_t)-1;
+			continue;
+		}
+		rows_add(rs, name);
+	}
 	errno = 0;
 	if ((e = ledger_each_user(&t->ledger, rows_add, rs)) != LEDGER_OK)
 		return ledger_failed("listing the ledger", e, errno);

@@ -155,7 +155,7 @@ ref_read(struct ref *ref, const char *text, size_t size)
 
 /* The table of a successful parse against the rules read here. */
 static void
-check_table(const struct quota_table *t, const struct ref *ref)
+check_table(struct quota_table *t, const struct ref *ref)
 {
 	struct quota_rule r;
 	size_t            i;

@@ -54,6 +54,30 @@ def _():
         eq(e.stored(), {"big.bin": body}, "files")
 
 
+@test("kill -9 mid-upload with create_parents: the next request of the "
+      "user reclaims the folders the upload made")
+def _():
+    with Env(quota="alice 10M\n", conf={"create_parents": "yes"}) as e:
+        expect(e.run("PUT", "/a/kept.bin", body=b"k"), 201, "stored")
+        cgi, req = e.start("PUT", "/a/b/c/f.bin", length=MiB)
+        try:
+            cgi.write(b"f" * (MiB // 2))
+            check(_wait_tmp(e, e.upload), "no temporary file")
+            check(os.path.isdir(e.path("alice", "a/b/c")), "no a/b/c")
+        finally:
+            cgi.kill()
+        cgi.p.wait(10)
+        check(os.path.isdir(e.path("alice", "a/b/c")), "a/b/c went with "
+              "the handler")
+        expect(e.run("GET"), 200)
+        # b and c were the killed upload's; a was there before it
+        eq(sorted(os.listdir(e.path("alice", "a"))), ["kept.bin"],
+           "folder a after the next request")
+        e.assert_clean("after the next GET: ")
+        eq(e.usage(), 1, "usage")
+        expect(e.run("PUT", "/a/b/c/f.bin", body=b"again"), 201, "stored")
+
+
 @test("kill -9 of a replacing upload keeps the old file and usage")
 def _():
     with Env(quota="alice 10M\n") as e:

@@ -312,6 +312,7 @@ def _():
         rename = _renameat2()
         stop = threading.Event()
         swaps = [0]
+        exits = {0: 0, 1: 0}
 
         def swapper():
             while not stop.is_set():
@@ -329,9 +330,12 @@ def _():
                 # 1: it met the link; 0: the folder, as nobody
                 check(rc in (0, 1), "recount: exit %d (stderr %r)"
                       % (rc, err))
+                exits[rc] += 1
         finally:
             stop.set()
             t.join(10)
+        print("# 60 recounts as root against %d swaps: %d ran as nobody, "
+              "%d met the link and refused" % (swaps[0], exits[0], exits[1]))
         check(swaps[0] > 0, "renameat2(RENAME_EXCHANGE) failed: errno %d"
               % ctypes.get_errno())
         if os.path.islink(e.state):

@@ -1558,6 +1558,7 @@ static void
 test_planted_links(void)
 {
 	struct record rec;
+	struct usage  u;
 	struct stat   st;
 	char          victim[512], path[512], buf[64];
 
@@ -1592,11 +1593,22 @@ test_planted_links(void)
 		CU_ASSERT(stat(path, &st) == 0 && st.st_uid == 0);
 		CU_ASSERT_EQUAL(used_of("dave"), 8);
 	}
-	/* a FIFO is refused, without waiting for a reader or a writer */
+	/*
+	 * A FIFO, never waited for: reading the figure is refused (what it
+	 * held is unknown: 0 would under-count); setting it, as recount
+	 * does, replaces it with a file.
+	 */
 	snprintf(path, sizeof path, "%s/usage/erin", fx.state);
 	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
-	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "erin", 1), LEDGER_IO);
-	CU_ASSERT_EQUAL(used_of("erin"), -1);
+	CU_ASSERT_EQUAL(ledger_usage(&fx.l, "erin", &u), LEDGER_IO);
+	CU_ASSERT_STRING_EQUAL(fx.l.cause, "usage:EINVAL");
+	CU_ASSERT_EQUAL(ledger_set_used(&fx.l, "erin", 1), LEDGER_OK);
+	CU_ASSERT_EQUAL(used_of("erin"), 1);
+	/* a record: refused, the cause said */
+	snprintf(path, sizeof path, "%s/files/alice/g", fx.state);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/g", &rec), -1);
+	CU_ASSERT_STRING_EQUAL(fx.l.cause, "record:EINVAL");
 }
 
 /* Writes that fail leave no temporary file and no half change. */
