@@ -409,7 +409,8 @@ struct row {
 	const char *what;
 	const char *conf;		/* upgate.conf lines (tree_make) */
 	const char *before;		/* tree_prepare commands */
-	const char *vars[12];		/* CGI variables */
+	const char *vars[12];		/* CGI variables; "CONTENT_LENGTH=*":
+				   the body's length */
 	const char *body;		/* NULL: empty */
 	int         status;
 	const char *reason;		/* the log line's; NULL: not logged */
@@ -432,6 +433,21 @@ row_check(int ok, const struct row *r, size_t chunk, const char *what,
 	return ok;
 }
 
+/* r's variables, "CONTENT_LENGTH=*" standing for the body's length. */
+static inline const char *const *
+row_vars(const struct row *r, size_t body_len, const char **vars,
+    char *length)
+{
+	size_t i, n = sizeof r->vars / sizeof r->vars[0];
+
+	snprintf(length, 40, "CONTENT_LENGTH=%zu", body_len);
+	for (i = 0; i < n && r->vars[i] != NULL; i++)
+		vars[i] = strcmp(r->vars[i], "CONTENT_LENGTH=*") == 0 ?
+		    length : r->vars[i];
+	vars[i] = NULL;
+	return vars;
+}
+
 /*
  * Runs r in a fresh tree with reads of at most chunk bytes and checks
  * everything it expects; also that no reservation is left.
@@ -443,7 +459,8 @@ row_run_chunk(const struct row *r, size_t chunk)
 	struct fake  f;
 	struct buf   disk;
 	struct usage u;
-	char         want[64], got[64];
+	char         want[64], got[64], length[40];
+	const char  *vars[sizeof r->vars / sizeof r->vars[0] + 1];
 	int          unread, status;
 	const char  *user = r->user != NULL ? r->user : "alice";
 
@@ -451,9 +468,9 @@ row_run_chunk(const struct row *r, size_t chunk)
 	    tree_prepare(&t, r->before) == 0, r, chunk, "setup", r->before))
 		goto done;
 	memset(&f, 0, sizeof f);
-	f.vars = r->vars;
 	f.body = r->body != NULL ? r->body : "";
 	f.body_len = strlen(f.body);
+	f.vars = row_vars(r, f.body_len, vars, length);
 	f.chunk = chunk;
 	unread = tree_run(&t, &f);
 	status = fake_status(&f);
