@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "gate_int.h"
+#include "lockwait.h"
 #include "number.h"
 #include "quota.h"
 #include "render.h"
@@ -116,16 +117,6 @@ respond_verdict(struct request *rq)
 	respond(rq, rq->verdict.reason, NULL);
 }
 
-static int64_t
-elapsed_ms(const struct request *rq)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(now.tv_sec - rq->start.tv_sec) * 1000 +
-	    (now.tv_nsec - rq->start.tv_nsec) / 1000000;
-}
-
 static void
 log_figure(struct buf *b, const char *key, int64_t v, int known)
 {
@@ -163,7 +154,7 @@ log_request(struct request *rq)
 		buf_puts(&b, " limit=unlimited");
 	else
 		log_figure(&b, "limit", r->quota.limit, r->has_quota);
-	buf_printf(&b, " ms=%lld", (long long)elapsed_ms(rq));
+	buf_printf(&b, " ms=%ld", elapsed_ms(&rq->start));
 	if (!b.failed)
 		rq->io->log(rq->io->ctx, b.data);
 	buf_release(&b);
