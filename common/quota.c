@@ -21,7 +21,6 @@
 #define INDEX_VERSION	1
 #define INDEX_ENDIAN	0x01020304u	/* reads otherwise on another CPU */
 #define REC_NAME	72		/* USER_NAME_MAX + NUL, padded to 8 */
-#define TABLE_MAX	(256L * 1024 * 1024)	/* a larger table is refused */
 
 /* One named user, as kept in memory and in the index file. */
 struct quota_rec {
@@ -394,60 +393,6 @@ id_equal(const struct quota_id *a, const struct quota_id *b)
 	    a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
-/* Doubles buf's capacity, up to TABLE_MAX.  0, or -1 with errno set. */
-static int
-grow(char **buf, size_t *cap)
-{
-	char *p;
-
-	if (*cap >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((p = realloc(*buf, *cap * 2)) == NULL)
-		return -1;
-	*buf = p;
-	*cap *= 2;
-	return 0;
-}
-
-/*
- * Reads fd to its end into *text (malloc'd, the caller frees); size is
- * the length fstat gave, so that one read usually does.  0, or -1 with
- * errno set.
- */
-static int
-read_all(int fd, size_t size, char **text, size_t *len)
-{
-	char   *buf;
-	size_t  cap = size + 1, n = 0;
-	ssize_t r;
-
-	if (size >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((buf = malloc(cap)) == NULL)
-		return -1;
-	for (;;) {
-		if (n == cap && grow(&buf, &cap) == -1)
-			goto fail;
-		if ((r = read(fd, buf + n, cap - n)) == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*text = buf;
-	*len = n;
-	return 0;
-fail:
-	free(buf);
-	return -1;
-}
-
 static void
 header_fill(struct index_header *h, const struct quota_table *t)
 {
@@ -581,7 +526,7 @@ table_load(const char *path, int dir, struct diag *d)
 		diag_add(d, path, 0, "not a regular file");
 		goto done;
 	}
-	if (read_all(fd, (size_t)st.st_size, &text, &len) == -1) {
+	if (read_whole(fd, QUOTA_TABLE_MAX, &text, &len) == -1) {
 		diag_add(d, path, 0, "cannot read: %s", strerror(errno));
 		goto done;
 	}
