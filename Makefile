@@ -141,9 +141,9 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 
 $(BUILD)/fuzz/multipart_fuzz: common/multipart.c
 $(BUILD)/fuzz/config_fuzz: common/config.c common/names.c common/number.c \
-    common/format.c common/diag.c
+    common/format.c common/diag.c common/buf.c
 $(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
-    common/fdio.c common/diag.c
+    common/fdio.c common/diag.c common/buf.c
 $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
 $(BUILD)/fuzz/names_fuzz: common/names.c

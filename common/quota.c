@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "fdio.h"
 #include "names.h"
@@ -104,31 +105,6 @@ entry_cmp(const void *a, const void *b)
 	return (x->line > y->line) - (x->line < y->line);
 }
 
-/*
- * Writes (s, len) into out for a message: printable ASCII as it is, other
- * bytes as \xNN, cut after 40 bytes.  The table is the operator's, but its
- * bytes still reach a log line.
- */
-static void
-quote(char *out, size_t outsz, const char *s, size_t len)
-{
-	size_t        i, o = 0;
-	unsigned char c;
-
-	for (i = 0; i < len && i < 40 && o + 8 < outsz; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-	}
-	if (i < len && o + 4 < outsz) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 /* The next white-space separated word before end, or NULL at a comment. */
 static const char *
 next_word(const char **p, const char *end, size_t *len)
@@ -171,7 +147,8 @@ problem(struct parser *ps, unsigned line, const char *before, const char *w,
 {
 	char q[256];
 
-	quote(q, sizeof q, w, len);
+	/* the table is the operator's, but its bytes reach a log line */
+	logsafe_copy(q, sizeof q, w, len, 40);
 	diag_add(ps->d, ps->file, line, "%s\"%s\"%s", before, q, after);
 	ps->errors++;
 }
@@ -315,8 +292,8 @@ duplicates_check(struct parser *ps)
 	}
 	qsort(dups, ndup, sizeof *dups, dup_cmp);
 	for (i = 0; i < ndup; i++) {
-		quote(q, sizeof q, ps->v[dups[i].at].rec.name,
-		    strlen(ps->v[dups[i].at].rec.name));
+		logsafe_copy(q, sizeof q, ps->v[dups[i].at].rec.name,
+		    strlen(ps->v[dups[i].at].rec.name), 40);
 		diag_add(ps->d, ps->file, dups[i].line, "user \"%s\" appears "
 		    "more than once (first on line %u)", q, dups[i].first);
 		ps->errors++;
