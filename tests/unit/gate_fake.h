@@ -33,6 +33,7 @@ struct fake {
 	unsigned    reads;		/* read calls that returned bytes */
 	struct buf  out;		/* the response */
 	struct buf  log;		/* its log lines, one per line */
+	int         cut;		/* at the body's end: -1 (a client gone) */
 };
 
 static inline const char *
@@ -57,6 +58,8 @@ fake_read(void *ctx, void *buf, size_t len)
 		n = len;
 	if (n > f->chunk)
 		n = f->chunk;
+	if (n == 0 && f->cut)
+		return -1;
 	memcpy(buf, f->body + f->pos, n);
 	f->pos += n;
 	f->reads += n > 0;
@@ -306,12 +309,13 @@ tree_usage(const struct tree *t, const char *user, struct usage *u)
 {
 	struct ledger_config lc = { t->state, NULL, 0, 0 };
 	struct ledger        l;
+	struct stat          st;
 	int                  rc = -1;
 
 	memset(u, 0, sizeof *u);
 	ledger_init(&l);
-	if (access(t->state, F_OK) == -1)
-		return 0;	/* never opened: nothing used */
+	if (lstat(t->state, &st) == -1 || !S_ISDIR(st.st_mode))
+		return 0;	/* never made: nothing used */
 	if (ledger_open(&l, &lc) != LEDGER_OK)
 		return -1;
 	if (ledger_lock_user(&l, user, 0) == LEDGER_OK &&
@@ -419,6 +423,7 @@ struct row {
 	int64_t     used;		/* the user's figure afterwards */
 	int         early;		/* refused before any body byte */
 	const char *user;		/* whose figures: NULL for alice */
+	int         cut;		/* the body's read fails at its end */
 };
 
 /* Says what differs, with the row and the read size, on stderr. */
@@ -471,6 +476,7 @@ row_run_chunk(const struct row *r, size_t chunk)
 	f.body = r->body != NULL ? r->body : "";
 	f.body_len = strlen(f.body);
 	f.vars = row_vars(r, f.body_len, vars, length);
+	f.cut = r->cut;
 	f.chunk = chunk;
 	unread = tree_run(&t, &f);
 	status = fake_status(&f);

@@ -102,6 +102,9 @@ static const struct row refusal_rows[] = {
 	{ .what = "row 2: a broken configuration", .conf = "bogus = 1\n",
 	  .vars = { PUT_("/a", "1") }, .body = "a",
 	  .status = 500, .reason = "server_error", .early = 1 },
+	{ .what = "row 2: state_dir unusable", .before = "file up/.upgate x",
+	  .vars = { PUT_("/a", "1") }, .body = "a",
+	  .status = 500, .reason = "server_error", .early = 1 },
 	{ .what = "row 2: the quota table gone", .before = "rm quota",
 	  .vars = { PUT_("/a", "1") }, .body = "a",
 	  .status = 500, .reason = "server_error", .early = 1 },
@@ -199,6 +202,16 @@ static const struct row refusal_rows[] = {
 	  .reason = "quota_exceeded", .early = 1,
 	  .has = "X-Quota-Used: 950\r\n", .disk = "alice/ alice/a=#900 alice/b=#50",
 	  .used = 950 },
+	{ .what = "row 11: no largest files listed",
+	  .conf = "largest_files = 0\n", .before = "put alice /a #900",
+	  .vars = { PUT_("/c", "101") }, .body = "x", .status = 507,
+	  .reason = "quota_exceeded", .early = 1, .has = "\"largest_files\":[]",
+	  .disk = "alice/ alice/a=#900", .used = 900 },
+	{ .what = "row 11: at most 100 largest files listed",
+	  .conf = "largest_files = 1000\n", .before = "put alice /a #900",
+	  .vars = { PUT_("/c", "101") }, .body = "x", .status = 507,
+	  .reason = "quota_exceeded", .early = 1, .has = "\"name\":\"a\"",
+	  .disk = "alice/ alice/a=#900", .used = 900 },
 	{ .what = "row 11: an empty file fits any quota",
 	  .vars = { AS("bob", "PUT"), "CONTENT_LENGTH=0", "PATH_INFO=/e" },
 	  .status = 201, .reason = "stored", .disk = "bob/ bob/e=",
@@ -206,6 +219,10 @@ static const struct row refusal_rows[] = {
 	{ .what = "row 12: the body ends early",
 	  .vars = { PUT_("/short", "100") }, .body = "only this",
 	  .status = 400, .reason = "incomplete_body", },
+	{ .what = "row 12: the client gone mid-body",
+	  .vars = { PUT_("/short", "100") }, .body = "only this", .cut = 1,
+	  .status = 400, .reason = "incomplete_body",
+	  .has = "could not be read" },
 	{ .what = "row 12: shorter than X-Expected-Entity-Length",
 	  .vars = { AS("alice", "PUT"), "HTTP_X_EXPECTED_ENTITY_LENGTH=5",
 	    "PATH_INFO=/x" }, .body = "abc", .status = 400,
@@ -315,7 +332,7 @@ test_log_line(void)
 {
 	static const char *vars[] = { PUT_("/hello.txt", "11"), NULL };
 	struct tree t;
-	struct fake f = { vars, "hello world", 11, 0, 1, 0, { 0 }, { 0 } };
+	struct fake f = { vars, "hello world", 11, 0, 1, 0, { 0 }, { 0 }, 0 };
 
 	CU_ASSERT_EQUAL_FATAL(tree_make(&t, NULL), 0);
 	CU_ASSERT_EQUAL(tree_run(&t, &f), 0);
@@ -331,7 +348,7 @@ static void
 test_options_without_config(void)
 {
 	static const char *vars[] = { "REQUEST_METHOD=OPTIONS", NULL };
-	struct fake f = { vars, "", 0, 0, 1, 0, { 0 }, { 0 } };
+	struct fake f = { vars, "", 0, 0, 1, 0, { 0 }, { 0 }, 0 };
 	struct tree t;
 
 	snprintf(t.conf, sizeof t.conf, "/nonexistent/upgate.conf");
@@ -343,12 +360,50 @@ test_options_without_config(void)
 	fake_release(&f);
 }
 
+/*
+ * One gate for several requests, as in the responder: the configuration
+ * is read again only when its file changed (upgate(8), "FastCGI").
+ */
+static void
+test_config_reread(void)
+{
+	static const char *vars[] = { PUT_("/a", "1"), NULL };
+	struct fake f = { vars, "a", 1, 0, 1, 0, { 0 }, { 0 }, 0 };
+	struct io   io = { fake_param, fake_read, fake_write, fake_log, &f };
+	struct gate g;
+	struct tree t;
+	char        text[1024], tmp[400];
+	int         i;
+
+	CU_ASSERT_EQUAL_FATAL(tree_make(&t, NULL), 0);
+	gate_init(&g, t.conf);
+	for (i = 0; i < 3; i++) {
+		if (i == 2) {
+			/* replaced by rename, as operators do */
+			snprintf(text, sizeof text, "upload_dir = %s\n"
+			    "max_upload_size = 0\nallow_overwrite = no\n", t.up);
+			snprintf(tmp, sizeof tmp, "%s.new", t.conf);
+			CU_ASSERT(tree_write(tmp, text) == 0 &&
+			    rename(tmp, t.conf) == 0);
+		}
+		buf_init(&f.out);
+		buf_init(&f.log);
+		f.pos = 0;
+		gate_handle(&g, &io);
+		CU_ASSERT_EQUAL(fake_status(&f), i == 0 ? 201 : i == 1 ? 204 :
+		    409);
+		fake_release(&f);
+	}
+	gate_release(&g);
+	CU_ASSERT_EQUAL(tree_remove(&t), 0);
+}
+
 /* A front end with no worker to spare (upgate(8), "FastCGI"). */
 static void
 test_refuse_busy(void)
 {
 	static const char *vars[] = { PUT_("/a", "5"), NULL };
-	struct fake f = { vars, "hello", 5, 0, 5, 0, { 0 }, { 0 } };
+	struct fake f = { vars, "hello", 5, 0, 5, 0, { 0 }, { 0 }, 0 };
 	struct io   io = { fake_param, fake_read, fake_write, fake_log, &f };
 	struct gate g;
 	struct tree t;
@@ -376,7 +431,7 @@ static void
 test_reclaim_dead(void)
 {
 	static const char *vars[] = { PUT_("/b", "1"), NULL };
-	struct fake f = { vars, "b", 1, 0, 1, 0, { 0 }, { 0 } };
+	struct fake f = { vars, "b", 1, 0, 1, 0, { 0 }, { 0 }, 0 };
 	struct tree t;
 	struct buf  disk;
 	struct usage u;
@@ -424,6 +479,7 @@ static CU_TestInfo gate_tests[] = {
 	{ "the log line", test_log_line },
 	{ "OPTIONS needs no configuration", test_options_without_config },
 	{ "a busy refusal", test_refuse_busy },
+	{ "the configuration read again", test_config_reread },
 	{ "a dead handler's reservation reclaimed", test_reclaim_dead },
 	CU_TEST_INFO_NULL
 };

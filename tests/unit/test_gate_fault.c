@@ -234,7 +234,7 @@ run_gate(const struct tree *t, struct fake *f, unsigned fail, int err,
 {
 	static const char *get[] = { "REQUEST_METHOD=GET", "REMOTE_USER=alice",
 	    NULL };
-	struct fake first = { get, "", 0, 0, 1, 0, { 0 }, { 0 } };
+	struct fake first = { get, "", 0, 0, 1, 0, { 0 }, { 0 }, 0 };
 	struct io   io = { fake_param, fake_read, fake_write, fake_log, &first };
 	struct gate g;
 

@@ -7,6 +7,7 @@
  */
 #include "cu_main.h"
 #include "gate_fake.h"
+#include "table.h"
 
 #define CT "CONTENT_TYPE=multipart/form-data; boundary=b"
 /* alice's form, its length that of the row's body. */
@@ -128,6 +129,10 @@ static const struct row refusal_rows[] = {
 	{ .what = "row 13: malformed, part headers never end",
 	  .vars = { POST_ }, .body = "--b\r\nContent-Disposition: form-data",
 	  .status = 400, .reason = "bad_request", .has = "malformed" },
+	{ .what = "row 13: malformed, a part without Content-Disposition",
+	  .vars = { POST_ }, .body = FILE_("f", "a", "a")
+	  "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" END,
+	  .status = 400, .reason = "bad_request", .has = "malformed" },
 	{ .what = "row 13: a bad file name stores nothing", .vars = { POST_ },
 	  .body = FILE_("f", "a", "a") FILE_("f", ".htaccess", "x") END,
 	  .status = 400, .reason = "bad_request", .has = "not allowed" },
@@ -219,6 +224,64 @@ small_file(size_t i, struct buf *b)
 	    "filename=\"f%zu\"\r\n\r\n\r\n", i);
 }
 
+/* A name of 255 bytes: its suffix shortens the stem, never mid-UTF-8. */
+static void
+test_long_names(void)
+{
+	static const struct {
+		const char *stem, *ext;
+		size_t      n;		/* copies of stem */
+		const char *want;	/* the suffix and what follows it */
+		size_t      len;	/* the second file's name's length */
+	} rows[] = {
+		{ "a", ".txt", 251, "-1.txt", 255 },
+		{ "\xc3\xa9", ".txt", 125, "-1.txt", 254 },
+		{ "a", "", 255, "-1", 255 },
+		/* "xx." and 252 bytes: no room for a stem before so long
+		   an extension, so the suffix goes at the end */
+		{ "a", "", 252, NULL, 0 },
+		{ "a", ".", 254, "-1.", 255 },
+	};
+	static const char *vars[] = { "REQUEST_METHOD=POST",
+	    "REMOTE_USER=carol", CT, NULL, NULL };
+	char        name[300], body[1200], length[40], path[600];
+	struct tree t;
+	struct fake f;
+	struct stat st;
+	size_t      i, k;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		snprintf(name, sizeof name, "%s", rows[i].want == NULL ?
+		    "xx." : "");
+		for (k = 0; k < rows[i].n; k++)
+			strcat(name, rows[i].stem);
+		strcat(name, rows[i].ext);
+		snprintf(body, sizeof body, FILE_("f", "%s", "x")
+		    FILE_("f", "%s", "y") END, name, name);
+		snprintf(length, sizeof length, "CONTENT_LENGTH=%zu",
+		    strlen(body));
+		vars[3] = length;
+		memset(&f, 0, sizeof f);
+		f.vars = vars;
+		f.body = body;
+		f.body_len = f.chunk = strlen(body);
+		CU_ASSERT_FATAL(tree_make(&t, NULL) == 0);
+		tree_run(&t, &f);
+		ROW(fake_status(&f) == 201, i, f.out.data);
+		/* the suffixed name: the stem cut so that it fits in 255 */
+		if (rows[i].want != NULL) {
+			snprintf(path, sizeof path, "%s/carol/%.*s%s", t.up,
+			    (int)(rows[i].len - strlen(rows[i].want)), name,
+			    rows[i].want);
+		} else
+			snprintf(path, sizeof path, "%s/carol/%.253s-1", t.up,
+			    name);
+		ROW(stat(path, &st) == 0 && st.st_size == 1, i, path);
+		fake_release(&f);
+		CU_ASSERT_EQUAL(tree_remove(&t), 0);
+	}
+}
+
 /* Row 13's 413s: a text field over 64 KiB; over the 1,000 files a form may hold. */
 static void
 test_form_limits(void)
@@ -233,6 +296,7 @@ static CU_TestInfo form_tests[] = {
 	{ "forms stored", test_forms },
 	{ "forms refused", test_refusals },
 	{ "a form's limits", test_form_limits },
+	{ "suffixes on names of 255 bytes", test_long_names },
 	CU_TEST_INFO_NULL
 };
 
