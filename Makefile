@@ -151,9 +151,9 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 
 $(BUILD)/fuzz/multipart_fuzz: common/multipart.c
 $(BUILD)/fuzz/config_fuzz: common/config.c common/names.c common/number.c \
-    common/format.c common/diag.c
+    common/format.c common/diag.c common/buf.c
 $(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
-    common/fdio.c common/diag.c
+    common/fdio.c common/diag.c common/buf.c
 $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
 $(BUILD)/fuzz/names_fuzz: common/names.c
@@ -211,6 +211,28 @@ else
 		    { echo "valgrind: $$t failed" >&2; fail=1; }; \
 	done; exit $$fail
 endif
+
+# Line coverage of common/ by the unit tests alone (gcov): builds them
+# into $(COV_BUILD) with --coverage, runs each, and prints one line per
+# file of common/.  Not part of make test.  COV_TESTS: which unit tests
+# to run (say COV_TESTS=test_gate), all of them by default.
+COV_BUILD ?= build-cov
+COV_TESTS ?= $(UNIT_SRC:tests/unit/%.c=%)
+coverage:
+	@$(MAKE) --no-print-directory BUILD=$(COV_BUILD) \
+	    CFLAGS="-O0 -g --coverage" LDFLAGS="--coverage" \
+	    $(COV_TESTS:%=$(COV_BUILD)/tests/%) >/dev/null
+	@find $(COV_BUILD)/obj -name '*.gcda' -delete
+	@fail=0; for t in $(COV_TESTS); do \
+		$(COV_BUILD)/tests/$$t >/dev/null || fail=1; done; \
+	gcov -n -o $(COV_BUILD)/obj/common common/*.c 2>/dev/null | awk ' \
+	    /^File .common\/.*\.c.$$/ { f = substr($$2, 2, length($$2) - 2) } \
+	    /^Lines executed:/ && f != "" { split($$2, a, ":"); \
+		printf "%-28s %7s of %s\n", f, a[2], $$4; \
+		hit += a[2] * $$4 / 100; all += $$4; f = "" } \
+	    END { printf "%-28s %6.2f%% of %d\n", "total", \
+		all ? 100 * hit / all : 0, all }'; \
+	exit $$fail
 
 # The integration tests through the CGI and the responder on the files
 # ledger, and through the CGI once more on a throwaway PostgreSQL.
@@ -304,4 +326,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check valgrind integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check valgrind coverage integration soak test lint install clean torture package

@@ -30,4 +30,12 @@ void buf_add_xml(struct buf *, const char *s, size_t len);
  */
 void buf_add_logsafe(struct buf *, const char *s, size_t len);
 
+/*
+ * The same into out (size bytes, at least 4; always NUL-terminated), cut
+ * after max bytes of s, or where out is full, with "..." after: for a
+ * value quoted in a message that may reach a log line.  Returns out.
+ */
+const char *logsafe_copy(char *out, size_t size, const char *s, size_t len,
+    size_t max);
+
 #endif

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "names.h"
 #include "number.h"
@@ -81,24 +82,11 @@ field(struct config *cfg, const struct key *k)
 	return (char *)cfg + k->off;
 }
 
-/*
- * Copies s into out, SHOW_MAX bytes, for a message: unprintable bytes
- * become '?' (the log must not carry them raw, SPEC §9), long values are
- * cut.
- */
+/* s for a message, escaped and cut to fit SHOW_MAX (buf.h). */
 static const char *
 show(char *out, const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < SHOW_MAX - 4 && s[i] != '\0'; i++)
-		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	if (s[i] != '\0') {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-	return out;
+	return logsafe_copy(out, SHOW_MAX, s, strlen(s), SHOW_MAX - 4);
 }
 
 /* A "." or ".." component, or a control byte, in n bytes at s. */

@@ -21,7 +21,7 @@ void diag_init(struct diag *);
 /*
  * Adds one line "FILE:LINE: message" (line 0: "FILE: message").  The
  * message is printf-formatted; untrusted bytes must be escaped by the
- * caller (see escape.h).  Lines that no longer fit are counted, not kept.
+ * caller (logsafe_copy, buf.h).  Lines that no longer fit are counted, not kept.
  */
 void diag_add(struct diag *, const char *file, unsigned line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

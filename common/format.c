@@ -64,12 +64,6 @@ format_parse(const char *name, enum format *out)
 	return -1;
 }
 
-const char *
-format_name(enum format f)
-{
-	return (unsigned)f < FORMAT__MAX ? names[f] : names[FORMAT_JSON];
-}
-
 /* RFC 9110 §5.6.2 tchar */
 static int
 is_tchar(char c)

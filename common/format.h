@@ -13,9 +13,8 @@ enum format {
 	FORMAT__MAX
 };
 
-/* "json", "xml", "html", "text" <-> enum; format_parse returns -1 if unknown. */
+/* "json", "xml", "html", "text" into *out; -1 if unknown. */
 int         format_parse(const char *name, enum format *out);
-const char *format_name(enum format);
 
 /*
  * The chosen format and the media type to send.  For XML the type is

@@ -438,6 +438,9 @@ unpublish(struct form *f)
 	char            rel[sizeof rq->folder + FILE_NAME_MAX + 2];
 	size_t          i;
 
+	/* the locks of the name that failed go: one name's at a time */
+	if (!rq->g->cfg.per_user_dirs)
+		unlock_user(rq);
 	for (i = 0; i < f->nfiles; i++) {
 		if (!f->files[i].published)
 			continue;
@@ -597,6 +600,7 @@ post_store(struct request *rq)
 {
 	struct form   *f;
 	struct outcome o;
+	int            err;
 
 	if ((f = calloc(1, sizeof *f)) == NULL) {
 		cause_note("calloc");
@@ -614,9 +618,11 @@ post_store(struct request *rq)
 		unpublish(f);
 		o = outcome(REASON_SERVER_ERROR, NULL);
 	}
+	err = errno;	/* the failing call's, for respond() */
 	form_settle(f);
 	if (o.reason != REASON_NONE)
 		undo_folders(rq);	/* emptied of temporary files above */
+	errno = err;
 	respond(rq, o.reason != REASON_NONE ? o.reason : REASON_STORED, o.detail);
 	rq->form = NULL;
 	form_free(f);

@@ -186,14 +186,16 @@ void
 put_store(struct request *rq)
 {
 	struct outcome o;
-	int            replaced = 0;
+	int            replaced = 0, err;
 
 	o = store_body(rq, &replaced);
 	if (o.reason != REASON_NONE) {
+		err = errno;	/* the failing call's, for respond() */
 		unlock_user(rq);
 		store_tmp_abort(&rq->tmp);
 		ledger_release_reservation(rq->ledger, &rq->resv);
 		undo_folders(rq);
+		errno = err;
 		if (o.reason == REASON_QUOTA_EXCEEDED && rq->reply.upload_size == 0)
 			rq->reply.upload_size = rq->received;
 		respond(rq, o.reason, o.detail);

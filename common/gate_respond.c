@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cause.h"
 #include "gate_int.h"
+#include "lockwait.h"
 #include "notify.h"
 #include "number.h"
 #include "quota.h"
@@ -119,16 +120,6 @@ respond_verdict(struct request *rq)
 	rq->reply.cause = rq->verdict.cause;
 	verdict_figures(rq);
 	respond(rq, rq->verdict.reason, NULL);
-}
-
-static int64_t
-elapsed_ms(const struct request *rq)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)(now.tv_sec - rq->start.tv_sec) * 1000 +
-	    (now.tv_nsec - rq->start.tv_nsec) / 1000000;
 }
 
 static void
@@ -243,7 +234,7 @@ log_request(struct request *rq)
 		buf_puts(&b, " limit=unlimited");
 	else
 		log_figure(&b, "limit", r->quota.limit, r->has_quota);
-	buf_printf(&b, " ms=%lld", (long long)elapsed_ms(rq));
+	buf_printf(&b, " ms=%ld", elapsed_ms(&rq->start));
 	if (r->reason == REASON_SERVER_ERROR)
 		log_cause(&b, rq);
 	if (!b.failed)

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "ledger.h"
 #include "lockwait.h"
 #include "names.h"
@@ -1052,36 +1053,34 @@ struct resv_info {
 	size_t  len;
 };
 
-/* Reads fd whole into a buffer of the caller's (freed by the caller). */
+/*
+ * Reads fd (just opened) whole into info->paths, freed by the caller;
+ * -1 only when memory failed.
+ */
 static int
 resv_read(int fd, struct resv_info *info)
 {
-	struct stat st;
-	char       *buf;
-	ssize_t     n;
-	size_t      skip;
+	char  *buf;
+	size_t n, skip;
 
 	info->bytes = 0;
 	info->paths = NULL;
 	info->len = 0;
-	/* torn by a crash, or not a file at all (planted): charges nothing */
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size < USED_WIDTH || st.st_size > 64 * 1024 * 1024)
+	/* not a file at all (planted): charges nothing */
+	if (regular(fd) == -1)
 		return 0;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		return -1;
-	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (read_whole(fd, 64 * 1024 * 1024, &buf, &n) == -1)
+		return errno == ENOMEM ? -1 : 0;	/* charges nothing */
 	if (n < USED_WIDTH) {
 		free(buf);
-		return 0;
+		return 0;	/* torn by a crash: charges nothing */
 	}
-	buf[n] = '\0';
 	skip = strspn(buf, " ");
 	if (skip >= USED_WIDTH - 1 || number_parse(buf + skip,
 	    USED_WIDTH - 1 - skip, &info->bytes) == -1)
 		info->bytes = 0;
 	info->paths = buf;
-	info->len = (size_t)n;
+	info->len = n;
 	return 0;
 }
 

@@ -48,6 +48,7 @@
 #include <libpq-fe.h>
 
 #include "ledger.h"
+#include "lockwait.h"
 #include "names.h"
 #include "number.h"
 #include "pgpool.h"
@@ -745,16 +746,6 @@ pg_close(struct ledger *l)
 }
 
 /* ---- locks ---- */
-
-static long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - since->tv_sec) * 1000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000000;
-}
 
 /*
  * What is left of a wait of ms begun at start, 0 for a try: all of it

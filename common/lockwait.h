@@ -6,6 +6,7 @@
 #define UPGATE_LOCKWAIT_H
 
 #include <sys/types.h>
+#include <time.h>
 
 /*
  * Takes a lock of type (F_RDLCK or F_WRLCK; F_UNLCK releases) on len
@@ -17,5 +18,11 @@
  * held).
  */
 int lock_range(int fd, short type, off_t start, off_t len, int timeout_ms);
+
+/*
+ * Milliseconds since *since, a time of CLOCK_MONOTONIC: for a wait's
+ * limit, and for the time a request took (its log line).
+ */
+long elapsed_ms(const struct timespec *since);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "fdio.h"
 #include "names.h"
@@ -20,7 +21,6 @@
 #define INDEX_VERSION	1
 #define INDEX_ENDIAN	0x01020304u	/* reads otherwise on another CPU */
 #define REC_NAME	72		/* USER_NAME_MAX + NUL, padded to 8 */
-#define TABLE_MAX	(256L * 1024 * 1024)	/* a larger table is refused */
 
 /* One named user, as kept in memory and in the index file. */
 struct quota_rec {
@@ -108,31 +108,6 @@ entry_cmp(const void *a, const void *b)
 	return (x->line > y->line) - (x->line < y->line);
 }
 
-/*
- * Writes (s, len) into out for a message: printable ASCII as it is, other
- * bytes as \xNN, cut after 40 bytes.  The table is the operator's, but its
- * bytes still reach a log line.
- */
-static void
-quote(char *out, size_t outsz, const char *s, size_t len)
-{
-	size_t        i, o = 0;
-	unsigned char c;
-
-	for (i = 0; i < len && i < 40 && o + 8 < outsz; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-	}
-	if (i < len && o + 4 < outsz) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 /* The next white-space separated word before end, or NULL at a comment. */
 static const char *
 next_word(const char **p, const char *end, size_t *len)
@@ -175,7 +150,8 @@ problem(struct parser *ps, unsigned line, const char *before, const char *w,
 {
 	char q[256];
 
-	quote(q, sizeof q, w, len);
+	/* the table is the operator's, but its bytes reach a log line */
+	logsafe_copy(q, sizeof q, w, len, 40);
 	diag_add(ps->d, ps->file, line, "%s\"%s\"%s", before, q, after);
 	ps->errors++;
 }
@@ -319,8 +295,8 @@ duplicates_check(struct parser *ps)
 	}
 	qsort(dups, ndup, sizeof *dups, dup_cmp);
 	for (i = 0; i < ndup; i++) {
-		quote(q, sizeof q, ps->v[dups[i].at].rec.name,
-		    strlen(ps->v[dups[i].at].rec.name));
+		logsafe_copy(q, sizeof q, ps->v[dups[i].at].rec.name,
+		    strlen(ps->v[dups[i].at].rec.name), 40);
 		diag_add(ps->d, ps->file, dups[i].line, "user \"%s\" appears "
 		    "more than once (first on line %u)", q, dups[i].first);
 		ps->errors++;
@@ -396,60 +372,6 @@ id_equal(const struct quota_id *a, const struct quota_id *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	    a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
 	    a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
-}
-
-/* Doubles buf's capacity, up to TABLE_MAX.  0, or -1 with errno set. */
-static int
-grow(char **buf, size_t *cap)
-{
-	char *p;
-
-	if (*cap >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((p = realloc(*buf, *cap * 2)) == NULL)
-		return -1;
-	*buf = p;
-	*cap *= 2;
-	return 0;
-}
-
-/*
- * Reads fd to its end into *text (malloc'd, the caller frees); size is
- * the length fstat gave, so that one read usually does.  0, or -1 with
- * errno set.
- */
-static int
-read_all(int fd, size_t size, char **text, size_t *len)
-{
-	char   *buf;
-	size_t  cap = size + 1, n = 0;
-	ssize_t r;
-
-	if (size >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((buf = malloc(cap)) == NULL)
-		return -1;
-	for (;;) {
-		if (n == cap && grow(&buf, &cap) == -1)
-			goto fail;
-		if ((r = read(fd, buf + n, cap - n)) == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*text = buf;
-	*len = n;
-	return 0;
-fail:
-	free(buf);
-	return -1;
 }
 
 static void
@@ -599,7 +521,7 @@ table_load(const char *path, int dir, struct diag *d)
 		diag_add(d, path, 0, "not a regular file");
 		goto done;
 	}
-	if (read_all(fd, (size_t)st.st_size, &text, &len) == -1) {
+	if (read_whole(fd, QUOTA_TABLE_MAX, &text, &len) == -1) {
 		diag_add(d, path, 0, "cannot read: %s", strerror(errno));
 		goto done;
 	}

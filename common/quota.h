@@ -16,6 +16,7 @@
 #include "diag.h"
 
 #define QUOTA_UNLIMITED (-1)
+#define QUOTA_TABLE_MAX ((size_t)256 * 1024 * 1024)	/* a larger table is refused */
 
 struct quota_table;	/* opaque */
 

@@ -16,27 +16,8 @@
 /* New data between two calls that start writeback (see writeback()). */
 #define WRITEBACK_CHUNK	((int64_t)8 << 20)
 
-/* Attempts at a temporary name before giving up. */
-#define TMP_TRIES	16
-
 /* Never set by the programs: the fault injection of the unit tests. */
 int (*store_fault)(const char *op);
-
-static const char *const errors[STORE__MAX] = {
-	[STORE_OK] = "success",
-	[STORE_NOSPACE] = "no space left",
-	[STORE_QUOTA] = "the filesystem's quota exceeded",
-	[STORE_EXISTS] = "file exists",
-	[STORE_IO] = "input/output error",
-};
-
-const char *
-store_strerror(enum store_err e)
-{
-	if ((unsigned)e >= STORE__MAX)
-		return "unknown error";
-	return errors[e];
-}
 
 /* 1 (and errno set) when the test hook wants op to fail. */
 static int
@@ -453,21 +434,6 @@ store_tmp_open(struct store_tmp *t)
 		return remember(t);
 	t->name[0] = '\0';	/* not ours: abort must leave it */
 	return errno_err("openat");
-}
-
-enum store_err
-store_tmp_create(int dir_fd, struct store_tmp *t)
-{
-	enum store_err e = STORE_IO;
-	int            tries;
-
-	for (tries = 0; tries < TMP_TRIES; tries++) {
-		if ((e = store_tmp_name(dir_fd, t)) != STORE_OK)
-			return e;
-		if ((e = store_tmp_open(t)) == STORE_OK || errno != EEXIST)
-			return e;
-	}
-	return e;
 }
 
 enum store_err

@@ -30,7 +30,6 @@ enum store_err {
 	STORE_IO,		/* any other failure; errno kept */
 	STORE__MAX
 };
-const char *store_strerror(enum store_err);
 
 /*
  * A walk of a path below a base folder.  Owns dir_fd and the names of the
@@ -103,14 +102,12 @@ struct store_tmp {
 	ino_t   ino;		/* anything put in its place since */
 };
 
-/* Creates the temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW). */
-enum store_err store_tmp_create(int dir_fd, struct store_tmp *);
-
 /*
- * The same in two steps, for a caller that must write the name down (in
- * a reservation) before the file exists, so that a crash in between
- * leaves no file nobody knows of: store_tmp_name picks an unguessable
- * name, store_tmp_open creates the file (an existing one is an error).
+ * The temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW), in two
+ * steps, so that the caller writes the name down (in a reservation)
+ * before the file exists and a crash in between leaves no file nobody
+ * knows of: store_tmp_name picks an unguessable name, store_tmp_open
+ * creates the file (an existing one is an error).
  */
 enum store_err store_tmp_name(int dir_fd, struct store_tmp *);
 enum store_err store_tmp_open(struct store_tmp *);
@@ -146,7 +143,7 @@ enum store_err store_tmp_publish(struct store_tmp *, const char *name,
 
 /*
  * Removes the temporary file (if still there) and closes it; safe twice,
- * and after a failed store_tmp_create.
+ * and after a failed store_tmp_open.
  */
 void store_tmp_abort(struct store_tmp *);
 

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "diag.h"
+#include "fdio.h"
 #include "decide.h"
 #include "ledger.h"
 #include "names.h"
@@ -370,43 +371,24 @@ tool_lock(struct tool *t, const char *user)
 	return lock_ledger(&t->ledger, user);
 }
 
-/* The quota file's text into b; -1 with the problem in d. */
-static int
-read_file(const char *path, struct buf *b, struct diag *d)
+/* The quota file's text (freed by the caller), or NULL with d told why. */
+static char *
+read_file(const char *path, size_t *len, struct diag *d)
 {
-	char        chunk[65536];
 	struct stat st;
-	ssize_t     n;
+	char       *text = NULL;
 	int         fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		diag_add(d, path, 0, "cannot open: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
 		diag_add(d, path, 0, "not a regular file");
-		close(fd);
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		buf_add(b, chunk, (size_t)n);
-	}
+	else if (read_whole(fd, QUOTA_TABLE_MAX, &text, len) == -1)
+		diag_add(d, path, 0, "cannot read: %s", strerror(errno));
 	close(fd);
-	if (b->failed) {
-		diag_add(d, path, 0, "out of memory");
-		return -1;
-	}
-	return 0;
-fail:
-	diag_add(d, path, 0, "cannot read: %s", strerror(errno));
-	close(fd);
-	return -1;
+	return text;
 }
 
 /*
@@ -417,15 +399,13 @@ fail:
 static void
 check_table_text(const char *path, struct diag *d)
 {
-	struct quota_table *t;
-	struct buf          b;
+	char  *text;
+	size_t len;
 
-	buf_init(&b);
-	if (read_file(path, &b, d) == 0) {
-		t = quota_table_parse(b.len > 0 ? b.data : "", b.len, path, d);
-		quota_table_free(t);
+	if ((text = read_file(path, &len, d)) != NULL) {
+		quota_table_free(quota_table_parse(text, len, path, d));
+		free(text);
 	}
-	buf_release(&b);
 }
 
 static int

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <json.h>
 
+#include "buf.h"
 #include "cu_main.h"
 #include "table.h"
 #include "quota.h"
 #include "reason.h"
 #include "render.h"
+#include "table.h"
 
 #define KiB ((int64_t)1024)
 #define MiB (1024 * KiB)
@@ -1423,10 +1425,54 @@ static CU_TestInfo body_tests[] = {
 	CU_TEST_INFO_NULL
 };
 
+/* Untrusted bytes for a log line, whole or cut to a message's room (buf.h). */
+static void
+test_escape_log(void)
+{
+	static const struct {
+		const char *in;
+		size_t      len, size, max;
+		const char *out;
+	} rows[] = {
+		{ S("alice"), 64, 40, "alice" },
+		{ S("a\"b\\c d"), 64, 40, "a\\x22b\\x5cc d" },
+		{ S("r\xc3\xa9my\x01\x7f\n"), 64, 40,
+		  "r\\xc3\\xa9my\\x01\\x7f\\x0a" },
+		{ S("a\0b"), 64, 40, "a\\x00b" },
+		{ S("abcdef"), 64, 3, "abc..." },
+		{ S("abcdef"), 64, 6, "abcdef" },
+		{ S("abcdef"), 8, 40, "abcd..." },
+		{ S("abcdef"), 11, 40, "abcdef" },
+		{ S("\x01\x02"), 8, 40, "\\x01..." },
+		{ S("a\x01"), 9, 40, "a\\x01" },
+		{ S(""), 4, 40, "" },
+	};
+	char       out[64];
+	struct buf b;
+	size_t     i;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		memset(out, 'Z', sizeof out);
+		logsafe_copy(out, rows[i].size, rows[i].in, rows[i].len,
+		    rows[i].max);
+		ROW(strcmp(out, rows[i].out) == 0 &&
+		    strlen(out) < rows[i].size, i, out);
+		if (rows[i].max < rows[i].len || rows[i].size < 64)
+			continue;
+		/* uncut, the line's escaping is the same */
+		buf_init(&b);
+		buf_add_logsafe(&b, rows[i].in, rows[i].len);
+		ROW(b.len == strlen(rows[i].out) &&
+		    memcmp(b.data, rows[i].out, b.len) == 0, i, "buf");
+		buf_release(&b);
+	}
+}
+
 static CU_TestInfo escape_tests[] = {
 	{ "xml and html", test_escape_markup },
 	{ "json", test_escape_json },
 	{ "bad bytes", test_escape_bytes },
+	{ "log lines", test_escape_log },
 	CU_TEST_INFO_NULL
 };
 
