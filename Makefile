@@ -9,7 +9,6 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(PREFIX)/share/upgate
 PKG_CONFIG ?= pkg-config
-CC         ?= cc
 CFLAGS     ?= -O2 -g
 BUILD      ?= build
 
@@ -45,10 +44,7 @@ CORE_LIB  := $(BUILD)/libupgate.a
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate-quota
-ifneq ($(wildcard fcgi/*.c),)
-PROGRAMS  += $(BUILD)/upgate.fcgi
-endif
+PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate.fcgi $(BUILD)/upgate-quota
 
 all: $(PROGRAMS)
 
@@ -67,7 +63,7 @@ $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
-$(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
+$(BUILD)/upgate.fcgi: $(BUILD)/obj/fcgi/upgate-fcgi.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
@@ -190,7 +186,7 @@ unit: $(UNIT_BIN)
 # their folders under $TMPDIR.  The PostgreSQL pass of the ledger's suite
 # needs root and a PostgreSQL server: without either it is skipped, and
 # says so.
-check: all lint $(UNIT_BIN)
+check: all lint m32 $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
 	if [ "$$(id -u)" -ne 0 ]; then \
 	    echo "check: the ledger's PostgreSQL pass skipped: not root"; \
@@ -198,6 +194,23 @@ check: all lint $(UNIT_BIN)
 	    echo "check: the ledger's PostgreSQL pass skipped: no PostgreSQL server"; \
 	else sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
 	    fail=1; fi; exit $$fail
+
+# Every source file compiled for a 32-bit target (gcc -m32, into
+# $(BUILD)-32/): no __int128, no long that must hold 64 bits, not one
+# warning.  Objects only: the 32-bit libraries are seldom installed, and
+# the compiler is what catches the mistakes.  Skipped, with the reason,
+# where the compiler has no 32-bit support (Debian's gcc-multilib).
+m32:
+	@if echo 'int main(void){return 0;}' | \
+	    $(CC) -m32 -x c -c -o /dev/null - 2>/dev/null; then \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)-32 WERROR=1 \
+		    CFLAGS="$(CFLAGS) -m32" $(CORE_OBJ:$(BUILD)/%=$(BUILD)-32/%) \
+		    $(BUILD)-32/obj/cgi/upgate-cgi.o \
+		    $(BUILD)-32/obj/fcgi/upgate-fcgi.o \
+		    $(BUILD)-32/obj/tools/upgate-quota.o \
+		    $(UNIT_SRC:%.c=$(BUILD)-32/obj/%.o) && \
+		echo "m32: every file compiles for a 32-bit target"; \
+	else echo "m32: skipped: $(CC) -m32 cannot compile (gcc-multilib)"; fi
 
 # The unit tests again under valgrind: no error, no leak.  Sanitizer
 # builds carry their own checks and do not run under valgrind.
@@ -255,7 +268,7 @@ else
 endif
 
 test: deps
-	$(MAKE) all lint unit valgrind
+	$(MAKE) all lint m32 unit valgrind
 	$(MAKE) integration servers soak browser torture farm package
 
 # The Debian package (needs root, debhelper, lintian, systemd's tools):
@@ -324,6 +337,6 @@ install: all
 		[ ! -d $$d ] || cp -R $$d $(DESTDIR)$(SYSCONFDIR); done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check valgrind coverage integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
