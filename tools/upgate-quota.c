@@ -408,6 +408,31 @@ check_table_text(const char *path, struct diag *d)
 	}
 }
 
+/*
+ * notify_command, when set, names a program that can be run: a regular
+ * file with execute permission for this process (upgate.conf(5),
+ * notify_command).  At run time a failure to start it is only logged, so
+ * check is where an operator learns of a typing mistake.
+ */
+static void
+check_notify(const struct config *cfg, struct diag *d)
+{
+	const char *cmd = cfg->notify_command;
+	struct stat st;
+
+	if (cmd == NULL)
+		return;
+	if (stat(cmd, &st) == -1)
+		diag_add(d, cfg->path, 0, "notify_command %s: %s", cmd,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		diag_add(d, cfg->path, 0, "notify_command %s: not a regular "
+		    "file", cmd);
+	else if (access(cmd, X_OK) == -1)
+		diag_add(d, cfg->path, 0, "notify_command %s: not executable "
+		    "(%s)", cmd, strerror(errno));
+}
+
 static int
 cmd_check(const char *option)
 {
@@ -418,6 +443,7 @@ cmd_check(const char *option)
 	diag_init(&d);
 	if (load_config(&t, option, &d) == -1)
 		goto done;
+	check_notify(&t.cfg, &d);
 	(void)open_upload_dir(&t, &d);
 	if (open_state_dir(&t, &d) == 0 && open_state(&t, &d) == 0)
 		(void)open_table(&t, &d);
