@@ -338,17 +338,29 @@ find_target(struct request *rq)
  * are reclaimed first, when the figures show some (one read of the
  * ledger when there are none).
  */
-static int
+static enum ledger_err
 read_usage(struct request *rq, struct usage *u)
 {
-	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK ||
-	    (u->dead > 0 && (ledger_reclaim(rq->ledger, rq->user,
-	    rq->upload_fd, NULL, NULL) != LEDGER_OK ||
-	    ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK))) {
-		cause_copy(rq->ledger->cause);
-		return -1;
-	}
-	return 0;
+	enum ledger_err e;
+
+	if ((e = ledger_usage(rq->ledger, rq->user, u)) == LEDGER_OK &&
+	    u->dead > 0 && (e = ledger_reclaim(rq->ledger, rq->user,
+	    rq->upload_fd, NULL, NULL)) == LEDGER_OK)
+		e = ledger_usage(rq->ledger, rq->user, u);
+	return e;
+}
+
+/*
+ * A ledger read that failed, answered as a write's failure is: 503 when
+ * the database cannot be reached (upgate(8), "Several hosts"), else 500
+ * with the ledger's cause.
+ */
+static void
+respond_ledger(struct request *rq, enum ledger_err e)
+{
+	struct outcome o = ledger_failed(rq, e);
+
+	respond(rq, o.reason, o.detail);
 }
 
 /*
@@ -486,9 +498,10 @@ locked_part(struct request *rq)
 	enum method  m = rq->facts.method;
 	int          files = m != METHOD_GET && m != METHOD_HEAD;
 	struct usage u;
+	enum ledger_err e;
 
-	if (read_usage(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+	if ((e = read_usage(rq, &u)) != LEDGER_OK) {
+		respond_ledger(rq, e);
 		return;
 	}
 	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */

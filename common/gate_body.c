@@ -296,13 +296,14 @@ decide_again(struct request *rq, int64_t own, int quota)
 	struct usage   u;
 	int64_t        total;
 	enum reason    reason;
+	enum ledger_err e;
 
 	if (store_space(rq->upload_fd, &f->free_space, &total) == -1)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	f->min_free = config_min_free(&rq->g->cfg, total);
 	if (quota) {
-		if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
-			return ledger_fault(rq);
+		if ((e = ledger_usage(rq->ledger, rq->user, &u)) != LEDGER_OK)
+			return ledger_failed(rq, e);
 		f->used = u.used;
 		f->reserved = u.reserved > own ? u.reserved - own : 0;
 		if (find_limit(rq) == -1)	/* read before the body */
