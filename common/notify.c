@@ -87,7 +87,9 @@ child_fail(int report)
 {
 	int e = errno;
 
-	(void)write(report, &e, sizeof e);
+	/* nothing more to be done if the gate cannot be told */
+	if (write(report, &e, sizeof e) != (ssize_t)sizeof e)
+		_exit(126);
 	_exit(127);
 }
 
