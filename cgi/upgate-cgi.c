@@ -43,14 +43,14 @@ static int
 cgi_write(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
-	return write_all(STDOUT_FILENO, buf, len);
+	return fdio_write_all(STDOUT_FILENO, buf, len);
 }
 
 static void
 cgi_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	write_line(STDERR_FILENO, line);
+	fdio_write_line(STDERR_FILENO, line);
 }
 
 /*

@@ -190,7 +190,7 @@ set_bool(struct config *cfg, const struct key *k, const char *v)
 static int
 set_size(struct config *cfg, const struct key *k, const char *v)
 {
-	return size_parse(v, field(cfg, k));
+	return number_size_parse(v, field(cfg, k));
 }
 
 /* min_free_space: a size, or a percentage of the filesystem (SPEC §2). */
@@ -200,10 +200,10 @@ set_free(struct config *cfg, const struct key *k, const char *v)
 	(void)k;
 	if (strchr(v, '%') != NULL) {
 		cfg->min_free_bytes = 0;
-		return percent_parse(v, &cfg->min_free_ppm);
+		return number_percent_parse(v, &cfg->min_free_ppm);
 	}
 	cfg->min_free_ppm = -1;
-	return size_parse(v, &cfg->min_free_bytes);
+	return number_size_parse(v, &cfg->min_free_bytes);
 }
 
 static int
@@ -235,7 +235,7 @@ set_string(struct config *cfg, const struct key *k, const char *v,
 static int
 set_user(struct config *cfg, const struct key *k, const char *v)
 {
-	return set_string(cfg, k, v, user_name_valid);
+	return set_string(cfg, k, v, names_user_valid);
 }
 
 static int
@@ -632,5 +632,5 @@ config_min_free(const struct config *cfg, int64_t total)
 {
 	if (cfg->min_free_ppm < 0)
 		return cfg->min_free_bytes;
-	return total > 0 ? muldiv64(total, cfg->min_free_ppm, 1000000) : 0;
+	return total > 0 ? number_muldiv64(total, cfg->min_free_ppm, 1000000) : 0;
 }

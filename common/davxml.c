@@ -8,7 +8,7 @@
  * expansion (billion laughs), and it is small and well kept in Debian.
  * On top of that: every entity declaration stops the parse (400), the
  * body is bounded (DAVXML_BODY_MAX) and so is what the parser may
- * allocate (MEM_MAX), and so is the depth of elements.
+ * gate_allocate (MEM_MAX), and so is the depth of elements.
  */
 #include <expat.h>
 #include <stdint.h>

@@ -23,7 +23,7 @@ static const char *const method_names[METHOD__MAX] = {
 };
 
 enum method
-method_parse(const char *s)
+decide_method_parse(const char *s)
 {
 	int m;
 
@@ -43,7 +43,7 @@ method_dav(enum method m)
 }
 
 const char *
-method_name(enum method m)
+decide_method_name(enum method m)
 {
 	return m < METHOD__MAX ? method_names[m] : "-";
 }
@@ -81,7 +81,7 @@ add_sat(int64_t a, int64_t b)
 }
 
 int64_t
-space_available(int64_t free_space, int64_t min_free)
+decide_space_available(int64_t free_space, int64_t min_free)
 {
 	return sub0(free_space, min_free);
 }
@@ -202,7 +202,7 @@ needed(const struct facts *f, int64_t bytes)
 static struct verdict
 decide_space(const struct facts *f, struct verdict v)
 {
-	v.available = space_available(add_sat(f->free_space, f->space_held),
+	v.available = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (needed(f, v.length) > v.available) {
 		v.shortage = v.length - v.available;
@@ -224,16 +224,16 @@ decide_quota(const struct facts *f, struct verdict v)
 	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
 		return v;
 	committed = add_sat(f->used, f->reserved);
-	if (needed(f, v.charge) <= quota_left(f->limit, f->used, f->reserved))
+	if (needed(f, v.charge) <= decide_quota_left(f->limit, f->used, f->reserved))
 		return v;
 	v.limit = f->limit;
-	v.available = quota_left(f->limit, f->used, f->reserved);
+	v.available = decide_quota_left(f->limit, f->used, f->reserved);
 	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
 }
 
 int64_t
-quota_left(int64_t limit, int64_t used, int64_t reserved)
+decide_quota_left(int64_t limit, int64_t used, int64_t reserved)
 {
 	return sub0(limit, add_sat(used > 0 ? used : 0,
 	    reserved > 0 ? reserved : 0));
@@ -244,10 +244,10 @@ decide_room(const struct facts *f)
 {
 	int64_t space, quota = INT64_MAX;
 
-	space = space_available(add_sat(f->free_space, f->space_held),
+	space = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (f->limit != QUOTA_UNLIMITED)
-		quota = quota_left(f->limit, f->used, f->reserved);
+		quota = decide_quota_left(f->limit, f->used, f->reserved);
 	return space < quota ? space : quota;
 }
 

@@ -30,9 +30,9 @@ enum method {
 	METHOD__MAX
 };
 
-enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
+enum method decide_method_parse(const char *);	/* case-sensitive; NULL: OTHER */
 enum verb   method_verb(enum method);	/* PUT: VERB_STORE, ... */
-const char *method_name(enum method);
+const char *decide_method_name(enum method);
 #define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 /* 1 for the methods that `webdav = no` answers with 405 */
 int method_dav(enum method);
@@ -145,7 +145,7 @@ struct verdict decide_refuse(struct verdict v, enum reason, int row);
  * one place the quota left is computed (a forged ledger may hold any
  * figure up to 2^63-1).
  */
-int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
+int64_t decide_quota_left(int64_t limit, int64_t used, int64_t reserved);
 
 /*
  * The most bytes rows 10 and 11 would let the request hold now: the
@@ -154,6 +154,6 @@ int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
 int64_t decide_room(const struct facts *);
 
 /* max(0, free - min_free) */
-int64_t space_available(int64_t free_space, int64_t min_free);
+int64_t decide_space_available(int64_t free_space, int64_t min_free);
 
 #endif

@@ -120,7 +120,7 @@ find_identity(struct request *rq)
 		user = rq->g->cfg.anonymous_user;
 	rq->facts.known |= KNOW_IDENTITY;
 	rq->facts.identity_given = user != NULL;
-	rq->facts.identity_ok = user != NULL && user_name_valid(user);
+	rq->facts.identity_ok = user != NULL && names_user_valid(user);
 	if (rq->facts.identity_ok)
 		rq->user = user;
 }
@@ -266,7 +266,7 @@ check_record(struct request *rq)
  * the file's).
  */
 int
-refresh_target(struct request *rq)
+gate_refresh_target(struct request *rq)
 {
 	const char *name = rq->path.comp[rq->path.ncomp - 1];
 	struct stat st;
@@ -306,7 +306,7 @@ find_target(struct request *rq)
 	rq->facts.if_none_match_star = if_none_match_star(
 	    request_param(rq, "HTTP_IF_NONE_MATCH"));
 	rq->kind = rq->facts.method == METHOD_POST ? PATH_FOLDER : PATH_FILE;
-	if (path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
+	if (names_path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
@@ -358,9 +358,9 @@ read_usage(struct request *rq, struct usage *u)
 static void
 respond_ledger(struct request *rq, enum ledger_err e)
 {
-	struct outcome o = ledger_failed(rq, e);
+	struct outcome o = gate_ledger_failed(rq, e);
 
-	respond(rq, o.reason, o.detail);
+	gate_respond(rq, o.reason, o.detail);
 }
 
 /*
@@ -440,13 +440,13 @@ decided(struct request *rq)
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
 	quota_from_facts(rq);
-	respond_verdict(rq);
+	gate_respond_verdict(rq);
 	return 1;
 }
 
 /*
  * Under the user's lock (and the file's): the unlink and the ledger;
- * respond() reads the figures under it, then drops it.
+ * gate_respond() reads the figures under it, then drops it.
  */
 static void
 do_delete(struct request *rq)
@@ -455,16 +455,16 @@ do_delete(struct request *rq)
 	enum ledger_err e;
 
 	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
-		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
 		return;
 	}
 	if ((e = ledger_forget(rq->ledger, rq->rel)) != LEDGER_OK) {
 		cause_copy(rq->ledger->cause);
-		respond(rq, REASON_SERVER_ERROR,
+		gate_respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
 	}
-	respond(rq, REASON_DELETED, NULL);
+	gate_respond(rq, REASON_DELETED, NULL);
 }
 
 /*
@@ -481,9 +481,9 @@ lock_target(struct request *rq)
 	    rq->facts.target == TARGET_BAD_NAME ||
 	    rq->facts.target == TARGET_TOO_LONG)
 		return 0;
-	if ((e = lock_file(rq)) == LEDGER_OK)
+	if ((e = gate_lock_file(rq)) == LEDGER_OK)
 		return 0;
-	respond(rq, ledger_failed(rq, e).reason, NULL);
+	gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 	return -1;
 }
 
@@ -508,32 +508,32 @@ locked_part(struct request *rq)
 	if (dav_wanted(rq) && dav_locked(rq, &u))
 		return;
 	if (files && find_target(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && lock_target(rq) == -1)
 		return;
 	if (files && check_record(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && decided(rq))
 		return;
 	if (find_room(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (decided(rq))
 		return;
 	if (m == METHOD_PUT)
-		put_store(rq);
+		gate_put_store(rq);
 	else if (m == METHOD_POST)
-		post_store(rq);
+		gate_post_store(rq);
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
 	else {
 		quota_from_facts(rq);
-		respond(rq, REASON_STATUS, NULL);
+		gate_respond(rq, REASON_STATUS, NULL);
 	}
 }
 
@@ -559,7 +559,7 @@ handle(struct request *rq)
 	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq, &down) == 0;
 	if (down) {
 		rq->reply.retry_after = 5;
-		respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
+		gate_respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
 		return;
 	}
 	if (rq->facts.config_ok) {
@@ -572,15 +572,15 @@ handle(struct request *rq)
 	if (decided(rq))
 		return;
 	if (open_upload_dir(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
-	if ((e = lock_user(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, e).reason, NULL);
+	if ((e = gate_lock_user(rq)) != LEDGER_OK) {
+		gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 		return;
 	}
 	locked_part(rq);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 }
 
 static void
@@ -605,7 +605,7 @@ request_release(struct request *rq)
 {
 	store_tmp_abort(&rq->tmp);
 	ledger_release_reservation(rq->ledger, &rq->resv);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	store_target_release(&rq->target);
 	davpath_release(&rq->dav);
 	davxml_free(rq->xml);
@@ -631,10 +631,10 @@ run_request(struct gate *g, const struct io *io,
 		return 0;
 	cause_clear();
 	request_init(rq, g, io);
-	rq->facts.method = method_parse(request_param(rq, "REQUEST_METHOD"));
+	rq->facts.method = decide_method_parse(request_param(rq, "REQUEST_METHOD"));
 	find_length(rq);
 	fn(rq);
-	unread = body_unread(rq);
+	unread = gate_body_unread(rq);
 	request_release(rq);
 	free(rq);
 	return unread;
@@ -648,7 +648,7 @@ refuse_busy(struct request *rq)
 	if (rq->facts.config_ok)
 		find_identity(rq);
 	rq->reply.retry_after = BUSY_RETRY_AFTER;
-	respond(rq, REASON_BUSY, "The server is busy: every worker is "
+	gate_respond(rq, REASON_BUSY, "The server is busy: every worker is "
 	    "taken; please try again in a moment.");
 }
 

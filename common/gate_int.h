@@ -85,28 +85,28 @@ outcome(enum reason reason, const char *detail)
 typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
 
 /* gate_body.c */
-struct outcome make_folders(struct request *, struct reservation *);
-struct outcome note_tmp(struct request *, struct reservation *,
+struct outcome gate_make_folders(struct request *, struct reservation *);
+struct outcome gate_note_tmp(struct request *, struct reservation *,
     const struct store_tmp *);
-struct outcome allocate(struct request *, struct store_tmp *, int64_t len);
-enum ledger_err lock_file(struct request *);
-void           undo_folders(struct request *);
-struct outcome stream_body(struct request *, sink_fn);
-struct outcome disk_full(struct request *, int64_t required);
-struct outcome ledger_failed(struct request *, enum ledger_err);
+struct outcome gate_allocate(struct request *, struct store_tmp *, int64_t len);
+enum ledger_err gate_lock_file(struct request *);
+void           gate_undo_folders(struct request *);
+struct outcome gate_stream_body(struct request *, sink_fn);
+struct outcome gate_disk_full(struct request *, int64_t required);
+struct outcome gate_ledger_failed(struct request *, enum ledger_err);
 struct outcome ledger_fault(struct request *);
 struct outcome store_failed(struct request *, enum store_err,
     int64_t required);
 struct outcome errno_failed(struct request *, const char *call,
     int64_t required);
-enum ledger_err lock_user(struct request *);
-void           unlock_user(struct request *);
-struct outcome hold_more(struct request *, struct reservation *,
+enum ledger_err gate_lock_user(struct request *);
+void           gate_unlock_user(struct request *);
+struct outcome gate_hold_more(struct request *, struct reservation *,
     struct store_tmp *, int64_t quota_need, int64_t space_need);
-struct outcome decide_again(struct request *, int64_t own, int quota);
+struct outcome gate_decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
-int            refresh_target(struct request *);
+int            gate_refresh_target(struct request *);
 /* A CGI variable of the request; NULL when unset or empty. */
 const char    *request_param(const struct request *, const char *name);
 /* Asks decide(); 1 when it refused and the refusal was answered. */
@@ -137,14 +137,14 @@ int  dav_locked(struct request *, const struct usage *u);
 int  get_file(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
-void put_store(struct request *);
-void post_store(struct request *);
+void gate_put_store(struct request *);
+void gate_post_store(struct request *);
 
 /* gate_respond.c */
-void respond(struct request *, enum reason, const char *detail);
-void respond_verdict(struct request *);
-void verdict_figures(struct request *);
-void fill_quota(struct request *);
-int  body_unread(const struct request *);
+void gate_respond(struct request *, enum reason, const char *detail);
+void gate_respond_verdict(struct request *);
+void gate_verdict_figures(struct request *);
+void gate_fill_quota(struct request *);
+int  gate_body_unread(const struct request *);
 
 #endif

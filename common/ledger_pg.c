@@ -366,7 +366,7 @@ get_user(const PGresult *res, int row, int col, char *buf, size_t size)
 {
 	const char *s = PQgetvalue(res, row, col);
 
-	if (PQgetisnull(res, row, col) || !user_name_valid(s) ||
+	if (PQgetisnull(res, row, col) || !names_user_valid(s) ||
 	    strlen(s) >= size)
 		return -1;
 	memcpy(buf, s, strlen(s) + 1);

@@ -146,7 +146,7 @@ wait_for(int fd, short type, off_t start, off_t len, int timeout_ms)
 }
 
 int
-lock_range(int fd, short type, off_t start, off_t len, int timeout_ms)
+lockwait_range(int fd, short type, off_t start, off_t len, int timeout_ms)
 {
 	if (set(fd, F_OFD_SETLK, type, start, len) == 0)
 		return 0;

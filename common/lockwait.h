@@ -17,7 +17,7 @@
  * timeout_ms 0: try once.  0, or -1 with errno (ETIMEDOUT when it stayed
  * held).
  */
-int lock_range(int fd, short type, off_t start, off_t len, int timeout_ms);
+int lockwait_range(int fd, short type, off_t start, off_t len, int timeout_ms);
 
 /*
  * Milliseconds since *since, a time of CLOCK_MONOTONIC: for a wait's

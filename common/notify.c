@@ -60,7 +60,7 @@ static void
 command_init(struct command *c, const char *path, const char *user,
     int64_t used, int64_t limit, int threshold)
 {
-	int64_t tenths = muldiv64(used, 1000, limit);	/* rounded down */
+	int64_t tenths = number_muldiv64(used, 1000, limit);	/* rounded down */
 	size_t  i;
 
 	c->path = path;
@@ -248,7 +248,7 @@ spawn(const struct command *c)
 static int
 reached(int64_t used, int64_t limit, int t)
 {
-	return muldiv64(used, 100, limit) >= t;	/* rounded down */
+	return number_muldiv64(used, 100, limit) >= t;	/* rounded down */
 }
 
 void

@@ -33,7 +33,7 @@ static const struct {
 };
 
 int
-size_parse(const char *s, int64_t *out)
+number_size_parse(const char *s, int64_t *out)
 {
 	size_t  digits, i;
 	int64_t v;
@@ -82,7 +82,7 @@ percent_fraction(const char *s, size_t n, int64_t *v)
 }
 
 int
-percent_parse(const char *s, int64_t *ppm)
+number_percent_parse(const char *s, int64_t *ppm)
 {
 	size_t  whole, frac;
 	int64_t v;
@@ -123,7 +123,7 @@ mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
 }
 
 int64_t
-muldiv64(int64_t a, int64_t b, int64_t c)
+number_muldiv64(int64_t a, int64_t b, int64_t c)
 {
 	uint64_t hi, lo, d = (uint64_t)c, q = 0, r = 0, bit;
 	int      i;

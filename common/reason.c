@@ -55,7 +55,7 @@ reason_refuses(enum reason r)
 
 /* RFC 9110 §15 phrases of the statuses above. */
 const char *
-status_phrase(int status)
+reason_status_phrase(int status)
 {
 	switch (status) {
 	case 200: return "OK";

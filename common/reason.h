@@ -77,6 +77,6 @@ const char *reason_name(enum reason);	/* "quota_exceeded", "stored", ... */
 int         reason_refuses(enum reason);	/* 1 for the refusals */
 
 /* RFC 9110 reason phrase of a status this program sends ("Content Too Large"). */
-const char *status_phrase(int status);
+const char *reason_status_phrase(int status);
 
 #endif

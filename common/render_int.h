@@ -45,7 +45,7 @@ void    render_add_str(struct buf *, const char *s, int xml);
  * The body of the reply as a json-c tree (SPEC §7).  The caller owns it
  * and calls json_object_put once.  NULL on allocation failure.
  */
-struct json_object *render_tree(const struct reply *,
+struct json_object *render_json_tree(const struct reply *,
     const struct render_options *);
 
 /* The bodies, appended to out; the tree is only read. */

@@ -117,7 +117,7 @@ put_common(struct json_object *o, const struct reply *r)
 	int        status = reason_status(r->reason), err;
 
 	err = put_int(o, "status", status);
-	err |= put(o, "error", json_object_new_string(status_phrase(status)));
+	err |= put(o, "error", json_object_new_string(reason_status_phrase(status)));
 	err |= put(o, "reason", json_object_new_string(reason_name(r->reason)));
 	buf_init(&msg);
 	render_message(r, &msg);
@@ -278,7 +278,7 @@ put_stored(struct json_object *o, const struct reply *r)
 }
 
 struct json_object *
-render_tree(const struct reply *r, const struct render_options *opt)
+render_json_tree(const struct reply *r, const struct render_options *opt)
 {
 	struct json_object *o;
 	int                 err;

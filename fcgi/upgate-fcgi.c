@@ -115,7 +115,7 @@ static void
 fcgi_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	write_line(STDERR_FILENO, line);
+	fdio_write_line(STDERR_FILENO, line);
 }
 
 static void

@@ -102,7 +102,7 @@ print_bad_user(const char *user)
 }
 
 static int
-ledger_failed(const char *what, enum ledger_err e, int saved_errno)
+gate_ledger_failed(const char *what, enum ledger_err e, int saved_errno)
 {
 	if (e == LEDGER_IO && saved_errno != 0)
 		fprintf(stderr, "%s: %s: %s (%s)\n", PROG, what,
@@ -359,7 +359,7 @@ lock_ledger(struct ledger *l, const char *user)
 		return -1;
 	}
 	if (e != LEDGER_OK) {
-		ledger_failed("the ledger lock", e, errno);
+		gate_ledger_failed("the ledger lock", e, errno);
 		return -1;
 	}
 	return 0;
@@ -471,7 +471,7 @@ reclaim(struct tool *t, const char *user)
 	errno = 0;
 	e = ledger_reclaim(&t->ledger, user, t->upload_fd, NULL, NULL);
 	if (e != LEDGER_OK)
-		return ledger_failed("reclaiming reservations", e, errno);
+		return gate_ledger_failed("reclaiming reservations", e, errno);
 	return 0;
 }
 
@@ -520,7 +520,7 @@ user_figures(struct tool *t, const char *user, struct quota_figures *q)
 
 	errno = 0;
 	if ((e = ledger_usage(&t->ledger, user, &u)) != LEDGER_OK)
-		return ledger_failed(user, e, errno);
+		return gate_ledger_failed(user, e, errno);
 	if (user_limit(t, user, &q->limit) != 0)
 		return 1;
 	q->used = u.used;
@@ -533,7 +533,7 @@ available(const struct quota_figures *q)
 {
 	if (q->limit == QUOTA_UNLIMITED)
 		return QUOTA_UNLIMITED;
-	return quota_left(q->limit, q->used, q->reserved);
+	return decide_quota_left(q->limit, q->used, q->reserved);
 }
 
 /* "10.0 MiB (10485760 bytes)", or "512 bytes" where both say the same. */
@@ -546,7 +546,7 @@ show_size(const char *label, int64_t bytes)
 		printf("%s: unlimited\n", label);
 		return;
 	}
-	human_size(bytes, h, sizeof h);
+	render_human_size(bytes, h, sizeof h);
 	if (bytes < 1024)
 		printf("%s: %s\n", label, h);
 	else
@@ -575,7 +575,7 @@ cmd_show(struct tool *t, const char *user)
 	if (q.limit == QUOTA_UNLIMITED)
 		printf("percentage: -\n");
 	else
-		printf("percentage: %.1f%%\n", percentage_used(&q));
+		printf("percentage: %.1f%%\n", render_percentage_used(&q));
 	return 0;
 }
 
@@ -600,7 +600,7 @@ rows_add(void *arg, const char *user)
 	struct row  *v;
 	size_t       cap;
 
-	if (rs->failed || strcmp(user, "*") == 0 || !user_name_valid(user))
+	if (rs->failed || strcmp(user, "*") == 0 || !names_user_valid(user))
 		return;
 	if (rs->n == rs->cap) {
 		cap = rs->cap == 0 ? 64 : rs->cap * 2;
@@ -691,7 +691,7 @@ collect_users(struct tool *t, struct rows *rs)
 	}
 	errno = 0;
 	if ((e = ledger_each_user(&t->ledger, rows_add, rs)) != LEDGER_OK)
-		return ledger_failed("listing the ledger", e, errno);
+		return gate_ledger_failed("listing the ledger", e, errno);
 	if (rs->failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
 		return 1;
@@ -719,7 +719,7 @@ report_rows(struct tool *t, struct rows *rs)
 		return 1;
 	for (i = 0; i < rs->n; i++)
 		if (rs->v[i].q.limit != QUOTA_UNLIMITED)
-			rs->v[i].pct = percentage_used(&rs->v[i].q);
+			rs->v[i].pct = render_percentage_used(&rs->v[i].q);
 	if (rs->n > 1)
 		qsort(rs->v, rs->n, sizeof rs->v[0], by_percentage);
 	return 0;
@@ -749,7 +749,7 @@ size_cell(int64_t bytes, char *cell)
 	if (bytes == QUOTA_UNLIMITED)
 		snprintf(cell, CELL, "unlimited");
 	else
-		human_size(bytes, cell, CELL);
+		render_human_size(bytes, cell, CELL);
 }
 
 static void
@@ -1030,11 +1030,11 @@ cmd_recount(struct tool *t, const char *user)
 	errno = 0;
 	e = ledger_reclaim(&t->ledger, user, t->upload_fd, on_reclaim, &cs);
 	if (e != LEDGER_OK)
-		r = ledger_failed("reclaiming reservations", e, errno);
+		r = gate_ledger_failed("reclaiming reservations", e, errno);
 	errno = 0;
 	if (r == 0 && (e = ledger_recount(&t->ledger, t->upload_fd,
 	    t->cfg.per_user_dirs, user, on_recount, &cs)) != LEDGER_OK)
-		r = ledger_failed("recount", e, errno);
+		r = gate_ledger_failed("recount", e, errno);
 	ledger_unlock(&t->ledger);
 	if (cs.failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
@@ -1147,7 +1147,7 @@ copy_usage(struct migration *m)
 	memset(&rs, 0, sizeof rs);
 	errno = 0;
 	if ((e = ledger_each_user(&m->t->ledger, rows_add, &rs)) != LEDGER_OK)
-		r = ledger_failed("listing the ledger", e, errno);
+		r = gate_ledger_failed("listing the ledger", e, errno);
 	else if (rs.failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
 		r = 1;
@@ -1156,7 +1156,7 @@ copy_usage(struct migration *m)
 		errno = 0;
 		if ((e = ledger_usage(&m->t->ledger, rs.v[i].user, &u)) !=
 		    LEDGER_OK)
-			r = ledger_failed(rs.v[i].user, e, errno);
+			r = gate_ledger_failed(rs.v[i].user, e, errno);
 		else if ((e = ledger_set_used(&m->dst, rs.v[i].user, u.used)) !=
 		    LEDGER_OK)
 			r = migrate_failed(&m->dst, "writing usage", e);
@@ -1200,7 +1200,7 @@ copy_records(struct migration *m)
 		return migrate_failed(&m->dst, "writing a record",
 		    e != LEDGER_OK ? e : LEDGER_IO);
 	if (e != LEDGER_OK)
-		return ledger_failed("reading the records", e, errno);
+		return gate_ledger_failed("reading the records", e, errno);
 	if (m->torn > 0)
 		fprintf(stderr, "%s: %zu unreadable records not copied; run "
 		    "recount once the configuration names the database\n",
@@ -1377,7 +1377,7 @@ run(const struct args *a)
 		return cmd_check(a->config);
 	if (a->cmd == CMD_MIGRATE)
 		return cmd_migrate(a->config, a->to);
-	if (a->user != NULL && !user_name_valid(a->user)) {
+	if (a->user != NULL && !names_user_valid(a->user)) {
 		print_bad_user(a->user);
 		return 1;
 	}

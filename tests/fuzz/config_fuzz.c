@@ -113,7 +113,7 @@ check_loaded(const struct config *cfg, const char *path)
 	check(cfg->largest_files >= 0 && cfg->largest_files <= 1000);
 	check((unsigned)cfg->default_format < FORMAT__MAX);
 	check(cfg->anonymous_user == NULL ||
-	    user_name_valid(cfg->anonymous_user));
+	    names_user_valid(cfg->anonymous_user));
 	check(url_ok(cfg->upgrade_url) && url_ok(cfg->cleanup_url));
 	if (cfg->min_free_ppm == -1)
 		check(cfg->min_free_bytes >= 0 &&

@@ -1,7 +1,7 @@
 /*
  * names_fuzz: a libFuzzer harness for common/names.c.  The input's bytes
- * are a stored name for file_name_valid and a multipart filename for
- * file_name_basename; cut at its first NUL they are a user name and a
+ * are a stored name for names_file_valid and a multipart filename for
+ * names_file_basename; cut at its first NUL they are a user name and a
  * PATH_INFO of each kind.
  *
  * Each validator is compared with a second implementation here: the user
@@ -165,7 +165,7 @@ check_path(const char *s, enum path_kind kind, char *joined)
 	size_t      i, n, at = 0;
 	int         want = ref_path(s, kind);
 
-	if (path_parse(s, kind, &p) == -1) {
+	if (names_path_parse(s, kind, &p) == -1) {
 		check(want == -1 && p.ncomp == 0);
 		return;
 	}
@@ -173,7 +173,7 @@ check_path(const char *s, enum path_kind kind, char *joined)
 	check(p.ncomp <= PATH_DEPTH_MAX && (kind == PATH_FOLDER || p.ncomp > 0));
 	for (i = 0; i < p.ncomp; i++) {
 		n = strlen(p.comp[i]);
-		check(file_name_valid(p.comp[i], n));
+		check(names_file_valid(p.comp[i], n));
 		check(strcmp(p.comp[i], ".") != 0 && strcmp(p.comp[i], "..") != 0);
 		joined[at++] = '/';
 		memcpy(joined + at, p.comp[i], n);
@@ -191,7 +191,7 @@ check_basename(const char *s, size_t slen)
 	const char *b;
 	size_t      len, i;
 
-	b = file_name_basename(s, slen, &len);
+	b = names_file_basename(s, slen, &len);
 	check(b >= s && len <= slen && b + len == s + slen);
 	for (i = 0; i < len; i++)
 		check(b[i] != '/' && b[i] != '\\');
@@ -206,13 +206,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *raw = (const char *)data;
 	char       *s, *joined;
 
-	check(file_name_valid(raw, size) == ref_file_name(raw, size));
+	check(names_file_valid(raw, size) == ref_file_name(raw, size));
 	check_basename(raw, size);
 	if ((s = malloc(size + 1)) == NULL || (joined = malloc(size + 1)) == NULL)
 		abort();
 	memcpy(s, data, size);
 	s[size] = '\0';
-	check(user_name_valid(s) == ref_user(s));
+	check(names_user_valid(s) == ref_user(s));
 	check_path(s, PATH_FILE, joined);
 	check_path(s, PATH_FOLDER, joined);
 	free(joined);

@@ -74,7 +74,7 @@ limit_of(const char *w, size_t len, int64_t *limit)
 		return -1;
 	memcpy(buf, w, len);
 	buf[len] = '\0';
-	return size_parse(buf, limit);
+	return number_size_parse(buf, limit);
 }
 
 /* What the table should hold, read here line by line. */
@@ -123,7 +123,7 @@ ref_line(struct ref *ref, const char *s, size_t len)
 	}
 	memcpy(r->name, ws.w[0], ws.len[0]);
 	r->name[ws.len[0]] = '\0';
-	if (!user_name_valid(r->name))
+	if (!names_user_valid(r->name))
 		ref->ok = 0;
 	ref->n++;
 }
