@@ -6,7 +6,7 @@
 // Delete button (DELETE) for each file, and the RFC 4331 quota
 // properties.  Without it the form posts to the gate and its HTML answer
 // replaces the page.
-// Every answer is asked for as JSON (upgate(8) RESPONSE BODIES) but
+// Every answer is asked for as JSON (upgate(8), Responses) but
 // PROPFIND's multistatus; nothing comes from elsewhere than this server.
 'use strict';
 

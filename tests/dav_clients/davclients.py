@@ -58,7 +58,7 @@ def offered(fx):
 
 
 def needs_copy_move(fx, what):
-    """Skips unless the server offers COPY and MOVE (upgate(8) WEBDAV),
+    """Skips unless the server offers COPY and MOVE (upgate(8), WebDAV),
     which come with the folder DELETE, If-Match and the ETag of a PUT."""
     missing = [m for m in ("COPY", "MOVE") if m not in offered(fx)]
     if missing:
@@ -96,7 +96,7 @@ def run(argv, what, env=None, cwd=None, stdin=None, timeout=120):
 def settled(fx, user, what):
     """After a client: each file in the user's folder has its ledger
     record with its size and nothing else has one, the usage is their
-    sum, and no temporary file or reservation is left (upgate(8) FILES)."""
+    sum, and no temporary file or reservation is left (upgate(8), Accounting)."""
     e = fx.env
     stored = e.stored(user)
     for rel, data in stored.items():

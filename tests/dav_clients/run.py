@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Runs the WebDAV client tests (README "WebDAV clients", upgate(8)
-WEBDAV): python3 tests/dav_clients/run.py --build DIR
+"""Runs the WebDAV client tests (README "WebDAV clients", upgate(8),
+WebDAV): python3 tests/dav_clients/run.py --build DIR
 
 litmus, rclone, cadaver and davfs2, all from Debian, against upgate.fcgi
 behind lighttpd (lighttpd-conf/upgate-fastcgi.conf) and behind Apache

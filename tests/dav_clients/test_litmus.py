@@ -17,7 +17,7 @@ FOLDER_DELETE = ("delete_fragment", "delete_coll")
 # move or remove properties of their own (propset, propget, propmove,
 # propdeletes, propreplace, propnullns, prophighunicode, propremoveset,
 # propsetremove, propvalnspace, propmanyns): upgate keeps none, and
-# answers their PROPPATCH 207 with 403 for each (upgate(8) WEBDAV).
+# answers their PROPPATCH 207 with 403 for each (upgate(8), WebDAV).
 PROPS_LIVE = ("init", "begin", "propfind_invalid", "propfind_invalid2",
               "propfind_d0", "propinit", "propextended", "propwformed",
               "propcleanup", "finish")
