@@ -269,7 +269,7 @@ endif
 
 test: deps
 	$(MAKE) all lint m32 unit valgrind
-	$(MAKE) integration servers soak browser torture farm package
+	$(MAKE) integration servers dav-clients soak browser torture farm package
 
 # The Debian package (needs root, debhelper, lintian, systemd's tools):
 # built from a copy of the tree, checked by lintian, installed, its units
@@ -283,6 +283,12 @@ package:
 # lighttpd, nginx.  Prints the measured early-refusal figures.
 servers: all
 	@python3 tests/servers/run.py --build $(BUILD)
+
+# Real WebDAV clients from Debian (litmus, rclone, cadaver, davfs2)
+# through lighttpd + upgate.fcgi and Apache mod_proxy_fcgi, the disk and
+# the ledger checked after each (needs root and /dev/fuse; about 15 s).
+dav-clients: all
+	@python3 tests/dav_clients/run.py --build $(BUILD)
 
 # Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
@@ -319,7 +325,7 @@ browser: all
 		    --loglevel=error >/dev/null; }
 	@node tests/browser/run.js --build $(BUILD)
 
-.PHONY: servers run browser
+.PHONY: servers dav-clients run browser
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -7,6 +7,7 @@ packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev 
 curl python3 time cppcheck mandoc valgrind btrfs-progs gcc-multilib
 apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav nginx-light wrk
 postgresql glusterfs-server glusterfs-client
+litmus rclone cadaver davfs2
 chromium fonts-dejavu-core
 clang libclang-rt-14-dev
 debhelper lintian systemd"
