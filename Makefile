@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # upgate — plain Makefile.  Knobs: CC, CPPFLAGS, CFLAGS, LDFLAGS, PREFIX,
 # DESTDIR, WERROR=1 (warnings are errors), SANITIZE=address,undefined.
 .DELETE_ON_ERROR:
@@ -307,14 +308,14 @@ torture: all
 farm: all
 	@python3 tests/farm/test_farm.py --build $(BUILD)
 
-# The demo (SPEC §12): installs what is missing, builds, and serves on
+# The demo (README, "The two commands"): installs what is missing, builds, and serves on
 # 127.0.0.1:8080 until Ctrl-C.
 run:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)
 
-# The demo page in Debian's headless Chromium (SPEC §12), driven by
+# The demo page in Debian's headless Chromium (README, "The two commands"), driven by
 # playwright-core from npm (tests/browser/package-lock.json; no browser
 # download).  npm ci runs unless node_modules already holds the locked
 # tree, so that a machine without the registry can run it again.

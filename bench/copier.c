@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * copier: the plainest durable store of a request body, the peer that
  * bench/hosting.py measures upgate against on each hosting path.  It

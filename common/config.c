@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -33,7 +34,7 @@ enum kind {
 
 #define FIELD(f)	offsetof(struct config, f)
 
-/* SPEC §2, in its order.  The bounds of numbers keep values sensible. */
+/* upgate.conf(5), Keys, in its order.  The bounds of numbers keep values sensible. */
 static const struct key {
 	const char *name;
 	enum kind   kind;
@@ -106,7 +107,7 @@ bad_component(const char *s, size_t n)
 /*
  * Copies the absolute path s into *out (malloc'd, the caller frees) with
  * repeated '/' collapsed and a trailing '/' dropped, so that the state_dir
- * check (SPEC §2) can be lexical.  -1 for a relative path or a bad
+ * check (upgate.conf(5), Keys) can be lexical.  -1 for a relative path or a bad
  * component, -2 when out of memory.
  */
 static int
@@ -140,7 +141,7 @@ path_normalize(const char *s, char **out)
 }
 
 /*
- * SPEC §2: a link is http(s)://... or /...; it also goes into a Link
+ * upgate.conf(5), Keys: a link is http(s)://... or /...; it also goes into a Link
  * header (RFC 8288), so only printable ASCII, none of <, > or ".
  */
 static int
@@ -193,7 +194,7 @@ set_size(struct config *cfg, const struct key *k, const char *v)
 	return number_size_parse(v, field(cfg, k));
 }
 
-/* min_free_space: a size, or a percentage of the filesystem (SPEC §2). */
+/* min_free_space: a size, or a percentage of the filesystem (upgate.conf(5), Keys). */
 static int
 set_free(struct config *cfg, const struct key *k, const char *v)
 {
@@ -346,7 +347,7 @@ trim(char *s)
 	return s;
 }
 
-/* SPEC §2: '#' starts a comment at the start of a line or after a space. */
+/* upgate.conf(5), Keys: '#' starts a comment at the start of a line or after a space. */
 static void
 strip_comment(char *s)
 {
@@ -459,7 +460,7 @@ fail:
 
 /*
  * 1 if a request could reach dir: it is upload_dir or lies below it under
- * a first name that does not start with '.' (SPEC §2, §5).  Both paths
+ * a first name that does not start with '.' (upgate.conf(5), Keys, upgate(8), Requests).  Both paths
  * are normalised.
  */
 static int
@@ -526,7 +527,7 @@ default_state_dir(struct config *cfg)
 	return 0;
 }
 
-/* The checks that need the whole file: SPEC §2's required and folder rules. */
+/* The checks that need the whole file: upgate.conf(5), Keys's required and folder rules. */
 static void
 check_dirs(struct loader *ld)
 {

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: SPEC §6, rows 1 to 11, in order.  Row 12 onwards happen while
+ * decide: upgate(8), Decisions, rows 1 to 11, in order.  Row 12 onwards happen while
  * the body streams and are the gate's.
  */
 #include <stddef.h>
@@ -188,7 +189,7 @@ decide_conflict(const struct facts *f, const struct policy *p,
  * The bytes the space and quota checks hold against.  A multipart body
  * carries up to FRAMING_ALLOWANCE bytes of framing and text fields that
  * are not stored, so it is refused before its body only when it exceeds
- * the room by more than that (SPEC §6).
+ * the room by more than that (upgate(8), Decisions).
  */
 static int64_t
 needed(const struct facts *f, int64_t bytes)

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: the decision table of SPEC §6 as one pure function.  It reads
+ * decide: the decision table of upgate(8), Decisions as one pure function.  It reads
  * request facts, configuration and figures, and returns the first row that
  * refuses.  No getenv, no clock, no I/O, no allocation.
  *
@@ -14,7 +15,7 @@
 #include <stdint.h>
 #include "reason.h"
 
-#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (SPEC §6) */
+#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (upgate(8), Decisions) */
 
 enum method {
 	METHOD_GET,
@@ -116,7 +117,7 @@ struct policy {
 
 struct verdict {
 	enum reason reason;	/* REASON_NONE: no row refuses so far */
-	int         row;	/* the row of SPEC §6 that decided, 0 if none */
+	int         row;	/* the row of upgate(8), Decisions that decided, 0 if none */
 	enum cause  cause;	/* rows 3, 5, 8, 9: which of the row's causes */
 	int64_t     length;	/* the announced length, -1 if unknown */
 	int64_t     charge;	/* what the upload adds to the user's usage */

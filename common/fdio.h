@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * fdio: whole writes on a descriptor, retried across EINTR and short
  * writes, log lines, and whole reads of a file.  Shared by the core,

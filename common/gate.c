@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * gate: one request, in the order of SPEC §6.  The facts are gathered
+ * gate: one request, in the order of upgate(8), Decisions.  The facts are gathered
  * row by row and decide() is asked after each step, so that a request
  * refused early costs nothing more: no body byte read, no path walked, no
  * lock taken.

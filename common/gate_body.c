@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_body: what PUT and POST share once the decision let them through:
  * the folders they need (and their removal on failure), the body read in

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_dav: the WebDAV methods (upgate(8), "WebDAV"; RFC 4918 class 1,
  * RFC 4331).  Under the user's lock: the path, the decision and the

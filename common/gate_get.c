@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_get: GET and HEAD of a stored file (upgate(8), "WebDAV"): 200
  * with its validators, one byte range (206, or 416), conditional

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_int: the state of one request, shared by the gate's files and
  * private to them.  Everything in it lives for one request.

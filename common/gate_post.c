@@ -1,10 +1,11 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_post: a multipart/form-data POST (RFC 7578) that rows 1 to 11 let
  * through.  Every file part streams into a temporary file of its own in
  * the target folder, each named by a reservation so that a reclaim finds
  * it; text fields are counted and dropped.  When the form has ended
  * whole, the files are published under the lock, each under a free name
- * (SPEC §5: a form never overwrites), all or none of them.
+ * (upgate(8), Requests: a form never overwrites), all or none of them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -541,7 +542,7 @@ run_form(struct form *f)
 	return publish_all(f);
 }
 
-/* The reply's list: field, client name, stored_as, size (SPEC §7). */
+/* The reply's list: field, client name, stored_as, size (upgate(8), Responses). */
 static int
 list_files(struct form *f)
 {

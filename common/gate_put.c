@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_put: a PUT that rows 1 to 11 let through.  Under the user's lock:
  * the reservation, the folders and the temporary file's name; without

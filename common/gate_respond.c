@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_respond: turns a request's outcome into its reply, writes it, and
- * logs it (SPEC §7, §9).
+ * logs it (upgate(8), Responses, upgate(8), Logs).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ gate_fill_quota(struct request *rq)
 	}
 }
 
-/* The largest files a quota refusal lists, bounded (SPEC §7). */
+/* The largest files a quota refusal lists, bounded (upgate(8), Responses). */
 static void
 fill_largest(struct request *rq)
 {

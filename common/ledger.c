@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger: the interface's dispatch to its backends, and what they share:
  * the removal of a dead reservation's files, the lock keys, the causes.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_files: the `files` ledger, in state_dir (upgate(8), "USAGE
  * ACCOUNTING"; layout in upgate-quota(8), FILES):

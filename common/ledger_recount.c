@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_recount: rebuilds usage and records from the disk
  * (upgate-quota(8), recount), through the ledger's interface, so that it

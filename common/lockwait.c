@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * lockwait: a bounded F_OFD_SETLKW.  The wait is interrupted by a POSIX
  * timer that signals this thread alone (SIGEV_THREAD_ID) with a signal

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * lockwait: open-file-description locks (F_OFD_SETLK, F_OFD_SETLKW) on a
  * byte range, waited for in the kernel with a time limit.

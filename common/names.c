@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -5,7 +6,7 @@
 
 #include "names.h"
 
-/* SPEC §3: the bytes a user name may hold. */
+/* upgate.conf(5), "The quota table": the bytes a user name may hold. */
 #define USER_CHARS \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-"
 
@@ -119,7 +120,7 @@ names_file_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* Ends the component at buf[start..end) and checks it (SPEC §5). */
+/* Ends the component at buf[start..end) and checks it (upgate(8), Requests). */
 static int
 add_component(struct path *out, size_t start, size_t end)
 {

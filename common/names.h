@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * names: validation of user names, file names and request paths
- * (SPEC §3, §5).  Pure functions, no I/O.
+ * (upgate.conf(5), "The quota table", upgate(8), Requests).  Pure functions, no I/O.
  */
 #ifndef UPGATE_NAMES_H
 #define UPGATE_NAMES_H
@@ -50,7 +51,7 @@ int names_path_parse(const char *path_info, enum path_kind, struct path *out);
 
 /*
  * Reduces a multipart filename to its last component: both '/' and '\'
- * separate (SPEC §5).  Returns a pointer into s and sets *len.
+ * separate (upgate(8), Requests).  Returns a pointer into s and sets *len.
  */
 const char *names_file_basename(const char *s, size_t slen, size_t *len);
 

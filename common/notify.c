@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * notify: the command is run two forks away from the gate, so that the
  * gate reaps its own child at once and the command's watcher belongs to

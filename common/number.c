@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -23,7 +24,7 @@ number_parse(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-/* The binary suffixes of SPEC §2, as powers of 1024. */
+/* The binary suffixes of upgate.conf(5), Keys, as powers of 1024. */
 static const struct {
 	const char *name;
 	int         shift;

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * number: the one strict, bounded parser of numbers (SPEC §2, §6 row 5).
+ * number: the one strict, bounded parser of numbers (upgate.conf(5), Keys, upgate(8), Decisions row 5).
  * Plain decimal digits only: no sign, no space, no "0x", not empty, at most
  * 2^63-1.  Leading zeros are accepted ("007" is 7), as RFC 9110 allows in
  * Content-Length.

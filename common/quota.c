@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -28,7 +29,7 @@ struct quota_rec {
 	int64_t limit;			/* bytes, or QUOTA_UNLIMITED */
 };
 
-/* What tells one version of the table file from another (SPEC §3). */
+/* What tells one version of the table file from another (upgate.conf(5), "The quota table"). */
 struct quota_id {
 	uint64_t dev, ino;
 	int64_t  size;
@@ -126,7 +127,7 @@ next_word(const char **p, const char *end, size_t *len)
 	return w;
 }
 
-/* 0 and *limit set for "unlimited" or a size (SPEC §2), else -1. */
+/* 0 and *limit set for "unlimited" or a size (upgate.conf(5), Keys), else -1. */
 static int
 limit_parse(const char *w, size_t len, int64_t *limit)
 {

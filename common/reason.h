@@ -1,14 +1,15 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reason: every outcome of a request, its HTTP status and its reason
  * phrase.  The mapping from outcomes to statuses lives in reason.c's one
- * table and nowhere else (SPEC §6, §7, RFC 9110 §15).
+ * table and nowhere else (upgate(8), Decisions, upgate(8), Responses, RFC 9110 §15).
  */
 #ifndef UPGATE_REASON_H
 #define UPGATE_REASON_H
 
 enum reason {
 	REASON_NONE,			/* no refusal (yet): go on */
-	/* refusals, SPEC §6 */
+	/* refusals, upgate(8), Decisions */
 	REASON_METHOD_NOT_ALLOWED,
 	REASON_SERVER_ERROR,
 	REASON_FORBIDDEN,
@@ -24,7 +25,7 @@ enum reason {
 	REASON_INCOMPLETE_BODY,
 	REASON_BUSY,
 	REASON_RANGE_NOT_SATISFIABLE,	/* 416: GET of a stored file */
-	/* successes, SPEC §7 and §9 */
+	/* successes, upgate(8), Responses and upgate(8), Logs */
 	REASON_STORED,			/* 201 */
 	REASON_REPLACED,		/* 204 */
 	REASON_DELETED,			/* 204 */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * relpath: safe walks of relative paths and trees (see relpath.h).
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * relpath: '/'-separated paths below a folder descriptor, as the ledger
  * names files (records, reservations) — opened one component at a time

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ render_tenths(const struct quota_figures *q)
 	if (q->limit == QUOTA_UNLIMITED || q->limit < 0)
 		return -1;
 	if (q->limit == 0)
-		return 1000;	/* SPEC §3 */
+		return 1000;	/* upgate.conf(5), "The quota table" */
 	return number_muldiv64(q->used > 0 ? q->used : 0, 1000, q->limit);
 }
 
@@ -202,7 +203,7 @@ header_safe(const char *url)
 	return url[0] != '\0';
 }
 
-/* X-Quota-* (SPEC §7), and X-Quota-Warning after a successful upload. */
+/* X-Quota-* (upgate(8), Responses), and X-Quota-Warning after a successful upload. */
 static void
 add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 {

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * render: a whole CGI response — Status and the other header lines, then
- * the body — in the format that Accept prefers (SPEC §7).
+ * the body — in the format that Accept prefers (upgate(8), Responses).
  */
 #ifndef UPGATE_RENDER_H
 #define UPGATE_RENDER_H

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,7 +84,7 @@ put_percentage(struct json_object *o, int64_t tenths)
 	    json_object_new_double_s((double)tenths / 10.0, text));
 }
 
-/* The quota object of SPEC §7: limit and available null when unlimited. */
+/* The quota object of upgate(8), Responses: limit and available null when unlimited. */
 static int
 put_quota(struct json_object *o, const struct reply *r)
 {

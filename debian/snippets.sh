@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # snippets.sh ROOT: installs the web servers' snippets under ROOT (the
 # package's tree), from the tested files of apache-conf/, lighttpd-conf/
 # and nginx-conf/, their program paths turned into the package's.  Each

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 // The demo page's enhancement (README "The demo"): with JavaScript on,
 // the form goes through XMLHttpRequest (for upload progress), the quota
 // meter is filled from GET /upload, refusals are shown on the page, and

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * upgate.fcgi: the FastCGI responder (FastCGI 1.0, libfcgi's fcgiapp.h).
  *

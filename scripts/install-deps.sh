@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # Installs the Debian packages that building and testing upgate need, and
 # does nothing when they are all present.  Needs root to install.
 set -eu

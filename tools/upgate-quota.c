@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * upgate-quota: the operator's tool (SPEC §10).
+ * upgate-quota: the operator's tool (upgate-quota(8)).
  *
  *   upgate-quota [--config FILE] check
  *   upgate-quota [--config FILE] show USER
@@ -74,7 +75,7 @@ print_line(void *arg, const char *line)
 }
 
 /*
- * Each problem in d on a line of its own (SPEC §10: FILE:LINE: message),
+ * Each problem in d on a line of its own (upgate-quota(8): FILE:LINE: message),
  * and how many more there were than d could hold.
  */
 static void
@@ -179,7 +180,7 @@ state_dir_failed(const struct tool *t, struct diag *d)
 /*
  * Opens state_dir into t->state_fd without following a link at its last
  * component, and, run as root, becomes its owner before anything in it
- * is read or written (SPEC §10).  While it does not exist, root becomes
+ * is read or written (upgate-quota(8)).  While it does not exist, root becomes
  * the owner of upload_dir (opened already) and creates it as that user.
  * Every later access goes through the descriptor, so a state_dir swapped
  * for a link meanwhile is never followed.  -1 with the problem in d.
@@ -309,7 +310,7 @@ tool_close(struct tool *t)
 	config_release(&t->cfg);
 }
 
-/* Loads the configuration (SPEC §2 order) into t->cfg; -1 on problems. */
+/* Loads the configuration (upgate.conf(5), Keys order) into t->cfg; -1 on problems. */
 static int
 load_config(struct tool *t, const char *option, struct diag *d)
 {
@@ -636,7 +637,7 @@ by_name(const void *a, const void *b)
 	    ((const struct row *)b)->user);
 }
 
-/* Highest percentage first, unlimited users last, ties by name (§10). */
+/* Highest percentage first, unlimited users last, ties by name (upgate-quota(8)). */
 static int
 by_percentage(const void *a, const void *b)
 {
@@ -972,7 +973,7 @@ by_user(const void *a, const void *b)
 }
 
 /*
- * One line per user (SPEC §10), the figures that changed:
+ * One line per user (upgate-quota(8)), the figures that changed:
  *   alice: used 1048576 -> 524288
  *   alice: used 1048576 -> 524288, reclaimed 4096 reserved
  *   alice: reclaimed 4096 reserved

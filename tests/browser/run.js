@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #!/usr/bin/env node
-// The demo page of make run (SPEC §12) in a real browser: Debian's headless
+// The demo page of make run (README, "The two commands") in a real browser: Debian's headless
 // Chromium, driven by playwright-core, against scripts/run-demo.sh started
 // here on a free loopback port with its own var dir.  Screenshots go to
 // BUILD/browser/, and each is checked against the page's content.

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """What the WebDAV client tests share: one running server per hosting
 path (tests/servers' Fixture: the shipped configuration, basic
 authentication, upload_dir on a tmpfs), a user per client so that each

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Runs the WebDAV client tests (README "WebDAV clients", upgate(8),
 WebDAV): python3 tests/dav_clients/run.py --build DIR
 

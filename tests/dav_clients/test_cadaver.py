@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """A scripted cadaver session against upgate: mkcol, put, ls, delete;
 then move, copy and rmcol (README "WebDAV clients").  cadaver reads its
 commands from standard input and its credentials from ~/.netrc (a

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """davfs2 mounts the user's folder (README "WebDAV clients"): df shows
 the quota of RFC 4331, a stored file reads back through the mount, a
 file copied in arrives byte-exact once the mount is gone; the mount is

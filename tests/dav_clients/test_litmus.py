@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """litmus (Debian's, neon's WebDAV test suite) against upgate: `basic`
 and `copymove` pass whole, `props` in every test that needs no dead
 property (README "WebDAV clients").  Each suite runs once per server, in

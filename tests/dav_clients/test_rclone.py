@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """rclone's webdav remote (vendor = other) against upgate: mkdir,
 copyto, lsjson, about (the ledger's figures), delete, moveto, and an
 upload over the quota refused with 507 and nothing left of it

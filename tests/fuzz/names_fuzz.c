@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * names_fuzz: a libFuzzer harness for common/names.c.  The input's bytes
  * are a stored name for names_file_valid and a multipart filename for
@@ -5,7 +6,7 @@
  * PATH_INFO of each kind.
  *
  * Each validator is compared with a second implementation here: the user
- * name with SPEC §3 read literally, the file name with the well-formed
+ * name with upgate.conf(5), "The quota table" read literally, the file name with the well-formed
  * byte sequences of Unicode 15 Table 3-7 and the bytes of each
  * bidirectional control (so no decoding at all), the path with a plain
  * split on '/'.  A parsed path holds 1 to PATH_DEPTH_MAX

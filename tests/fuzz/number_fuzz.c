@@ -1,7 +1,8 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * number_fuzz: a libFuzzer harness for common/number.c, the parser of
- * CONTENT_LENGTH (decide.c, SPEC §6 row 5) and of the sizes and
- * percentages of the configuration and quota table (SPEC §2), and its
+ * CONTENT_LENGTH (decide.c, upgate(8), Decisions row 5) and of the sizes and
+ * percentages of the configuration and quota table (upgate.conf(5), Keys), and its
  * number_muldiv64 (min_free_space and percentages of a limit).
  *
  * number_parse sees the input's bytes as they are; number_size_parse and
@@ -70,7 +71,7 @@ ref_number(const char *s, size_t len, int64_t *out)
 
 static const char *const suffix[] = { "", "K", "M", "G", "T" };
 
-/* Digits then nothing or a suffix of SPEC §2; the product must fit. */
+/* Digits then nothing or a suffix of upgate.conf(5), Keys; the product must fit. */
 static int
 ref_size(const char *s, int64_t *out)
 {

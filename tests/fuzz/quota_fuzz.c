@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * quota_fuzz: a libFuzzer harness for quota_table_parse and quota_lookup
- * (common/quota.c).  The input is the text of a quota table (SPEC §3).
+ * (common/quota.c).  The input is the text of a quota table (upgate.conf(5), "The quota table").
  *
  * A second reading of the lines here decides whether the table is good
  * (every line blank, a comment, or "user limit" with a valid name and

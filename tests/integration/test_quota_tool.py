@@ -1,4 +1,5 @@
-"""SPEC §10: upgate-quota check, show, report, recount, usage errors; run
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate-quota(8): upgate-quota check, show, report, recount, usage errors; run
 as root, the owner of state_dir, and no write through a planted link."""
 
 import ctypes
@@ -244,7 +245,7 @@ def _():
               "show nobody printed %r" % out)
 
 
-# ---------------------------------------------------- run as root (SPEC §10)
+# ---------------------------------------------------- run as root (upgate-quota(8))
 
 def _nobody():
     """The passwd entry the tests give state_dir to; skips unless root."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """The Debian package, end to end (make package; README "Installing the
 package").
 

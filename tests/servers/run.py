@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs the hosting tests against real servers (SPEC §11, §17):
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Runs the hosting tests against real servers (README, Hosting, README, "Installing the package"):
 python3 tests/servers/run.py --build DIR
 
 Apache 2.4 (mod_cgid, mod_fcgid, mod_proxy_fcgi), lighttpd (mod_cgi,

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Every row of SPEC §6 that decide() owns (1 to 11), as a table: the
+ * Every row of upgate(8), Decisions that decide() owns (1 to 11), as a table: the
  * facts, the settings, and the reason and row expected.
  */
 #include <stdint.h>

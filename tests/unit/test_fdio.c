@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * read_whole: a file of any size up to its limit read whole, from a
  * regular file and from a pipe (no size known ahead), one byte past the

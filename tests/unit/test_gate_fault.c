@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Storage failing under the whole handler: each scenario runs once to
  * record the storage calls it makes, then once per call with that call

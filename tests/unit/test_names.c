@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/names.c: user names (SPEC §3), file names and PATH_INFO
- * (SPEC §5).
+ * Tests of common/names.c: user names (upgate.conf(5), "The quota table"), file names and PATH_INFO
+ * (upgate(8), Requests).
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/number.c: CONTENT_LENGTH (SPEC §6 row 5), sizes and
- * percentages (SPEC §2).
+ * Tests of common/number.c: CONTENT_LENGTH (upgate(8), Decisions row 5), sizes and
+ * percentages (upgate.conf(5), Keys).
  */
 #include <stdint.h>
 #include <stdio.h>

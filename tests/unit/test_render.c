@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_render: whole CGI responses (SPEC §6, §7): header lines checked
+ * test_render: whole CGI responses (upgate(8), Decisions, upgate(8), Responses): header lines checked
  * exactly, JSON parsed back field by field, XML, HTML and text checked for
  * their structure and escaping, human sizes and messages as tables.
  */
@@ -211,7 +212,7 @@ test_percentage_used(void)
 		{ 10000, 9999, 99.9 },
 		{ 1000, 1000, 100.0 },
 		{ 1000, 1500, 150.0 },
-		{ 0, 0, 100.0 },		/* SPEC §3 */
+		{ 0, 0, 100.0 },		/* upgate.conf(5), "The quota table" */
 		{ 0, 10, 100.0 },
 		{ INT64_MAX, INT64_MAX / 2, 49.9 },
 		{ QUOTA_UNLIMITED, 5, -1.0 },

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Tests of store: path walks, folder creation and rollback, temporary
  * files, publishing, and every error path through the store_fault hook,
