@@ -1,5 +1,5 @@
-/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #!/usr/bin/env node
+// Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 // The demo page of make run (README, "The two commands") in a real browser: Debian's headless
 // Chromium, driven by playwright-core, against scripts/run-demo.sh started
 // here on a free loopback port with its own var dir.  Screenshots go to
