@@ -51,7 +51,7 @@ load_config(struct request *rq)
 {
 	struct gate *g = rq->g;
 
-	if (rq->config_tried)	/* row 1 read it already (find_webdav) */
+	if (rq->config_tried)	/* row 1 read it already */
 		return g->have_cfg ? 0 : -1;
 	rq->config_tried = 1;
 
@@ -297,7 +297,7 @@ if_none_match_star(const char *v)
 }
 
 /* Rows 8 and 9: walk the path, never following a link. */
-static int
+int
 find_target(struct request *rq)
 {
 	int r;
@@ -338,7 +338,7 @@ find_target(struct request *rq)
  * are reclaimed first, when the figures show some (one read of the
  * ledger when there are none).
  */
-static int
+int
 read_usage(struct request *rq, struct usage *u)
 {
 	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK ||
@@ -562,6 +562,10 @@ handle(struct request *rq)
 		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
+	if (rq->facts.tus != TUS_NONE) {
+		tus_handle(rq);
+		return;
+	}
 	if ((e = lock_user(rq)) != LEDGER_OK) {
 		respond(rq, ledger_failed(rq, e).reason, NULL);
 		return;
@@ -596,6 +600,7 @@ request_release(struct request *rq)
 	store_target_release(&rq->target);
 	davpath_release(&rq->dav);
 	davxml_free(rq->xml);
+	tus_release(rq);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
@@ -640,30 +645,37 @@ refuse_busy(struct request *rq)
 }
 
 /*
- * Row 1 reads `webdav` for OPTIONS, for the WebDAV methods and for the
- * Allow of a 405: its default when the configuration cannot be read.
- * OPTIONS and a 405 are answered at row 1, so the problems of a broken
- * configuration are not theirs to log (upgate(8), "DECISIONS").
+ * Row 1 reads `webdav` and `resumable` for OPTIONS, for the WebDAV
+ * methods, for PATCH and an upload's URL, and for the Allow of a 405:
+ * their defaults when the configuration cannot be read.  OPTIONS and a
+ * 405 are answered at row 1, so the problems of a broken configuration
+ * are not theirs to log (upgate(8), "DECISIONS").
  */
 static void
-find_webdav(struct request *rq)
+find_row1_settings(struct request *rq)
 {
 	enum method m = rq->facts.method;
+	const char *info = request_param(rq, "PATH_INFO");
+	int         tus = m == METHOD_PATCH ||
+	    (info != NULL && strncmp(info, TUS_URL_PREFIX,
+	    strlen(TUS_URL_PREFIX)) == 0);
 
-	rq->facts.webdav = 1;
-	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m)) {
-		if (load_config(rq) == 0)
+	rq->facts.webdav = rq->facts.resumable = 1;
+	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m) || tus) {
+		if (load_config(rq) == 0) {
 			rq->facts.webdav = rq->g->cfg.webdav;
-		else if (!method_dav(m))
+			rq->facts.resumable = rq->g->cfg.resumable;
+		} else if (!method_dav(m) && !tus)
 			diag_init(&rq->diag);
 	}
 	rq->reply.webdav = rq->facts.webdav;
+	tus_find(rq);
 }
 
 static void
 decide_and_handle(struct request *rq)
 {
-	find_webdav(rq);
+	find_row1_settings(rq);
 	if (!decided(rq))
 		handle(rq);
 }

@@ -21,7 +21,6 @@
 
 #define FIELD_MAX       65536	/* a text field is read up to 64 KiB */
 #define FORM_FILES_MAX  1000	/* files of one form, whatever max_files */
-#define SUFFIX_MAX      100000	/* "name-N" tried before giving up */
 
 struct form_file {
 	struct store_tmp   tmp;		/* named in the form's reservation */
@@ -276,7 +275,7 @@ post_sink(struct request *rq, const char *buf, size_t n)
  * goes before the last extension, and the stem is shortened, never in
  * the middle of a UTF-8 sequence, when the name would pass 255 bytes.
  */
-static void
+void
 suffixed(const char *name, unsigned n, char *out, size_t size)
 {
 	const char *dot = strrchr(name, '.');
@@ -296,7 +295,7 @@ suffixed(const char *name, unsigned n, char *out, size_t size)
 	snprintf(out, size, "%.*s%s%s", (int)stem, name, suffix, name + len - ext);
 }
 
-static int
+int
 name_taken(int dir_fd, const char *name)
 {
 	struct stat st;
