@@ -161,7 +161,7 @@ $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
 $(BUILD)/fuzz/names_fuzz: common/names.c
 $(BUILD)/fuzz/davxml_fuzz: common/davxml.c
-$(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS) $(CRYPTO_LIBS)
+$(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)

@@ -658,7 +658,9 @@ find_row1_settings(struct request *rq)
 	const char *info = request_param(rq, "PATH_INFO");
 	int         tus = m == METHOD_PATCH ||
 	    (info != NULL && strncmp(info, TUS_URL_PREFIX,
-	    strlen(TUS_URL_PREFIX)) == 0);
+	    strlen(TUS_URL_PREFIX)) == 0) ||
+	    (m == METHOD_POST && request_param(rq, "HTTP_TUS_RESUMABLE") !=
+	    NULL);
 
 	rq->facts.webdav = rq->facts.resumable = 1;
 	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m) || tus) {
