@@ -28,6 +28,12 @@
 #include "validators.h"
 
 #define OFFSET_STREAM	"application/offset+octet-stream"
+/*
+ * A long PATCH makes its bytes durable and moves the offset every so
+ * many bytes, so that a handler killed on the way loses at most that
+ * much (upgate(8), "Resumable uploads").
+ */
+#define TUS_CHECKPOINT	(8 * 1024 * 1024)
 #define TUS_OPTIONS_HEADERS						\
     "Tus-Resumable: " TUS_VERSION "\r\nTus-Version: " TUS_VERSION "\r\n"	\
     "Tus-Extension: creation,creation-with-upload,termination,"		\
@@ -218,6 +224,28 @@ metadata_name(const struct request *rq, struct tus_state *t)
 
 /* ---- appending: a PATCH's body, or a creation's ---- */
 
+/*
+ * The bytes written are made durable, then the ledger's offset moves:
+ * what HEAD and a 204 say was received is on the disk.
+ */
+static struct outcome
+commit_offset(struct request *rq, struct tus_state *t)
+{
+	int64_t         kept = t->tmp.written - t->u.offset;
+	enum ledger_err le;
+
+	if (kept <= 0)
+		return outcome(REASON_NONE, NULL);
+	if (rq->g->cfg.sync && fdatasync(t->tmp.fd) == -1)
+		return errno_failed(rq, "fdatasync", 0);
+	t->u.offset += kept;
+	if ((le = ledger_upload_put(rq->ledger, &t->u)) != LEDGER_OK) {
+		t->u.offset -= kept;
+		return ledger_failed(rq, le);
+	}
+	return outcome(REASON_NONE, NULL);
+}
+
 /* The body's bytes, at the offset, never past Upload-Length. */
 static struct outcome
 tus_sink(struct request *rq, const char *buf, size_t n)
@@ -236,6 +264,14 @@ tus_sink(struct request *rq, const char *buf, size_t n)
 	}
 	if ((e = store_tmp_write(&t->tmp, buf, n)) != STORE_OK)
 		return store_failed(rq, e, (int64_t)n);
+	/*
+	 * Not with a checksum (none of the body may stay unless all of it
+	 * matches) nor a body of unknown length (one that passes the length
+	 * keeps nothing, and that shows only at its end).
+	 */
+	if (t->digest.ctx == NULL && rq->verdict.length >= 0 &&
+	    t->tmp.written - t->u.offset >= TUS_CHECKPOINT)
+		return commit_offset(rq, t);
 	return outcome(REASON_NONE, NULL);
 }
 
@@ -292,28 +328,6 @@ keeps(const struct tus_state *t, enum reason reason)
 		return 0;
 	return reason == REASON_INCOMPLETE_BODY || reason == REASON_DISK_FULL ||
 	    reason == REASON_QUOTA_EXCEEDED;
-}
-
-/*
- * The bytes written are made durable, then the ledger's offset moves:
- * what HEAD and a 204 say was received is on the disk.
- */
-static struct outcome
-commit_offset(struct request *rq, struct tus_state *t)
-{
-	int64_t         kept = t->tmp.written - t->base;
-	enum ledger_err le;
-
-	if (kept <= 0)
-		return outcome(REASON_NONE, NULL);
-	if (rq->g->cfg.sync && fdatasync(t->tmp.fd) == -1)
-		return errno_failed(rq, "fdatasync", 0);
-	t->u.offset += kept;
-	if ((le = ledger_upload_put(rq->ledger, &t->u)) != LEDGER_OK) {
-		t->u.offset -= kept;
-		return ledger_failed(rq, le);
-	}
-	return outcome(REASON_NONE, NULL);
 }
 
 /*
