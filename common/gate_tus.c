@@ -296,12 +296,14 @@ tmp_reopen(struct request *rq, struct tus_state *t)
 	    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1)
 		return errno_failed(rq, "openat", 0);
+	errno = EINVAL;		/* for a file that is not a regular one */
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    lseek(fd, t->u.offset, SEEK_SET) == -1) {
-		if (errno == 0 || S_ISREG(st.st_mode) == 0)
-			errno = EINVAL;
+		int e = errno;
+
 		close(fd);
-		return errno_failed(rq, "lseek", 0);
+		errno = e;
+		return errno_failed(rq, "fstat", 0);
 	}
 	t->tmp.fd = fd;
 	t->tmp.dir_fd = walk_dir(&t->walk);
