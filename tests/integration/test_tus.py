@@ -465,3 +465,33 @@ def _():
         check(uid in out and "movie.bin" in out and "100" in out,
               "show: the upload listed in %r" % out)
         expect(delete(e, uid), 204, "deleted")
+
+
+@test("tus: the PATCH that completes an upload runs notify_command for "
+      "the threshold it crosses; with per_user_dirs = no the file is "
+      "recorded as the user's")
+def _():
+    with Env(quota="alice 1000\n", conf={"per_user_dirs": "no"}) as e:
+        calls = os.path.join(e.root, "calls")
+        script = os.path.join(e.root, "notify")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\necho \"$UPGATE_USER $UPGATE_USED "
+                    "$UPGATE_THRESHOLD\" >> %s\n" % calls)
+        os.chmod(script, 0o755)
+        e.conf["notify_command"] = script
+        e.write_conf()
+        uid = created(create(e, 850, "big.bin"))
+        expect(patch(e, uid, 0, b"x" * 400), 204, "appended")
+        check(not os.path.exists(calls), "notify_command ran before the "
+              "upload completed")
+        r = patch(e, uid, 400, b"x" * 450)
+        expect(r, 204, "stored")
+        eq(r.header("X-Quota-Warning"), "80", "X-Quota-Warning")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not os.path.exists(calls):
+            time.sleep(0.05)
+        with open(calls) as f:
+            eq(f.read(), "alice 850 80\n", "notify_command's call")
+        eq(e.stored(None), {"big.bin": b"x" * 850}, "files in upload_dir")
+        eq(e.record("big.bin"), ("alice", 850), "record")
+        expect(delete(e, uid), 204, "deleted")
