@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * base64: RFC 4648 §4, decoding only, strict: padding required, no
  * white space, no bits left over in the last group.

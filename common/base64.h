@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * base64: the decoder of RFC 4648 §4 (padded), for tus's Upload-Metadata
  * and Upload-Checksum (upgate(8), "Resumable uploads").

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: SPEC §6, rows 1 to 11, in order.  Row 12 onwards happen while
+ * decide: upgate(8), Decisions, rows 1 to 11, in order.  Row 12 onwards happen while
  * the body streams and are the gate's.
  */
 #include <stddef.h>
@@ -24,7 +25,7 @@ static const char *const method_names[METHOD__MAX] = {
 };
 
 enum method
-method_parse(const char *s)
+decide_method_parse(const char *s)
 {
 	int m;
 
@@ -44,7 +45,7 @@ method_dav(enum method m)
 }
 
 const char *
-method_name(enum method m)
+decide_method_name(enum method m)
 {
 	return m < METHOD__MAX ? method_names[m] : "-";
 }
@@ -82,7 +83,7 @@ add_sat(int64_t a, int64_t b)
 }
 
 int64_t
-space_available(int64_t free_space, int64_t min_free)
+decide_space_available(int64_t free_space, int64_t min_free)
 {
 	return sub0(free_space, min_free);
 }
@@ -189,7 +190,7 @@ decide_conflict(const struct facts *f, const struct policy *p,
  * The bytes the space and quota checks hold against.  A multipart body
  * carries up to FRAMING_ALLOWANCE bytes of framing and text fields that
  * are not stored, so it is refused before its body only when it exceeds
- * the room by more than that (SPEC §6).
+ * the room by more than that (upgate(8), Decisions).
  */
 static int64_t
 needed(const struct facts *f, int64_t bytes)
@@ -204,7 +205,7 @@ needed(const struct facts *f, int64_t bytes)
 static struct verdict
 decide_space(const struct facts *f, struct verdict v)
 {
-	v.available = space_available(add_sat(f->free_space, f->space_held),
+	v.available = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (needed(f, v.length) > v.available) {
 		v.shortage = v.length - v.available;
@@ -226,16 +227,16 @@ decide_quota(const struct facts *f, struct verdict v)
 	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
 		return v;
 	committed = add_sat(f->used, f->reserved);
-	if (needed(f, v.charge) <= quota_left(f->limit, f->used, f->reserved))
+	if (needed(f, v.charge) <= decide_quota_left(f->limit, f->used, f->reserved))
 		return v;
 	v.limit = f->limit;
-	v.available = quota_left(f->limit, f->used, f->reserved);
+	v.available = decide_quota_left(f->limit, f->used, f->reserved);
 	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
 }
 
 int64_t
-quota_left(int64_t limit, int64_t used, int64_t reserved)
+decide_quota_left(int64_t limit, int64_t used, int64_t reserved)
 {
 	return sub0(limit, add_sat(used > 0 ? used : 0,
 	    reserved > 0 ? reserved : 0));
@@ -246,10 +247,10 @@ decide_room(const struct facts *f)
 {
 	int64_t space, quota = INT64_MAX;
 
-	space = space_available(add_sat(f->free_space, f->space_held),
+	space = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (f->limit != QUOTA_UNLIMITED)
-		quota = quota_left(f->limit, f->used, f->reserved);
+		quota = decide_quota_left(f->limit, f->used, f->reserved);
 	return space < quota ? space : quota;
 }
 

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: the decision table of SPEC §6 as one pure function.  It reads
+ * decide: the decision table of upgate(8), Decisions as one pure function.  It reads
  * request facts, configuration and figures, and returns the first row that
  * refuses.  No getenv, no clock, no I/O, no allocation.
  *
@@ -14,7 +15,7 @@
 #include <stdint.h>
 #include "reason.h"
 
-#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (SPEC §6) */
+#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (upgate(8), Decisions) */
 
 enum method {
 	METHOD_GET,
@@ -31,9 +32,9 @@ enum method {
 	METHOD__MAX
 };
 
-enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
+enum method decide_method_parse(const char *);	/* case-sensitive; NULL: OTHER */
 enum verb   method_verb(enum method);	/* PUT: VERB_STORE, ... */
-const char *method_name(enum method);
+const char *decide_method_name(enum method);
 #define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 /* 1 for the methods that `webdav = no` answers with 405 */
 int method_dav(enum method);
@@ -149,7 +150,7 @@ struct policy {
 
 struct verdict {
 	enum reason reason;	/* REASON_NONE: no row refuses so far */
-	int         row;	/* the row of SPEC §6 that decided, 0 if none */
+	int         row;	/* the row of upgate(8), Decisions that decided, 0 if none */
 	enum cause  cause;	/* rows 3, 5, 8, 9: which of the row's causes */
 	int64_t     length;	/* the announced length, -1 if unknown */
 	int64_t     charge;	/* what the upload adds to the user's usage */
@@ -192,7 +193,7 @@ struct verdict decide_refuse(struct verdict v, enum reason, int row);
  * one place the quota left is computed (a forged ledger may hold any
  * figure up to 2^63-1).
  */
-int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
+int64_t decide_quota_left(int64_t limit, int64_t used, int64_t reserved);
 
 /*
  * The most bytes rows 10 and 11 would let the request hold now: the
@@ -201,6 +202,6 @@ int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
 int64_t decide_room(const struct facts *);
 
 /* max(0, free - min_free) */
-int64_t space_available(int64_t free_space, int64_t min_free);
+int64_t decide_space_available(int64_t free_space, int64_t min_free);
 
 #endif

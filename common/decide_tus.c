@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * decide_tus: the rows of upgate(8) "DECISIONS" as resumable uploads
  * (tus 1.0.0, "RESUMABLE UPLOADS") meet them, after row 3: the

@@ -1,11 +1,17 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * digest: Upload-Checksum (tus 1.0.0, "checksum" extension) with
- * libcrypto's EVP interface.  libcrypto rather than libgcrypt: libpq
- * links it already, so it adds no library to a host.
+ * Nettle's generic hash interface (nettle-meta.h).  Nettle rather than
+ * libcrypto or libgcrypt: a well-kept library (GnuTLS's) whose headers
+ * are the same for every architecture, so that make m32 compiles this
+ * file without 32-bit development packages (OpenSSL's opensslconf.h and
+ * libgpg-error's gpg-error.h are per architecture), and one that libpq
+ * loads already on Debian.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/nettle-meta.h>
 
 #include "base64.h"
 #include "digest.h"
@@ -16,65 +22,69 @@ digest_init(struct digest *d)
 	memset(d, 0, sizeof *d);
 }
 
-static const EVP_MD *
+static const struct nettle_hash *
 algorithm(const char *name, size_t len)
 {
 	if (len == 4 && memcmp(name, "sha1", 4) == 0)
-		return EVP_sha1();
+		return &nettle_sha1;
 	if (len == 6 && memcmp(name, "sha256", 6) == 0)
-		return EVP_sha256();
+		return &nettle_sha256;
 	if (len == 3 && memcmp(name, "md5", 3) == 0)
-		return EVP_md5();
+		return &nettle_md5;
 	return NULL;
 }
 
 int
 digest_start(struct digest *d, const char *header)
 {
-	const char   *sp = strchr(header, ' ');
-	const EVP_MD *md;
-	long          n;
+	const char               *sp = strchr(header, ' ');
+	const struct nettle_hash *h;
+	long                      n;
 
 	digest_release(d);
-	if (sp == NULL || (md = algorithm(header, (size_t)(sp - header))) ==
+	if (sp == NULL || (h = algorithm(header, (size_t)(sp - header))) ==
 	    NULL)
 		return -1;
 	n = base64_decode(sp + 1, strlen(sp + 1), d->want, sizeof d->want);
-	if (n != EVP_MD_get_size(md))
+	if (n < 0 || (unsigned long)n != h->digest_size)
 		return -1;
 	d->want_len = (size_t)n;
-	if ((d->ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(d->ctx, md, NULL) != 1) {
-		digest_release(d);
+	if ((d->ctx = malloc(h->context_size)) == NULL)
 		return -2;
-	}
+	d->hash = h;
+	h->init(d->ctx);
 	return 0;
 }
 
 int
 digest_update(struct digest *d, const void *buf, size_t len)
 {
-	if (d->ctx == NULL)
-		return 0;
-	return EVP_DigestUpdate(d->ctx, buf, len) == 1 ? 0 : -1;
+	const struct nettle_hash *h = d->hash;
+
+	if (d->ctx != NULL)
+		h->update(d->ctx, len, buf);
+	return 0;
 }
 
 int
 digest_matches(struct digest *d)
 {
-	unsigned char got[EVP_MAX_MD_SIZE];
-	unsigned int  len = 0;
+	const struct nettle_hash *h = d->hash;
+	unsigned char             got[DIGEST_MAX];
 
 	if (d->ctx == NULL)
 		return 1;
-	if (EVP_DigestFinal_ex(d->ctx, got, &len) != 1)
+	if (h->digest_size > sizeof got)
 		return -1;
-	return len == d->want_len && memcmp(got, d->want, len) == 0;
+	h->digest(d->ctx, h->digest_size, got);
+	return h->digest_size == d->want_len &&
+	    memcmp(got, d->want, d->want_len) == 0;
 }
 
 void
 digest_release(struct digest *d)
 {
-	EVP_MD_CTX_free(d->ctx);	/* NULL: nothing */
+	free(d->ctx);
 	d->ctx = NULL;
+	d->hash = NULL;
 }

@@ -1,7 +1,8 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * digest: tus's Upload-Checksum (upgate(8), "Resumable uploads"): the
  * algorithm and the expected digest from the header, the body's digest
- * as it streams, from libcrypto (OpenSSL), which libpq links already.
+ * as it streams, from Nettle (digest.c says why).
  */
 #ifndef UPGATE_DIGEST_H
 #define UPGATE_DIGEST_H
@@ -12,7 +13,8 @@
 #define DIGEST_ALGORITHMS "sha1,sha256,md5"
 
 struct digest {
-	void         *ctx;		/* EVP_MD_CTX, owned; NULL: none */
+	void         *ctx;		/* the hash's context, owned; NULL: none */
+	const void   *hash;		/* its struct nettle_hash */
 	unsigned char want[DIGEST_MAX];
 	size_t        want_len;
 };
@@ -22,7 +24,7 @@ void digest_init(struct digest *);	/* none */
 /*
  * Parses "ALGORITHM BASE64" (sha1, sha256, md5) and starts the digest:
  * 0; -1 for another algorithm, a malformed header, or a digest of the
- * wrong length; -2 when libcrypto failed.
+ * wrong length; -2 when out of memory.
  */
 int  digest_start(struct digest *, const char *header);
 int  digest_update(struct digest *, const void *buf, size_t len);	/* 0/-1 */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_tus: resumable uploads, tus 1.0.0 (upgate(8), "RESUMABLE
  * UPLOADS").  A creation is decided by rows 1 to 11 with its
@@ -70,7 +71,7 @@ offset_stream(const struct request *rq)
 }
 
 void
-tus_find(struct request *rq)
+gate_tus_find(struct request *rq)
 {
 	struct facts *f = &rq->facts;
 	const char   *info = request_param(rq, "PATH_INFO");
@@ -111,7 +112,7 @@ tus_find(struct request *rq)
 }
 
 void
-tus_release(struct request *rq)
+gate_tus_release(struct request *rq)
 {
 	struct tus_state *t = rq->tus;
 
@@ -121,7 +122,7 @@ tus_release(struct request *rq)
 	if (t->tmp.fd != -1)
 		close(t->tmp.fd);	/* the lease owns the file: it stays */
 	if (t->walked)
-		walk_release(&t->walk);
+		relpath_walk_release(&t->walk);
 	digest_release(&t->digest);
 	free(t);
 	rq->tus = NULL;
@@ -159,7 +160,7 @@ answer(struct request *rq, struct tus_state *t, enum reason reason,
     const char *detail)
 {
 	ledger_upload_unlock(rq->ledger, &t->u);
-	respond(rq, reason, detail);
+	gate_respond(rq, reason, detail);
 }
 
 static void
@@ -176,7 +177,7 @@ refused(struct request *rq, struct tus_state *t)
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
 	ledger_upload_unlock(rq->ledger, &t->u);
-	respond_verdict(rq);
+	gate_respond_verdict(rq);
 	return 1;
 }
 
@@ -211,9 +212,9 @@ metadata_name(const struct request *rq, struct tus_state *t)
 		    sizeof raw);
 		if (got <= 0)
 			return 0;
-		base = file_name_basename((const char *)raw, (size_t)got,
+		base = names_file_basename((const char *)raw, (size_t)got,
 		    &blen);
-		if (blen > FILE_NAME_MAX || !file_name_valid(base, blen))
+		if (blen > FILE_NAME_MAX || !names_file_valid(base, blen))
 			return 0;
 		memcpy(t->u.name, base, blen);
 		t->u.name[blen] = '\0';
@@ -241,7 +242,7 @@ commit_offset(struct request *rq, struct tus_state *t)
 	t->u.offset += kept;
 	if ((le = ledger_upload_put(rq->ledger, &t->u)) != LEDGER_OK) {
 		t->u.offset -= kept;
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	}
 	return outcome(REASON_NONE, NULL);
 }
@@ -260,7 +261,7 @@ tus_sink(struct request *rq, const char *buf, size_t n)
 	}
 	if (digest_update(&t->digest, buf, n) == -1) {
 		errno = ENOMEM;
-		return errno_failed(rq, "EVP_DigestUpdate", 0);
+		return errno_failed(rq, "digest_update", 0);
 	}
 	if ((e = store_tmp_write(&t->tmp, buf, n)) != STORE_OK)
 		return store_failed(rq, e, (int64_t)n);
@@ -285,14 +286,14 @@ tmp_reopen(struct request *rq, struct tus_state *t)
 	struct stat st;
 	int         fd;
 
-	if (walk_split(&t->walk, t->u.tmp, 1) == -1) {
+	if (relpath_walk_split(&t->walk, t->u.tmp, 1) == -1) {
 		errno = EINVAL;
 		return errno_failed(rq, "upload", 0);
 	}
 	t->walked = 1;
-	if (walk_open(&t->walk, rq->upload_fd, t->walk.ncomp - 1, 0) != 0)
+	if (relpath_walk_open(&t->walk, rq->upload_fd, t->walk.ncomp - 1, 0) != 0)
 		return errno_failed(rq, "openat", 0);
-	fd = openat(walk_dir(&t->walk), walk_last(&t->walk),
+	fd = openat(relpath_walk_dir(&t->walk), relpath_walk_last(&t->walk),
 	    O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1)
 		return errno_failed(rq, "openat", 0);
@@ -306,8 +307,8 @@ tmp_reopen(struct request *rq, struct tus_state *t)
 		return errno_failed(rq, "fstat", 0);
 	}
 	t->tmp.fd = fd;
-	t->tmp.dir_fd = walk_dir(&t->walk);
-	snprintf(t->tmp.name, sizeof t->tmp.name, "%s", walk_last(&t->walk));
+	t->tmp.dir_fd = relpath_walk_dir(&t->walk);
+	snprintf(t->tmp.name, sizeof t->tmp.name, "%s", relpath_walk_last(&t->walk));
 	t->tmp.written = t->tmp.synced = t->u.offset;
 	t->tmp.allocated = 0;
 	t->tmp.dev = st.st_dev;
@@ -346,14 +347,14 @@ append(struct request *rq, struct tus_state *t)
 
 	t->u.expires = (int64_t)time(NULL) + rq->g->cfg.resumable_expiry;
 	if ((le = ledger_upload_put(rq->ledger, &t->u)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	if (t->tmp.fd == -1 && (o = tmp_reopen(rq, t)).reason != REASON_NONE)
 		return o;
 	t->base = t->u.offset;
-	o = stream_body(rq, tus_sink);
+	o = gate_stream_body(rq, tus_sink);
 	if (o.reason == REASON_NONE && (match = digest_matches(&t->digest)) != 1)
 		o = match == 0 ? outcome(REASON_CHECKSUM_MISMATCH, NULL) :
-		    errno_failed(rq, "EVP_DigestFinal", 0);
+		    errno_failed(rq, "digest_matches", 0);
 	if (!keeps(t, o.reason) || o.reason == REASON_CHECKSUM_MISMATCH) {
 		t->tmp.written = t->base;
 		return o;
@@ -382,19 +383,19 @@ publish_locked(struct request *rq, struct tus_state *t)
 		if (n == 0)
 			snprintf(final, sizeof final, "%s", t->u.name);
 		else
-			suffixed(t->u.name, n, final, sizeof final);
-		if (name_taken(t->tmp.dir_fd, final))
+			gate_suffixed(t->u.name, n, final, sizeof final);
+		if (gate_name_taken(t->tmp.dir_fd, final))
 			continue;
 		snprintf(rel, sizeof rel, "%s%s%s", t->u.folder,
 		    t->u.folder[0] != '\0' ? "/" : "", final);
 		if (!rq->g->cfg.per_user_dirs && (le = ledger_lock_file(
 		    rq->ledger, rel, LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 		/* a stale record must not lower the charge */
 		if ((le = ledger_record_drop(rq->ledger, rel)) != LEDGER_OK ||
 		    (le = ledger_commit(rq->ledger, rq->user, rel,
 		    t->u.length)) != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 		e = store_tmp_publish(&t->tmp, final, 0);
 		if (e == STORE_OK || t->tmp.name[0] == '\0')
 			return outcome(REASON_NONE, NULL);
@@ -402,9 +403,9 @@ publish_locked(struct request *rq, struct tus_state *t)
 		if (e != STORE_EXISTS)
 			return store_failed(rq, e, t->u.length);
 		if (!rq->g->cfg.per_user_dirs) {
-			unlock_user(rq);	/* one name's lock at a time */
-			if ((le = lock_user(rq)) != LEDGER_OK)
-				return ledger_failed(rq, le);
+			gate_unlock_user(rq);	/* one name's lock at a time */
+			if ((le = gate_lock_user(rq)) != LEDGER_OK)
+				return gate_ledger_failed(rq, le);
 		}
 	}
 	return outcome(REASON_CONFLICT, "No free name is left for the "
@@ -429,9 +430,9 @@ publish(struct request *rq, struct tus_state *t, enum reason reason)
 		answer_outcome(rq, t, store_failed(rq, e, t->u.length));
 		return;
 	}
-	if ((le = lock_user(rq)) != LEDGER_OK ||
+	if ((le = gate_lock_user(rq)) != LEDGER_OK ||
 	    (le = ledger_usage(rq->ledger, rq->user, &before)) != LEDGER_OK) {
-		answer_outcome(rq, t, ledger_failed(rq, le));
+		answer_outcome(rq, t, gate_ledger_failed(rq, le));
 		return;
 	}
 	rq->facts.used = before.used;	/* for notify_command's thresholds */
@@ -465,12 +466,12 @@ prepare(struct request *rq, struct tus_state *t)
 	enum store_err  e;
 	struct outcome  o;
 
-	if ((o = put_prepare_locked(rq)).reason != REASON_NONE)
+	if ((o = gate_put_prepare_locked(rq)).reason != REASON_NONE)
 		return o;
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if ((e = store_tmp_open(&rq->tmp)) != STORE_OK)
 		return store_failed(rq, e, len);
-	if (len > 0 && (o = allocate(rq, &rq->tmp, len)).reason != REASON_NONE)
+	if (len > 0 && (o = gate_allocate(rq, &rq->tmp, len)).reason != REASON_NONE)
 		return o;
 	/* within PATH_MAX, as find_target checked */
 	if ((size_t)snprintf(t->u.folder, sizeof t->u.folder, "%s",
@@ -485,7 +486,7 @@ prepare(struct request *rq, struct tus_state *t)
 	t->u.expires = (int64_t)time(NULL) + rq->g->cfg.resumable_expiry;
 	if ((le = ledger_lease_begin(rq->ledger, &rq->resv, &t->u)) !=
 	    LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	/* the lease owns the file now: the request no longer removes it */
 	t->tmp = rq->tmp;
 	rq->tmp.fd = -1;
@@ -512,23 +513,25 @@ create_decided(struct request *rq, struct tus_state *t)
 	enum ledger_err le;
 	int             named = metadata_name(rq, t);
 
-	if ((le = lock_user(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, le).reason, NULL);
+	/* a database gone is a 503, as for a write (upgate(8)) */
+	if ((le = gate_lock_user(rq)) != LEDGER_OK ||
+	    (le = gate_read_usage(rq, &u)) != LEDGER_OK) {
+		answer_outcome(rq, t, gate_ledger_failed(rq, le));
 		return 1;
 	}
-	if (read_usage(rq, &u) == -1 || find_target(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+	if (gate_find_target(rq) == -1) {
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return 1;
 	}
 	if (!named) {
-		respond(rq, REASON_BAD_REQUEST, "A resumable upload needs a "
+		gate_respond(rq, REASON_BAD_REQUEST, "A resumable upload needs a "
 		    "valid file name: Upload-Metadata's filename, in base64.");
 		return 1;
 	}
 	if (decided(rq))
 		return 1;
 	if (find_room(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return 1;
 	}
 	return decided(rq);
@@ -544,11 +547,11 @@ create(struct request *rq, struct tus_state *t)
 	if (decided(rq) || create_decided(rq, t))
 		return;
 	if ((o = prepare(rq, t)).reason != REASON_NONE) {
-		unlock_user(rq);
+		gate_unlock_user(rq);
 		store_tmp_abort(&rq->tmp);
 		ledger_release_reservation(rq->ledger, &rq->resv);
-		undo_folders(rq);
-		respond(rq, o.reason, o.detail);
+		gate_undo_folders(rq);
+		gate_respond(rq, o.reason, o.detail);
 		return;
 	}
 	locate(rq, t);
@@ -561,7 +564,7 @@ create(struct request *rq, struct tus_state *t)
 		(void)number_parse(f->length_text, strlen(f->length_text),
 		    &body);
 	if (body <= 0) {
-		respond(rq, REASON_CREATED, NULL);
+		gate_respond(rq, REASON_CREATED, NULL);
 		return;
 	}
 	/* creation-with-upload: the body appended as by a PATCH */
@@ -615,12 +618,12 @@ find_locked(struct request *rq, struct tus_state *t, const char *id)
 	    rq->facts.method == METHOD_HEAD)
 		return rc;
 	if ((le = ledger_upload_lock(rq->ledger, &t->u)) == LEDGER_BUSY) {
-		respond(rq, REASON_CONFLICT, "Another request is writing to "
+		gate_respond(rq, REASON_CONFLICT, "Another request is writing to "
 		    "this upload; ask its offset with HEAD once it ended.");
 		return 2;
 	}
 	if (le != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, le).reason, NULL);
+		gate_respond(rq, gate_ledger_failed(rq, le).reason, NULL);
 		return 2;
 	}
 	return find_upload(rq, t, id);
@@ -635,7 +638,7 @@ terminate(struct request *rq, struct tus_state *t)
 	if (!t->u.finished)
 		relpath_unlink_tmp(rq->upload_fd, t->u.tmp, STORE_TMP_PREFIX);
 	if ((le = ledger_upload_end(rq->ledger, &t->u)) != LEDGER_OK) {
-		answer_outcome(rq, t, ledger_failed(rq, le));
+		answer_outcome(rq, t, gate_ledger_failed(rq, le));
 		return;
 	}
 	rq->verdict.length = t->u.finished ? 0 : t->u.length;	/* freed */
@@ -671,7 +674,7 @@ find_checksum(struct request *rq, struct tus_state *t)
 		return 0;
 	if ((rc = digest_start(&t->digest, h)) == -2) {
 		errno = ENOMEM;
-		cause_note("EVP_DigestInit");
+		cause_note("malloc");
 		return -1;
 	}
 	rq->facts.checksum = rc == 0 ? TUS_CHECKSUM_OK : TUS_CHECKSUM_BAD;
@@ -689,15 +692,12 @@ on_url(struct request *rq, struct tus_state *t)
 	int             rc;
 
 	/* the user's requests reclaim what expired, this one's too */
-	if ((le = lock_user(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, le).reason, NULL);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK ||
+	    (le = gate_read_usage(rq, &u)) != LEDGER_OK) {
+		answer_outcome(rq, t, gate_ledger_failed(rq, le));
 		return;
 	}
-	if (read_usage(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
-		return;
-	}
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if ((rc = find_locked(rq, t, id)) == 2)
 		return;
 	if (rc == -1 || (f->method == METHOD_PATCH && find_checksum(rq, t) ==
@@ -724,12 +724,12 @@ on_url(struct request *rq, struct tus_state *t)
 }
 
 void
-tus_handle(struct request *rq)
+gate_tus_handle(struct request *rq)
 {
 	if (rq->tus == NULL) {
 		errno = ENOMEM;
 		cause_note("calloc");
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (rq->facts.tus == TUS_CREATE)

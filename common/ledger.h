@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger: usage accounting (upgate(8), "USAGE ACCOUNTING").  One
  * interface, two backends chosen once from the configuration's `ledger`

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_files: the `files` ledger, in state_dir (upgate(8), "USAGE
  * ACCOUNTING"; layout in upgate-quota(8), FILES):
@@ -213,7 +214,7 @@ take(struct ledger *l, off_t at, off_t len, int timeout_ms)
 		errno = EDEADLK;
 		return fail(l, "fcntl");
 	}
-	if (lock_range(f->lock_fd, F_WRLCK, at, len, timeout_ms) == -1) {
+	if (lockwait_range(f->lock_fd, F_WRLCK, at, len, timeout_ms) == -1) {
 		if (errno == ETIMEDOUT)
 			return LEDGER_BUSY;
 		return fail(l, "fcntl");
@@ -248,7 +249,7 @@ files_unlock(struct ledger *l)
 	while (f != NULL && f->held > 0) {
 		off_t at = f->held_at[--f->held];
 
-		(void)lock_range(f->lock_fd, F_UNLCK, at < 0 ? 0 : at,
+		(void)lockwait_range(f->lock_fd, F_UNLCK, at < 0 ? 0 : at,
 		    at < 0 ? 0 : 1, 0);
 	}
 }
@@ -455,7 +456,7 @@ files_each_user(struct ledger *l, void (*fn)(void *, const char *),
 		return fail(l, "fdopendir");
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name))
+		if (names_user_valid(de->d_name))
 			fn(arg, de->d_name);
 	closedir(d);
 	return LEDGER_OK;
@@ -517,7 +518,7 @@ record_parse(const char *buf, size_t len, struct record *out)
 		return -1;
 	memcpy(out->owner, buf, ulen);
 	out->owner[ulen] = '\0';
-	if (!user_name_valid(out->owner))
+	if (!names_user_valid(out->owner))
 		return -1;
 	sp++;
 	return number_parse(sp, (size_t)(buf + len - 1 - sp), &out->size);
@@ -634,16 +635,16 @@ files_record_get(struct ledger *l, const char *rel, struct record *out)
 	struct walk w;
 	int         rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return -1;
-	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == 0) {
-		rc = record_read(walk_dir(&w), walk_last(&w), out);
+	if ((rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == 0) {
+		rc = record_read(relpath_walk_dir(&w), relpath_walk_last(&w), out);
 		if (rc == 2)
 			rc = 1;		/* a folder of records: none */
 	}
 	if (rc == -1)
 		(void)fail(l, "record");	/* corrupt, or not a file */
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return rc;
 }
 
@@ -656,10 +657,10 @@ static enum ledger_err
 record_prepare(struct ledger *l, struct walk *w, struct record *old,
     int *had)
 {
-	if (walk_open(w, be(l)->files_fd, w->ncomp - 1, 1) != 0)
+	if (relpath_walk_open(w, be(l)->files_fd, w->ncomp - 1, 1) != 0)
 		return fail(l, "mkdirat");
-	*had = record_read(walk_dir(w), walk_last(w), old);
-	if (*had == 2 && remove_tree(walk_dir(w), walk_last(w)) == -1)
+	*had = record_read(relpath_walk_dir(w), relpath_walk_last(w), old);
+	if (*had == 2 && relpath_remove_tree(relpath_walk_dir(w), relpath_walk_last(w)) == -1)
 		return fail(l, "unlinkat");
 	if (*had != 0)
 		*had = 1;
@@ -688,9 +689,9 @@ commit_apply(struct ledger *l, struct walk *w, const char *user,
 	if ((err = used_adjust(l, user, up)) != LEDGER_OK)
 		return err;
 	if (had != 0 && down == 0)
-		err = record_create(l, walk_dir(w), walk_last(w), user, size);
+		err = record_create(l, relpath_walk_dir(w), relpath_walk_last(w), user, size);
 	else
-		err = record_write(l, walk_dir(w), walk_last(w), user, size,
+		err = record_write(l, relpath_walk_dir(w), relpath_walk_last(w), user, size,
 		    down > 0);
 	if (err != LEDGER_OK) {
 		(void)used_adjust(l, user, -up);	/* best effort: else over */
@@ -708,11 +709,11 @@ files_commit(struct ledger *l, const char *user, const char *rel,
 	struct walk     w;
 	int             had;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
 	if ((err = record_prepare(l, &w, &old, &had)) == LEDGER_OK)
 		err = commit_apply(l, &w, user, size, &old, had);
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -724,25 +725,25 @@ files_forget(struct ledger *l, const char *rel)
 	struct walk     w;
 	int             rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
-	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == -1)
+	if ((rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == -1)
 		err = fail(l, "openat");
 	if (rc != 0)
 		goto done;
-	rc = record_read(walk_dir(&w), walk_last(&w), &old);
+	rc = record_read(relpath_walk_dir(&w), relpath_walk_last(&w), &old);
 	if (rc == 0 || rc == -1) {
 		/* the record goes first, durably: a crash then over-counts */
-		if (unlinkat(walk_dir(&w), walk_last(&w), 0) == -1)
+		if (unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), 0) == -1)
 			err = errno == ENOENT ? LEDGER_OK : fail(l, "unlinkat");
-		else if (rc == 0 && sync_all(l, walk_dir(&w)) == -1)
+		else if (rc == 0 && sync_all(l, relpath_walk_dir(&w)) == -1)
 			err = fail(l, "fsync");
 		else if (rc == 0)
 			err = used_adjust(l, old.owner, -old.size);
-		walk_prune(&w);
+		relpath_walk_prune(&w);
 	}
 done:
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -754,14 +755,14 @@ files_record_put(struct ledger *l, const char *rel, const struct record *r)
 	struct walk     w;
 	int             had;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
 	err = record_prepare(l, &w, &old, &had);
 	if (err == LEDGER_OK && (had != 0 || old.size != r->size ||
 	    strcmp(old.owner, r->owner) != 0))
-		err = record_write(l, walk_dir(&w), walk_last(&w), r->owner,
+		err = record_write(l, relpath_walk_dir(&w), relpath_walk_last(&w), r->owner,
 		    r->size, 0);
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -772,17 +773,17 @@ files_record_drop(struct ledger *l, const char *rel)
 	struct walk     w;
 	int             rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
-	rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
+	rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
 	if (rc == -1)
 		err = fail(l, "openat");
-	else if (rc == 0 && unlinkat(walk_dir(&w), walk_last(&w), 0) == -1) {
+	else if (rc == 0 && unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), 0) == -1) {
 		if (errno != ENOENT)	/* none: nothing to prune either */
 			err = fail(l, "unlinkat");
 	} else if (rc == 0)
-		walk_prune(&w);
-	walk_release(&w);
+		relpath_walk_prune(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -824,8 +825,8 @@ files_each_record(struct ledger *l, const char *owner,
 	struct each_ctx c = { owner, fn, arg };
 	struct tree     t;
 
-	tree_init(&t, "", each_visit, &c);
-	return tree_walk_at(&t, be(l)->files_fd, "") == -1 ?
+	relpath_tree_init(&t, "", each_visit, &c);
+	return relpath_tree_walk_at(&t, be(l)->files_fd, "") == -1 ?
 	    fail(l, "readdir") : LEDGER_OK;
 }
 
@@ -880,8 +881,8 @@ files_largest(struct ledger *l, const char *user, const char *prefix,
 	len = strlen(folder);
 	while (len > 0 && folder[len - 1] == '/')
 		folder[--len] = '\0';
-	tree_init(&t, "", largest_visit, &c);
-	tree_walk_at(&t, be(l)->files_fd, folder);
+	relpath_tree_init(&t, "", largest_visit, &c);
+	relpath_tree_walk_at(&t, be(l)->files_fd, folder);
 	return c.n;
 }
 
@@ -984,7 +985,7 @@ files_reserve(struct ledger *l, const char *user, int64_t bytes,
 	}
 	if (r->fd == -1)
 		return fail(l, "openat");
-	if (lock_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
+	if (lockwait_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
 		err = fail(l, "fcntl");
 	else
 		err = resv_write_bytes(l, r->fd, bytes);
@@ -1134,7 +1135,7 @@ resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 	if (fd == -1)
 		return 0;	/* released meanwhile */
 	/* a fresh description: even our own threads' locks exclude */
-	live = lock_range(fd, F_WRLCK, 0, 0, 0) == -1;
+	live = lockwait_range(fd, F_WRLCK, 0, 0, 0) == -1;
 	/* unlinked meanwhile: released, or reclaimed by another request */
 	if (!live && (fstat(fd, &st) == -1 || st.st_nlink == 0)) {
 		close(fd);
@@ -1246,7 +1247,7 @@ idle_sweep(struct ledger *l)
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1)
 			continue;
-		if (lock_range(fd, F_WRLCK, 0, 0, 0) == 0)
+		if (lockwait_range(fd, F_WRLCK, 0, 0, 0) == 0)
 			unlinkat(dirfd(d), de->d_name, 0);
 		close(fd);
 	}
@@ -1282,7 +1283,7 @@ files_reclaim(struct ledger *l, const char *user,
 		return fail(l, "fdopendir");
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name))
+		if (names_user_valid(de->d_name))
 			reclaim_user(&a, de->d_name);
 	closedir(d);
 	idle_sweep(l);
@@ -1547,7 +1548,7 @@ files_upload_lock(struct ledger *l, struct upload *u)
 {
 	off_t at = upload_lock_at(u->id);
 
-	if (lock_range(be(l)->lock_fd, F_WRLCK, at, 1, 0) == -1)
+	if (lockwait_range(be(l)->lock_fd, F_WRLCK, at, 1, 0) == -1)
 		return errno == ETIMEDOUT ? LEDGER_BUSY : fail(l, "fcntl");
 	u->held = (uint64_t)at;
 	return LEDGER_OK;
@@ -1556,7 +1557,7 @@ files_upload_lock(struct ledger *l, struct upload *u)
 static void
 files_upload_unlock(struct ledger *l, struct upload *u)
 {
-	(void)lock_range(be(l)->lock_fd, F_UNLCK, (off_t)u->held, 1, 0);
+	(void)lockwait_range(be(l)->lock_fd, F_UNLCK, (off_t)u->held, 1, 0);
 }
 
 /*
@@ -1661,7 +1662,7 @@ lease_reclaim(struct ledger *l, struct resv_scan *s, int dfd,
 	size_t           at;
 	off_t            lk = upload_lock_at(name);
 
-	if (lock_range(be(l)->lock_fd, F_WRLCK, lk, 1, 0) == -1)
+	if (lockwait_range(be(l)->lock_fd, F_WRLCK, lk, 1, 0) == -1)
 		return;
 	if (upload_read(dfd, s->user, name, &u, &bytes, &text, &at) == 0 &&
 	    u.expires <= (int64_t)time(NULL)) {
@@ -1676,7 +1677,7 @@ lease_reclaim(struct ledger *l, struct resv_scan *s, int dfd,
 			s->done(s->arg, s->user, bytes);
 	}
 	free(text);
-	(void)lock_range(be(l)->lock_fd, F_UNLCK, lk, 1, 0);
+	(void)lockwait_range(be(l)->lock_fd, F_UNLCK, lk, 1, 0);
 }
 
 /*
@@ -1732,7 +1733,7 @@ lease_reclaim_all(struct ledger *l, struct resv_scan *s)
 		return fail(l, "fdopendir");
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name)) {
+		if (names_user_valid(de->d_name)) {
 			s->user = de->d_name;
 			if ((e = lease_scan_user(l, s)) != LEDGER_OK)
 				err = e;
@@ -1793,7 +1794,7 @@ files_each_upload(struct ledger *l, const char *user,
 		return fail(l, "fdopendir");
 	}
 	while (!c.stop && (de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name))
+		if (names_user_valid(de->d_name))
 			each_upload_of(l, de->d_name, &c);
 	closedir(d);
 	return LEDGER_OK;

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_lease: the interface's dispatch for resumable uploads' leases
  * (ledger.h, "Resumable uploads"), and their ids.
@@ -46,9 +47,9 @@ id_make(char *out)
 static int
 upload_sane(const struct upload *u)
 {
-	return user_name_valid(u->owner) && upload_id_valid(u->id) &&
+	return names_user_valid(u->owner) && upload_id_valid(u->id) &&
 	    (u->folder[0] == '\0' || relpath_valid(u->folder, 0)) &&
-	    file_name_valid(u->name, strlen(u->name)) &&
+	    names_file_valid(u->name, strlen(u->name)) &&
 	    relpath_valid(u->tmp, 1) && u->length >= 0 && u->offset >= 0 &&
 	    u->offset <= u->length &&
 	    strcspn(u->metadata, "\r\n") == strlen(u->metadata);
@@ -82,7 +83,7 @@ ledger_upload_get(struct ledger *l, const char *user, const char *id,
     struct upload *out)
 {
 	memset(out, 0, sizeof *out);
-	if (l->ops == NULL || !user_name_valid(user))
+	if (l->ops == NULL || !names_user_valid(user))
 		return -1;
 	if (!upload_id_valid(id))
 		return 1;
@@ -129,7 +130,7 @@ enum ledger_err
 ledger_upload_end(struct ledger *l, struct upload *u)
 {
 	if (l->ops == NULL || !upload_id_valid(u->id) ||
-	    !user_name_valid(u->owner))
+	    !names_user_valid(u->owner))
 		return LEDGER_IO;
 	return l->ops->upload_end(l, u);
 }
@@ -138,7 +139,7 @@ enum ledger_err
 ledger_each_upload(struct ledger *l, const char *user,
     int (*fn)(void *, const struct upload *), void *arg)
 {
-	if (l->ops == NULL || (user != NULL && !user_name_valid(user)))
+	if (l->ops == NULL || (user != NULL && !names_user_valid(user)))
 		return LEDGER_IO;
 	return l->ops->each_upload(l, user, fn, arg);
 }

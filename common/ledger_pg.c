@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_pg: the `postgresql` backend of the ledger (upgate(8), "SEVERAL
  * HOSTS"), with libpq.  Usage, records and reservations are rows; the
@@ -60,7 +61,7 @@
 #define BATCH		1000	/* rows fetched at a time by the walks */
 #define STR(x)		#x
 #define XSTR(x)		STR(x)	/* a number macro as an SQL literal */
-#define STMT_TIMEOUT_MS	5000	/* SPEC §15: statements are bounded too */
+#define STMT_TIMEOUT_MS	5000	/* upgate(8), "Several hosts": statements are bounded too */
 #define LOCK_SLACK_MS	100	/* a scope's wait may pass its bound by this */
 
 /*
@@ -366,7 +367,7 @@ get_user(const PGresult *res, int row, int col, char *buf, size_t size)
 {
 	const char *s = PQgetvalue(res, row, col);
 
-	if (PQgetisnull(res, row, col) || !user_name_valid(s) ||
+	if (PQgetisnull(res, row, col) || !names_user_valid(s) ||
 	    strlen(s) >= size)
 		return -1;
 	memcpy(buf, s, strlen(s) + 1);
@@ -466,7 +467,7 @@ schema_create(struct ledger *l, struct pgsess *s)
  * when they name them.  sync = yes turns a synchronous_commit of off
  * back on and keeps any stronger one (remote_apply) the server was
  * given.  The server's own keepalives are what let it end the session
- * of a host that vanished, and so free its locks (SPEC §15); libpq's
+ * of a host that vanished, and so free its locks (upgate(8), "Several hosts"); libpq's
  * keepalives only let this side notice a server that did.
  *
  * The warming: a fresh session pays for its first look at each table,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multistatus: 207 bodies, streamed (RFC 4918 §14.16, RFC 4331 §3, §4).
  */

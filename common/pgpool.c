@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * pgpool: the sessions of one process's `postgresql` ledgers (see
  * pgpool.h).  A registry of pools, one per URI and sync; each pool a

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * pgpool: the PostgreSQL sessions of one process, shared by the
  * `postgresql` ledgers (ledger_pg.c) that its threads open with one URI.

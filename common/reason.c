@@ -1,8 +1,9 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stddef.h>
 
 #include "reason.h"
 
-/* The one table from outcomes to statuses (SPEC §6, §7). */
+/* The one table from outcomes to statuses (upgate(8), Decisions, upgate(8), Responses). */
 static const struct {
 	int         status;
 	const char *name;
@@ -60,7 +61,7 @@ reason_refuses(enum reason r)
 
 /* RFC 9110 §15 phrases of the statuses above. */
 const char *
-status_phrase(int status)
+reason_status_phrase(int status)
 {
 	switch (status) {
 	case 200: return "OK";

@@ -1,14 +1,15 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reason: every outcome of a request, its HTTP status and its reason
  * phrase.  The mapping from outcomes to statuses lives in reason.c's one
- * table and nowhere else (SPEC §6, §7, RFC 9110 §15).
+ * table and nowhere else (upgate(8), Decisions, upgate(8), Responses, RFC 9110 §15).
  */
 #ifndef UPGATE_REASON_H
 #define UPGATE_REASON_H
 
 enum reason {
 	REASON_NONE,			/* no refusal (yet): go on */
-	/* refusals, SPEC §6 */
+	/* refusals, upgate(8), Decisions */
 	REASON_METHOD_NOT_ALLOWED,
 	REASON_SERVER_ERROR,
 	REASON_FORBIDDEN,
@@ -25,7 +26,7 @@ enum reason {
 	REASON_BUSY,
 	REASON_RANGE_NOT_SATISFIABLE,	/* 416: GET of a stored file */
 	REASON_CHECKSUM_MISMATCH,	/* 460: a tus PATCH's Upload-Checksum */
-	/* successes, SPEC §7 and §9 */
+	/* successes, upgate(8), Responses and upgate(8), Logs */
 	REASON_STORED,			/* 201 */
 	REASON_REPLACED,		/* 204 */
 	REASON_DELETED,			/* 204 */
@@ -83,6 +84,6 @@ const char *reason_name(enum reason);	/* "quota_exceeded", "stored", ... */
 int         reason_refuses(enum reason);	/* 1 for the refusals */
 
 /* RFC 9110 reason phrase of a status this program sends ("Content Too Large"). */
-const char *status_phrase(int status);
+const char *reason_status_phrase(int status);
 
 #endif

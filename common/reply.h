@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reply: everything a response says, gathered by the gate and handed to
  * render.  It points to strings it does not own; they must outlive the

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Resumable uploads, tus 1.0.0 (upgate(8), "RESUMABLE UPLOADS";
 upgate.conf(5), resumable and resumable_expiry): every header and status
 of the protocol through the CGI (and, with --fcgi, the responder), the

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Resumable uploads through the streaming hosting paths (upgate(8),
 "Resumable uploads"; README, "Resumable uploads"): curl creates an
 upload, sends part of it, is cut off mid-PATCH, asks the offset with

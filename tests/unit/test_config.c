@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/config.c: the configuration file (SPEC §2).  Each case
+ * Tests of common/config.c: the configuration file (upgate.conf(5), Keys).  Each case
  * writes a file into a temporary folder and loads it.
  */
 #include <fcntl.h>

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Every row of SPEC §6 that decide() owns (1 to 11), as a table: the
+ * Every row of upgate(8), Decisions that decide() owns (1 to 11), as a table: the
  * facts, the settings, and the reason and row expected.
  */
 #include <stdint.h>
@@ -519,16 +520,16 @@ test_extremes(void)
 static void
 test_methods(void)
 {
-	CU_ASSERT_EQUAL(method_parse("PUT"), METHOD_PUT);
-	CU_ASSERT_EQUAL(method_parse("put"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse("OPTIONS"), METHOD_OPTIONS);
-	CU_ASSERT_EQUAL(method_parse("PATCH"), METHOD_PATCH);
-	CU_ASSERT_EQUAL(method_parse("patch"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(""), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(NULL), METHOD_OTHER);
-	CU_ASSERT_STRING_EQUAL(method_name(METHOD_DELETE), "DELETE");
-	CU_ASSERT_EQUAL(space_available(10, 20), 0);
-	CU_ASSERT_EQUAL(space_available(20, 5), 15);
+	CU_ASSERT_EQUAL(decide_method_parse("PUT"), METHOD_PUT);
+	CU_ASSERT_EQUAL(decide_method_parse("put"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse("OPTIONS"), METHOD_OPTIONS);
+	CU_ASSERT_EQUAL(decide_method_parse("PATCH"), METHOD_PATCH);
+	CU_ASSERT_EQUAL(decide_method_parse("patch"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(""), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(NULL), METHOD_OTHER);
+	CU_ASSERT_STRING_EQUAL(decide_method_name(METHOD_DELETE), "DELETE");
+	CU_ASSERT_EQUAL(decide_space_available(10, 20), 0);
+	CU_ASSERT_EQUAL(decide_space_available(20, 5), 15);
 }
 
 /* Asked again once bytes came (KNOW_BODY): exact, and what is held. */
@@ -579,11 +580,11 @@ test_room(void)
 {
 	struct facts f = base();
 
-	CU_ASSERT_EQUAL(quota_left(1000, 300, 200), 500);
-	CU_ASSERT_EQUAL(quota_left(1000, 900, 200), 0);
-	CU_ASSERT_EQUAL(quota_left(1000, INT64_MAX, INT64_MAX), 0);
-	CU_ASSERT_EQUAL(quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
-	CU_ASSERT_EQUAL(quota_left(1000, -5, -7), 1000);	/* forged */
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 300, 200), 500);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 900, 200), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, INT64_MAX, INT64_MAX), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, -5, -7), 1000);	/* forged */
 	f.limit = 1000;
 	f.used = 100;
 	f.reserved = 100;

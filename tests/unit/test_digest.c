@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * The pieces of tus's headers (upgate(8), "Resumable uploads"):
  * base64 as Upload-Metadata and Upload-Checksum carry it (RFC 4648 §4,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Resumable uploads under the whole handler with storage failing
  * (upgate(8), "Resumable uploads"): a creation, then the PATCH that

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * The ledger's interface (ledger.h), the same cases against each
  * backend, through the public ledger_* functions only.
