@@ -35,8 +35,11 @@ PQ_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS      := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
 XML_CFLAGS   := $(shell $(PKG_CONFIG) --cflags expat 2>/dev/null)
 XML_LIBS     := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null)
+# the digests of tus's Upload-Checksum (common/digest.c)
+CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags nettle 2>/dev/null)
+CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs nettle 2>/dev/null)
 
-ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  := $(sort $(wildcard common/*.c))
@@ -58,32 +61,32 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/upgate.fcgi: $(BUILD)/obj/fcgi/upgate-fcgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The plainest durable copier of a request body, CGI and FastCGI: the
 # peer upgate is measured against on each hosting path.
 $(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The least a FastCGI responder can do (a fixed answer): the floor that
 # bench/ledger.py sets upgate's small requests beside.

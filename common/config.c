@@ -29,6 +29,7 @@ enum kind {
 	K_URL,
 	K_FORMAT,
 	K_LEDGER,
+	K_DURATION,
 	K__MAX
 };
 
@@ -62,6 +63,9 @@ static const struct key {
 	{ "sync",                 K_BOOL,   FIELD(sync),                 0 },
 	{ "ledger",               K_LEDGER, FIELD(ledger_uri),           0 },
 	{ "webdav",               K_BOOL,   FIELD(webdav),               0 },
+	{ "resumable",            K_BOOL,   FIELD(resumable),            0 },
+	{ "resumable_expiry",     K_DURATION, FIELD(resumable_expiry),
+	    INT64_C(3650) * 86400 },
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
@@ -218,6 +222,31 @@ set_number(struct config *cfg, const struct key *k, const char *v)
 	return 0;
 }
 
+/*
+ * Seconds, or a number with s, m, h or d (upgate.conf(5)), from 1 to
+ * k->max seconds.
+ */
+static int
+set_duration(struct config *cfg, const struct key *k, const char *v)
+{
+	static const struct { char unit; int64_t secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	size_t  len = strlen(v), i;
+	int64_t n, mult = 1;
+
+	for (i = 0; len > 0 && i < sizeof units / sizeof units[0]; i++)
+		if (v[len - 1] == units[i].unit) {
+			mult = units[i].secs;
+			len--;
+			break;
+		}
+	if (number_parse(v, len, &n) == -1 || n == 0 || n > k->max / mult)
+		return -1;
+	*(int64_t *)field(cfg, k) = n * mult;
+	return 0;
+}
+
 /* A copy of v in the char * field, if v passes valid. */
 static int
 set_string(struct config *cfg, const struct key *k, const char *v,
@@ -293,6 +322,8 @@ static const struct {
 	[K_FORMAT] = { set_format, "json, xml, html or text" },
 	[K_LEDGER] = { set_ledger, "files, or a postgresql:// or postgres:// "
 	    "URI without white space" },
+	[K_DURATION] = { set_duration, "a duration: seconds, or a number "
+	    "with s, m, h or d, from 1 second to 3650 days" },
 };
 
 static int
@@ -559,6 +590,8 @@ config_defaults(struct config *cfg)
 	cfg->largest_files = 5;
 	cfg->sync = 1;
 	cfg->webdav = 1;
+	cfg->resumable = 1;
+	cfg->resumable_expiry = 24 * 3600;
 }
 
 const char *

@@ -37,6 +37,8 @@ struct config {
 	char        *ledger_uri;	/* NULL: the files ledger */
 	char        *notify_command;	/* NULL: none */
 	int          webdav;		/* answer the WebDAV methods */
+	int          resumable;		/* speak tus (upgate(8)) */
+	int64_t      resumable_expiry;	/* seconds an unfinished upload lasts */
 	/* identity of the file read, to notice a change (upgate(8), Limits) */
 	dev_t        dev;
 	ino_t        ino;

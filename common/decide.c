@@ -20,6 +20,7 @@ static const char *const method_names[METHOD__MAX] = {
 	[METHOD_PROPFIND] = "PROPFIND",
 	[METHOD_PROPPATCH] = "PROPPATCH",
 	[METHOD_MKCOL]   = "MKCOL",
+	[METHOD_PATCH]   = "PATCH",
 	[METHOD_OTHER]   = "-",
 };
 
@@ -194,7 +195,8 @@ decide_conflict(const struct facts *f, const struct policy *p,
 static int64_t
 needed(const struct facts *f, int64_t bytes)
 {
-	if (f->method == METHOD_POST && !(f->known & KNOW_BODY))
+	if (f->method == METHOD_POST && f->tus == TUS_NONE &&
+	    !(f->known & KNOW_BODY))
 		return sub0(bytes, FRAMING_ALLOWANCE);
 	return bytes;
 }
@@ -252,6 +254,13 @@ decide_room(const struct facts *f)
 	return space < quota ? space : quota;
 }
 
+static int
+tus_url_method(enum method m)
+{
+	return m == METHOD_OPTIONS || m == METHOD_HEAD || m == METHOD_PATCH ||
+	    m == METHOD_DELETE;
+}
+
 struct verdict
 decide(const struct facts *f, const struct policy *p)
 {
@@ -261,6 +270,10 @@ decide(const struct facts *f, const struct policy *p)
 	memset(&v, 0, sizeof v);
 	v.length = -1;
 	if (f->method == METHOD_OTHER || (method_dav(f->method) && !f->webdav))
+		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
+	/* PATCH only on an upload's URL, which answers four methods */
+	if (f->tus == TUS_URL ? !tus_url_method(f->method) :
+	    f->method == METHOD_PATCH)
 		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
 	if (f->method == METHOD_OPTIONS)
 		return decided(v, REASON_OPTIONS, 1);
@@ -273,6 +286,8 @@ decide(const struct facts *f, const struct policy *p)
 	if (!f->identity_ok)
 		return decided_by(v, REASON_FORBIDDEN, 3, f->identity_given ?
 		    CAUSE_BAD_USER : CAUSE_NO_IDENTITY);
+	if (f->tus != TUS_NONE)
+		return decide_tus(f, p, v);
 	if (method_dav(f->method) || (f->webdav && (f->known & KNOW_TARGET) &&
 	    (f->method == METHOD_GET || f->method == METHOD_HEAD)))
 		return decide_dav(f, v);
@@ -280,8 +295,15 @@ decide(const struct facts *f, const struct policy *p)
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)
 		return v;
-	if (f->method == METHOD_GET || f->method == METHOD_HEAD ||
-	    !(f->known & KNOW_TARGET))
+	if (f->method == METHOD_GET || f->method == METHOD_HEAD)
+		return v;
+	return decide_store(f, p, v);
+}
+
+struct verdict
+decide_store(const struct facts *f, const struct policy *p, struct verdict v)
+{
+	if (!(f->known & KNOW_TARGET))
 		return v;
 	if ((v = decide_target(f, v)).reason != REASON_NONE ||
 	    (v = decide_conflict(f, p, v)).reason != REASON_NONE)

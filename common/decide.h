@@ -27,6 +27,7 @@ enum method {
 	METHOD_PROPFIND,	/* WebDAV (upgate(8), "WebDAV") */
 	METHOD_PROPPATCH,
 	METHOD_MKCOL,
+	METHOD_PATCH,		/* resumable uploads (upgate(8)) */
 	METHOD_OTHER,
 	METHOD__MAX
 };
@@ -39,6 +40,24 @@ const char *decide_method_name(enum method);
 int method_dav(enum method);
 /* what Allow adds to ALLOWED_METHODS with `webdav = yes` */
 #define DAV_METHODS "PROPFIND, PROPPATCH, MKCOL"
+/* Allow on an upload's URL (upgate(8), "Resumable uploads") */
+#define TUS_URL_METHODS "OPTIONS, HEAD, PATCH, DELETE"
+#define TUS_VERSION "1.0.0"
+#define TUS_URL_PREFIX "/.resumable/"	/* PATH_INFO of an upload's URL */
+
+/* What a request is to tus (upgate(8), "Resumable uploads"). */
+enum tus {
+	TUS_NONE,		/* an ordinary request */
+	TUS_CREATE,		/* POST with Tus-Resumable */
+	TUS_URL			/* anything on SCRIPT_NAME/.resumable/... */
+};
+
+/* Upload-Checksum, as the gate found it. */
+enum tus_checksum {
+	TUS_CHECKSUM_NONE,	/* not sent */
+	TUS_CHECKSUM_OK,	/* a known algorithm and a digest in base64 */
+	TUS_CHECKSUM_BAD	/* another algorithm, or malformed: 400 */
+};
 
 /* What a walk of the target path found (rows 8 and 9). */
 enum target {
@@ -70,7 +89,8 @@ enum {
 	KNOW_TARGET   = 1 << 2,	/* target, if_none_match */
 	KNOW_SPACE    = 1 << 3,	/* free, min_free */
 	KNOW_QUOTA    = 1 << 4,	/* limit, used, reserved, recorded */
-	KNOW_BODY     = 1 << 5	/* body_length: asked again once bytes came */
+	KNOW_BODY     = 1 << 5,	/* body_length: asked again once bytes came */
+	KNOW_UPLOAD   = 1 << 6	/* upload_found and its figures */
 };
 
 struct facts {
@@ -105,6 +125,19 @@ struct facts {
 	int64_t     body_length;
 	int64_t     space_held;		/* bytes the request holds on the disk
 					   (fallocate): free for it */
+	/* resumable uploads (decide_tus.c) */
+	int         resumable;		/* the configuration's (row 1) */
+	enum tus    tus;
+	const char *tus_version;	/* Tus-Resumable as sent, or NULL */
+	const char *upload_length_text;	/* Upload-Length as sent, or NULL */
+	int         defer_length;	/* Upload-Defer-Length was sent */
+	int         offset_stream;	/* Content-Type: application/offset+
+					   octet-stream */
+	const char *upload_offset_text;	/* Upload-Offset as sent, or NULL */
+	enum tus_checksum checksum;
+	int         upload_found;	/* the user's, unexpired (KNOW_UPLOAD) */
+	int64_t     upload_offset;	/* its durable offset */
+	int64_t     upload_length;	/* its Upload-Length */
 };
 
 /* The settings that rows 4 to 11 read, copied from struct config. */
@@ -137,6 +170,20 @@ struct verdict decide(const struct facts *, const struct policy *);
  * 3: PROPFIND, PROPPATCH, MKCOL, and GET or HEAD of a WebDAV path.
  */
 struct verdict decide_dav(const struct facts *, struct verdict);
+
+/*
+ * The rows of resumable uploads (decide_tus.c), asked by decide() after
+ * row 3 for a tus request.
+ */
+struct verdict decide_tus(const struct facts *, const struct policy *,
+    struct verdict);
+
+/*
+ * Rows 8 to 11 of an upload whose length v.length is known (for
+ * decide_tus.c: a creation's Upload-Length).
+ */
+struct verdict decide_store(const struct facts *, const struct policy *,
+    struct verdict);
 
 /* v refused with reason by row (for decide_dav.c) */
 struct verdict decide_refuse(struct verdict v, enum reason, int row);

@@ -52,7 +52,7 @@ load_config(struct request *rq)
 {
 	struct gate *g = rq->g;
 
-	if (rq->config_tried)	/* row 1 read it already (find_webdav) */
+	if (rq->config_tried)	/* row 1 read it already */
 		return g->have_cfg ? 0 : -1;
 	rq->config_tried = 1;
 
@@ -298,8 +298,8 @@ if_none_match_star(const char *v)
 }
 
 /* Rows 8 and 9: walk the path, never following a link. */
-static int
-find_target(struct request *rq)
+int
+gate_find_target(struct request *rq)
 {
 	int r;
 
@@ -339,8 +339,8 @@ find_target(struct request *rq)
  * are reclaimed first, when the figures show some (one read of the
  * ledger when there are none).
  */
-static enum ledger_err
-read_usage(struct request *rq, struct usage *u)
+enum ledger_err
+gate_read_usage(struct request *rq, struct usage *u)
 {
 	enum ledger_err e;
 
@@ -501,14 +501,14 @@ locked_part(struct request *rq)
 	struct usage u;
 	enum ledger_err e;
 
-	if ((e = read_usage(rq, &u)) != LEDGER_OK) {
+	if ((e = gate_read_usage(rq, &u)) != LEDGER_OK) {
 		respond_ledger(rq, e);
 		return;
 	}
 	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */
 	if (dav_wanted(rq) && dav_locked(rq, &u))
 		return;
-	if (files && find_target(rq) == -1) {
+	if (files && gate_find_target(rq) == -1) {
 		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
@@ -576,6 +576,10 @@ handle(struct request *rq)
 		gate_respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
+	if (rq->facts.tus != TUS_NONE) {
+		gate_tus_handle(rq);
+		return;
+	}
 	if ((e = gate_lock_user(rq)) != LEDGER_OK) {
 		gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 		return;
@@ -610,6 +614,7 @@ request_release(struct request *rq)
 	store_target_release(&rq->target);
 	davpath_release(&rq->dav);
 	davxml_free(rq->xml);
+	gate_tus_release(rq);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
@@ -654,30 +659,39 @@ refuse_busy(struct request *rq)
 }
 
 /*
- * Row 1 reads `webdav` for OPTIONS, for the WebDAV methods and for the
- * Allow of a 405: its default when the configuration cannot be read.
- * OPTIONS and a 405 are answered at row 1, so the problems of a broken
- * configuration are not theirs to log (upgate(8), "DECISIONS").
+ * Row 1 reads `webdav` and `resumable` for OPTIONS, for the WebDAV
+ * methods, for PATCH and an upload's URL, and for the Allow of a 405:
+ * their defaults when the configuration cannot be read.  OPTIONS and a
+ * 405 are answered at row 1, so the problems of a broken configuration
+ * are not theirs to log (upgate(8), "DECISIONS").
  */
 static void
-find_webdav(struct request *rq)
+find_row1_settings(struct request *rq)
 {
 	enum method m = rq->facts.method;
+	const char *info = request_param(rq, "PATH_INFO");
+	int         tus = m == METHOD_PATCH ||
+	    (info != NULL && strncmp(info, TUS_URL_PREFIX,
+	    strlen(TUS_URL_PREFIX)) == 0) ||
+	    (m == METHOD_POST && request_param(rq, "HTTP_TUS_RESUMABLE") !=
+	    NULL);
 
-	rq->facts.webdav = 1;
-	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m)) {
-		if (load_config(rq) == 0)
+	rq->facts.webdav = rq->facts.resumable = 1;
+	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m) || tus) {
+		if (load_config(rq) == 0) {
 			rq->facts.webdav = rq->g->cfg.webdav;
-		else if (!method_dav(m))
+			rq->facts.resumable = rq->g->cfg.resumable;
+		} else if (!method_dav(m) && !tus)
 			diag_init(&rq->diag);
 	}
 	rq->reply.webdav = rq->facts.webdav;
+	gate_tus_find(rq);
 }
 
 static void
 decide_and_handle(struct request *rq)
 {
-	find_webdav(rq);
+	find_row1_settings(rq);
 	if (!decided(rq))
 		handle(rq);
 }

@@ -20,9 +20,11 @@
 #include "store.h"
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
+#define SUFFIX_MAX 100000	/* "name-N" tried before giving up */
 #define BUSY_RETRY_AFTER 1	/* seconds, of a 503 for want of workers or descriptors */
 
 struct form;
+struct tus_state;
 
 struct request {
 	struct gate        *g;
@@ -57,6 +59,7 @@ struct request {
 	int64_t             received;
 	int                 body_done;	/* read to its end */
 	struct form        *form;	/* a POST's state (gate_post.c) */
+	struct tus_state   *tus;	/* a resumable upload's (gate_tus.c) */
 	int                 xml_body;	/* a WebDAV request with an XML body */
 	/* what the reply points to */
 	char                detail[512];	/* a sentence made for this request */
@@ -108,6 +111,10 @@ struct outcome gate_decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
 int            gate_refresh_target(struct request *);
+/* Rows 8 and 9: the target path walked, never following a link. */
+int            gate_find_target(struct request *);
+/* The user's figures, under the lock, dead reservations reclaimed. */
+enum ledger_err gate_read_usage(struct request *, struct usage *);
 /* A CGI variable of the request; NULL when unset or empty. */
 const char    *request_param(const struct request *, const char *name);
 /* Asks decide(); 1 when it refused and the refusal was answered. */
@@ -139,7 +146,23 @@ int  get_file(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
 void gate_put_store(struct request *);
+/* Under the user's lock: the reservation, folders, temporary name. */
+struct outcome gate_put_prepare_locked(struct request *);
 void gate_post_store(struct request *);
+/* gate_post.c: a form's names, "report-N.pdf" when "report.pdf" is taken */
+void gate_suffixed(const char *name, unsigned n, char *out, size_t size);
+int  gate_name_taken(int dir_fd, const char *name);
+
+/*
+ * gate_tus.c: resumable uploads.  gate_tus_find, at row 1: what the
+ * request is to tus, with the configuration's `resumable` (its default
+ * when the configuration cannot be read).  gate_tus_handle, after row
+ * 3, answers a tus request whole.  gate_tus_release frees its state
+ * (safe when none).
+ */
+void gate_tus_find(struct request *);
+void gate_tus_handle(struct request *);
+void gate_tus_release(struct request *);
 
 /* gate_respond.c */
 void gate_respond(struct request *, enum reason, const char *detail);

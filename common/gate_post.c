@@ -22,7 +22,6 @@
 
 #define FIELD_MAX       65536	/* a text field is read up to 64 KiB */
 #define FORM_FILES_MAX  1000	/* files of one form, whatever max_files */
-#define SUFFIX_MAX      100000	/* "name-N" tried before giving up */
 
 struct form_file {
 	struct store_tmp   tmp;		/* named in the form's reservation */
@@ -277,8 +276,8 @@ post_sink(struct request *rq, const char *buf, size_t n)
  * goes before the last extension, and the stem is shortened, never in
  * the middle of a UTF-8 sequence, when the name would pass 255 bytes.
  */
-static void
-suffixed(const char *name, unsigned n, char *out, size_t size)
+void
+gate_suffixed(const char *name, unsigned n, char *out, size_t size)
 {
 	const char *dot = strrchr(name, '.');
 	size_t      len = strlen(name), ext = dot != NULL ? len - (size_t)(dot - name) : 0;
@@ -297,8 +296,8 @@ suffixed(const char *name, unsigned n, char *out, size_t size)
 	snprintf(out, size, "%.*s%s%s", (int)stem, name, suffix, name + len - ext);
 }
 
-static int
-name_taken(int dir_fd, const char *name)
+int
+gate_name_taken(int dir_fd, const char *name)
 {
 	struct stat st;
 
@@ -320,8 +319,8 @@ pick_name(int dir_fd, struct form_file *file, unsigned *from)
 		if (n == 0)
 			snprintf(file->final, sizeof file->final, "%s", file->name);
 		else
-			suffixed(file->name, n, file->final, sizeof file->final);
-		if (!name_taken(dir_fd, file->final)) {
+			gate_suffixed(file->name, n, file->final, sizeof file->final);
+		if (!gate_name_taken(dir_fd, file->final)) {
 			file->suffix = n;
 			*from = n + 1;
 			return 0;
@@ -393,7 +392,7 @@ publish_one(struct form *f, struct form_file *file)
 		    LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK))
 			return gate_ledger_failed(rq, le);
 		/* under the lock, other uploads' names are final: ask again */
-		if (!name_taken(rq->target.dir_fd, file->final)) {
+		if (!gate_name_taken(rq->target.dir_fd, file->final)) {
 			/* a stale record must not lower the charge */
 			le = ledger_record_drop(rq->ledger, rel);
 			if (le == LEDGER_OK)

@@ -18,9 +18,12 @@
 #include "gate_int.h"
 #include "quota.h"
 
-/* Under the lock: the reservation, the folders, the temporary name. */
-static struct outcome
-prepare_locked(struct request *rq)
+/*
+ * Under the lock: the reservation, the folders, the temporary name (a
+ * resumable upload's creation too, gate_tus.c).
+ */
+struct outcome
+gate_put_prepare_locked(struct request *rq)
 {
 	int64_t charge = rq->verdict.charge > 0 ? rq->verdict.charge : 0;
 	enum ledger_err le;
@@ -46,7 +49,7 @@ prepare(struct request *rq)
 	struct outcome o;
 	enum store_err e;
 
-	o = prepare_locked(rq);
+	o = gate_put_prepare_locked(rq);
 	gate_unlock_user(rq);
 	if (o.reason != REASON_NONE)
 		return o;

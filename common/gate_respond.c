@@ -206,6 +206,7 @@ logged(enum reason reason)
 	case REASON_SERVED:
 	case REASON_PARTIAL:
 	case REASON_NOT_MODIFIED:
+	case REASON_UPLOAD_STATUS:
 		return 0;
 	default:
 		return 1;
@@ -354,7 +355,8 @@ gate_respond(struct request *rq, enum reason reason, const char *detail)
 	if (!out.failed)
 		(void)rq->io->write(rq->io->ctx, out.data, out.len);
 	buf_release(&out);
-	if (reason == REASON_STORED || reason == REASON_REPLACED)
+	if (reason == REASON_STORED || reason == REASON_REPLACED ||
+	    reason == REASON_UPLOAD_STORED || reason == REASON_UPLOAD_DONE)
 		notify_usage(rq);
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);

@@ -430,6 +430,17 @@ pgpool_own_del(struct pgpool *pl, int64_t id)
 	return 0;
 }
 
+int
+pgpool_own_has(const struct pgpool *pl, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nown; i++)
+		if (pl->own[i].id == id)
+			return 1;
+	return 0;
+}
+
 char *
 pgpool_own_array(struct pgpool *pl, const void *owner)
 {

@@ -24,6 +24,7 @@ static const struct {
 	[REASON_INCOMPLETE_BODY]        = { 400, "incomplete_body" },
 	[REASON_BUSY]                   = { 503, "busy" },
 	[REASON_RANGE_NOT_SATISFIABLE]  = { 416, "range_not_satisfiable" },
+	[REASON_CHECKSUM_MISMATCH]      = { 460, "checksum_mismatch" },
 	[REASON_STORED]                 = { 201, "stored" },
 	[REASON_REPLACED]               = { 204, "replaced" },
 	[REASON_DELETED]                = { 204, "deleted" },
@@ -34,6 +35,10 @@ static const struct {
 	[REASON_SERVED]                 = { 200, "served" },
 	[REASON_PARTIAL]                = { 206, "partial" },
 	[REASON_NOT_MODIFIED]           = { 304, "not_modified" },
+	[REASON_UPLOAD_STORED]          = { 201, "stored" },
+	[REASON_APPENDED]               = { 204, "appended" },
+	[REASON_UPLOAD_DONE]            = { 204, "stored" },
+	[REASON_UPLOAD_STATUS]          = { 200, "upload_status" },
 };
 
 int
@@ -75,6 +80,7 @@ reason_status_phrase(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
+	case 460: return "Checksum Mismatch";	/* tus 1.0.0, checksum */
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default:  return "Internal Server Error";

@@ -25,6 +25,7 @@ enum reason {
 	REASON_INCOMPLETE_BODY,
 	REASON_BUSY,
 	REASON_RANGE_NOT_SATISFIABLE,	/* 416: GET of a stored file */
+	REASON_CHECKSUM_MISMATCH,	/* 460: a tus PATCH's Upload-Checksum */
 	/* successes, upgate(8), Responses and upgate(8), Logs */
 	REASON_STORED,			/* 201 */
 	REASON_REPLACED,		/* 204 */
@@ -37,6 +38,11 @@ enum reason {
 	REASON_SERVED,			/* GET of a stored file: 200 */
 	REASON_PARTIAL,			/* its one range: 206 */
 	REASON_NOT_MODIFIED,		/* 304 */
+	/* successes of resumable uploads (upgate(8), "Resumable uploads") */
+	REASON_UPLOAD_STORED,		/* a creation that publishes: 201 */
+	REASON_APPENDED,		/* a PATCH: 204 */
+	REASON_UPLOAD_DONE,		/* the PATCH that publishes: 204 */
+	REASON_UPLOAD_STATUS,		/* HEAD of an upload: 200 */
 	REASON__MAX
 };
 

@@ -214,7 +214,8 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 	buf_printf(b, "X-Quota-Used: %" PRId64 "\r\nX-Quota-Limit: %" PRId64
 	    "\r\nX-Quota-Available: %" PRId64 "\r\n", r->quota.used,
 	    r->quota.limit, render_available(&r->quota));
-	if (reason != REASON_STORED && reason != REASON_REPLACED)
+	if (reason != REASON_STORED && reason != REASON_REPLACED &&
+	    reason != REASON_UPLOAD_STORED && reason != REASON_UPLOAD_DONE)
 		return;
 	tenths = render_tenths(&r->quota);
 	if (tenths >= 900)
@@ -231,7 +232,11 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 static void
 add_dav_headers(const struct reply *r, enum reason reason, struct buf *b)
 {
-	if (reason == REASON_METHOD_NOT_ALLOWED || reason == REASON_OPTIONS)
+	if ((reason == REASON_METHOD_NOT_ALLOWED ||
+	    reason == REASON_OPTIONS) && r->tus_url)
+		buf_puts(b, "Allow: " TUS_URL_METHODS "\r\n");
+	else if (reason == REASON_METHOD_NOT_ALLOWED ||
+	    reason == REASON_OPTIONS)
 		buf_printf(b, "Allow: %s%s\r\n", ALLOWED_METHODS,
 		    r->webdav ? ", " DAV_METHODS : "");
 	if (reason == REASON_OPTIONS && r->webdav)
@@ -263,6 +268,8 @@ add_head(const struct reply *r, const struct render_options *o,
 	add_dav_headers(r, reason, b);
 	if (status == 201 && r->location != NULL)
 		add_location(b, r->location);
+	if (r->tus_headers != NULL)
+		buf_puts(b, r->tus_headers);
 	if (r->connection_close)
 		buf_puts(b, "Connection: close\r\n");
 	buf_puts(b, "\r\n");
@@ -314,8 +321,11 @@ render_reply(const struct reply *r, const struct render_options *o,
 	fixed.reason = reply_reason(r);
 	n = format_negotiate(accept, o->default_format);
 	add_head(&fixed, o, n.content_type, out);
+	/* the 201s of MKCOL and of a tus creation: no body */
 	if (head_only || reason_status(fixed.reason) == 204 ||
-	    fixed.reason == REASON_CREATED)	/* MKCOL's 201: no body */
+	    fixed.reason == REASON_CREATED ||
+	    fixed.reason == REASON_UPLOAD_STORED ||
+	    fixed.reason == REASON_UPLOAD_STATUS)
 		return;
 	add_body(&fixed, o, n.format, out);
 }
@@ -352,6 +362,12 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_SERVED] = "The file is served.",
 	[REASON_PARTIAL] = "A part of the file is served.",
 	[REASON_NOT_MODIFIED] = "The file has not changed.",
+	[REASON_CHECKSUM_MISMATCH] = "The body does not match its "
+	    "Upload-Checksum; none of it was kept.",
+	[REASON_UPLOAD_STORED] = "The file was stored.",
+	[REASON_APPENDED] = "The bytes were appended to the upload.",
+	[REASON_UPLOAD_DONE] = "The upload is complete; the file was stored.",
+	[REASON_UPLOAD_STATUS] = "The upload's state is in its headers.",
 };
 
 /* What a refused request meant to do, as the subject of its sentence. */

@@ -4,7 +4,7 @@
 # does nothing when they are all present.  Needs root to install.
 set -eu
 
-packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev libexpat1-dev
+packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev libexpat1-dev nettle-dev
 curl python3 time cppcheck mandoc valgrind btrfs-progs gcc-multilib
 apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav nginx-light wrk
 postgresql glusterfs-server glusterfs-client

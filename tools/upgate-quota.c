@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json.h>
@@ -34,6 +35,7 @@
 #include "quota.h"
 #include "relpath.h"
 #include "render.h"
+#include "validators.h"
 
 #define PROG		"upgate-quota"
 #define EXIT_USAGE	2
@@ -554,6 +556,25 @@ show_size(const char *label, int64_t bytes)
 		printf("%s: %s (%jd bytes)\n", label, h, (intmax_t)bytes);
 }
 
+/*
+ * An unfinished resumable upload of the user's, whose lease counts in
+ * reserved: a line each (upgate-quota(8), show).
+ */
+static int
+show_upload(void *arg, const struct upload *u)
+{
+	char date[HTTP_DATE_SIZE];
+
+	(void)arg;
+	if (u->finished)
+		return 0;
+	http_date((time_t)u->expires, date, sizeof date);
+	printf("upload: %s %s%s%s %jd of %jd bytes, expires %s\n", u->id,
+	    u->folder, u->folder[0] != '\0' ? "/" : "", u->name,
+	    (intmax_t)u->offset, (intmax_t)u->length, date);
+	return 0;
+}
+
 static int
 cmd_show(struct tool *t, const char *user)
 {
@@ -577,7 +598,8 @@ cmd_show(struct tool *t, const char *user)
 		printf("percentage: -\n");
 	else
 		printf("percentage: %.1f%%\n", render_percentage_used(&q));
-	return 0;
+	return ledger_each_upload(&t->ledger, user, show_upload, NULL) ==
+	    LEDGER_OK ? 0 : 1;
 }
 
 /* ---- report ---- */

@@ -61,6 +61,7 @@ PHRASES = {
     413: "Content Too Large", 415: "Unsupported Media Type",
     500: "Internal Server Error", 503: "Service Unavailable",
     507: "Insufficient Storage",
+    460: "Checksum Mismatch",       # tus 1.0.0 (upgate(8))
 }
 
 # upgate(8), Decisions: reason -> status
@@ -70,7 +71,7 @@ REASONS = {
     "unsupported_media_type": 415, "not_found": 404,
     "precondition_failed": 412, "conflict": 409, "disk_full": 507,
     "quota_exceeded": 507, "incomplete_body": 400, "busy": 503,
-    "range_not_satisfiable": 416,
+    "range_not_satisfiable": 416, "checksum_mismatch": 460,
 }
 
 # upgate(8), Logs, fields in this order; a 500 ends with its cause.
