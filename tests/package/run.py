@@ -140,7 +140,7 @@ def lint(work):
                         "--init-groups", "--", "lintian",
                         os.path.join(work, changes[0])],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT,
+                       stderr=subprocess.STDOUT, cwd=work,
                        env={"PATH": "/usr/bin:/bin", "HOME": work})
     out = p.stdout.decode("utf-8", "replace").strip()
     errors = [line for line in out.splitlines() if line.startswith("E:")]
@@ -202,7 +202,7 @@ def activate(work):
              "--init-groups", "--", "systemd-socket-activate", "--inetd",
              "-l", sock] + svc["ExecStart"].split(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            env={"PATH": "/usr/bin:/bin"})
+            cwd=work, env={"PATH": "/usr/bin:/bin"})
     try:
         body = b"hello from the package test\n"
         out, _, c = fcgi_client.request(sock, {
