@@ -1,5 +1,6 @@
-# upgate — plain Makefile.  Knobs: CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR,
-# WERROR=1 (warnings are errors), SANITIZE=address,undefined.
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+# upgate — plain Makefile.  Knobs: CC, CPPFLAGS, CFLAGS, LDFLAGS, PREFIX,
+# DESTDIR, WERROR=1 (warnings are errors), SANITIZE=address,undefined.
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
@@ -9,7 +10,6 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(PREFIX)/share/upgate
 PKG_CONFIG ?= pkg-config
-CC         ?= cc
 CFLAGS     ?= -O2 -g
 BUILD      ?= build
 
@@ -33,8 +33,13 @@ FCGI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags fcgi 2>/dev/null)
 FCGI_LIBS    := $(shell $(PKG_CONFIG) --libs fcgi 2>/dev/null)
 PQ_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS      := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+XML_CFLAGS   := $(shell $(PKG_CONFIG) --cflags expat 2>/dev/null)
+XML_LIBS     := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null)
+# the digests of tus's Upload-Checksum (common/digest.c)
+CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags nettle 2>/dev/null)
+CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs nettle 2>/dev/null)
 
-ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  := $(sort $(wildcard common/*.c))
@@ -43,10 +48,7 @@ CORE_LIB  := $(BUILD)/libupgate.a
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate-quota
-ifneq ($(wildcard fcgi/*.c),)
-PROGRAMS  += $(BUILD)/upgate.fcgi
-endif
+PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate.fcgi $(BUILD)/upgate-quota
 
 all: $(PROGRAMS)
 
@@ -59,32 +61,32 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
-$(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) -lpthread
+$(BUILD)/upgate.fcgi: $(BUILD)/obj/fcgi/upgate-fcgi.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The plainest durable copier of a request body, CGI and FastCGI: the
 # peer upgate is measured against on each hosting path.
 $(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The least a FastCGI responder can do (a fixed answer): the floor that
 # bench/ledger.py sets upgate's small requests beside.
@@ -116,6 +118,14 @@ LEDGER_ARGS ?=
 bench-ledger: all $(BUILD)/bench/fcgi_floor
 	python3 bench/ledger.py --build $(BUILD) $(LEDGER_ARGS)
 
+# What common clients do with an early refusal (curl, wget, Python urllib
+# and requests, HTTPie) through lighttpd and Apache: body bytes sent and
+# what each reports.  CLIENTS_ARGS: say CLIENTS_ARGS="--rate 2048" for a
+# slow link (needs root; installs wget, httpie, python3-requests).
+CLIENTS_ARGS ?=
+bench-clients: all
+	python3 bench/clients.py --build $(BUILD) $(CLIENTS_ARGS)
+
 # The web farm against one host, with wrk: 4 KiB stores, quota refusals
 # and quota status through three lighttpd + upgate.fcgi hosts on three
 # GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
@@ -142,16 +152,18 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 
 $(BUILD)/fuzz/multipart_fuzz: common/multipart.c
 $(BUILD)/fuzz/config_fuzz: common/config.c common/names.c common/number.c \
-    common/format.c common/diag.c
+    common/format.c common/diag.c common/buf.c
 $(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
-    common/fdio.c common/diag.c
+    common/fdio.c common/diag.c common/buf.c
 $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
 $(BUILD)/fuzz/names_fuzz: common/names.c
+$(BUILD)/fuzz/davxml_fuzz: common/davxml.c
+$(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@fail=0; for f in $(FUZZ_NAMES); do \
@@ -174,6 +186,37 @@ unit: $(UNIT_BIN)
 	sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
 	    fail=1; exit $$fail
 
+# What a package build runs (debian/rules): the build, the linters and
+# the unit tests, with no network, no root and no apt-get; the tests make
+# their folders under $TMPDIR.  The PostgreSQL pass of the ledger's suite
+# needs root and a PostgreSQL server: without either it is skipped, and
+# says so.
+check: all lint m32 $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "check: the ledger's PostgreSQL pass skipped: not root"; \
+	elif ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	    echo "check: the ledger's PostgreSQL pass skipped: no PostgreSQL server"; \
+	else sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
+	    fail=1; fi; exit $$fail
+
+# Every source file compiled for a 32-bit target (gcc -m32, into
+# $(BUILD)-32/): no __int128, no long that must hold 64 bits, not one
+# warning.  Objects only: the 32-bit libraries are seldom installed, and
+# the compiler is what catches the mistakes.  Skipped, with the reason,
+# where the compiler has no 32-bit support (Debian's gcc-multilib).
+m32:
+	@if echo 'int main(void){return 0;}' | \
+	    $(CC) -m32 -x c -c -o /dev/null - 2>/dev/null; then \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)-32 WERROR=1 \
+		    CFLAGS="$(CFLAGS) -m32" $(CORE_OBJ:$(BUILD)/%=$(BUILD)-32/%) \
+		    $(BUILD)-32/obj/cgi/upgate-cgi.o \
+		    $(BUILD)-32/obj/fcgi/upgate-fcgi.o \
+		    $(BUILD)-32/obj/tools/upgate-quota.o \
+		    $(UNIT_SRC:%.c=$(BUILD)-32/obj/%.o) && \
+		echo "m32: every file compiles for a 32-bit target"; \
+	else echo "m32: skipped: $(CC) -m32 cannot compile (gcc-multilib)"; fi
+
 # The unit tests again under valgrind: no error, no leak.  Sanitizer
 # builds carry their own checks and do not run under valgrind.
 valgrind: $(UNIT_BIN)
@@ -186,6 +229,28 @@ else
 		    { echo "valgrind: $$t failed" >&2; fail=1; }; \
 	done; exit $$fail
 endif
+
+# Line coverage of common/ by the unit tests alone (gcov): builds them
+# into $(COV_BUILD) with --coverage, runs each, and prints one line per
+# file of common/.  Not part of make test.  COV_TESTS: which unit tests
+# to run (say COV_TESTS=test_gate), all of them by default.
+COV_BUILD ?= build-cov
+COV_TESTS ?= $(UNIT_SRC:tests/unit/%.c=%)
+coverage:
+	@$(MAKE) --no-print-directory BUILD=$(COV_BUILD) \
+	    CFLAGS="-O0 -g --coverage" LDFLAGS="--coverage" \
+	    $(COV_TESTS:%=$(COV_BUILD)/tests/%) >/dev/null
+	@find $(COV_BUILD)/obj -name '*.gcda' -delete
+	@fail=0; for t in $(COV_TESTS); do \
+		$(COV_BUILD)/tests/$$t >/dev/null || fail=1; done; \
+	gcov -n -o $(COV_BUILD)/obj/common common/*.c 2>/dev/null | awk ' \
+	    /^File .common\/.*\.c.$$/ { f = substr($$2, 2, length($$2) - 2) } \
+	    /^Lines executed:/ && f != "" { split($$2, a, ":"); \
+		printf "%-28s %7s of %s\n", f, a[2], $$4; \
+		hit += a[2] * $$4 / 100; all += $$4; f = "" } \
+	    END { printf "%-28s %6.2f%% of %d\n", "total", \
+		all ? 100 * hit / all : 0, all }'; \
+	exit $$fail
 
 # The integration tests through the CGI and the responder on the files
 # ledger, and through the CGI once more on a throwaway PostgreSQL.
@@ -208,14 +273,27 @@ else
 endif
 
 test: deps
-	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak browser torture farm
+	$(MAKE) all lint m32 unit valgrind
+	$(MAKE) integration servers dav-clients soak browser torture farm package
 
-# The five hosting paths with the real servers, from apache-conf/ and
-# lighttpd-conf/ (SPEC §11); needs root, apache2, libapache2-mod-fcgid,
-# lighttpd.  Prints the measured early-refusal figures.
+# The Debian package (needs root, debhelper, lintian, systemd's tools):
+# built from a copy of the tree, checked by lintian, installed, its units
+# verified, the socket-activated responder asked one request, upgraded
+# and removed; and make check as an unprivileged user with no network.
+package:
+	@python3 tests/package/run.py
+
+# The six hosting paths with the real servers, from apache-conf/,
+# lighttpd-conf/ and nginx-conf/; needs root, apache2, libapache2-mod-fcgid,
+# lighttpd, nginx.  Prints the measured early-refusal figures.
 servers: all
 	@python3 tests/servers/run.py --build $(BUILD)
+
+# Real WebDAV clients from Debian (litmus, rclone, cadaver, davfs2)
+# through lighttpd + upgate.fcgi and Apache mod_proxy_fcgi, the disk and
+# the ledger checked after each (needs root and /dev/fuse; about 15 s).
+dav-clients: all
+	@python3 tests/dav_clients/run.py --build $(BUILD)
 
 # Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
@@ -234,14 +312,14 @@ torture: all
 farm: all
 	@python3 tests/farm/test_farm.py --build $(BUILD)
 
-# The demo (SPEC §12): installs what is missing, builds, and serves on
+# The demo (README, "The two commands"): installs what is missing, builds, and serves on
 # 127.0.0.1:8080 until Ctrl-C.
 run:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)
 
-# The demo page in Debian's headless Chromium (SPEC §12), driven by
+# The demo page in Debian's headless Chromium (README, "The two commands"), driven by
 # playwright-core from npm (tests/browser/package-lock.json; no browser
 # download).  npm ci runs unless node_modules already holds the locked
 # tree, so that a machine without the registry can run it again.
@@ -252,7 +330,7 @@ browser: all
 		    --loglevel=error >/dev/null; }
 	@node tests/browser/run.js --build $(BUILD)
 
-.PHONY: servers run browser
+.PHONY: servers dav-clients run browser
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -266,10 +344,10 @@ install: all
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 examples/upgate.conf examples/quota $(DESTDIR)$(SYSCONFDIR)
-	for d in apache-conf lighttpd-conf; do \
+	for d in apache-conf lighttpd-conf nginx-conf; do \
 		[ ! -d $$d ] || cp -R $$d $(DESTDIR)$(SYSCONFDIR); done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-farm fuzz deps unit valgrind integration soak test lint install clean torture
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """What upgate costs on each hosting path: large PUTs with curl through the
 real servers (tests/servers/servers.py starts them from the very files in
 apache-conf/ and lighttpd-conf/), the same run, one after the other:
@@ -155,9 +156,11 @@ CASE_VARIANTS = ("upgate", "nofsync")
 
 
 def all_paths():
-    """The hosting paths, then the lighttpd sub-cases."""
-    return list(servers.PATHS) + ["%s:%s" % (p, c) for p in CASE_PATHS
-                                  for c in LIGHTTPD_CASES]
+    """The hosting paths this benchmark puts a copier beside (nginx not
+    yet), then the lighttpd sub-cases."""
+    return [p for p in servers.PATHS
+            if p in APACHE_COPIER or p in LIGHTTPD_COPIER] + \
+        ["%s:%s" % (p, c) for p in CASE_PATHS for c in LIGHTTPD_CASES]
 
 
 def lighttpd_set(text, key, value):

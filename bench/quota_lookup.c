@@ -1,8 +1,10 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * quota_lookup: what the quota table costs a CGI request (SPEC §3: a table
+ * quota_lookup: what the quota table costs a CGI request (upgate.conf(5), "The quota table": a table
  * of 100,000 users costs at most 1 ms more than one of 10).  Each request
  * is done as a fresh process does it — nothing cached: stat the table,
- * map the warm index, look a user up, unmap — and timed for both sizes.
+ * open the warm index, look a user up (a pread per step of the binary
+ * search), close — and timed for both sizes.
  *
  *	bench/quota_lookup [REQUESTS [DIR]]
  *
@@ -111,13 +113,18 @@ per_request(const struct bench *b, size_t n)
 	return (now_us() - start) / (double)n;
 }
 
-/* Microseconds per request with the table cached (the FastCGI case). */
+/*
+ * Microseconds per request with the table cached (the FastCGI case): the
+ * stat of the table and a lookup, which reads the index's records.
+ */
 static double
 per_cached(const struct bench *b, size_t n)
 {
 	struct quota_table *t = NULL;
 	struct diag         d;
 	double              start;
+	int64_t             sum = 0;
+	char                user[32];
 	size_t              i;
 
 	start = now_us();
@@ -125,7 +132,12 @@ per_cached(const struct bench *b, size_t n)
 		diag_init(&d);
 		if (quota_table_open(&t, b->table, b->sfd, &d) == -1)
 			return -1;
+		snprintf(user, sizeof user, "user%07zu",
+		    i * 7919 % (b->users + 1));
+		sum += quota_lookup(t, user).limit;
 	}
+	if (sum == 0)
+		fprintf(stderr, "quota_lookup: no limit found\n");
 	quota_table_free(t);
 	return (now_us() - start) / (double)n;
 }
@@ -162,7 +174,7 @@ run(const char *dir, size_t n)
 	printf("first open (parse, index): 10 users %.1f us, "
 	    "100000 users %.1f us\n", cold[0], cold[1]);
 	printf("fresh process (CGI): 10 users %.2f us, 100000 users %.2f us, "
-	    "difference %.2f us (SPEC: at most 1000)\n",
+	    "difference %.2f us (the aim: at most 1000)\n",
 	    warm[0], warm[1], warm[1] - warm[0]);
 	printf("cached table (FastCGI): 10 users %.2f us, "
 	    "100000 users %.2f us, difference %.2f us\n",

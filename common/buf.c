@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,13 @@ buf_add_xml(struct buf *b, const char *s, size_t len)
 	buf_add(b, s + start, len - start);
 }
 
+/* A byte a log line carries as it is (upgate(8), Logs): the rest is \xHH. */
+static int
+log_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
+
 void
 buf_add_logsafe(struct buf *b, const char *s, size_t len)
 {
@@ -111,9 +119,33 @@ buf_add_logsafe(struct buf *b, const char *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+		if (log_plain(c))
 			buf_add(b, s + i, 1);
 		else
 			buf_printf(b, "\\x%02x", c);
 	}
+}
+
+const char *
+logsafe_copy(char *out, size_t size, const char *s, size_t len, size_t max)
+{
+	size_t        i, o = 0;
+	unsigned char c;
+
+	for (i = 0; i < len && i < max; i++) {
+		c = (unsigned char)s[i];
+		/* room for this byte, "..." and the NUL */
+		if (o + (log_plain(c) ? 1 : 4) + 4 > size)
+			break;
+		if (log_plain(c))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+	}
+	if (i < len) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
 }

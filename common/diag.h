@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * diag: problems reported as "FILE:LINE: message" lines (SPEC §2), collected
+ * diag: problems reported as "FILE:LINE: message" lines (upgate.conf(5), Keys), collected
  * into a fixed buffer the caller owns, so that the parsers allocate nothing
  * for their error text and a request can log every problem on its own line.
  */
@@ -21,7 +22,7 @@ void diag_init(struct diag *);
 /*
  * Adds one line "FILE:LINE: message" (line 0: "FILE: message").  The
  * message is printf-formatted; untrusted bytes must be escaped by the
- * caller (see escape.h).  Lines that no longer fit are counted, not kept.
+ * caller (logsafe_copy, buf.h).  Lines that no longer fit are counted, not kept.
  */
 void diag_add(struct diag *, const char *file, unsigned line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * format: the four body formats and the choice among them from an Accept
- * header (SPEC §7, RFC 9110 §12.5.1).
+ * header (upgate(8), Responses, RFC 9110 §12.5.1).
  */
 #ifndef UPGATE_FORMAT_H
 #define UPGATE_FORMAT_H
@@ -13,9 +14,8 @@ enum format {
 	FORMAT__MAX
 };
 
-/* "json", "xml", "html", "text" <-> enum; format_parse returns -1 if unknown. */
+/* "json", "xml", "html", "text" into *out; -1 if unknown. */
 int         format_parse(const char *name, enum format *out);
-const char *format_name(enum format);
 
 /*
  * The chosen format and the media type to send.  For XML the type is

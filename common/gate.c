@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * gate: one request, in the order of SPEC §6.  The facts are gathered
+ * gate: one request, in the order of upgate(8), Decisions.  The facts are gathered
  * row by row and decide() is asked after each step, so that a request
  * refused early costs nothing more: no body byte read, no path walked, no
  * lock taken.
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "gate_int.h"
 #include "multipart.h"
 #include "quota.h"
@@ -36,8 +38,8 @@ gate_release(struct gate *g)
 	g->quota = NULL;
 }
 
-static const char *
-param(const struct request *rq, const char *name)
+const char *
+request_param(const struct request *rq, const char *name)
 {
 	const char *v = rq->io->param(rq->io->ctx, name);
 
@@ -49,6 +51,10 @@ static int
 load_config(struct request *rq)
 {
 	struct gate *g = rq->g;
+
+	if (rq->config_tried)	/* row 1 read it already */
+		return g->have_cfg ? 0 : -1;
+	rq->config_tried = 1;
 
 	if (g->have_cfg && !config_changed(&g->cfg))
 		return 0;
@@ -80,12 +86,14 @@ open_state(struct request *rq, int *down)
 	    (e = ledger_open(&rq->g->ledger, &lc)) != LEDGER_OK) {
 		if ((*down = e == LEDGER_DOWN))
 			return -1;
+		cause_copy(rq->g->ledger.cause);
 		diag_add(&rq->diag, cfg->state_dir, 0,
 		    "cannot open the ledger: %s (%s)", ledger_strerror(e),
 		    rq->g->ledger.cause);
 		return -1;
 	}
 	rq->ledger = &rq->g->ledger;
+	rq->ledger->cause[0] = '\0';	/* this request's, for its log */
 	if (cfg->quota_file == NULL)
 		return 0;
 	return quota_table_open(&rq->g->quota, cfg->quota_file,
@@ -107,13 +115,13 @@ copy_policy(struct request *rq)
 static void
 find_identity(struct request *rq)
 {
-	const char *user = param(rq, "REMOTE_USER");
+	const char *user = request_param(rq, "REMOTE_USER");
 
 	if (user == NULL)
 		user = rq->g->cfg.anonymous_user;
 	rq->facts.known |= KNOW_IDENTITY;
 	rq->facts.identity_given = user != NULL;
-	rq->facts.identity_ok = user != NULL && user_name_valid(user);
+	rq->facts.identity_ok = user != NULL && names_user_valid(user);
 	if (rq->facts.identity_ok)
 		rq->user = user;
 }
@@ -138,15 +146,20 @@ static void
 find_length(struct request *rq)
 {
 	rq->length_header = "Content-Length";
-	rq->facts.length_text = param(rq, "CONTENT_LENGTH");
+	rq->facts.length_text = request_param(rq, "CONTENT_LENGTH");
 	if (rq->facts.length_text == NULL) {
-		rq->facts.length_text = param(rq, "HTTP_X_EXPECTED_ENTITY_LENGTH");
+		rq->facts.length_text = request_param(rq, "HTTP_X_EXPECTED_ENTITY_LENGTH");
 		rq->expected_only = rq->facts.length_text != NULL;
 		if (rq->expected_only)
 			rq->length_header = "X-Expected-Entity-Length";
 	}
 	if (rq->facts.method == METHOD_POST)
-		rq->facts.multipart_ok = is_form(param(rq, "CONTENT_TYPE"));
+		rq->facts.multipart_ok = is_form(request_param(rq, "CONTENT_TYPE"));
+	/* a WebDAV client that sent XML reads its refusals in XML */
+	rq->xml_body = (rq->facts.method == METHOD_PROPFIND ||
+	    rq->facts.method == METHOD_PROPPATCH) &&
+	    rq->facts.length_text != NULL &&
+	    strcmp(rq->facts.length_text, "0") != 0;
 }
 
 /* Appends "/comp" to out ("comp" when out is empty); -1 if it won't fit. */
@@ -206,11 +219,13 @@ within_path_max(const struct request *rq)
  * With per_user_dirs, the user's folder; it is made on the first upload,
  * so a missing one means "every folder on the path is missing".
  */
-static int
+int
 open_user_dir(struct request *rq)
 {
 	if (!rq->g->cfg.per_user_dirs) {
-		rq->user_fd = dup(rq->upload_fd);
+		rq->user_fd = fcntl(rq->upload_fd, F_DUPFD_CLOEXEC, 0);
+		if (rq->user_fd == -1)
+			cause_note("fcntl");
 		return rq->user_fd == -1 ? -1 : 0;
 	}
 	rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 0);
@@ -221,6 +236,7 @@ open_user_dir(struct request *rq)
 		    TARGET_SYMLINK : TARGET_NOT_FOLDER;
 		return 1;
 	}
+	cause_note("openat");
 	return -1;
 }
 
@@ -234,8 +250,10 @@ check_record(struct request *rq)
 	if (rq->facts.target != TARGET_EXISTS)
 		return 0;
 	r = ledger_record_get(rq->ledger, rq->rel, &rec);
-	if (r == -1)
+	if (r == -1) {
+		cause_copy(rq->ledger->cause);
 		return -1;
+	}
 	if (r == 0 && strcmp(rec.owner, rq->user) == 0)
 		rq->facts.recorded = rec.size;
 	else if (!rq->g->cfg.per_user_dirs)
@@ -249,15 +267,17 @@ check_record(struct request *rq)
  * the file's).
  */
 int
-refresh_target(struct request *rq)
+gate_refresh_target(struct request *rq)
 {
 	const char *name = rq->path.comp[rq->path.ncomp - 1];
 	struct stat st;
 
 	rq->facts.recorded = 0;
 	if (fstatat(rq->target.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
+			cause_note("fstatat");
 			return -1;
+		}
 		rq->facts.target = TARGET_NEW;
 		return 0;
 	}
@@ -278,16 +298,16 @@ if_none_match_star(const char *v)
 }
 
 /* Rows 8 and 9: walk the path, never following a link. */
-static int
-find_target(struct request *rq)
+int
+gate_find_target(struct request *rq)
 {
 	int r;
 
 	rq->facts.known |= KNOW_TARGET;
 	rq->facts.if_none_match_star = if_none_match_star(
-	    param(rq, "HTTP_IF_NONE_MATCH"));
+	    request_param(rq, "HTTP_IF_NONE_MATCH"));
 	rq->kind = rq->facts.method == METHOD_POST ? PATH_FOLDER : PATH_FILE;
-	if (path_parse(param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
+	if (names_path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
@@ -319,30 +339,76 @@ find_target(struct request *rq)
  * are reclaimed first, when the figures show some (one read of the
  * ledger when there are none).
  */
-static int
-read_usage(struct request *rq, struct usage *u)
+enum ledger_err
+gate_read_usage(struct request *rq, struct usage *u)
 {
-	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK)
-		return -1;
-	if (u->dead == 0)
-		return 0;
-	if (ledger_reclaim(rq->ledger, rq->user, rq->upload_fd, NULL, NULL) !=
-	    LEDGER_OK)
-		return -1;
-	return ledger_usage(rq->ledger, rq->user, u) == LEDGER_OK ? 0 : -1;
+	enum ledger_err e;
+
+	if ((e = ledger_usage(rq->ledger, rq->user, u)) == LEDGER_OK &&
+	    u->dead > 0 && (e = ledger_reclaim(rq->ledger, rq->user,
+	    rq->upload_fd, NULL, NULL)) == LEDGER_OK)
+		e = ledger_usage(rq->ledger, rq->user, u);
+	return e;
+}
+
+/*
+ * A ledger read that failed, answered as a write's failure is: 503 when
+ * the database cannot be reached (upgate(8), "Several hosts"), else 500
+ * with the ledger's cause.
+ */
+static void
+respond_ledger(struct request *rq, enum ledger_err e)
+{
+	struct outcome o = gate_ledger_failed(rq, e);
+
+	gate_respond(rq, o.reason, o.detail);
+}
+
+/*
+ * The user's limit into facts.limit, looked up once a request.  An index
+ * that cannot be read (cut or rewritten under the process: another
+ * program's doing) is compiled anew from the table, as a stale one is,
+ * and the problem logged; only when that fails too is it row 2's 500
+ * (upgate.conf(5), "The quota table").  0, or -1 with the cause in
+ * rq->diag.
+ */
+int
+find_limit(struct request *rq)
+{
+	const struct config *cfg = &rq->g->cfg;
+	struct quota_rule    rule;
+
+	if (rq->limit_found != 0)
+		return rq->limit_found == 1 ? 0 : -1;
+	rq->limit_found = -1;
+	rule = quota_lookup(rq->g->quota, rq->user);
+	if (rule.error != 0) {
+		diag_add(&rq->diag, cfg->state_dir, 0, "quota.idx: cannot be "
+		    "read (%s); compiled again from %s", strerror(rule.error),
+		    cfg->quota_file);
+		if (quota_table_rebuild(&rq->g->quota, cfg->quota_file,
+		    rq->ledger->state_fd, &rq->diag) == -1)
+			return -1;
+		rule = quota_lookup(rq->g->quota, rq->user);
+		if (rule.error != 0)
+			return -1;	/* a parsed table is never read again */
+	}
+	rq->facts.limit = rule.limit;
+	rq->limit_found = 1;
+	return 0;
 }
 
 /* Rows 10 and 11: free space and the figures read_usage found. */
-static int
+int
 find_room(struct request *rq, const struct usage *u)
 {
-	struct quota_rule rule = quota_lookup(rq->g->quota, rq->user);
-	int64_t           total;
+	int64_t total;
 
+	if (find_limit(rq) == -1)
+		return -1;
 	if (store_space(rq->upload_fd, &rq->facts.free_space, &total) == -1)
 		return -1;
 	rq->facts.min_free = config_min_free(&rq->g->cfg, total);
-	rq->facts.limit = rule.limit;
 	rq->facts.used = u->used;
 	rq->facts.reserved = u->reserved;
 	rq->facts.known |= KNOW_SPACE | KNOW_QUOTA;
@@ -355,7 +421,7 @@ find_room(struct request *rq, const struct usage *u)
  * it writes anything).
  */
 /* The figures read under the lock that is still held, for the reply. */
-static void
+void
 quota_from_facts(struct request *rq)
 {
 	const struct facts *f = &rq->facts;
@@ -368,20 +434,20 @@ quota_from_facts(struct request *rq)
 	rq->reply.quota.reserved = f->reserved;
 }
 
-static int
+int
 decided(struct request *rq)
 {
 	rq->verdict = decide(&rq->facts, &rq->policy);
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
 	quota_from_facts(rq);
-	respond_verdict(rq);
+	gate_respond_verdict(rq);
 	return 1;
 }
 
 /*
  * Under the user's lock (and the file's): the unlink and the ledger;
- * respond() reads the figures under it, then drops it.
+ * gate_respond() reads the figures under it, then drops it.
  */
 static void
 do_delete(struct request *rq)
@@ -390,15 +456,16 @@ do_delete(struct request *rq)
 	enum ledger_err e;
 
 	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
-		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
 		return;
 	}
 	if ((e = ledger_forget(rq->ledger, rq->rel)) != LEDGER_OK) {
-		respond(rq, REASON_SERVER_ERROR,
+		cause_copy(rq->ledger->cause);
+		gate_respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
 	}
-	respond(rq, REASON_DELETED, NULL);
+	gate_respond(rq, REASON_DELETED, NULL);
 }
 
 /*
@@ -415,9 +482,9 @@ lock_target(struct request *rq)
 	    rq->facts.target == TARGET_BAD_NAME ||
 	    rq->facts.target == TARGET_TOO_LONG)
 		return 0;
-	if ((e = lock_file(rq)) == LEDGER_OK)
+	if ((e = gate_lock_file(rq)) == LEDGER_OK)
 		return 0;
-	respond(rq, ledger_failed(rq, e).reason, NULL);
+	gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 	return -1;
 }
 
@@ -432,34 +499,42 @@ locked_part(struct request *rq)
 	enum method  m = rq->facts.method;
 	int          files = m != METHOD_GET && m != METHOD_HEAD;
 	struct usage u;
+	enum ledger_err e;
 
-	if (read_usage(rq, &u) == -1 || (files && find_target(rq) == -1)) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+	if ((e = gate_read_usage(rq, &u)) != LEDGER_OK) {
+		respond_ledger(rq, e);
+		return;
+	}
+	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */
+	if (dav_wanted(rq) && dav_locked(rq, &u))
+		return;
+	if (files && gate_find_target(rq) == -1) {
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && lock_target(rq) == -1)
 		return;
 	if (files && check_record(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && decided(rq))
 		return;
 	if (find_room(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (decided(rq))
 		return;
 	if (m == METHOD_PUT)
-		put_store(rq);
+		gate_put_store(rq);
 	else if (m == METHOD_POST)
-		post_store(rq);
+		gate_post_store(rq);
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
 	else {
 		quota_from_facts(rq);
-		respond(rq, REASON_STATUS, NULL);
+		gate_respond(rq, REASON_STATUS, NULL);
 	}
 }
 
@@ -469,6 +544,8 @@ open_upload_dir(struct request *rq)
 	/* the configured root may be a link the operator made: followed */
 	rq->upload_fd = open(rq->g->cfg.upload_dir,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rq->upload_fd == -1)
+		cause_note("open");
 	return rq->upload_fd == -1 ? -1 : 0;
 }
 
@@ -483,26 +560,32 @@ handle(struct request *rq)
 	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq, &down) == 0;
 	if (down) {
 		rq->reply.retry_after = 5;
-		respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
+		gate_respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
 		return;
 	}
-	if (rq->facts.config_ok)
+	if (rq->facts.config_ok) {
 		copy_policy(rq);
+		rq->facts.webdav = rq->reply.webdav = rq->g->cfg.webdav;
+	}
 	if (decided(rq))
 		return;
 	find_identity(rq);
 	if (decided(rq))
 		return;
 	if (open_upload_dir(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
-	if ((e = lock_user(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, e).reason, NULL);
+	if (rq->facts.tus != TUS_NONE) {
+		gate_tus_handle(rq);
+		return;
+	}
+	if ((e = gate_lock_user(rq)) != LEDGER_OK) {
+		gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 		return;
 	}
 	locked_part(rq);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 }
 
 static void
@@ -515,6 +598,7 @@ request_init(struct request *rq, struct gate *g, const struct io *io)
 	diag_init(&rq->diag);
 	rq->upload_fd = rq->user_fd = -1;
 	rq->target.dir_fd = rq->target.anchor_fd = -1;
+	rq->dav.dir_fd = -1;
 	rq->tmp.fd = -1;
 	rq->resv.fd = -1;
 	rq->verdict.length = -1;
@@ -526,8 +610,11 @@ request_release(struct request *rq)
 {
 	store_tmp_abort(&rq->tmp);
 	ledger_release_reservation(rq->ledger, &rq->resv);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	store_target_release(&rq->target);
+	davpath_release(&rq->dav);
+	davxml_free(rq->xml);
+	gate_tus_release(rq);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
@@ -548,11 +635,12 @@ run_request(struct gate *g, const struct io *io,
 
 	if ((rq = malloc(sizeof *rq)) == NULL)
 		return 0;
+	cause_clear();
 	request_init(rq, g, io);
-	rq->facts.method = method_parse(param(rq, "REQUEST_METHOD"));
+	rq->facts.method = decide_method_parse(request_param(rq, "REQUEST_METHOD"));
 	find_length(rq);
 	fn(rq);
-	unread = body_unread(rq);
+	unread = gate_body_unread(rq);
 	request_release(rq);
 	free(rq);
 	return unread;
@@ -566,13 +654,44 @@ refuse_busy(struct request *rq)
 	if (rq->facts.config_ok)
 		find_identity(rq);
 	rq->reply.retry_after = BUSY_RETRY_AFTER;
-	respond(rq, REASON_BUSY, "The server is busy: every worker is "
+	gate_respond(rq, REASON_BUSY, "The server is busy: every worker is "
 	    "taken; please try again in a moment.");
+}
+
+/*
+ * Row 1 reads `webdav` and `resumable` for OPTIONS, for the WebDAV
+ * methods, for PATCH and an upload's URL, and for the Allow of a 405:
+ * their defaults when the configuration cannot be read.  OPTIONS and a
+ * 405 are answered at row 1, so the problems of a broken configuration
+ * are not theirs to log (upgate(8), "DECISIONS").
+ */
+static void
+find_row1_settings(struct request *rq)
+{
+	enum method m = rq->facts.method;
+	const char *info = request_param(rq, "PATH_INFO");
+	int         tus = m == METHOD_PATCH ||
+	    (info != NULL && strncmp(info, TUS_URL_PREFIX,
+	    strlen(TUS_URL_PREFIX)) == 0) ||
+	    (m == METHOD_POST && request_param(rq, "HTTP_TUS_RESUMABLE") !=
+	    NULL);
+
+	rq->facts.webdav = rq->facts.resumable = 1;
+	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m) || tus) {
+		if (load_config(rq) == 0) {
+			rq->facts.webdav = rq->g->cfg.webdav;
+			rq->facts.resumable = rq->g->cfg.resumable;
+		} else if (!method_dav(m) && !tus)
+			diag_init(&rq->diag);
+	}
+	rq->reply.webdav = rq->facts.webdav;
+	gate_tus_find(rq);
 }
 
 static void
 decide_and_handle(struct request *rq)
 {
+	find_row1_settings(rq);
 	if (!decided(rq))
 		handle(rq);
 }

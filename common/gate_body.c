@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_body: what PUT and POST share once the decision let them through:
  * the folders they need (and their removal on failure), the body read in
@@ -5,11 +6,13 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "gate_int.h"
 #include "quota.h"
 
@@ -45,13 +48,13 @@ note_folders(struct request *rq, struct reservation *r)
 	} else if (rq->g->cfg.per_user_dirs) {
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rq->user);
 		if (le != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 	}
 	for (; i < folders; i++) {
 		folder_rel(rq, i + 1, rel, sizeof rel);
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rel);
 		if (le != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 	}
 	return outcome(REASON_NONE, NULL);
 }
@@ -63,24 +66,25 @@ note_folders(struct request *rq, struct reservation *r)
  * have.
  */
 struct outcome
-make_folders(struct request *rq, struct reservation *r)
+gate_make_folders(struct request *rq, struct reservation *r)
 {
 	struct outcome o;
+	enum store_err e;
 
 	if ((o = note_folders(rq, r)).reason != REASON_NONE)
 		return o;
 	if (rq->user_fd == -1) {
 		rq->user_fd = store_open_user_dir(rq->upload_fd, rq->user, 1);
 		if (rq->user_fd == -1)
-			return outcome(REASON_SERVER_ERROR, NULL);
+			return errno_failed(rq, NULL, 0);
 		rq->made_user_dir = 1;
-		if (store_resolve(rq->user_fd, &rq->path, rq->kind,
-		    &rq->target) != STORE_OK)
-			return outcome(REASON_SERVER_ERROR, NULL);
+		if ((e = store_resolve(rq->user_fd, &rq->path, rq->kind,
+		    &rq->target)) != STORE_OK)
+			return store_failed(rq, e, 0);
 	}
 	if (rq->target.state == TARGET_PARENT_MISSING &&
-	    store_make_parents(&rq->target) != STORE_OK)
-		return outcome(REASON_SERVER_ERROR, NULL);
+	    (e = store_make_parents(&rq->target)) != STORE_OK)
+		return store_failed(rq, e, 0);
 	switch (rq->target.state) {
 	case TARGET_NEW:
 	case TARGET_EXISTS:
@@ -100,7 +104,7 @@ make_folders(struct request *rq, struct reservation *r)
 
 /* Names tmp (already named by store_tmp_name) in r. */
 struct outcome
-note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
+gate_note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
 {
 	char tmprel[sizeof rq->folder + 80];
 	enum ledger_err le;
@@ -109,12 +113,12 @@ note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
 	    rq->folder[0] != '\0' ? "/" : "", tmp->name);
 	le = ledger_reservation_add(rq->ledger, r, RESV_TMP, tmprel);
 	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
-	    ledger_failed(rq, le);
+	    gate_ledger_failed(rq, le);
 }
 
 /* Removes what this request made on the way: all or nothing. */
 void
-undo_folders(struct request *rq)
+gate_undo_folders(struct request *rq)
 {
 	store_target_rollback(&rq->target);
 	if (rq->made_user_dir)
@@ -123,15 +127,66 @@ undo_folders(struct request *rq)
 
 /* The figures of a 507 disk_full, measured now. */
 struct outcome
-disk_full(struct request *rq, int64_t required)
+gate_disk_full(struct request *rq, int64_t required)
 {
 	int64_t freeb = 0, total = 0;
 
 	if (store_space(rq->upload_fd, &freeb, &total) == 0)
-		rq->reply.available_space = space_available(freeb,
+		rq->reply.available_space = decide_space_available(freeb,
 		    config_min_free(&rq->g->cfg, total));
 	rq->reply.required_space = required;
 	return outcome(REASON_DISK_FULL, NULL);
+}
+
+/*
+ * Row 14's EDQUOT: the filesystem's own quota (the gate runs as the
+ * user, or a btrfs qgroup or an XFS project quota applies) refused the
+ * bytes.  A 507 quota_exceeded whose figures are the ledger's, read by
+ * gate_respond(); how much is missing, the filesystem does not say.
+ */
+static struct outcome
+filesystem_quota(struct request *rq, int64_t required)
+{
+	rq->reply.quota_filesystem = 1;
+	rq->reply.upload_size = rq->verdict.length >= 0 ?
+	    rq->verdict.length : required;
+	return outcome(REASON_QUOTA_EXCEEDED, "The upload does not fit in "
+	    "the filesystem's own quota for this folder; remove files or "
+	    "ask for a larger quota.");
+}
+
+/*
+ * A failed store call as its answer (row 14 or 16): ENOSPC a 507
+ * disk_full for required bytes, EDQUOT a 507 quota_exceeded, the rest a
+ * 500 whose cause store noted.
+ */
+struct outcome
+store_failed(struct request *rq, enum store_err e, int64_t required)
+{
+	switch (e) {
+	case STORE_NOSPACE:
+		return gate_disk_full(rq, required);
+	case STORE_QUOTA:
+		return filesystem_quota(rq, required);
+	default:
+		return outcome(REASON_SERVER_ERROR, NULL);
+	}
+}
+
+/*
+ * The same for a call that reports -1 and errno: call, when not NULL,
+ * is noted as the cause (NULL: the callee noted it).
+ */
+struct outcome
+errno_failed(struct request *rq, const char *call, int64_t required)
+{
+	if (call != NULL)
+		cause_note(call);
+	if (errno == ENOSPC)
+		return store_failed(rq, STORE_NOSPACE, required);
+	if (errno == EDQUOT)
+		return store_failed(rq, STORE_QUOTA, required);
+	return outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /* How much to ask for next: never past a known CONTENT_LENGTH. */
@@ -190,13 +245,13 @@ stream(struct request *rq, char *buf, sink_fn sink)
 }
 
 struct outcome
-stream_body(struct request *rq, sink_fn sink)
+gate_stream_body(struct request *rq, sink_fn sink)
 {
 	struct outcome o;
 	char          *buf = malloc(BODY_BUFFER);
 
 	if (buf == NULL)
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return errno_failed(rq, "malloc", 0);
 	o = stream(rq, buf, sink);
 	free(buf);
 	return o;
@@ -204,7 +259,7 @@ stream_body(struct request *rq, sink_fn sink)
 
 /* Row 15 (a lock not had in time, a database away), 14 or 16. */
 struct outcome
-ledger_failed(struct request *rq, enum ledger_err e)
+gate_ledger_failed(struct request *rq, enum ledger_err e)
 {
 	switch (e) {
 	case LEDGER_BUSY:
@@ -215,8 +270,17 @@ ledger_failed(struct request *rq, enum ledger_err e)
 	case LEDGER_NOSPACE:
 		return outcome(REASON_DISK_FULL, NULL);
 	default:
-		return outcome(REASON_SERVER_ERROR, NULL);
+		return ledger_fault(rq);
 	}
+}
+
+/* Row 16 for a failed ledger call: the ledger wrote why. */
+struct outcome
+ledger_fault(struct request *rq)
+{
+	if (rq->ledger != NULL)
+		cause_copy(rq->ledger->cause);
+	return outcome(REASON_SERVER_ERROR, NULL);
 }
 
 /*
@@ -226,30 +290,32 @@ ledger_failed(struct request *rq, enum ledger_err e)
  * A refusal's figures go to the reply, as for the first decision.
  */
 struct outcome
-decide_again(struct request *rq, int64_t own, int quota)
+gate_decide_again(struct request *rq, int64_t own, int quota)
 {
 	struct facts  *f = &rq->facts;
 	struct verdict first;
 	struct usage   u;
 	int64_t        total;
 	enum reason    reason;
+	enum ledger_err e;
 
 	if (store_space(rq->upload_fd, &f->free_space, &total) == -1)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	f->min_free = config_min_free(&rq->g->cfg, total);
 	if (quota) {
-		if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
-			return outcome(REASON_SERVER_ERROR, NULL);
+		if ((e = ledger_usage(rq->ledger, rq->user, &u)) != LEDGER_OK)
+			return gate_ledger_failed(rq, e);
 		f->used = u.used;
 		f->reserved = u.reserved > own ? u.reserved - own : 0;
-		f->limit = quota_lookup(rq->g->quota, rq->user).limit;
+		if (find_limit(rq) == -1)	/* read before the body */
+			return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	f->known |= KNOW_BODY | KNOW_SPACE | KNOW_QUOTA;
 	first = rq->verdict;	/* the body goes on by the first decision */
 	rq->verdict = decide(f, &rq->policy);
 	reason = rq->verdict.reason;
 	if (reason != REASON_NONE)
-		verdict_figures(rq);
+		gate_verdict_figures(rq);
 	rq->verdict = first;
 	return outcome(reason, NULL);
 }
@@ -261,16 +327,15 @@ decide_again(struct request *rq, int64_t own, int quota)
  * without waiting for each other).
  */
 struct outcome
-allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
+gate_allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 {
 	enum store_err e;
 
 	if ((e = store_tmp_allocate(tmp, len)) != STORE_OK)
-		return e == STORE_NOSPACE ? disk_full(rq, len) :
-		    outcome(REASON_SERVER_ERROR, NULL);
+		return store_failed(rq, e, len);
 	rq->facts.body_length = len;
 	rq->facts.space_held = tmp->allocated;
-	return decide_again(rq, 0, 0);
+	return gate_decide_again(rq, 0, 0);
 }
 
 /*
@@ -285,7 +350,7 @@ allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 #define HOLD_STEP (1024 * 1024)
 
 struct outcome
-hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
+gate_hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
     int64_t need, int64_t held)
 {
 	int64_t        step, want;
@@ -296,31 +361,31 @@ hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
 		return outcome(REASON_NONE, NULL);
 	step = need / 4 > HOLD_STEP ? need / 4 : HOLD_STEP;
 	want = need > INT64_MAX - step ? INT64_MAX : need + step;
-	if ((le = lock_user(rq)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
 	rq->facts.space_held = held;
 	rq->facts.body_length = want;
-	if (decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
+	if (gate_decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
 		want = decide_room(&rq->facts);
 		if (want < need)
 			want = need;	/* refused below, with its figures */
 		rq->facts.body_length = want;
-		if ((o = decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
-			unlock_user(rq);
+		if ((o = gate_decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
+			gate_unlock_user(rq);
 			return o;
 		}
 	}
 	le = ledger_reservation_set(rq->ledger, r, want);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if (le != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	if (want <= held)
 		return outcome(REASON_NONE, NULL);
-	return allocate(rq, tmp, tmp->allocated + (want - held));
+	return gate_allocate(rq, tmp, tmp->allocated + (want - held));
 }
 
 enum ledger_err
-lock_file(struct request *rq)
+gate_lock_file(struct request *rq)
 {
 	if (rq->g->cfg.per_user_dirs)
 		return LEDGER_OK;
@@ -328,7 +393,7 @@ lock_file(struct request *rq)
 }
 
 enum ledger_err
-lock_user(struct request *rq)
+gate_lock_user(struct request *rq)
 {
 	enum ledger_err e;
 
@@ -341,7 +406,7 @@ lock_user(struct request *rq)
 
 /* Drops the user's lock and any file lock taken after it. */
 void
-unlock_user(struct request *rq)
+gate_unlock_user(struct request *rq)
 {
 	if (!rq->locked)
 		return;

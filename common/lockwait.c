@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * lockwait: a bounded F_OFD_SETLKW.  The wait is interrupted by a POSIX
  * timer that signals this thread alone (SIGEV_THREAD_ID) with a signal
@@ -69,14 +70,14 @@ set(int fd, int cmd, short type, off_t start, off_t len)
 	return fcntl(fd, cmd, &fl);
 }
 
-static long
-ms_since(const struct timespec *a)
+long
+elapsed_ms(const struct timespec *since)
 {
-	struct timespec b;
+	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (long)(b.tv_sec - a->tv_sec) * 1000 +
-	    (b.tv_nsec - a->tv_nsec) / 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 static void
@@ -96,7 +97,7 @@ poll_for(int fd, short type, off_t start, off_t len, int timeout_ms)
 	while (set(fd, F_OFD_SETLK, type, start, len) == -1) {
 		if (errno != EAGAIN && errno != EACCES)
 			return -1;
-		if (ms_since(&t0) >= timeout_ms) {
+		if (elapsed_ms(&t0) >= timeout_ms) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -133,7 +134,7 @@ wait_for(int fd, short type, off_t start, off_t len, int timeout_ms)
 	rc = timer_settime(timer, 0, &its, NULL);
 	while (rc == 0 && (rc = set(fd, F_OFD_SETLKW, type, start, len)) == -1 &&
 	    errno == EINTR) {
-		if (ms_since(&t0) >= timeout_ms) {
+		if (elapsed_ms(&t0) >= timeout_ms) {
 			errno = ETIMEDOUT;
 			break;
 		}
@@ -146,7 +147,7 @@ wait_for(int fd, short type, off_t start, off_t len, int timeout_ms)
 }
 
 int
-lock_range(int fd, short type, off_t start, off_t len, int timeout_ms)
+lockwait_range(int fd, short type, off_t start, off_t len, int timeout_ms)
 {
 	if (set(fd, F_OFD_SETLK, type, start, len) == 0)
 		return 0;

@@ -1,4 +1,4 @@
-#include <sys/mman.h>
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "fdio.h"
 #include "names.h"
@@ -21,7 +22,6 @@
 #define INDEX_VERSION	1
 #define INDEX_ENDIAN	0x01020304u	/* reads otherwise on another CPU */
 #define REC_NAME	72		/* USER_NAME_MAX + NUL, padded to 8 */
-#define TABLE_MAX	(256L * 1024 * 1024)	/* a larger table is refused */
 
 /* One named user, as kept in memory and in the index file. */
 struct quota_rec {
@@ -29,7 +29,7 @@ struct quota_rec {
 	int64_t limit;			/* bytes, or QUOTA_UNLIMITED */
 };
 
-/* What tells one version of the table file from another (SPEC §3). */
+/* What tells one version of the table file from another (upgate.conf(5), "The quota table"). */
 struct quota_id {
 	uint64_t dev, ino;
 	int64_t  size;
@@ -54,18 +54,22 @@ _Static_assert(sizeof(struct index_header) == 96, "index header layout");
 _Static_assert(REC_NAME > USER_NAME_MAX, "room for the NUL");
 
 /*
- * The records are either owned (malloc'd, from a parse) or borrowed from a
- * read-only mapping of the index that the table owns.
+ * The records are either owned (malloc'd, from a parse) or read, one at a
+ * time, from the index file the table keeps open (fd).  Not mapped: the
+ * index is a file that another process may cut or rewrite at any moment,
+ * and a mapping then kills the reader with SIGBUS (upgate.conf(5), "The
+ * quota table").
  */
 struct quota_table {
 	struct quota_id         id;
-	const struct quota_rec *rec;
+	const struct quota_rec *rec;	/* the owned records; NULL with fd */
 	size_t                  n;
 	int                     has_star;
 	int64_t                 star;
 	struct quota_rec       *owned;
-	void                   *map;
-	size_t                  maplen;
+	int                     fd;	/* the index, or -1 */
+	struct index_header     hdr;	/* as it read when opened */
+	struct quota_rec        scratch;	/* quota_table_user's answer */
 };
 
 /* A record while parsing: its line, for duplicate reports. */
@@ -105,31 +109,6 @@ entry_cmp(const void *a, const void *b)
 	return (x->line > y->line) - (x->line < y->line);
 }
 
-/*
- * Writes (s, len) into out for a message: printable ASCII as it is, other
- * bytes as \xNN, cut after 40 bytes.  The table is the operator's, but its
- * bytes still reach a log line.
- */
-static void
-quote(char *out, size_t outsz, const char *s, size_t len)
-{
-	size_t        i, o = 0;
-	unsigned char c;
-
-	for (i = 0; i < len && i < 40 && o + 8 < outsz; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-	}
-	if (i < len && o + 4 < outsz) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 /* The next white-space separated word before end, or NULL at a comment. */
 static const char *
 next_word(const char **p, const char *end, size_t *len)
@@ -148,7 +127,7 @@ next_word(const char **p, const char *end, size_t *len)
 	return w;
 }
 
-/* 0 and *limit set for "unlimited" or a size (SPEC §2), else -1. */
+/* 0 and *limit set for "unlimited" or a size (upgate.conf(5), Keys), else -1. */
 static int
 limit_parse(const char *w, size_t len, int64_t *limit)
 {
@@ -162,7 +141,7 @@ limit_parse(const char *w, size_t len, int64_t *limit)
 		return -1;
 	memcpy(buf, w, len);
 	buf[len] = '\0';
-	return size_parse(buf, limit);
+	return number_size_parse(buf, limit);
 }
 
 /* Reports "before\"word\"after" at line. */
@@ -172,7 +151,8 @@ problem(struct parser *ps, unsigned line, const char *before, const char *w,
 {
 	char q[256];
 
-	quote(q, sizeof q, w, len);
+	/* the table is the operator's, but its bytes reach a log line */
+	logsafe_copy(q, sizeof q, w, len, 40);
 	diag_add(ps->d, ps->file, line, "%s\"%s\"%s", before, q, after);
 	ps->errors++;
 }
@@ -228,7 +208,7 @@ rule_add(struct parser *ps, unsigned line, const char *user, size_t ulen,
 			goto badname;
 		memcpy(name, user, ulen);
 		name[ulen] = '\0';
-		if (!user_name_valid(name))
+		if (!names_user_valid(name))
 			goto badname;
 	}
 	if (lim == NULL) {
@@ -316,8 +296,8 @@ duplicates_check(struct parser *ps)
 	}
 	qsort(dups, ndup, sizeof *dups, dup_cmp);
 	for (i = 0; i < ndup; i++) {
-		quote(q, sizeof q, ps->v[dups[i].at].rec.name,
-		    strlen(ps->v[dups[i].at].rec.name));
+		logsafe_copy(q, sizeof q, ps->v[dups[i].at].rec.name,
+		    strlen(ps->v[dups[i].at].rec.name), 40);
 		diag_add(ps->d, ps->file, dups[i].line, "user \"%s\" appears "
 		    "more than once (first on line %u)", q, dups[i].first);
 		ps->errors++;
@@ -334,6 +314,7 @@ table_build(struct parser *ps)
 
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return NULL;
+	t->fd = -1;
 	if (ps->n > 0 && (t->owned = calloc(ps->n, sizeof *t->owned)) == NULL) {
 		free(t);
 		return NULL;
@@ -394,60 +375,6 @@ id_equal(const struct quota_id *a, const struct quota_id *b)
 	    a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
-/* Doubles buf's capacity, up to TABLE_MAX.  0, or -1 with errno set. */
-static int
-grow(char **buf, size_t *cap)
-{
-	char *p;
-
-	if (*cap >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((p = realloc(*buf, *cap * 2)) == NULL)
-		return -1;
-	*buf = p;
-	*cap *= 2;
-	return 0;
-}
-
-/*
- * Reads fd to its end into *text (malloc'd, the caller frees); size is
- * the length fstat gave, so that one read usually does.  0, or -1 with
- * errno set.
- */
-static int
-read_all(int fd, size_t size, char **text, size_t *len)
-{
-	char   *buf;
-	size_t  cap = size + 1, n = 0;
-	ssize_t r;
-
-	if (size >= (size_t)TABLE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((buf = malloc(cap)) == NULL)
-		return -1;
-	for (;;) {
-		if (n == cap && grow(&buf, &cap) == -1)
-			goto fail;
-		if ((r = read(fd, buf + n, cap - n)) == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*text = buf;
-	*len = n;
-	return 0;
-fail:
-	free(buf);
-	return -1;
-}
-
 static void
 header_fill(struct index_header *h, const struct quota_table *t)
 {
@@ -485,75 +412,89 @@ index_write(int dir, const struct quota_table *t)
 	    O_CLOEXEC, 0600);
 	if (fd == -1)
 		return;
-	ok = write_all(fd, &h, sizeof h) == 0 &&
-	    write_all(fd, t->rec, t->n * sizeof t->rec[0]) == 0;
+	ok = fdio_write_all(fd, &h, sizeof h) == 0 &&
+	    fdio_write_all(fd, t->rec, t->n * sizeof t->rec[0]) == 0;
 	if (close(fd) == -1)
 		ok = 0;
 	if (!ok || renameat(dir, tmp, dir, INDEX_NAME) == -1)
 		unlinkat(dir, tmp, 0);
 }
 
-/* 1 if the mapped index of len bytes is whole and compiled from id. */
+/* 1 if the index of len bytes is whole and compiled from id. */
 static int
-index_valid(const struct index_header *h, size_t len,
+index_valid(const struct index_header *h, off_t len,
     const struct quota_id *id)
 {
 	if (memcmp(h->magic, INDEX_MAGIC, sizeof h->magic) != 0 ||
 	    h->version != INDEX_VERSION || h->endian != INDEX_ENDIAN ||
 	    h->rec_size != sizeof(struct quota_rec) || h->has_star > 1 ||
-	    h->star_limit < QUOTA_UNLIMITED || !id_equal(&h->id, id))
+	    h->star_limit < QUOTA_UNLIMITED || !id_equal(&h->id, id) ||
+	    len < (off_t)sizeof *h)
 		return 0;
-	return h->count == (len - sizeof *h) / sizeof(struct quota_rec) &&
-	    (len - sizeof *h) % sizeof(struct quota_rec) == 0;
+	len -= (off_t)sizeof *h;
+	return len % (off_t)sizeof(struct quota_rec) == 0 &&
+	    h->count == (uint64_t)(len / (off_t)sizeof(struct quota_rec));
 }
 
-/* Maps the index file of dir read-only; NULL when there is none to map. */
-static void *
-index_map(int dir, size_t *len)
+/*
+ * Reads len bytes at off, all of them: 0, or -1 with errno (ENODATA when
+ * the file ends first: it was cut under us).
+ */
+static int
+read_at(int fd, void *buf, size_t len, off_t off)
 {
-	struct stat st;
-	void       *map = NULL;
-	int         fd;
+	ssize_t r;
+	size_t  got = 0;
 
-	fd = openat(dir, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size >= (off_t)sizeof(struct index_header)) {
-		*len = (size_t)st.st_size;
-		map = mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
+	while (got < len) {
+		r = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0) {
+			errno = ENODATA;
+			return -1;
+		}
+		got += (size_t)r;
 	}
-	close(fd);
-	return map == MAP_FAILED ? NULL : map;
+	return 0;
 }
 
 /*
  * The table from the index in dir when it was compiled from the table of
- * identity id; NULL when it is missing, stale or damaged.  Costs the same
- * whatever the table's size: the records are mapped, not read.
+ * identity id; NULL when it is missing, stale or damaged, or not a
+ * regular file (O_NONBLOCK: a FIFO planted there must not hang us).
+ * Costs the same whatever the table's size: the header is read now, the
+ * records at each lookup.
  */
 static struct quota_table *
 index_load(int dir, const struct quota_id *id)
 {
-	const struct index_header *h;
-	struct quota_table        *t;
-	size_t                     len = 0;
-	void                      *map;
+	struct index_header h;
+	struct quota_table *t;
+	struct stat         st;
+	int                 fd;
 
-	if (dir < 0 || (map = index_map(dir, &len)) == NULL)
+	if (dir < 0)
 		return NULL;
-	h = map;
-	if (!index_valid(h, len, id) || (t = calloc(1, sizeof *t)) == NULL) {
-		munmap(map, len);
+	fd = openat(dir, INDEX_NAME, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    read_at(fd, &h, sizeof h, 0) == -1 ||
+	    !index_valid(&h, st.st_size, id) ||
+	    (t = calloc(1, sizeof *t)) == NULL) {
+		close(fd);
 		return NULL;
 	}
 	t->id = *id;
-	t->rec = (const struct quota_rec *)(h + 1);
-	t->n = (size_t)h->count;
-	t->has_star = (int)h->has_star;
-	t->star = h->star_limit;
-	t->map = map;
-	t->maplen = len;
+	t->n = (size_t)h.count;
+	t->has_star = (int)h.has_star;
+	t->star = h.star_limit;
+	t->fd = fd;
+	t->hdr = h;
 	return t;
 }
 
@@ -581,7 +522,7 @@ table_load(const char *path, int dir, struct diag *d)
 		diag_add(d, path, 0, "not a regular file");
 		goto done;
 	}
-	if (read_all(fd, (size_t)st.st_size, &text, &len) == -1) {
+	if (read_whole(fd, QUOTA_TABLE_MAX, &text, &len) == -1) {
 		diag_add(d, path, 0, "cannot read: %s", strerror(errno));
 		goto done;
 	}
@@ -623,15 +564,107 @@ fail:
 	return -1;
 }
 
+int
+quota_table_rebuild(struct quota_table **cached, const char *quota_file,
+    int state_dir_fd, struct diag *d)
+{
+	quota_table_free(*cached);
+	*cached = table_load(quota_file, state_dir_fd, d);
+	return *cached == NULL ? -1 : 0;
+}
+
 void
 quota_table_free(struct quota_table *t)
 {
 	if (t == NULL)
 		return;
-	if (t->map != NULL)
-		munmap(t->map, t->maplen);
+	if (t->fd != -1)
+		close(t->fd);
 	free(t->owned);
 	free(t);
+}
+
+/*
+ * Record i of the index into rec, checked as far as one record can be:
+ * a valid user name, NUL-padded, and a limit that is a size or
+ * unlimited.  0, or -1 with errno (EBADMSG: not what upgate wrote).
+ */
+static int
+rec_read(const struct quota_table *t, size_t i, struct quota_rec *rec)
+{
+	off_t  off = (off_t)sizeof t->hdr + (off_t)i * (off_t)sizeof *rec;
+	size_t k;
+
+	if (read_at(t->fd, rec, sizeof *rec, off) == -1)
+		return -1;
+	k = strnlen(rec->name, REC_NAME);
+	if (k == REC_NAME || !names_user_valid(rec->name) ||
+	    rec->limit < QUOTA_UNLIMITED)
+		goto bad;
+	while (k < REC_NAME)
+		if (rec->name[k++] != '\0')
+			goto bad;
+	return 0;
+bad:
+	errno = EBADMSG;
+	return -1;
+}
+
+/*
+ * The header once more, as it read when the table was opened: a file
+ * rewritten under us (another header, or none) is noticed before its
+ * records are trusted.
+ */
+static int
+header_same(const struct quota_table *t)
+{
+	struct index_header h;
+
+	if (read_at(t->fd, &h, sizeof h, 0) == -1)
+		return -1;
+	if (memcmp(&h, &t->hdr, sizeof h) != 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A binary search over the index file, a pread per step (about 17 for
+ * 100,000 users).  Each record read must sort between the two that
+ * bound the search so far, else the file is not the sorted one upgate
+ * wrote.  0 with *rec found, 1 when the user is not named, -1 with errno.
+ */
+static int
+index_find(const struct quota_table *t, const char *user,
+    struct quota_rec *rec)
+{
+	char   lo_name[REC_NAME] = "", hi_name[REC_NAME] = "";
+	size_t lo = 0, hi = t->n, mid;
+	int    c;
+
+	if (header_same(t) == -1)
+		return -1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (rec_read(t, mid, rec) == -1)
+			return -1;
+		if ((lo > 0 && strncmp(rec->name, lo_name, REC_NAME) <= 0) ||
+		    (hi < t->n && strncmp(rec->name, hi_name, REC_NAME) >= 0)) {
+			errno = EBADMSG;
+			return -1;
+		}
+		if ((c = strncmp(user, rec->name, REC_NAME)) == 0)
+			return 0;
+		if (c < 0) {
+			hi = mid;
+			memcpy(hi_name, rec->name, REC_NAME);
+		} else {
+			lo = mid + 1;
+			memcpy(lo_name, rec->name, REC_NAME);
+		}
+	}
+	return 1;
 }
 
 /* Compares a user name with a record, never reading past the record. */
@@ -644,16 +677,27 @@ key_cmp(const void *key, const void *rec)
 struct quota_rule
 quota_lookup(const struct quota_table *t, const char *user)
 {
-	struct quota_rule       r = { QUOTA_UNLIMITED, 0 };
+	struct quota_rule       r = { QUOTA_UNLIMITED, 0, 0 };
 	const struct quota_rec *rec = NULL;
+	struct quota_rec        found;
+	int                     rc;
 
 	if (t == NULL || user == NULL)
 		return r;
-	if (t->n > 0 && strnlen(user, REC_NAME) < REC_NAME)
-		rec = bsearch(user, t->rec, t->n, sizeof *rec, key_cmp);
+	if (t->n > 0 && strnlen(user, REC_NAME) < REC_NAME) {
+		if (t->fd == -1)
+			rec = bsearch(user, t->rec, t->n, sizeof *rec, key_cmp);
+		else if ((rc = index_find(t, user, &found)) == 0)
+			rec = &found;
+		else if (rc == -1) {
+			/* nothing granted on a failure, should it go unchecked */
+			r.limit = 0;
+			r.error = errno;
+			return r;
+		}
+	}
 	if (rec != NULL) {
-		/* a damaged index must not yield a negative figure */
-		r.limit = rec->limit < 0 ? QUOTA_UNLIMITED : rec->limit;
+		r.limit = rec->limit;
 		r.named = 1;
 	} else if (t->has_star)
 		r.limit = t->star;
@@ -666,13 +710,16 @@ quota_table_count(const struct quota_table *t)
 	return t == NULL ? 0 : t->n;
 }
 
-/* The name lives as long as t; "" for a record damaged in the index. */
 const char *
-quota_table_user(const struct quota_table *t, size_t i)
+quota_table_user(struct quota_table *t, size_t i)
 {
 	if (t == NULL || i >= t->n)
 		return NULL;
-	if (t->rec[i].name[REC_NAME - 1] != '\0')
-		return "";
-	return t->rec[i].name;
+	if (t->fd == -1)
+		return t->rec[i].name;
+	/* the header again where a listing starts, as a lookup does */
+	if ((i == 0 && header_same(t) == -1) ||
+	    rec_read(t, i, &t->scratch) == -1)
+		return NULL;
+	return t->scratch.name;
 }

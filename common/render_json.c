@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,7 +84,7 @@ put_percentage(struct json_object *o, int64_t tenths)
 	    json_object_new_double_s((double)tenths / 10.0, text));
 }
 
-/* The quota object of SPEC §7: limit and available null when unlimited. */
+/* The quota object of upgate(8), Responses: limit and available null when unlimited. */
 static int
 put_quota(struct json_object *o, const struct reply *r)
 {
@@ -94,7 +95,12 @@ put_quota(struct json_object *o, const struct reply *r)
 		return put_null(o, "quota");
 	if ((q = put_object(o, "quota")) == NULL)
 		return -1;
-	err = limited ? put_int(q, "limit", r->quota.limit) :
+	err = 0;
+	/* a refusal says whose quota refused: upgate's or the filesystem's */
+	if (r->reason == REASON_QUOTA_EXCEEDED)
+		err = put(q, "source", json_object_new_string(
+		    r->quota_filesystem ? "filesystem" : "upgate"));
+	err |= limited ? put_int(q, "limit", r->quota.limit) :
 	    put_null(q, "limit");
 	err |= put_int(q, "used", r->quota.used);
 	err |= put_int(q, "reserved", r->quota.reserved);
@@ -112,7 +118,7 @@ put_common(struct json_object *o, const struct reply *r)
 	int        status = reason_status(r->reason), err;
 
 	err = put_int(o, "status", status);
-	err |= put(o, "error", json_object_new_string(status_phrase(status)));
+	err |= put(o, "error", json_object_new_string(reason_status_phrase(status)));
 	err |= put(o, "reason", json_object_new_string(reason_name(r->reason)));
 	buf_init(&msg);
 	render_message(r, &msg);
@@ -196,7 +202,8 @@ put_quota_exceeded(struct json_object *o, const struct reply *r,
 	if ((u = put_object(o, "upload")) == NULL)
 		return -1;
 	err |= put_int(u, "size", r->upload_size);
-	err |= put_int(u, "shortage", r->shortage);
+	err |= r->quota_filesystem ? put_null(u, "shortage") :
+	    put_int(u, "shortage", r->shortage);
 	if ((a = put_object(o, "actions")) == NULL)
 		return -1;
 	err |= put_action(a, "upgrade", opt->upgrade_url, UPGRADE_DESCRIPTION);
@@ -272,7 +279,7 @@ put_stored(struct json_object *o, const struct reply *r)
 }
 
 struct json_object *
-render_tree(const struct reply *r, const struct render_options *opt)
+render_json_tree(const struct reply *r, const struct render_options *opt)
 {
 	struct json_object *o;
 	int                 err;

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <string.h>
 #include <json.h>
 
@@ -85,6 +86,8 @@ render_xml(const struct reply *r, struct json_object *tree, struct buf *b)
 		buf_puts(b, "  <D:quota-not-exceeded/>\n");
 	else if (r->reason == REASON_DISK_FULL)
 		buf_puts(b, "  <D:sufficient-disk-space/>\n");
+	else if (refusal && r->condition != NULL)
+		buf_printf(b, "  <D:%s/>\n", r->condition);
 	members(b, tree, 1);
 	buf_puts(b, refusal ? "</D:error>\n" : "</u:response>\n");
 }

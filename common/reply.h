@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reply: everything a response says, gathered by the gate and handed to
  * render.  It points to strings it does not own; they must outlive the
@@ -43,6 +44,9 @@ struct reply {
 	/* quota_exceeded */
 	int64_t     upload_size;
 	int64_t     shortage;
+	int         quota_filesystem;	/* refused by the filesystem's own
+					   quota (EDQUOT): source
+					   "filesystem", shortage unknown */
 	const struct file_size *largest;
 	size_t      nlargest;
 	/* successes */
@@ -54,8 +58,15 @@ struct reply {
 	/* else, for a refusal: what the request meant to do, and why not */
 	enum verb   verb;
 	enum cause  cause;
+	/* WebDAV (upgate(8), "WebDAV") */
+	int         webdav;		/* Allow and OPTIONS name its methods */
+	const char *condition;		/* DAV: precondition element, or NULL */
+	int64_t     range_size;		/* 416: the file's size */
 	int         connection_close;	/* refusal with the body unread */
 	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
+	/* resumable uploads (upgate(8), "Resumable uploads") */
+	int         tus_url;		/* an upload's URL: its own Allow */
+	const char *tus_headers;	/* "Tus-Resumable: ...\r\n" lines */
 };
 
 #endif

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -10,31 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cause.h"
 #include "store.h"
 
 /* New data between two calls that start writeback (see writeback()). */
 #define WRITEBACK_CHUNK	((int64_t)8 << 20)
 
-/* Attempts at a temporary name before giving up. */
-#define TMP_TRIES	16
-
 /* Never set by the programs: the fault injection of the unit tests. */
 int (*store_fault)(const char *op);
-
-static const char *const errors[STORE__MAX] = {
-	[STORE_OK] = "success",
-	[STORE_NOSPACE] = "no space left",
-	[STORE_EXISTS] = "file exists",
-	[STORE_IO] = "input/output error",
-};
-
-const char *
-store_strerror(enum store_err e)
-{
-	if ((unsigned)e >= STORE__MAX)
-		return "unknown error";
-	return errors[e];
-}
 
 /* 1 (and errno set) when the test hook wants op to fail. */
 static int
@@ -48,13 +32,26 @@ injected(const char *op)
 	return 1;
 }
 
-/* SPEC §6 row 14: running out of disk or quota is a 507, the rest a 500. */
+/*
+ * Row 14 of upgate(8): running out of disk is a 507 disk_full, out of
+ * the filesystem's own quota a 507 quota_exceeded, the rest a 500.
+ * call, the system call that failed, is noted for the log (cause.h).
+ */
 static enum store_err
-errno_err(void)
+errno_kind(void)
 {
-	if (errno == ENOSPC || errno == EDQUOT)
+	if (errno == ENOSPC)
 		return STORE_NOSPACE;
+	if (errno == EDQUOT)
+		return STORE_QUOTA;
 	return STORE_IO;
+}
+
+static enum store_err
+errno_err(const char *call)
+{
+	cause_note(call);
+	return errno_kind();
 }
 
 /*
@@ -97,7 +94,7 @@ close_fd(int *fd)
 }
 
 /*
- * Opens folder name in fd without following a link (SPEC §5).  -1 with
+ * Opens folder name in fd without following a link (upgate(8), Requests).  -1 with
  * errno ELOOP for a link, ENOTDIR for another non-folder, ENOENT, or any.
  * Linux answers ENOTDIR, not ELOOP, for a link opened with O_DIRECTORY, so
  * a look at the entry tells the two apart.
@@ -155,7 +152,7 @@ check_file(struct store_target *t)
 
 	if (fstatat(t->dir_fd, name, &t->st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno != ENOENT)
-			return STORE_IO;
+			return errno_err("fstatat");
 		t->state = TARGET_NEW;
 	} else if (S_ISLNK(t->st.st_mode))
 		t->state = TARGET_SYMLINK;
@@ -198,8 +195,10 @@ walk(struct store_target *t, int fd)
 		t->dir_fd = fd;
 		return settle(t);
 	}
-	if ((t->state = folder_state(errno)) == TARGET__MAX)
+	if ((t->state = folder_state(errno)) == TARGET__MAX) {
+		cause_note("openat");
 		goto fail;
+	}
 	if (t->state == TARGET_PARENT_MISSING) {
 		t->anchor_fd = fd;
 		t->anchor = t->found;
@@ -237,7 +236,7 @@ store_resolve(int base_fd, const struct path *path, enum path_kind kind,
 		return STORE_IO;
 	}
 	if ((fd = fcntl(base_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return STORE_IO;
+		return errno_err("fcntl");
 	return walk(t, fd);
 }
 
@@ -251,10 +250,10 @@ make_folder(int fd, const char *name, unsigned char *made)
 {
 	*made = 0;
 	if (injected("mkdir") || mkdirat(fd, name, 0755) == -1)
-		return errno == EEXIST ? STORE_OK : errno_err();
+		return errno == EEXIST ? STORE_OK : errno_err("mkdirat");
 	*made = 1;
 	if (sync_fd(fd, "fsync_dir") == -1)
-		return errno_err();
+		return errno_err("fsync");
 	return STORE_OK;
 }
 
@@ -268,7 +267,7 @@ store_make_parents(struct store_target *t)
 	if (t->state != TARGET_PARENT_MISSING)
 		return STORE_OK;
 	if ((fd = fcntl(t->anchor_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return STORE_IO;
+		return errno_err("fcntl");
 	for (; t->found < n; t->found++) {
 		e = make_folder(fd, t->path->comp[t->found],
 		    &t->made[t->found]);
@@ -285,9 +284,9 @@ store_make_parents(struct store_target *t)
 raced:
 	/* a link or a file put there meanwhile is a state, not a failure */
 	t->state = folder_state(errno);
-	e = STORE_IO;
-	if (t->state == TARGET_SYMLINK || t->state == TARGET_NOT_FOLDER)
-		e = STORE_OK;
+	e = STORE_OK;
+	if (t->state != TARGET_SYMLINK && t->state != TARGET_NOT_FOLDER)
+		e = errno_err("openat");
 fail:
 	close_fd(&fd);
 	return e;
@@ -347,11 +346,13 @@ store_open_user_dir(int upload_fd, const char *user, int create)
 
 	if (create && make_folder(upload_fd, user, &made) != STORE_OK)
 		goto fail;
-	if ((fd = open_folder(upload_fd, user)) == -1)
+	if ((fd = open_folder(upload_fd, user)) == -1) {
+		cause_note("openat");
 		goto fail;
+	}
 	return fd;
 fail:
-	/* a folder made for a failed request goes (SPEC §5) */
+	/* a folder made for a failed request goes (upgate(8), Requests) */
 	if (made) {
 		e = errno;
 		unlinkat(upload_fd, user, AT_REMOVEDIR);
@@ -362,7 +363,7 @@ fail:
 
 /*
  * ".upgate-tmp-" and 16 hex digits from getrandom(2): a name that no
- * request can create (SPEC §5) and no other local user can guess.
+ * request can create (upgate(8), Requests) and no other local user can guess.
  */
 static int
 tmp_name(char *name, size_t size)
@@ -387,7 +388,7 @@ remember(struct store_tmp *t)
 
 	if (fstat(t->fd, &st) == -1) {
 		store_tmp_abort(t);
-		return errno_err();
+		return errno_err("fstat");
 	}
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
@@ -422,7 +423,7 @@ store_tmp_name(int dir_fd, struct store_tmp *t)
 	if (tmp_name(t->name, sizeof t->name) == 0)
 		return STORE_OK;
 	t->name[0] = '\0';
-	return errno_err();
+	return errno_err("getrandom");
 }
 
 enum store_err
@@ -433,22 +434,7 @@ store_tmp_open(struct store_tmp *t)
 	if (t->fd != -1)
 		return remember(t);
 	t->name[0] = '\0';	/* not ours: abort must leave it */
-	return errno_err();
-}
-
-enum store_err
-store_tmp_create(int dir_fd, struct store_tmp *t)
-{
-	enum store_err e = STORE_IO;
-	int            tries;
-
-	for (tries = 0; tries < TMP_TRIES; tries++) {
-		if ((e = store_tmp_name(dir_fd, t)) != STORE_OK)
-			return e;
-		if ((e = store_tmp_open(t)) == STORE_OK || errno != EEXIST)
-			return e;
-	}
-	return e;
+	return errno_err("openat");
 }
 
 enum store_err
@@ -469,10 +455,10 @@ store_tmp_allocate(struct store_tmp *t, int64_t len)
 		t->allocated = len;
 		return STORE_OK;
 	}
-	/* SPEC §4: without support, row 14 catches the overrun instead */
+	/* upgate(8), Accounting: without support, row 14 catches the overrun instead */
 	if (errno == EOPNOTSUPP || errno == ENOSYS)
 		return STORE_OK;
-	return errno_err();
+	return errno_err("fallocate");
 }
 
 /*
@@ -503,7 +489,7 @@ fail:
 	/* not a file that supports it: fsync does all the work */
 	if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS)
 		return STORE_OK;
-	return errno_err();
+	return errno_err("sync_file_range");
 }
 
 enum store_err
@@ -517,10 +503,10 @@ store_tmp_write(struct store_tmp *t, const void *buf, size_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return errno_err();
+			return errno_err("write");
 		if (n == 0) {
 			errno = EIO;
-			return STORE_IO;
+			return errno_err("write");
 		}
 		p += n;
 		len -= (size_t)n;
@@ -532,30 +518,34 @@ store_tmp_write(struct store_tmp *t, const void *buf, size_t len)
 enum store_err
 store_tmp_finish(struct store_tmp *t)
 {
-	int fd;
+	const char *call;
+	int         fd;
 
 	/* fallocate gave the announced size: keep only what came */
-	if (t->allocated > t->written && (injected("ftruncate") ||
+	call = "ftruncate";
+	if (t->allocated > t->written && (injected(call) ||
 	    ftruncate(t->fd, t->written) == -1))
 		goto fail;
-	/* 0644: the web server may serve upload_dir (SPEC §5) */
-	if (injected("fchmod") || fchmod(t->fd, 0644) == -1)
+	/* 0644: the web server may serve upload_dir (upgate(8), Requests) */
+	call = "fchmod";
+	if (injected(call) || fchmod(t->fd, 0644) == -1)
 		goto fail;
-	if (sync_fd(t->fd, "fsync") == -1)
+	call = "fsync";
+	if (sync_fd(t->fd, call) == -1)
 		goto fail;
 	fd = t->fd;
 	t->fd = -1;
-	/* NFS may report a full disk only now (SPEC §6 row 14) */
+	/* NFS may report a full disk only now (upgate(8), Decisions row 14) */
 	if (injected("close")) {
 		close_fd(&fd);
-		return errno_err();
+		return errno_err("close");
 	}
 	if (close(fd) == -1 && errno != EINTR)
-		return errno_err();
+		return errno_err("close");
 	return STORE_OK;
 fail:
 	close_fd(&t->fd);
-	return errno_err();
+	return errno_err(call);
 }
 
 /*
@@ -568,9 +558,12 @@ link_publish(struct store_tmp *t, const char *name)
 	int e;
 
 	if (injected("link") ||
-	    linkat(t->dir_fd, t->name, t->dir_fd, name, 0) == -1)
+	    linkat(t->dir_fd, t->name, t->dir_fd, name, 0) == -1) {
+		cause_note("linkat");
 		return -1;
+	}
 	if (injected("unlink") || unlinkat(t->dir_fd, t->name, 0) == -1) {
+		cause_note("unlinkat");
 		e = errno;
 		unlinkat(t->dir_fd, name, 0);
 		errno = e;
@@ -582,12 +575,18 @@ link_publish(struct store_tmp *t, const char *name)
 static int
 rename_publish(struct store_tmp *t, const char *name, int replace)
 {
+	int r;
+
 	if (injected("rename"))
-		return -1;
-	if (replace)
-		return renameat(t->dir_fd, t->name, t->dir_fd, name);
-	return renameat2(t->dir_fd, t->name, t->dir_fd, name,
-	    RENAME_NOREPLACE);
+		r = -1;
+	else if (replace)
+		r = renameat(t->dir_fd, t->name, t->dir_fd, name);
+	else
+		r = renameat2(t->dir_fd, t->name, t->dir_fd, name,
+		    RENAME_NOREPLACE);
+	if (r == -1)
+		cause_note(replace ? "renameat" : "renameat2");
+	return r;
 }
 
 enum store_err
@@ -598,7 +597,7 @@ store_tmp_publish(struct store_tmp *t, const char *name, int replace)
 		return STORE_IO;
 	}
 	if (still_ours(t) == -1)
-		return errno_err();
+		return errno_err("fstatat");
 	if (rename_publish(t, name, replace) == -1) {
 		if (replace || (errno != EINVAL && errno != ENOSYS))
 			goto fail;
@@ -607,10 +606,11 @@ store_tmp_publish(struct store_tmp *t, const char *name, int replace)
 	}
 	t->name[0] = '\0';
 	if (sync_fd(t->dir_fd, "fsync_dir") == -1)
-		return errno_err();
+		return errno_err("fsync");
 	return STORE_OK;
 fail:
-	return errno == EEXIST ? STORE_EXISTS : errno_err();
+	/* the call that failed is noted already */
+	return errno == EEXIST ? STORE_EXISTS : errno_kind();
 }
 
 /* Keeps errno: the caller may still want to log the failure. */
@@ -630,9 +630,9 @@ enum store_err
 store_unlink(int dir_fd, const char *name)
 {
 	if (injected("unlink") || unlinkat(dir_fd, name, 0) == -1)
-		return errno_err();
+		return errno_err("unlinkat");
 	if (sync_fd(dir_fd, "fsync_dir") == -1)
-		return errno_err();
+		return errno_err("fsync");
 	return STORE_OK;
 }
 
@@ -650,8 +650,10 @@ store_space(int fd, int64_t *free_bytes, int64_t *total_bytes)
 {
 	struct statvfs vfs;
 
-	if (fstatvfs(fd, &vfs) == -1)
+	if (fstatvfs(fd, &vfs) == -1) {
+		cause_note("fstatvfs");
 		return -1;
+	}
 	*free_bytes = blocks_bytes(vfs.f_bavail, vfs.f_frsize);
 	*total_bytes = blocks_bytes(vfs.f_blocks, vfs.f_frsize);
 	return 0;

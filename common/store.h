@@ -1,5 +1,9 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * store: the only filesystem code for uploads (SPEC §5).  Every step of a
+ * Every failure that returns STORE_IO, STORE_NOSPACE or STORE_QUOTA (or
+ * -1) notes its system call and errno for the log (cause.h).
+ *
+ * store: the only filesystem code for uploads (upgate(8), Requests).  Every step of a
  * path is opened relative to a directory descriptor with O_NOFOLLOW, so a
  * symbolic link is never followed; bodies go to a temporary file
  * ".upgate-tmp-..." in the target folder, created O_EXCL, given its
@@ -21,12 +25,12 @@
 
 enum store_err {
 	STORE_OK = 0,
-	STORE_NOSPACE,		/* ENOSPC or EDQUOT */
+	STORE_NOSPACE,		/* ENOSPC: the disk is full */
+	STORE_QUOTA,		/* EDQUOT: the filesystem's own quota */
 	STORE_EXISTS,		/* publish without replace found a file */
 	STORE_IO,		/* any other failure; errno kept */
 	STORE__MAX
 };
-const char *store_strerror(enum store_err);
 
 /*
  * A walk of a path below a base folder.  Owns dir_fd and the names of the
@@ -99,21 +103,20 @@ struct store_tmp {
 	ino_t   ino;		/* anything put in its place since */
 };
 
-/* Creates the temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW). */
-enum store_err store_tmp_create(int dir_fd, struct store_tmp *);
-
 /*
- * The same in two steps, for a caller that must write the name down (in
- * a reservation) before the file exists, so that a crash in between
- * leaves no file nobody knows of: store_tmp_name picks an unguessable
- * name, store_tmp_open creates the file (an existing one is an error).
+ * The temporary file in dir_fd (mode 0600, O_EXCL|O_NOFOLLOW), in two
+ * steps, so that the caller writes the name down (in a reservation)
+ * before the file exists and a crash in between leaves no file nobody
+ * knows of: store_tmp_name picks an unguessable name, store_tmp_open
+ * creates the file (an existing one is an error).
  */
 enum store_err store_tmp_name(int dir_fd, struct store_tmp *);
 enum store_err store_tmp_open(struct store_tmp *);
 
 /*
  * Gives the file len bytes with fallocate(2) (not posix_fallocate).
- * STORE_NOSPACE when the disk cannot hold them; STORE_OK also when the
+ * STORE_NOSPACE when the disk cannot hold them, STORE_QUOTA when the
+ * filesystem's quota does not let them in; STORE_OK also when the
  * filesystem does not support it (the writes will tell).
  */
 enum store_err store_tmp_allocate(struct store_tmp *, int64_t len);
@@ -124,8 +127,8 @@ enum store_err store_tmp_write(struct store_tmp *, const void *buf,
 
 /*
  * Trims to what was written, fchmod 0644, fsync, close (fd is -1
- * afterwards, whatever the result).  STORE_NOSPACE when the sync or the
- * close reports ENOSPC or EDQUOT.
+ * afterwards, whatever the result).  STORE_NOSPACE or STORE_QUOTA when
+ * the sync or the close reports ENOSPC or EDQUOT.
  */
 enum store_err store_tmp_finish(struct store_tmp *);
 
@@ -141,7 +144,7 @@ enum store_err store_tmp_publish(struct store_tmp *, const char *name,
 
 /*
  * Removes the temporary file (if still there) and closes it; safe twice,
- * and after a failed store_tmp_create.
+ * and after a failed store_tmp_open.
  */
 void store_tmp_abort(struct store_tmp *);
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * upgate.fcgi: the FastCGI responder (FastCGI 1.0, libfcgi's fcgiapp.h).
  *
@@ -57,11 +58,11 @@
  * its ledger: state_dir, and with `files` the lock file, usage/, files/,
  * resv/ and a spare reservation file (with `postgresql`, nothing more:
  * the database sessions are the process's, at most 17, and fit in the
- * margins); the quota table is mapped, its file closed.  A request holds at most
- * FDS_REQUEST more (upgate(8), "FastCGI").
+ * margins); and the quota index, read with pread.  A request holds at
+ * most FDS_REQUEST more (upgate(8), "Limits").
  */
 #define FDS_PROCESS     32
-#define FDS_IDLE        10	/* 8 counted, and a margin */
+#define FDS_IDLE        10	/* 9 counted, and a margin */
 #define FDS_REQUEST     16
 #define FDS_WORKER      (FDS_IDLE + FDS_REQUEST)
 #define POOL_MIN        2	/* one to serve, one to refuse */
@@ -115,7 +116,7 @@ static void
 fcgi_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	write_line(STDERR_FILENO, line);
+	fdio_write_line(STDERR_FILENO, line);
 }
 
 static void

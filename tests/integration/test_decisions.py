@@ -1,8 +1,9 @@
-"""SPEC §6 rows 1 to 9 and 12, 13, run through the real upgate.cgi."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions rows 1 to 9 and 12, 13, run through the real upgate.cgi."""
 
 import os
 
-from harness import (ALLOWED, Env, MiB, check, eq, expect,
+from harness import (ALLOWED_DAV, Env, MiB, check, eq, expect,
                      expect_no_quota_headers, expect_quota_headers,
                      expect_refusal_before_body, log_of, test)
 
@@ -27,10 +28,10 @@ def _allow_ok(r):
     allow = r.header("Allow")
     check(allow is not None, "%s: no Allow header" % r.what())
     got = {m.strip() for m in allow.split(",")}
-    eq(got, ALLOWED, "%s: methods in Allow" % r.what())
+    eq(got, ALLOWED_DAV, "%s: methods in Allow" % r.what())
 
 
-for _m in ("PATCH", "put", "TRACE", "PROPFIND", "Get"):
+for _m in ("PATCH", "put", "TRACE", "LOCK", "Get"):
     def _t(m=_m):
         with env() as e:
             r = e.run(m, "/a.txt", body=b"hello")
@@ -80,7 +81,7 @@ def _():
 
 def _diag_before_log(r, pattern_prefix, what):
     """Config problem lines 'upgate: FILE:LINE: message' before the
-    request's own line (SPEC §9)."""
+    request's own line (upgate(8), Logs)."""
     lines = [l for l in r.stderr.splitlines() if l.startswith("upgate: ")]
     hits = [i for i, l in enumerate(lines) if l.startswith(pattern_prefix)]
     check(hits, "%s: no stderr line starting %r; stderr %r"

@@ -1,4 +1,5 @@
-"""SPEC §6 rows 10 and 14: disk_full, simulated with min_free_space and
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions rows 10 and 14: disk_full, simulated with min_free_space and
 real on a small tmpfs (root only)."""
 
 import os
@@ -84,6 +85,7 @@ class Tmpfs:
                              "(mount -t tmpfs) ***\n")
             skip("not root: cannot mount a tmpfs (SKIPPED real full disk)")
         self.e = Env(write=False)
+        self.mnt = self.e.upload      # what _umount unmounts
         p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
                             "tmpfs", self.e.upload],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -107,8 +109,7 @@ class Tmpfs:
 
     def _umount(self):
         self.e.fcgi_stop(check=False)   # --fcgi: no responder on the mount
-        for args in (["umount", self.e.upload], ["umount", "-l",
-                                                 self.e.upload]):
+        for args in (["umount", self.mnt], ["umount", "-l", self.mnt]):
             if subprocess.run(args, stderr=subprocess.DEVNULL).returncode \
                     == 0:
                 break

@@ -1,4 +1,5 @@
-"""SPEC §4-§6: reservations while an upload runs, a handler killed with
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Accounting-upgate(8), Decisions: reservations while an upload runs, a handler killed with
 SIGKILL, the ledger lock held (row 15), and the answer before the body."""
 
 import os
@@ -52,6 +53,30 @@ def _():
         # and the user can upload again
         expect(e.run("PUT", "/big.bin", body=body), 201, "stored")
         eq(e.stored(), {"big.bin": body}, "files")
+
+
+@test("kill -9 mid-upload with create_parents: the next request of the "
+      "user reclaims the folders the upload made")
+def _():
+    with Env(quota="alice 10M\n", conf={"create_parents": "yes"}) as e:
+        expect(e.run("PUT", "/a/kept.bin", body=b"k"), 201, "stored")
+        cgi, req = e.start("PUT", "/a/b/c/f.bin", length=MiB)
+        try:
+            cgi.write(b"f" * (MiB // 2))
+            check(_wait_tmp(e, e.upload), "no temporary file")
+            check(os.path.isdir(e.path("alice", "a/b/c")), "no a/b/c")
+        finally:
+            cgi.kill()
+        cgi.p.wait(10)
+        check(os.path.isdir(e.path("alice", "a/b/c")), "a/b/c went with "
+              "the handler")
+        expect(e.run("GET"), 200)
+        # b and c were the killed upload's; a was there before it
+        eq(sorted(os.listdir(e.path("alice", "a"))), ["kept.bin"],
+           "folder a after the next request")
+        e.assert_clean("after the next GET: ")
+        eq(e.usage(), 1, "usage")
+        expect(e.run("PUT", "/a/b/c/f.bin", body=b"again"), 201, "stored")
 
 
 @test("kill -9 of a replacing upload keeps the old file and usage")

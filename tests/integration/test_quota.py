@@ -1,6 +1,9 @@
-"""SPEC §6 row 11 (quota_exceeded) and §7's quota body, through the CGI."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions row 11 (quota_exceeded) and upgate(8), Responses's quota body, through the CGI."""
 
 import os
+
+import harness
 
 from harness import (Env, check, eq, expect, expect_quota_headers,
                      expect_quota_obj, expect_refusal_before_body, log_of,
@@ -221,3 +224,76 @@ def _():
         r = e.run("PUT", "/more.bin", body=b"m" * 200)
         expect(r, 507, "quota_exceeded")
         e.assert_clean()
+
+
+def _damage_index(path, how):
+    """Changes quota.idx in place (same inode), as another program
+    might: cut to nothing, its header overwritten, or its records."""
+    if how == "cut":
+        os.truncate(path, 0)
+        return
+    with open(path, "r+b") as f:
+        if how == "header":
+            f.write(b"garbage!" * 4)
+        else:
+            f.seek(96)      # the header's size (common/quota.c)
+            f.write(b"\xff" * (os.path.getsize(path) - 96))
+
+
+@test("quota.idx cut or rewritten under the gate: the right limit, the "
+      "problem logged, the index whole again, the responder alive")
+def _():
+    # no '*' rule: a user the index loses would be unlimited
+    with Env(quota="alice 1000\nbob 5000\n") as e:
+        idx = os.path.join(e.state, "quota.idx")
+        rc, out, err = e.quota_tool("show", "alice")    # writes the index
+        eq(rc, 0, "upgate-quota show (stderr %r)" % err)
+        whole = open(idx, "rb").read()
+        expect(e.run("PUT", "/a", body=b"a" * 100), 201, "stored")
+        fcgi = harness.MODE == "fcgi"
+        for how in ("cut", "header", "records"):
+            # the responder's workers hold the whole index before it changes
+            for _i in range(3):
+                expect(e.run("GET", user="bob"), 200, user="bob")
+            pid = e.responder().pid if fcgi else None
+            _damage_index(idx, how)
+            diag = []
+            for _i in range(3):
+                g = e.run("GET", user="bob")
+                expect(g, 200, user="bob")
+                eq(g.json()["quota"]["limit"], 5000, "%s: bob's limit" % how)
+                diag += g.diag_lines()
+            r = e.run("PUT", "/b", body=b"b" * 1000)
+            expect(r, 507, "quota_exceeded")
+            eq(r.json()["quota"]["limit"], 1000, "%s: limit" % how)
+            diag += r.diag_lines()
+            # a cut or a foreign header may be found on opening the index
+            # (a CGI, a worker's first request), compiled again silently
+            # as a stale index is; records only by a lookup, which says so
+            if how == "records":
+                check(any("quota.idx: cannot be read" in x for x in diag),
+                      "%s: the problem is not logged: %r" % (how, diag))
+            eq(open(idx, "rb").read(), whole, "%s: the index afterwards"
+               % how)
+            if not fcgi:    # a worker not asked yet may still hold it
+                g = e.run("GET", user="bob")
+                eq(g.diag_lines(), [], "%s: a whole index logs nothing"
+                   % how)
+            if pid is not None:
+                check(e.responder().pid == pid, "%s: the responder died"
+                      % how)
+                e.fcgi_stop()   # the next one's workers read the index
+        # upgate-quota likewise: the limit from the table, the cause said
+        for cmd in (("show", "alice"), ("report",)):
+            _damage_index(idx, "records")
+            rc, out, err = e.quota_tool(*cmd)
+            eq(rc, 0, "%s: exit status (stderr %r)" % (cmd[0], err))
+            check("quota.idx: cannot be read" in err, "%s: stderr %r"
+                  % (cmd[0], err))
+            check(("limit: 1000 bytes" if cmd[0] == "show" else
+                   "alice  1000 bytes") in out, "%s: %r" % (cmd[0], out))
+            eq(open(idx, "rb").read(), whole, "%s: the index afterwards"
+               % cmd[0])
+        eq(e.usage(), 100, "usage")
+        left = [n for n in os.listdir(e.state) if n.startswith("quota.idx")]
+        eq(left, ["quota.idx"], "no temporary index left")

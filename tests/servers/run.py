@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Runs the hosting tests against real servers (SPEC §11):
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Runs the hosting tests against real servers (README, Hosting, README, "Installing the package"):
 python3 tests/servers/run.py --build DIR
 
-Apache 2.4 (mod_cgid, mod_fcgid, mod_proxy_fcgi) and lighttpd (mod_cgi,
-mod_fastcgi) are started on loopback high ports from the very files in
-apache-conf/ and lighttpd-conf/ and driven with curl.  Tests come in
+Apache 2.4 (mod_cgid, mod_fcgid, mod_proxy_fcgi), lighttpd (mod_cgi,
+mod_fastcgi) and nginx (FastCGI) are started on loopback high ports from
+the very files in apache-conf/, lighttpd-conf/ and nginx-conf/ and driven
+with curl.  Tests come in
 groups that share one running server; groups run in parallel (-j N,
 default 2), the tests of a group one after the other.
 
@@ -84,7 +86,8 @@ def preflight():
     if os.geteuid() != 0:
         return "skip", "not root: the servers' children run as www-data " \
             "and upload_dir is a tmpfs (SKIPPED hosting tests)"
-    missing = [p for p in ("apache2", "lighttpd", "curl", "htpasswd")
+    missing = [p for p in ("apache2", "lighttpd", "nginx", "curl",
+                           "htpasswd")
                if shutil.which(p) is None and
                not os.path.exists("/usr/sbin/" + p)]
     if not os.path.exists(os.path.join(servers.MODULES, "mod_fcgid.so")):
@@ -95,7 +98,9 @@ def preflight():
     return None, ""
 
 
-def main():
+def main(tests_dir=HERE):
+    """Runs the test_*.py of tests_dir (this folder; tests/dav_clients
+    runs its own through here)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("-k", dest="filter", action="append", default=[])
@@ -109,7 +114,8 @@ def main():
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + \
         ":/usr/sbin:/sbin"
 
-    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+    sys.path.insert(0, tests_dir)
+    for path in sorted(glob.glob(os.path.join(tests_dir, "test_*.py"))):
         importlib.import_module(os.path.basename(path)[:-3])
     groups = []
     for g in servers.GROUPS:

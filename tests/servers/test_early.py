@@ -1,11 +1,13 @@
-"""Early refusal, measured per hosting path (SPEC §6, §11): a 1 GiB and a
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Early refusal, measured per hosting path (upgate(8), Decisions, README, Hosting): a 1 GiB and a
 4 GiB PUT by a user over quota get 507 through every path, with and
 without Expect: 100-continue, and so does a 1 GiB multipart form sent
 with curl -F (far beyond the 64 KiB framing allowance); curl's
 size_upload shows how much of the body the client sent.  Where the
-server streams the body to upgate (lighttpd, Apache mod_proxy_fcgi) it
-stays under 16 MiB and does not grow with the body; Apache mod_cgid and
-mod_fcgid take the whole body, and the figure says so.  And the answer
+server streams the body to upgate (lighttpd, Apache mod_proxy_fcgi,
+nginx with fastcgi_request_buffering off) it stays under 16 MiB and does
+not grow with the body; Apache mod_cgid and mod_fcgid take the whole
+body, and the figure says so.  And the answer
 is never lost: 50 refusals in a row all reach the client as 507 with
 their body."""
 
@@ -20,10 +22,12 @@ CONF = {"max_upload_size": "8G"}     # so that 4 GiB is a quota refusal
 BOUND = 16 * MiB
 
 # The paths where the server streams the body to upgate and ends the
-# upload on a refusal sent with Connection: close (as measured: a few MB).
+# upload on a refusal sent with Connection: close (as measured: a few MB;
+# nginx keeps the connection, and curl stops all the same).
 # lighttpd's mod_cgi belongs here too: upgate.cgi closes its standard
 # output before it drains, lighttpd then sends the answer and closes.
-STOPS = {"apache-proxy-fcgi", "lighttpd-fastcgi", "lighttpd-cgi"}
+STOPS = {"apache-proxy-fcgi", "lighttpd-fastcgi", "lighttpd-cgi",
+         "nginx-fastcgi"}
 # mod_cgid pushes the whole body into the program before it reads the
 # answer; mod_fcgid spools the whole body before it starts the request.
 # The 4 GiB case runs through mod_cgid only (mod_fcgid would spool 4 GiB
@@ -73,7 +77,7 @@ def _big_refusal(fx, size, expect100):
 
 def _big_form_refusal(fx, size):
     """curl -F file=@SPARSE: a form of one size-byte file, with the
-    Content-Length curl computed (SPEC §6 rows 7 and 11 with the 64 KiB
+    Content-Length curl computed (upgate(8), Decisions rows 7 and 11 with the 64 KiB
     framing allowance: far over it, so refused before the body)."""
     f = sparse_file(os.path.join(fx.root, "form-%d.bin" % size), size)
     try:

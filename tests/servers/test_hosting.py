@@ -1,8 +1,11 @@
-"""Every hosting path end to end (SPEC §5-§7, §11): authentication sets
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Every hosting path end to end (upgate(8), Requests-upgate(8), Responses, README, Hosting): authentication sets
 REMOTE_USER, PATH_INFO reaches upgate decoded, and PUT 201/204, GET,
 DELETE, 413, 411, 507 disk and 507 quota come back through the server
-with their headers and bodies, the disk checked afterwards."""
+with their headers and bodies, the disk checked afterwards; upload_dir
+served by the server shows its files but never a dot path."""
 
+import http.client
 import os
 import time
 
@@ -28,6 +31,7 @@ CHUNKED = {
     "apache-proxy-fcgi": "upgate",
     "lighttpd-cgi": "server",
     "lighttpd-fastcgi": "server",
+    "nginx-fastcgi": "upgate",
 }
 
 
@@ -57,7 +61,7 @@ def _nothing_stored(fx, user):
 
 
 def _logged(fx, prefix, timeout=5):
-    """The SPEC §9 line reaches the server's log (or, behind
+    """The upgate(8), Logs line reaches the server's log (or, behind
     mod_proxy_fcgi, the responder's standard error)."""
     end = time.monotonic() + timeout
     while True:
@@ -68,6 +72,76 @@ def _logged(fx, prefix, timeout=5):
             fail("%s: no log line starting %r; upgate lines: %r"
                  % (fx.path, prefix, lines[-5:]))
         time.sleep(0.1)
+
+
+def _raw_get(fx, target):
+    """GET target as sent (no client-side normalisation of %2e or dot
+    segments), without credentials; (status, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", fx.srv.port, timeout=30)
+    try:
+        c.putrequest("GET", target, skip_accept_encoding=True)
+        c.endheaders()
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def _dot_paths(fx):
+    """Each hosting file refuses, wherever the server serves upload_dir,
+    every path with a component that starts with "." (README, Hosting):
+    state_dir below upload_dir holds every user's usage, quota and file
+    names.  The files exist on disk and the server may read them (it runs
+    as their owner), so only the configuration stands in the way."""
+    e = fx.env
+    secret = b"not for the web " + os.urandom(8).hex().encode()
+    expect(fx.curl("PUT", "/served.txt", data=secret), 201, "stored")
+    udir = e.user_dir("alice")
+    planted = [os.path.join(udir, ".htaccess"),
+               os.path.join(udir, ".upgate-tmp-0123456789abcdef")]
+    for f in planted:
+        with open(f, "wb") as out:
+            out.write(secret)
+        os.chmod(f, 0o644)
+    user = os.path.relpath(udir, e.upload)
+    state = os.path.relpath(e.state, e.upload)
+    check(not state.startswith(".."), "%s: state_dir %s is not below "
+          "upload_dir" % (fx.path, e.state))
+    inside = [os.path.join(state, "files", user, "served.txt"),
+              os.path.join(state, "usage", user)]
+    if os.path.exists(os.path.join(e.state, "quota.idx")):
+        inside.append(os.path.join(state, "quota.idx"))
+    for rel in inside:
+        check(os.path.exists(os.path.join(e.upload, rel)), "%s: %s is not "
+              "on disk: the refusal would prove nothing" % (fx.path, rel))
+    try:
+        st, body = _raw_get(fx, "/%s/served.txt" % user)
+        eq((st, body), (200, secret), "%s: GET /%s/served.txt, a stored "
+           "file served by the server" % (fx.path, user))
+        refused = ["/" + r for r in inside] + [
+            "/" + state + "/", "/" + state,
+            "/%s/.htaccess" % user,
+            "/%s/.upgate-tmp-0123456789abcdef" % user,
+            "/%2e" + state[1:] + "/usage/" + user,
+            "/%s/%%2ehtaccess" % user,
+            "/%s/x/..%%2f.htaccess" % user,
+            "//%s//.htaccess" % user]
+        served = []
+        for target in refused:
+            st, body = _raw_get(fx, target)
+            if st not in (403, 404) or secret in body:
+                served.append("GET %s: %s %r" % (target, st, body[:60]))
+        check(not served, "%s: expected 403 or 404, never the content: %s"
+              % (fx.path, "; ".join(served)))
+    finally:
+        for f in planted:
+            os.unlink(f)
+    # the gate's own location still passes dot paths to upgate, which
+    # answers them itself
+    r = fx.curl("GET", "/.resumable/x")
+    eq(r.header("Cache-Control"), "no-store", "%s: an answer from upgate "
+       "(%s)" % (r.what(), r.summary()))
+    expect(fx.curl("DELETE", "/served.txt"), 204, "deleted")
 
 
 def _register(path):
@@ -132,6 +206,12 @@ def _register(path):
         r = expect(fx.curl("GET", "", user="carol"), 200)
         harness.expect_quota_obj(r.json()["quota"], None, 0, what=r.what())
         harness.expect_no_quota_headers(r)
+
+    @g.case("%s: upload_dir served as the document root: a stored file "
+            "-> 200, state_dir, .htaccess, an upload in progress, %%2e "
+            "-> refused; the gate's own dot paths reach upgate" % p)
+    def _(fx):
+        _dot_paths(fx)
 
     @g.case("%s: PUT and DELETE of /my%%20notes.txt reach upgate decoded"
             % p)

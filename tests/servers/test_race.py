@@ -1,7 +1,8 @@
-"""Concurrency and shutdown through the servers (SPEC §4, §8): 32 uploads
-racing for one user's last quota bytes through lighttpd mod_fastcgi never
-overshoot the limit, and the ledger is what upgate-quota recount finds on
-disk; SIGTERM to upgate.fcgi while uploads stream lets them finish and
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Concurrency and shutdown through the servers (upgate(8), Accounting, upgate(8), Limits): 32 uploads
+racing for one user's last quota bytes through lighttpd mod_fastcgi and
+through nginx never overshoot the limit, and the ledger is what
+upgate-quota recount finds on disk; SIGTERM to upgate.fcgi while uploads stream lets them finish and
 leaves nothing partial behind."""
 
 import os
@@ -19,9 +20,16 @@ RACERS = 32
 
 # ----------------------------------------------------------- the race
 
-race = Group("race-lighttpd-fastcgi", lambda: Fixture(
-    "race-lighttpd-fastcgi", "lighttpd-fastcgi", "dave %d\n" % LIMIT,
-    {"max_upload_size": "1G"}))
+# Through lighttpd, which starts upgate.fcgi itself, and through nginx, in
+# front of the standalone upgate.fcgi --listen.
+RACE_PATHS = ("lighttpd-fastcgi", "nginx-fastcgi")
+
+
+def _race_setup(path):
+    def setup():
+        return Fixture("race-" + path, path, "dave %d\n" % LIMIT,
+                       {"max_upload_size": "1G"})
+    return setup
 
 
 def _parallel(fn, n):
@@ -43,11 +51,7 @@ def _parallel(fn, n):
     return out
 
 
-@race.case("lighttpd-fastcgi: %d concurrent uploads race for the last "
-           "%d MiB of a quota: exactly %d stored, never over the limit, "
-           "ledger = recount" % (RACERS, (LIMIT - FILL) // MiB,
-                                  (LIMIT - FILL) // PART))
-def _(fx):
+def _race(fx):
     e = fx.env
     expect(fx.curl("PUT", "/fill.bin", user="dave", data=b"f" * FILL), 201,
            "stored")
@@ -83,6 +87,13 @@ def _(fx):
     eq((rc, out), (0, ""), "upgate-quota recount after the race (stderr "
        "%r)" % err)
     eq(e.usage("dave"), used, "dave's ledger after recount")
+
+
+for _p in RACE_PATHS:
+    Group("race-" + _p, _race_setup(_p)).case(
+        "%s: %d concurrent uploads race for the last %d MiB of a quota: "
+        "exactly %d stored, never over the limit, ledger = recount"
+        % (_p, RACERS, (LIMIT - FILL) // MiB, (LIMIT - FILL) // PART))(_race)
 
 
 # ----------------------------------------------------------- SIGTERM

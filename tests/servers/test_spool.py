@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Where lighttpd keeps a body on its way to upgate (lighttpd-conf/*.conf,
 README "Hosting"): even streaming, lighttpd 1.4 passes the body through
 temporary files, and while upgate does not read it goes on reading the

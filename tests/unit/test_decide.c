@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Every row of SPEC §6 that decide() owns (1 to 11), as a table: the
+ * Every row of upgate(8), Decisions that decide() owns (1 to 11), as a table: the
  * facts, the settings, and the reason and row expected.
  */
 #include <stdint.h>
@@ -46,7 +47,7 @@ struct row {
 	{ (void)f; (void)p; body; }
 
 CHANGE(nothing, )
-CHANGE(patch, f->method = METHOD_OTHER)
+CHANGE(patch, f->method = METHOD_PATCH)
 CHANGE(options, f->method = METHOD_OPTIONS; f->config_ok = 0)
 CHANGE(options_unknown_config, f->method = METHOD_OPTIONS; f->known = 0)
 CHANGE(other_bad_config, f->method = METHOD_OTHER; f->config_ok = 0)
@@ -140,12 +141,170 @@ CHANGE(delete_folder, f->method = METHOD_DELETE;
     f->target = TARGET_NOT_REGULAR; f->target_folder = 1)
 CHANGE(post_parent_missing, f->method = METHOD_POST;
     f->target = TARGET_PARENT_MISSING)
+/* WebDAV (upgate(8), "WebDAV"): a folder listed at Depth 1 by default */
+#define DAV(m) f->webdav = 1; f->method = (m); f->length_text = NULL; \
+	f->target = TARGET_FOLDER; f->depth = DEPTH_1
+CHANGE(dav_off, f->method = METHOD_PROPFIND; f->webdav = 0)
+CHANGE(dav_off_mkcol, f->method = METHOD_MKCOL; f->webdav = 0;
+    f->config_ok = 0)
+CHANGE(pf_folder, DAV(METHOD_PROPFIND); f->free_space = 0; f->limit = 0)
+CHANGE(pf_body_max, DAV(METHOD_PROPFIND); f->length_text = "65536")
+CHANGE(pf_body_over, DAV(METHOD_PROPFIND); f->length_text = "65537";
+    f->target = TARGET_SYMLINK)
+CHANGE(pf_body_bad, DAV(METHOD_PROPFIND); f->length_text = "1e3")
+CHANGE(pf_infinity, DAV(METHOD_PROPFIND); f->depth = DEPTH_INFINITY)
+CHANGE(pf_file_infinity, DAV(METHOD_PROPFIND); f->depth = DEPTH_INFINITY;
+    f->target = TARGET_EXISTS)
+CHANGE(pf_bad_depth, DAV(METHOD_PROPFIND); f->depth = DEPTH_BAD)
+CHANGE(pf_missing, DAV(METHOD_PROPFIND); f->target = TARGET_NEW)
+CHANGE(pf_no_parent, DAV(METHOD_PROPFIND); f->target = TARGET_PARENT_MISSING)
+CHANGE(pf_file_slash, DAV(METHOD_PROPFIND); f->target = TARGET_EXISTS;
+    f->trailing_slash = 1)
+CHANGE(pf_through_file, DAV(METHOD_PROPFIND); f->target = TARGET_NOT_FOLDER)
+CHANGE(pf_link, DAV(METHOD_PROPFIND); f->target = TARGET_SYMLINK)
+CHANGE(pf_bad_name, DAV(METHOD_PROPFIND); f->target = TARGET_BAD_NAME)
+CHANGE(pf_fifo, DAV(METHOD_PROPFIND); f->target = TARGET_NOT_REGULAR)
+CHANGE(pp_file, DAV(METHOD_PROPPATCH); f->target = TARGET_EXISTS;
+    f->length_text = "300")
+CHANGE(mk_new, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->free_space = 0; f->limit = 0)
+CHANGE(mk_body, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->length_text = "1")
+CHANGE(mk_empty_body, DAV(METHOD_MKCOL); f->target = TARGET_NEW;
+    f->length_text = "0")
+CHANGE(mk_exists, DAV(METHOD_MKCOL))
+CHANGE(mk_file, DAV(METHOD_MKCOL); f->target = TARGET_EXISTS)
+CHANGE(mk_file_slash, DAV(METHOD_MKCOL); f->target = TARGET_EXISTS;
+    f->trailing_slash = 1)
+CHANGE(mk_no_parent, DAV(METHOD_MKCOL); f->target = TARGET_PARENT_MISSING)
+CHANGE(get_file, DAV(METHOD_GET); f->target = TARGET_EXISTS)
+CHANGE(get_folder, DAV(METHOD_GET); f->depth = DEPTH_INFINITY)
+CHANGE(get_missing, DAV(METHOD_GET); f->target = TARGET_NEW)
+CHANGE(head_link, DAV(METHOD_HEAD); f->target = TARGET_SYMLINK)
+
+/* resumable uploads (upgate(8), "Resumable uploads") */
+#define TUS_CREATE_OF(f)  ((f)->method = METHOD_POST, (f)->tus = TUS_CREATE, \
+    (f)->tus_version = "1.0.0", (f)->upload_length_text = "100", \
+    (f)->length_text = "0", (f)->multipart_ok = 0, (f)->resumable = 1)
+#define TUS_PATCH_OF(f)  ((f)->method = METHOD_PATCH, (f)->tus = TUS_URL, \
+    (f)->tus_version = "1.0.0", (f)->known |= KNOW_UPLOAD, \
+    (f)->upload_found = 1, (f)->upload_length = 100, \
+    (f)->upload_offset = 40, (f)->upload_offset_text = "40", \
+    (f)->offset_stream = 1, (f)->length_text = "60", (f)->resumable = 1)
+CHANGE(tus_create, TUS_CREATE_OF(f))
+CHANGE(tus_create_no_version, TUS_CREATE_OF(f); f->tus_version = NULL)
+CHANGE(tus_create_old_version, TUS_CREATE_OF(f); f->tus_version = "0.2.2")
+CHANGE(tus_create_no_length, TUS_CREATE_OF(f); f->upload_length_text = NULL)
+CHANGE(tus_create_deferred, TUS_CREATE_OF(f); f->defer_length = 1)
+CHANGE(tus_create_bad_length, TUS_CREATE_OF(f);
+    f->upload_length_text = "1e3")
+CHANGE(tus_create_too_large, TUS_CREATE_OF(f); p->max_upload_size = 99)
+CHANGE(tus_create_bad_name, TUS_CREATE_OF(f); f->target = TARGET_BAD_NAME)
+CHANGE(tus_create_no_parent, TUS_CREATE_OF(f);
+    f->target = TARGET_PARENT_MISSING)
+CHANGE(tus_create_disk, TUS_CREATE_OF(f); f->free_space = 99)
+CHANGE(tus_create_quota, TUS_CREATE_OF(f); f->limit = 1000; f->used = 901)
+CHANGE(tus_create_no_framing, TUS_CREATE_OF(f);
+    f->upload_length_text = "65636"; f->free_space = 100)
+CHANGE(tus_create_empty_full, TUS_CREATE_OF(f);
+    f->upload_length_text = "0"; f->free_space = 0; f->limit = 0)
+CHANGE(tus_create_body, TUS_CREATE_OF(f); f->offset_stream = 1;
+    f->length_text = "100")
+CHANGE(tus_create_body_past, TUS_CREATE_OF(f); f->offset_stream = 1;
+    f->length_text = "101")
+CHANGE(tus_url_get, TUS_PATCH_OF(f); f->method = METHOD_GET)
+CHANGE(tus_url_put, TUS_PATCH_OF(f); f->method = METHOD_PUT)
+CHANGE(tus_url_options, TUS_PATCH_OF(f); f->method = METHOD_OPTIONS;
+    f->tus_version = NULL)
+CHANGE(tus_url_head, TUS_PATCH_OF(f); f->method = METHOD_HEAD)
+CHANGE(tus_url_head_unknown, TUS_PATCH_OF(f); f->method = METHOD_HEAD;
+    f->upload_found = 0)
+CHANGE(tus_url_no_version, TUS_PATCH_OF(f); f->tus_version = NULL)
+CHANGE(tus_url_not_yet_found, TUS_PATCH_OF(f); f->known &= ~KNOW_UPLOAD)
+CHANGE(tus_patch, TUS_PATCH_OF(f))
+CHANGE(tus_patch_unknown, TUS_PATCH_OF(f); f->upload_found = 0)
+CHANGE(tus_patch_type, TUS_PATCH_OF(f); f->offset_stream = 0)
+CHANGE(tus_patch_offset, TUS_PATCH_OF(f); f->upload_offset_text = "39")
+CHANGE(tus_patch_no_offset, TUS_PATCH_OF(f); f->upload_offset_text = NULL)
+CHANGE(tus_patch_past, TUS_PATCH_OF(f); f->length_text = "61")
+CHANGE(tus_patch_short, TUS_PATCH_OF(f); f->length_text = "1")
+CHANGE(tus_patch_no_length, TUS_PATCH_OF(f); f->length_text = NULL)
+CHANGE(tus_patch_checksum_bad, TUS_PATCH_OF(f);
+    f->checksum = TUS_CHECKSUM_BAD)
+CHANGE(tus_patch_checksum_ok, TUS_PATCH_OF(f);
+    f->checksum = TUS_CHECKSUM_OK)
+CHANGE(tus_patch_full_quota, TUS_PATCH_OF(f); f->limit = 0;
+    f->free_space = 0)
+CHANGE(tus_off_post, f->method = METHOD_POST; f->tus_version = "1.0.0";
+    f->multipart_ok = 0)
 
 static const struct row rows[] = {
 	{ "PUT that fits",                nothing,          REASON_NONE, 0 },
 	{ "PATCH",                        patch,            REASON_METHOD_NOT_ALLOWED, 1 },
 	{ "PATCH with a broken config",   other_bad_config, REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "tus creation",                 tus_create,       REASON_NONE, 0 },
+	{ "tus creation, no version",     tus_create_no_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "tus creation, other version",  tus_create_old_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "tus creation, no Upload-Length", tus_create_no_length, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, deferred length", tus_create_deferred, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, bad length",     tus_create_bad_length, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, too large",      tus_create_too_large, REASON_TOO_LARGE, 6 },
+	{ "tus creation, bad name",       tus_create_bad_name, REASON_BAD_REQUEST, 8 },
+	{ "tus creation, no parent",      tus_create_no_parent, REASON_CONFLICT, 9 },
+	{ "tus creation, disk full",      tus_create_disk,  REASON_DISK_FULL, 10 },
+	{ "tus creation, quota",          tus_create_quota, REASON_QUOTA_EXCEEDED, 11 },
+	{ "tus creation, no form margin", tus_create_no_framing, REASON_DISK_FULL, 10 },
+	{ "tus creation, empty, no room", tus_create_empty_full, REASON_NONE, 0 },
+	{ "tus creation with its body",   tus_create_body,  REASON_NONE, 0 },
+	{ "tus creation, body past length", tus_create_body_past, REASON_BAD_REQUEST, 5 },
+	{ "GET of an upload's URL",       tus_url_get,      REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "PUT of an upload's URL",       tus_url_put,      REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "OPTIONS of an upload's URL",   tus_url_options,  REASON_OPTIONS, 1 },
+	{ "HEAD of an upload",            tus_url_head,     REASON_NONE, 0 },
+	{ "HEAD of an unknown upload",    tus_url_head_unknown, REASON_NOT_FOUND, 8 },
+	{ "upload's URL, no version",     tus_url_no_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "upload's URL, not yet looked up", tus_url_not_yet_found, REASON_NONE, 0 },
+	{ "PATCH that fits",              tus_patch,        REASON_NONE, 0 },
+	{ "PATCH of an unknown upload",   tus_patch_unknown, REASON_NOT_FOUND, 8 },
+	{ "PATCH of another type",        tus_patch_type,   REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
+	{ "PATCH at another offset",      tus_patch_offset, REASON_CONFLICT, 9 },
+	{ "PATCH without Upload-Offset",  tus_patch_no_offset, REASON_BAD_REQUEST, 5 },
+	{ "PATCH past the length",        tus_patch_past,   REASON_BAD_REQUEST, 13 },
+	{ "PATCH of one byte",            tus_patch_short,  REASON_NONE, 0 },
+	{ "PATCH of unknown length",      tus_patch_no_length, REASON_NONE, 0 },
+	{ "PATCH, unknown checksum",      tus_patch_checksum_bad, REASON_BAD_REQUEST, 5 },
+	{ "PATCH with a checksum",        tus_patch_checksum_ok, REASON_NONE, 0 },
+	{ "PATCH, no room: reserved",     tus_patch_full_quota, REASON_NONE, 0 },
+	{ "tus POST, resumable = no",     tus_off_post,     REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
 	{ "OPTIONS needs no config",      options,          REASON_OPTIONS, 1 },
+	{ "PROPFIND, webdav = no",        dav_off,          REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "MKCOL, webdav = no, bad config", dav_off_mkcol,  REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "PROPFIND of a folder, no room", pf_folder,       REASON_NONE, 0 },
+	{ "PROPFIND body of 64 KiB",      pf_body_max,      REASON_NONE, 0 },
+	{ "PROPFIND body over 64 KiB",    pf_body_over,     REASON_TOO_LARGE, 6 },
+	{ "PROPFIND length not digits",   pf_body_bad,      REASON_BAD_REQUEST, 5 },
+	{ "PROPFIND folder, infinity",    pf_infinity,      REASON_FORBIDDEN, 8 },
+	{ "PROPFIND file, infinity",      pf_file_infinity, REASON_NONE, 0 },
+	{ "PROPFIND Depth 2",             pf_bad_depth,     REASON_BAD_REQUEST, 8 },
+	{ "PROPFIND of nothing",          pf_missing,       REASON_NOT_FOUND, 8 },
+	{ "PROPFIND, no parent",          pf_no_parent,     REASON_NOT_FOUND, 8 },
+	{ "PROPFIND file/",               pf_file_slash,    REASON_NOT_FOUND, 8 },
+	{ "PROPFIND through a file",      pf_through_file,  REASON_CONFLICT, 9 },
+	{ "PROPFIND through a link",      pf_link,          REASON_FORBIDDEN, 8 },
+	{ "PROPFIND of a dot name",       pf_bad_name,      REASON_BAD_REQUEST, 8 },
+	{ "PROPFIND of a fifo",           pf_fifo,          REASON_CONFLICT, 9 },
+	{ "PROPPATCH of a file",          pp_file,          REASON_NONE, 0 },
+	{ "MKCOL, no room: folders free", mk_new,           REASON_NONE, 0 },
+	{ "MKCOL with a body",            mk_body,          REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
+	{ "MKCOL with an empty body",     mk_empty_body,    REASON_NONE, 0 },
+	{ "MKCOL of a folder",            mk_exists,        REASON_METHOD_NOT_ALLOWED, 9 },
+	{ "MKCOL of a file",              mk_file,          REASON_METHOD_NOT_ALLOWED, 9 },
+	{ "MKCOL of file/",               mk_file_slash,    REASON_CONFLICT, 9 },
+	{ "MKCOL, no parent",             mk_no_parent,     REASON_CONFLICT, 9 },
+	{ "GET of a file",                get_file,         REASON_NONE, 0 },
+	{ "GET of a folder",              get_folder,       REASON_NONE, 0 },
+	{ "GET of nothing",               get_missing,      REASON_NOT_FOUND, 8 },
+	{ "HEAD through a link",          head_link,        REASON_FORBIDDEN, 8 },
 	{ "OPTIONS with nothing known",   options_unknown_config, REASON_OPTIONS, 1 },
 	{ "broken config",                bad_config,       REASON_SERVER_ERROR, 2 },
 	{ "config not read yet",          config_unknown,   REASON_NONE, 0 },
@@ -207,7 +366,7 @@ static const struct row rows[] = {
 	{ "POST quota beyond margin",     post_quota_over,  REASON_QUOTA_EXCEEDED, 11 },
 	{ "quota not known yet",          quota_unknown,    REASON_NONE, 0 },
 	{ "GET is never full",            get_full,         REASON_NONE, 0 },
-	{ "HEAD ignores PATH_INFO",       head_bad_target,  REASON_NONE, 0 },
+	{ "HEAD, webdav = no: no path",   head_bad_target,  REASON_NONE, 0 },
 };
 
 static void
@@ -361,15 +520,16 @@ test_extremes(void)
 static void
 test_methods(void)
 {
-	CU_ASSERT_EQUAL(method_parse("PUT"), METHOD_PUT);
-	CU_ASSERT_EQUAL(method_parse("put"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse("OPTIONS"), METHOD_OPTIONS);
-	CU_ASSERT_EQUAL(method_parse("PATCH"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(""), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(NULL), METHOD_OTHER);
-	CU_ASSERT_STRING_EQUAL(method_name(METHOD_DELETE), "DELETE");
-	CU_ASSERT_EQUAL(space_available(10, 20), 0);
-	CU_ASSERT_EQUAL(space_available(20, 5), 15);
+	CU_ASSERT_EQUAL(decide_method_parse("PUT"), METHOD_PUT);
+	CU_ASSERT_EQUAL(decide_method_parse("put"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse("OPTIONS"), METHOD_OPTIONS);
+	CU_ASSERT_EQUAL(decide_method_parse("PATCH"), METHOD_PATCH);
+	CU_ASSERT_EQUAL(decide_method_parse("patch"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(""), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(NULL), METHOD_OTHER);
+	CU_ASSERT_STRING_EQUAL(decide_method_name(METHOD_DELETE), "DELETE");
+	CU_ASSERT_EQUAL(decide_space_available(10, 20), 0);
+	CU_ASSERT_EQUAL(decide_space_available(20, 5), 15);
 }
 
 /* Asked again once bytes came (KNOW_BODY): exact, and what is held. */
@@ -420,11 +580,11 @@ test_room(void)
 {
 	struct facts f = base();
 
-	CU_ASSERT_EQUAL(quota_left(1000, 300, 200), 500);
-	CU_ASSERT_EQUAL(quota_left(1000, 900, 200), 0);
-	CU_ASSERT_EQUAL(quota_left(1000, INT64_MAX, INT64_MAX), 0);
-	CU_ASSERT_EQUAL(quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
-	CU_ASSERT_EQUAL(quota_left(1000, -5, -7), 1000);	/* forged */
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 300, 200), 500);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 900, 200), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, INT64_MAX, INT64_MAX), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, -5, -7), 1000);	/* forged */
 	f.limit = 1000;
 	f.used = 100;
 	f.reserved = 100;

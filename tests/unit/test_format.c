@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_format: format names and Accept negotiation (SPEC §7, RFC 9110
+ * test_format: format names and Accept negotiation (upgate(8), Responses, RFC 9110
  * §12.5.1), as one table, plus hostile headers.
  */
 #include <stdlib.h>
@@ -218,7 +219,6 @@ test_format_names(void)
 	for (i = 0; i < FORMAT__MAX; i++) {
 		CU_ASSERT_EQUAL(format_parse(names[i], &f), 0);
 		CU_ASSERT_EQUAL(f, (enum format)i);
-		CU_ASSERT_STRING_EQUAL(format_name(f), names[i]);
 	}
 	f = FORMAT_HTML;
 	CU_ASSERT_EQUAL(format_parse("JSON", &f), -1);
@@ -227,7 +227,6 @@ test_format_names(void)
 	CU_ASSERT_EQUAL(format_parse("json ", &f), -1);
 	CU_ASSERT_EQUAL(format_parse(NULL, &f), -1);
 	CU_ASSERT_EQUAL(f, FORMAT_HTML);
-	CU_ASSERT_STRING_EQUAL(format_name(FORMAT__MAX), "json");
 }
 
 static CU_TestInfo negotiate_tests[] = {
@@ -239,7 +238,7 @@ static CU_TestInfo negotiate_tests[] = {
 };
 
 static CU_TestInfo name_tests[] = {
-	{ "parse and name", test_format_names },
+	{ "parse", test_format_names },
 	CU_TEST_INFO_NULL
 };
 

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_quota: the quota table (SPEC §3) — parsing, lookups, and the
- * compiled index in state_dir that the CGI maps instead of parsing.
+ * test_quota: the quota table (upgate.conf(5)) — parsing, lookups, and the
+ * compiled index in state_dir that the CGI reads instead of parsing.
  */
 #include <sys/stat.h>
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cu_main.h"
+#include "tmpdir.h"
 #include "diag.h"
 #include "quota.h"
 
@@ -42,11 +44,8 @@ parse(const char *text, struct diag *d)
 static void
 dir_make(char *dir, size_t size)
 {
-	snprintf(dir, size, "/tmp/quota/tXXXXXX");
-	if (mkdir("/tmp/quota", 0700) == -1 && errno != EEXIST)
-		CU_FAIL_FATAL("mkdir /tmp/quota");
-	if (mkdtemp(dir) == NULL)
-		CU_FAIL_FATAL("mkdtemp");
+	if (tmpdir_make(dir, size, "quota") == -1)
+		CU_FAIL_FATAL("tmpdir_make");
 }
 
 /* Removes dir and what is in it and in its subdirectories, one level. */
@@ -81,7 +80,7 @@ file_write(const char *path, const char *text, size_t len)
 	fclose(f);
 }
 
-/* Replaces path atomically, as SPEC §3 says operators do. */
+/* Replaces path atomically, as upgate.conf(5), "The quota table" says operators do. */
 static void
 file_replace(const char *path, const char *text)
 {
@@ -721,10 +720,15 @@ test_open_missing(void)
 	CU_ASSERT_EQUAL(quota_table_open(&t, w.table, w.sfd, &d), 0);
 	CU_ASSERT_PTR_NOT_NULL(t);
 	unlink(w.table);
-	CU_ASSERT_EQUAL(quota_table_open(&t, w.table, w.sfd, &d), -1);
-	CU_ASSERT_PTR_NULL(t);
 	snprintf(want, sizeof want, "%s: cannot open: No such file or "
 	    "directory\n", w.table);
+	/* a rebuild, for an index found damaged, frees the table */
+	CU_ASSERT_EQUAL(quota_table_rebuild(&t, w.table, w.sfd, &d), -1);
+	CU_ASSERT_PTR_NULL(t);
+	CU_ASSERT_STRING_EQUAL(d.text, want);
+	diag_init(&d);
+	CU_ASSERT_EQUAL(quota_table_open(&t, w.table, w.sfd, &d), -1);
+	CU_ASSERT_PTR_NULL(t);
 	CU_ASSERT_STRING_EQUAL(d.text, want);
 	world_free(&w);
 }
@@ -901,10 +905,140 @@ test_open_big(void)
 	world_free(&w);
 }
 
+/* ------------------------------------------------ changed underneath */
+
+/*
+ * The index file changed while a process holds its table (the FastCGI
+ * responder between two requests, or another program during one): each
+ * lookup fails with the cause, a limit of 0 and nothing named — never a
+ * crash (a mapping would die of SIGBUS) and never "unlimited" — and
+ * quota_table_rebuild makes the table and the index whole again
+ * (upgate.conf(5), "The quota table").
+ */
+static const struct {
+	const char *name;
+	off_t       cut;	/* truncate to this size, or -1 */
+	off_t       at;		/* write bytes here, or -1 */
+	const char *bytes;
+	size_t      len;
+	const char *user;	/* whose lookup reads the damage */
+	int         err;	/* the lookup's error */
+	int         listed;	/* a listing of the names notices too */
+} underneath[] = {
+	{ "cut to nothing", 0, -1, NULL, 0, "bob", ENODATA, 1 },
+	{ "cut to its header", IDX_HEADER, -1, NULL, 0, "bob", ENODATA, 1 },
+	{ "cut in a record", IDX_HEADER + IDX_REC + 10, -1, NULL, 0, "bob",
+	  ENODATA, 1 },
+	{ "header rewritten", -1, 0, "garbage!", 8, "bob", EBADMSG, 1 },
+	{ "count rewritten", -1, 72, "\x01", 1, "bob", EBADMSG, 1 },
+	{ "a name rewritten", -1, IDX_HEADER,
+	  "\xff\xff\xff\xff\xff\xff\xff\xff", 8, "alice", EBADMSG, 1 },
+	{ "a name not padded", -1, IDX_HEADER + IDX_REC + 40, "x", 1, "bob",
+	  EBADMSG, 1 },
+	{ "a limit below unlimited", -1, IDX_HEADER + 2 * IDX_REC - 8,
+	  "\xfb\xff\xff\xff\xff\xff\xff\xff", 8, "bob", EBADMSG, 1 },
+	{ "records out of order", -1, IDX_HEADER, "zed\0\0\0", 6, "alice",
+	  EBADMSG, 0 },
+};
+
+static void
+check_underneath(size_t i, struct quota_table *t)
+{
+	struct quota_rule r;
+	size_t            k, nulls = 0;
+	int               ok;
+
+	r = quota_lookup(t, underneath[i].user);
+	ok = r.error == underneath[i].err && r.limit == 0 && r.named == 0;
+	CU_ASSERT(ok);
+	if (!ok)
+		fprintf(stderr, "\n%s: error %d, limit %lld\n",
+		    underneath[i].name, r.error, (long long)r.limit);
+	for (k = 0; underneath[i].listed && k < 3; k++) {
+		errno = 0;
+		if (quota_table_user(t, k) == NULL) {
+			CU_ASSERT_EQUAL(errno, underneath[i].err);
+			nulls++;
+		}
+	}
+	CU_ASSERT(nulls > 0 || !underneath[i].listed);
+}
+
+static void
+test_changed_underneath(void)
+{
+	struct world        w;
+	struct diag         d;
+	struct quota_table *t;
+	size_t              i;
+	int                 fd;
+
+	/* alice, bob, carol: the search for bob reads the middle first */
+	world_make(&w, "carol 3G\nbob 1G\nalice 2G\n* 5\n");
+	for (i = 0; i < sizeof underneath / sizeof underneath[0]; i++) {
+		quota_table_free(open_fresh(&w, &d));
+		t = open_fresh(&w, &d);		/* from the index */
+		CU_ASSERT_EQUAL(limit_of(t, "bob"), GiB);
+		fd = openat(w.sfd, "quota.idx", O_WRONLY);
+		CU_ASSERT_FATAL(fd >= 0);
+		if (underneath[i].cut >= 0)
+			CU_ASSERT_EQUAL(ftruncate(fd, underneath[i].cut), 0);
+		if (underneath[i].at >= 0)
+			CU_ASSERT_EQUAL(pwrite(fd, underneath[i].bytes,
+			    underneath[i].len, underneath[i].at),
+			    (ssize_t)underneath[i].len);
+		close(fd);
+		check_underneath(i, t);
+		/* still the same: the table is cached, the index is not */
+		diag_init(&d);
+		CU_ASSERT_EQUAL(quota_table_open(&t, w.table, w.sfd, &d), 0);
+		CU_ASSERT_NOT_EQUAL(quota_lookup(t, underneath[i].user).error,
+		    0);
+		CU_ASSERT_EQUAL(quota_table_rebuild(&t, w.table, w.sfd, &d), 0);
+		CU_ASSERT_EQUAL(d.count, 0);
+		CU_ASSERT_EQUAL(limit_of(t, "bob"), GiB);
+		CU_ASSERT_EQUAL(limit_of(t, "dave"), 5);
+		quota_table_free(t);
+		/* and the next process reads a whole index */
+		CU_ASSERT_EQUAL(index_size(w.sfd), IDX_HEADER + 3 * IDX_REC);
+		t = open_fresh(&w, &d);
+		CU_ASSERT_EQUAL(limit_of(t, "alice"), 2 * GiB);
+		CU_ASSERT_EQUAL(limit_of(t, "carol"), 3 * GiB);
+		quota_table_free(t);
+	}
+	world_free(&w);
+}
+
+/*
+ * A FIFO (or a folder) planted at the index's name: opened without
+ * waiting for a writer (O_NONBLOCK), passed over, the table parsed, and
+ * the FIFO replaced by the index.  alarm: a hang fails the test.
+ */
+static void
+test_index_fifo(void)
+{
+	struct world        w;
+	struct diag         d;
+	struct quota_table *t;
+	struct stat         st;
+
+	world_make(&w, "alice 2G\n");
+	CU_ASSERT_EQUAL_FATAL(mkfifoat(w.sfd, "quota.idx", 0600), 0);
+	alarm(10);
+	t = open_fresh(&w, &d);
+	alarm(0);
+	CU_ASSERT_EQUAL(limit_of(t, "alice"), 2 * GiB);
+	quota_table_free(t);
+	CU_ASSERT_EQUAL(fstatat(w.sfd, "quota.idx", &st, AT_SYMLINK_NOFOLLOW),
+	    0);
+	CU_ASSERT(S_ISREG(st.st_mode));
+	world_free(&w);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static CU_TestInfo parse_tests[] = {
-	{ "the SPEC example", test_parse_example },
+	{ "the example of upgate.conf(5)", test_parse_example },
 	{ "valid lines", test_parse_valid },
 	{ "empty tables", test_parse_empty },
 	{ "invalid tables", test_parse_invalid },
@@ -938,10 +1072,18 @@ static CU_TestInfo open_tests[] = {
 	CU_TEST_INFO_NULL
 };
 
+static CU_TestInfo underneath_tests[] = {
+	{ "index cut or rewritten under a table", test_changed_underneath },
+	{ "a FIFO at the index's name", test_index_fifo },
+	CU_TEST_INFO_NULL
+};
+
 static CU_SuiteInfo suites[] = {
 	{ "quota parse", NULL, NULL, NULL, NULL, parse_tests },
 	{ "quota lookup", NULL, NULL, NULL, NULL, lookup_tests },
 	{ "quota open", NULL, NULL, NULL, NULL, open_tests },
+	{ "quota index changed underneath", NULL, NULL, NULL, NULL,
+	  underneath_tests },
 	CU_SUITE_INFO_NULL
 };
 

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_render: whole CGI responses (SPEC §6, §7): header lines checked
+ * test_render: whole CGI responses (upgate(8), Decisions, upgate(8), Responses): header lines checked
  * exactly, JSON parsed back field by field, XML, HTML and text checked for
  * their structure and escaping, human sizes and messages as tables.
  */
@@ -9,11 +10,13 @@
 #include <string.h>
 #include <json.h>
 
+#include "buf.h"
 #include "cu_main.h"
 #include "table.h"
 #include "quota.h"
 #include "reason.h"
 #include "render.h"
+#include "table.h"
 
 #define KiB ((int64_t)1024)
 #define MiB (1024 * KiB)
@@ -153,7 +156,7 @@ body_of(const struct buf *b)
 	return p == NULL ? NULL : p + 4;
 }
 
-/* ---- human_size and percentage_used ---- */
+/* ---- render_human_size and render_percentage_used ---- */
 
 static void
 test_human_size(void)
@@ -187,10 +190,10 @@ test_human_size(void)
 	size_t i;
 
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		human_size(rows[i].bytes, out, sizeof out);
+		render_human_size(rows[i].bytes, out, sizeof out);
 		CU_ASSERT_STRING_EQUAL(out, rows[i].text);
 	}
-	human_size(1536, out, 4);	/* truncated, still terminated */
+	render_human_size(1536, out, 4);	/* truncated, still terminated */
 	CU_ASSERT_STRING_EQUAL(out, "1.5");
 }
 
@@ -209,7 +212,7 @@ test_percentage_used(void)
 		{ 10000, 9999, 99.9 },
 		{ 1000, 1000, 100.0 },
 		{ 1000, 1500, 150.0 },
-		{ 0, 0, 100.0 },		/* SPEC §3 */
+		{ 0, 0, 100.0 },		/* upgate.conf(5), "The quota table" */
 		{ 0, 10, 100.0 },
 		{ INT64_MAX, INT64_MAX / 2, 49.9 },
 		{ QUOTA_UNLIMITED, 5, -1.0 },
@@ -221,7 +224,7 @@ test_percentage_used(void)
 		q.limit = rows[i].limit;
 		q.used = rows[i].used;
 		q.reserved = 0;
-		CU_ASSERT_DOUBLE_EQUAL(percentage_used(&q), rows[i].pct, 1e-9);
+		CU_ASSERT_DOUBLE_EQUAL(render_percentage_used(&q), rows[i].pct, 1e-9);
 	}
 }
 
@@ -478,7 +481,7 @@ check_json(const struct reply *r, const char *body, int status)
 		    reason_name(r->reason));
 		CU_ASSERT_FATAL(json_object_object_get_ex(o, "error", &v));
 		CU_ASSERT_STRING_EQUAL(json_object_get_string(v),
-		    status_phrase(status));
+		    reason_status_phrase(status));
 		CU_ASSERT_FATAL(json_object_object_get_ex(o, "message", &v));
 		CU_ASSERT(json_object_get_string_len(v) > 0);
 	}
@@ -525,7 +528,7 @@ check_html(const char *body, int status)
 
 	CU_ASSERT(strncmp(body, "<!doctype html>\n<html lang=\"en\">\n", 33) == 0);
 	snprintf(want, sizeof want, "<title>%d %s</title>", status,
-	    status_phrase(status));
+	    reason_status_phrase(status));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, want));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "<p>"));
 	CU_ASSERT(ends_with(body, "</body>\n</html>\n"));
@@ -560,11 +563,17 @@ check_one(const struct reply *r, size_t f)
 
 	run(r, &url_opts, formats[f].accept, 0, &b);
 	snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    NOSTORE, status, status_phrase(status), formats[f].content_type);
+	    NOSTORE, status, reason_status_phrase(status), formats[f].content_type);
 	CU_ASSERT(strncmp(b.data, head, strlen(head)) == 0);
 	body = body_of(&b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
-	if (status == 204) {
+	if (status == 204 || r->reason == REASON_CREATED ||
+	    r->reason == REASON_UPLOAD_STORED ||
+	    r->reason == REASON_UPLOAD_STATUS) {
+		/*
+		 * MKCOL's 201 has no body either (upgate(8), "WebDAV"), nor
+		 * a tus creation's ("Resumable uploads")
+		 */
 		CU_ASSERT_EQUAL(*body, '\0');
 	} else if (formats[f].format == FORMAT_JSON)
 		check_json(r, body, status);
@@ -725,6 +734,10 @@ test_json_quota(void)
 	check_str(j, "reason", "quota_exceeded");
 	check_str(j, "message", "The upload of 2.0 MiB would exceed your quota "
 	    "of 10.0 MiB: 9.5 MiB used, 512.0 KiB available.");
+	/* a refusal's quota names whose quota refused, first */
+	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b),
+	    "\"quota\":{\"source\":\"upgate\",\"limit\":"));
+	json_object_object_del(get(j, "quota"), "source");
 	check_quota(get(j, "quota"), 10 * MiB, 9 * MiB + 512 * KiB, 0,
 	    512 * KiB, 95.0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b), "\"percentage_used\":95.0}"));
@@ -754,6 +767,15 @@ test_json_quota(void)
 	CU_ASSERT_EQUAL(json_object_get_type(l), json_type_array);
 	CU_ASSERT_EQUAL(json_object_array_length(l), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(body_of(&b), "\"actions\":{}"));
+	json_object_put(j);
+	buf_release(&b);
+
+	/* the filesystem's own quota (EDQUOT): how much is short, unknown */
+	r.quota_filesystem = 1;
+	j = json_of(&r, &plain_opts, &b);
+	check_str(get(j, "quota"), "source", "filesystem");
+	check_null(get(j, "upload"), "shortage");
+	check_int(get(j, "upload"), "size", 2 * MiB);
 	json_object_put(j);
 	buf_release(&b);
 }
@@ -960,6 +982,7 @@ test_xml_bodies(void)
 	    "  <u:reason>quota_exceeded</u:reason>\n"
 	    "  <u:message>The upload of 2.0 MiB", 227) == 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "  <u:quota>\n"
+	    "    <u:source>upgate</u:source>\n"
 	    "    <u:limit>10485760</u:limit>\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
 	    "<u:percentage_used>95.0</u:percentage_used>"));
@@ -1408,10 +1431,54 @@ static CU_TestInfo body_tests[] = {
 	CU_TEST_INFO_NULL
 };
 
+/* Untrusted bytes for a log line, whole or cut to a message's room (buf.h). */
+static void
+test_escape_log(void)
+{
+	static const struct {
+		const char *in;
+		size_t      len, size, max;
+		const char *out;
+	} rows[] = {
+		{ S("alice"), 64, 40, "alice" },
+		{ S("a\"b\\c d"), 64, 40, "a\\x22b\\x5cc d" },
+		{ S("r\xc3\xa9my\x01\x7f\n"), 64, 40,
+		  "r\\xc3\\xa9my\\x01\\x7f\\x0a" },
+		{ S("a\0b"), 64, 40, "a\\x00b" },
+		{ S("abcdef"), 64, 3, "abc..." },
+		{ S("abcdef"), 64, 6, "abcdef" },
+		{ S("abcdef"), 8, 40, "abcd..." },
+		{ S("abcdef"), 11, 40, "abcdef" },
+		{ S("\x01\x02"), 8, 40, "\\x01..." },
+		{ S("a\x01"), 9, 40, "a\\x01" },
+		{ S(""), 4, 40, "" },
+	};
+	char       out[64];
+	struct buf b;
+	size_t     i;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		memset(out, 'Z', sizeof out);
+		logsafe_copy(out, rows[i].size, rows[i].in, rows[i].len,
+		    rows[i].max);
+		ROW(strcmp(out, rows[i].out) == 0 &&
+		    strlen(out) < rows[i].size, i, out);
+		if (rows[i].max < rows[i].len || rows[i].size < 64)
+			continue;
+		/* uncut, the line's escaping is the same */
+		buf_init(&b);
+		buf_add_logsafe(&b, rows[i].in, rows[i].len);
+		ROW(b.len == strlen(rows[i].out) &&
+		    memcmp(b.data, rows[i].out, b.len) == 0, i, "buf");
+		buf_release(&b);
+	}
+}
+
 static CU_TestInfo escape_tests[] = {
 	{ "xml and html", test_escape_markup },
 	{ "json", test_escape_json },
 	{ "bad bytes", test_escape_bytes },
+	{ "log lines", test_escape_log },
 	CU_TEST_INFO_NULL
 };
 

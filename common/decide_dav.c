@@ -1,0 +1,108 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
+/*
+ * decide_dav: the rows of upgate(8) "DECISIONS" as the WebDAV methods
+ * meet them ("WebDAV"): the body a method may carry (rows 5 to 7), then
+ * what its path names (rows 8 and 9).  Pure, as decide() is.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "davxml.h"
+#include "decide.h"
+#include "number.h"
+
+/*
+ * PROPFIND and PROPPATCH carry XML of at most DAVXML_BODY_MAX bytes (413
+ * before any byte is read); MKCOL none (415, RFC 4918 §9.3).  Without
+ * CONTENT_LENGTH there is no body (RFC 3875 §4.1.2).
+ */
+static struct verdict
+dav_body(const struct facts *f, struct verdict v)
+{
+	const char *t = f->length_text;
+
+	if (f->method == METHOD_GET || f->method == METHOD_HEAD || t == NULL)
+		return v;
+	if (number_parse(t, strlen(t), &v.length) == -1)
+		return decide_refuse(v, REASON_BAD_REQUEST, 5);
+	if (f->method == METHOD_MKCOL)
+		return v.length > 0 ?
+		    decide_refuse(v, REASON_UNSUPPORTED_MEDIA_TYPE, 7) : v;
+	if (v.length > DAVXML_BODY_MAX) {
+		v.limit = DAVXML_BODY_MAX;
+		return decide_refuse(v, REASON_TOO_LARGE, 6);
+	}
+	return v;
+}
+
+/* MKCOL makes one folder where nothing is (RFC 4918 §9.3.1). */
+static struct verdict
+dav_mkcol(const struct facts *f, struct verdict v)
+{
+	switch (f->target) {
+	case TARGET_PARENT_MISSING:
+		return decide_refuse(v, REASON_CONFLICT, 9);
+	case TARGET_EXISTS:
+		/* a file named as a folder: 409, not 405 */
+		return decide_refuse(v, f->trailing_slash ? REASON_CONFLICT :
+		    REASON_METHOD_NOT_ALLOWED, 9);
+	case TARGET_FOLDER:
+	case TARGET_NOT_REGULAR:
+		return decide_refuse(v, REASON_METHOD_NOT_ALLOWED, 9);
+	default:
+		return v;
+	}
+}
+
+/* PROPFIND, PROPPATCH, GET and HEAD: what they name must be there. */
+static struct verdict
+dav_existing(const struct facts *f, struct verdict v)
+{
+	switch (f->target) {
+	case TARGET_NEW:
+	case TARGET_PARENT_MISSING:
+		return decide_refuse(v, REASON_NOT_FOUND, 8);
+	case TARGET_EXISTS:
+		return f->trailing_slash ? decide_refuse(v, REASON_NOT_FOUND, 8) : v;
+	case TARGET_NOT_REGULAR:
+		return decide_refuse(v, REASON_CONFLICT, 9);
+	default:
+		break;
+	}
+	/* a folder listed without end: RFC 4918 §9.1 lets the server refuse */
+	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_INFINITY) {
+		v.condition = "propfind-finite-depth";
+		return decide_refuse(v, REASON_FORBIDDEN, 8);
+	}
+	return v;
+}
+
+static struct verdict
+dav_target(const struct facts *f, struct verdict v)
+{
+	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_BAD)
+		return decide_refuse(v, REASON_BAD_REQUEST, 8);
+	switch (f->target) {
+	case TARGET_BAD_NAME:
+		return decide_refuse(v, REASON_BAD_REQUEST, 8);
+	case TARGET_SYMLINK:
+	case TARGET_FOREIGN:
+		return decide_refuse(v, REASON_FORBIDDEN, 8);
+	case TARGET_NOT_FOLDER:
+		return decide_refuse(v, REASON_CONFLICT, 9);
+	default:
+		break;
+	}
+	if (f->method == METHOD_MKCOL)
+		return dav_mkcol(f, v);
+	return dav_existing(f, v);
+}
+
+struct verdict
+decide_dav(const struct facts *f, struct verdict v)
+{
+	if ((v = dav_body(f, v)).reason != REASON_NONE ||
+	    !(f->known & KNOW_TARGET))
+		return v;
+	return dav_target(f, v);
+}
