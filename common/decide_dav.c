@@ -20,7 +20,9 @@ dav_body(const struct facts *f, struct verdict v)
 {
 	const char *t = f->length_text;
 
-	if (f->method == METHOD_GET || f->method == METHOD_HEAD || t == NULL)
+	/* the bodies of the others are read and ignored (RFC 4918 §9) */
+	if ((f->method != METHOD_PROPFIND && f->method != METHOD_PROPPATCH &&
+	    f->method != METHOD_MKCOL) || t == NULL)
 		return v;
 	if (number_parse(t, strlen(t), &v.length) == -1)
 		return decide_refuse(v, REASON_BAD_REQUEST, 5);
@@ -76,32 +78,67 @@ dav_existing(const struct facts *f, struct verdict v)
 	return v;
 }
 
+/*
+ * DELETE of a folder (RFC 4918 §9.6.1), or of a path that ends in '/':
+ * never the user's folder itself; a file named as a folder is 409.
+ */
 static struct verdict
-dav_target(const struct facts *f, struct verdict v)
+dav_delete(const struct facts *f, struct verdict v)
+{
+	if (f->names_root)
+		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_ROOT);
+	switch (f->target) {
+	case TARGET_FOLDER:
+		return v;
+	case TARGET_NEW:
+	case TARGET_PARENT_MISSING:
+		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_MISSING);
+	case TARGET_EXISTS:
+		return decide_refuse_by(v, REASON_CONFLICT, 9,
+		    CAUSE_NOT_FOLDER_NAMED);
+	default:
+		return decide_refuse_by(v, REASON_CONFLICT, 9,
+		    CAUSE_TARGET_SPECIAL);
+	}
+}
+
+static struct verdict
+dav_target(const struct facts *f, const struct policy *p, struct verdict v)
 {
 	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_BAD)
 		return decide_refuse(v, REASON_BAD_REQUEST, 8);
 	switch (f->target) {
 	case TARGET_BAD_NAME:
-		return decide_refuse(v, REASON_BAD_REQUEST, 8);
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
+		    CAUSE_BAD_PATH);
 	case TARGET_SYMLINK:
+		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_SYMLINK);
 	case TARGET_FOREIGN:
-		return decide_refuse(v, REASON_FORBIDDEN, 8);
+		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_FOREIGN);
 	case TARGET_NOT_FOLDER:
-		return decide_refuse(v, REASON_CONFLICT, 9);
+		return decide_refuse_by(v, REASON_CONFLICT, 9,
+		    CAUSE_NOT_FOLDER);
 	default:
 		break;
 	}
-	if (f->method == METHOD_MKCOL)
+	switch (f->method) {
+	case METHOD_MKCOL:
 		return dav_mkcol(f, v);
-	return dav_existing(f, v);
+	case METHOD_DELETE:
+		return dav_delete(f, v);
+	case METHOD_COPY:
+	case METHOD_MOVE:
+		return decide_copy(f, p, v);
+	default:
+		return dav_existing(f, v);
+	}
 }
 
 struct verdict
-decide_dav(const struct facts *f, struct verdict v)
+decide_dav(const struct facts *f, const struct policy *p, struct verdict v)
 {
 	if ((v = dav_body(f, v)).reason != REASON_NONE ||
 	    !(f->known & KNOW_TARGET))
 		return v;
-	return dav_target(f, v);
+	return dav_target(f, p, v);
 }

@@ -15,9 +15,9 @@
 #include "gate_int.h"
 #include "quota.h"
 
-/* "USER/a/b" (or "a/b") for the first n components of the path. */
-static void
-folder_rel(const struct request *rq, size_t n, char *out, size_t size)
+int
+path_rel(const struct request *rq, const struct path *path, size_t n,
+    char *out, size_t size)
 {
 	size_t i, len;
 
@@ -25,7 +25,8 @@ folder_rel(const struct request *rq, size_t n, char *out, size_t size)
 	    rq->g->cfg.per_user_dirs ? rq->user : "");
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len, "%s%s",
-		    len > 0 ? "/" : "", rq->path.comp[i]);
+		    len > 0 ? "/" : "", path->comp[i]);
+	return len < size ? 0 : -1;
 }
 
 /*
@@ -50,7 +51,7 @@ note_folders(struct request *rq, struct reservation *r)
 			return ledger_failed(rq, le);
 	}
 	for (; i < folders; i++) {
-		folder_rel(rq, i + 1, rel, sizeof rel);
+		(void)path_rel(rq, &rq->path, i + 1, rel, sizeof rel);
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rel);
 		if (le != LEDGER_OK)
 			return ledger_failed(rq, le);

@@ -17,6 +17,7 @@
 #include "names.h"
 #include "reply.h"
 #include "store.h"
+#include "validators.h"
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
 #define BUSY_RETRY_AFTER 1	/* seconds, of a 503 for want of workers or descriptors */
@@ -48,6 +49,10 @@ struct request {
 	struct store_target target;
 	struct davpath      dav;	/* a WebDAV path's target (gate_dav.c) */
 	struct davxml      *xml;	/* its request body, parsed */
+	struct path         dest_path;	/* COPY, MOVE: the Destination */
+	struct davpath      dest;	/* what it names (gate_davcopy.c) */
+	char                etag[64];	/* a stored file's validators */
+	char                modified[32];
 	char                rel[4352];	/* target below upload_dir */
 	char                folder[4352];	/* its folder below upload_dir */
 	struct store_tmp    tmp;
@@ -85,6 +90,12 @@ outcome(enum reason reason, const char *detail)
 typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
 
 /* gate_body.c */
+/*
+ * "USER/a/b" (or "a/b" without per_user_dirs): the first n components
+ * of path below upload_dir, as the ledger names them.  -1: too long.
+ */
+int            path_rel(const struct request *, const struct path *,
+    size_t n, char *out, size_t size);
 struct outcome make_folders(struct request *, struct reservation *);
 struct outcome note_tmp(struct request *, struct reservation *,
     const struct store_tmp *);
@@ -133,6 +144,25 @@ int  dav_wanted(const struct request *);
  */
 int  dav_locked(struct request *, const struct usage *u);
 
+/* gate_davdelete.c: a folder DELETE that the decision let through */
+void dav_delete_folder(struct request *);
+/*
+ * The same for a folder that a COPY or MOVE replaces, rel below
+ * upload_dir: 0 when it is gone whole, else -1 (what stayed stays).
+ */
+int  dav_remove_folder(struct request *, const char *rel);
+
+/*
+ * gate_davcopy.c: the Destination's facts, and the bytes a COPY would
+ * copy (under the user's lock): 0, or -1 when answered (a 500).  Then
+ * the COPY or MOVE the decision let through.
+ */
+int  find_copy_facts(struct request *);
+void dav_copy(struct request *);
+
+/* The validators of the file st describes, into the reply (PUT, COPY). */
+void reply_validators(struct request *, const struct stat *st);
+
 /* gate_get.c: GET or HEAD of what dav_locked found: 1, or 0 (a folder) */
 int  get_file(struct request *);
 
@@ -143,6 +173,8 @@ void post_store(struct request *);
 /* gate_respond.c */
 void respond(struct request *, enum reason, const char *detail);
 void respond_verdict(struct request *);
+/* The log lines of an answer streamed without respond() (a 207). */
+void respond_log(struct request *);
 void verdict_figures(struct request *);
 void fill_quota(struct request *);
 int  body_unread(const struct request *);

@@ -186,6 +186,7 @@ void
 put_store(struct request *rq)
 {
 	struct outcome o;
+	struct stat    st;
 	int            replaced = 0, err;
 
 	o = store_body(rq, &replaced);
@@ -202,5 +203,8 @@ put_store(struct request *rq)
 		return;
 	}
 	describe(rq);
+	if (fstatat(rq->target.dir_fd, rq->path.comp[rq->path.ncomp - 1], &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		reply_validators(rq, &st);	/* as PROPFIND gives them */
 	respond(rq, replaced ? REASON_REPLACED : REASON_STORED, NULL);
 }

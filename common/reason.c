@@ -33,6 +33,11 @@ static const struct {
 	[REASON_SERVED]                 = { 200, "served" },
 	[REASON_PARTIAL]                = { 206, "partial" },
 	[REASON_NOT_MODIFIED]           = { 304, "not_modified" },
+	[REASON_DELETED_PARTIAL]        = { 207, "deleted" },
+	[REASON_COPIED]                 = { 201, "copied" },
+	[REASON_COPIED_OVER]            = { 204, "copied" },
+	[REASON_MOVED]                  = { 201, "moved" },
+	[REASON_MOVED_OVER]             = { 204, "moved" },
 };
 
 int

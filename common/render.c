@@ -213,7 +213,8 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 	buf_printf(b, "X-Quota-Used: %" PRId64 "\r\nX-Quota-Limit: %" PRId64
 	    "\r\nX-Quota-Available: %" PRId64 "\r\n", r->quota.used,
 	    r->quota.limit, render_available(&r->quota));
-	if (reason != REASON_STORED && reason != REASON_REPLACED)
+	if (reason != REASON_STORED && reason != REASON_REPLACED &&
+	    reason != REASON_COPIED && reason != REASON_COPIED_OVER)
 		return;
 	tenths = render_tenths(&r->quota);
 	if (tenths >= 900)
@@ -262,6 +263,9 @@ add_head(const struct reply *r, const struct render_options *o,
 	add_dav_headers(r, reason, b);
 	if (status == 201 && r->location != NULL)
 		add_location(b, r->location);
+	if (r->etag != NULL && r->last_modified != NULL)
+		buf_printf(b, "ETag: %s\r\nLast-Modified: %s\r\n", r->etag,
+		    r->last_modified);
 	if (r->connection_close)
 		buf_puts(b, "Connection: close\r\n");
 	buf_puts(b, "\r\n");
@@ -314,7 +318,8 @@ render_reply(const struct reply *r, const struct render_options *o,
 	n = format_negotiate(accept, o->default_format);
 	add_head(&fixed, o, n.content_type, out);
 	if (head_only || reason_status(fixed.reason) == 204 ||
-	    fixed.reason == REASON_CREATED)	/* MKCOL's 201: no body */
+	    fixed.reason == REASON_CREATED || fixed.reason == REASON_COPIED ||
+	    fixed.reason == REASON_MOVED)	/* MKCOL, COPY, MOVE: no body */
 		return;
 	add_body(&fixed, o, n.format, out);
 }
@@ -351,6 +356,11 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_SERVED] = "The file is served.",
 	[REASON_PARTIAL] = "A part of the file is served.",
 	[REASON_NOT_MODIFIED] = "The file has not changed.",
+	[REASON_DELETED_PARTIAL] = "Some of the folder could not be deleted.",
+	[REASON_COPIED] = "The copy was made.",
+	[REASON_COPIED_OVER] = "The copy was made.",
+	[REASON_MOVED] = "The move was made.",
+	[REASON_MOVED_OVER] = "The move was made.",
 };
 
 /* What a refused request meant to do, as the subject of its sentence. */
@@ -360,6 +370,13 @@ static const char *const subjects[VERB__MAX] = {
 	[VERB_STORE_FORM] = "The files cannot be stored",
 	[VERB_DELETE]     = "The file cannot be deleted",
 	[VERB_SHOW]       = "The quota status cannot be shown",
+	[VERB_SERVE]      = "The file cannot be served",
+	[VERB_LIST]       = "The properties cannot be listed",
+	[VERB_PROPS]      = "The properties cannot be changed",
+	[VERB_MAKE_FOLDER] = "The folder cannot be created",
+	[VERB_DELETE_FOLDER] = "The folder cannot be deleted",
+	[VERB_COPY]       = "The copy cannot be made",
+	[VERB_MOVE]       = "The move cannot be made",
 };
 
 /* Why, after the subject (upgate(8), "Decisions"). */
@@ -390,6 +407,24 @@ static const char *const causes[CAUSE__MAX] = {
 	    "not a regular file",
 	[CAUSE_NO_OVERWRITE] = "a file of that name exists, and overwriting "
 	    "is turned off",
+	[CAUSE_ROOT] = "that is your own folder, which is never removed, "
+	    "moved, copied or replaced",
+	[CAUSE_NOT_FOLDER_NAMED] = "a file has that name, and the path names "
+	    "a folder (it ends in /)",
+	[CAUSE_NO_DESTINATION] = "the request has no Destination header",
+	[CAUSE_DEST_OUTSIDE] = "the Destination lies on another host or "
+	    "outside your folder, or holds a . or .. segment or a name "
+	    "starting with a dot",
+	[CAUSE_DEST_BAD] = "the Destination is not a valid path (each name 1 "
+	    "to 255 bytes of UTF-8 without control characters, no "
+	    "backslash, no empty name, at most 32 names)",
+	[CAUSE_DEST_SAME] = "the Destination is the source itself",
+	[CAUSE_DEST_INSIDE] = "the Destination lies inside the source, or "
+	    "holds it",
+	[CAUSE_DEST_EXISTS] = "the Destination exists, and the request asked "
+	    "not to replace it (Overwrite: F)",
+	[CAUSE_IF_MATCH] = "the file is not the one If-Match names",
+	[CAUSE_BAD_DEPTH] = "the Depth header is not one this method takes",
 };
 
 /* A refusal with a known cause: "The file cannot be deleted: ...". */

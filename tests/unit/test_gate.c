@@ -96,7 +96,7 @@ static const struct row refusal_rows[] = {
 	{ .what = "row 1: an unknown method", .vars = { AS("alice", "BREW") },
 	  .status = 405, .reason = "method_not_allowed",
 	  .has = "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS, PROPFIND, "
-	      "PROPPATCH, MKCOL\r\n" },
+	      "PROPPATCH, MKCOL, COPY, MOVE\r\n" },
 	{ .what = "row 1: methods are case-sensitive",
 	  .vars = { AS("alice", "put"), "CONTENT_LENGTH=1" }, .body = "a",
 	  .status = 405, .reason = "method_not_allowed", .early = 1 },
@@ -267,7 +267,7 @@ static const struct row other_rows[] = {
 	{ .what = "OPTIONS", .vars = { "REQUEST_METHOD=OPTIONS" },
 	  .status = 204,
 	  .has = "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS, PROPFIND, "
-	      "PROPPATCH, MKCOL\r\n" },
+	      "PROPPATCH, MKCOL, COPY, MOVE\r\n" },
 	{ .what = "DELETE of a file", .before = "put alice /a abc;"
 	  "put alice /b hello", .vars = { AS("alice", "DELETE"),
 	    "PATH_INFO=/a" }, .status = 204, .reason = "deleted",
@@ -288,10 +288,10 @@ static const struct row other_rows[] = {
 	{ .what = "DELETE in a missing folder",
 	  .vars = { AS("alice", "DELETE"), "PATH_INFO=/d/a" }, .status = 404,
 	  .reason = "not_found" },
-	{ .what = "DELETE of a folder", .before = "mkdir up/alice;"
+	{ .what = "DELETE of a folder (WebDAV)", .before = "mkdir up/alice;"
 	  "mkdir up/alice/d", .vars = { AS("alice", "DELETE"),
-	    "PATH_INFO=/d" }, .status = 409, .reason = "conflict",
-	  .disk = "alice/ alice/d/" },
+	    "PATH_INFO=/d" }, .status = 204, .reason = "deleted",
+	  .disk = "alice/" },
 	{ .what = "DELETE through a link", .before = "mkdir up/alice;"
 	  "ln /etc up/alice/etc", .vars = { AS("alice", "DELETE"),
 	    "PATH_INFO=/etc/passwd" }, .status = 403, .reason = "forbidden",
@@ -357,7 +357,7 @@ test_options_without_config(void)
 	CU_ASSERT_EQUAL(tree_run(&t, &f), 0);
 	CU_ASSERT_EQUAL(fake_status(&f), 204);
 	CU_ASSERT(fake_has(&f, "Allow: GET, HEAD, PUT, POST, DELETE, "
-	    "OPTIONS, PROPFIND, PROPPATCH, MKCOL\r\nDAV: 1\r\n"));
+	    "OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE\r\nDAV: 1\r\n"));
 	CU_ASSERT_EQUAL(f.log.len, 0);
 	fake_release(&f);
 }

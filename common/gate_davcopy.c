@@ -1,0 +1,518 @@
+/*
+ * gate_davcopy: COPY and MOVE within the user's folder (upgate(8),
+ * "WebDAV"; RFC 4918 §9.8, §9.9).  Everything under the user's lock, so
+ * that the figures the decision read (rows 10 and 11 for the bytes a
+ * COPY copies, with every running upload's reservation) hold until the
+ * copy is committed: a COPY never takes a quota past its limit, however
+ * many uploads race it.  A MOVE is a rename and costs nothing: the
+ * ledger's records follow the files (ledger_move).  A COPY writes each
+ * file to a temporary file, records it (a raise before the rename) and
+ * renames it into place; a file it replaces is replaced by that rename,
+ * a folder only once the copy of a file is complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cause.h"
+#include "davdest.h"
+#include "gate_int.h"
+#include "relpath.h"
+
+#define COPY_CHUNK (64 * 1024)
+
+/* ---- the facts ---- */
+
+/* Sums the sizes (or, with records, the user's recorded sizes) of a tree. */
+struct sum {
+	struct request *rq;
+	int             records;
+	int64_t         bytes;
+};
+
+static int
+sum_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	struct sum   *s = t->arg;
+	struct record rec;
+
+	(void)dfd;
+	(void)name;
+	if (!s->records)
+		s->bytes += st->st_size;
+	else if (ledger_record_get(s->rq->ledger, t->path, &rec) == 0 &&
+	    strcmp(rec.owner, s->rq->user) == 0)
+		s->bytes += rec.size;
+	return 0;
+}
+
+static int64_t
+tree_bytes(struct request *rq, const char *rel, int records)
+{
+	struct sum  s = { rq, records, 0 };
+	struct tree t;
+
+	tree_init(&t, rel, sum_visit, &s);
+	(void)tree_walk_at(&t, rq->upload_fd, rel);
+	return s.bytes;
+}
+
+/* Who stored rel: 1 when the user did (with per_user_dirs, always). */
+static int
+owned(struct request *rq, const char *rel)
+{
+	struct record rec;
+
+	if (rq->g->cfg.per_user_dirs)
+		return 1;
+	return ledger_record_get(rq->ledger, rel, &rec) == 0 &&
+	    strcmp(rec.owner, rq->user) == 0;
+}
+
+/* 1 when every file of the tree rel is the user's (per_user_dirs = no). */
+static int
+own_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	(void)dfd;
+	(void)name;
+	(void)st;
+	return owned(t->arg, t->path) ? 0 : 1;
+}
+
+static int
+all_owned(struct request *rq, const char *rel)
+{
+	struct tree t;
+
+	if (rq->g->cfg.per_user_dirs)
+		return 1;
+	tree_init(&t, rel, own_visit, rq);
+	return tree_walk_at(&t, rq->upload_fd, rel) == 0;
+}
+
+/* Where the Destination lies against the source, component by component. */
+static enum dest_place
+place_of(const struct path *src, const struct path *dst)
+{
+	size_t i, n = src->ncomp < dst->ncomp ? src->ncomp : dst->ncomp;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(src->comp[i], dst->comp[i]) != 0)
+			return PLACE_APART;
+	if (src->ncomp == dst->ncomp)
+		return PLACE_SAME;
+	return dst->ncomp > src->ncomp ? PLACE_INSIDE : PLACE_ABOVE;
+}
+
+static enum if_match
+if_match_of(struct request *rq)
+{
+	const char *v = request_param(rq, "HTTP_IF_MATCH");
+	char        etag[ETAG_SIZE];
+
+	if (v == NULL)
+		return IF_MATCH_NONE;
+	if (rq->facts.target == TARGET_FOLDER)
+		return strspn(v, " \t") == strcspn(v, "*") ? IF_MATCH_OK :
+		    IF_MATCH_FAILED;	/* a folder has no ETag: only "*" */
+	if (rq->facts.target != TARGET_EXISTS)
+		return IF_MATCH_FAILED;
+	etag_of(&rq->dav.st, etag, sizeof etag);
+	return etag_list_match(v, etag) ? IF_MATCH_OK : IF_MATCH_FAILED;
+}
+
+/* The Destination: parsed, walked, and who holds what it names. */
+static int
+find_dest(struct request *rq)
+{
+	struct facts          *f = &rq->facts;
+	struct record          rec;
+	struct davdest_request d;
+	char                   buf[4096], rel[sizeof rq->rel], host[300];
+	const char            *https = request_param(rq, "HTTPS");
+	const char            *name = request_param(rq, "SERVER_NAME");
+	const char            *port = request_param(rq, "SERVER_PORT");
+
+	d.destination = request_param(rq, "HTTP_DESTINATION");
+	/* without a Host header, the server's own name (RFC 3875 §4.1.14) */
+	d.host = request_param(rq, "HTTP_HOST");
+	if (d.host == NULL && name != NULL) {
+		snprintf(host, sizeof host, "%s%s%s", name, port != NULL ?
+		    ":" : "", port != NULL ? port : "");
+		d.host = host;
+	}
+	d.https = https != NULL && strcasecmp(https, "off") != 0;
+	d.script_name = request_param(rq, "SCRIPT_NAME");
+	f->dest = davdest_parse(&d, buf, sizeof buf);
+	if (f->dest != DEST_PATH)
+		return 0;
+	if (path_parse(buf, PATH_FOLDER, &rq->dest_path) == -1 ||
+	    path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, rel,
+	    sizeof rel) == -1) {
+		f->dest = DEST_BAD;
+		return 0;
+	}
+	f->dest_slash = buf[strlen(buf) - 1] == '/';
+	if (davpath_resolve(rq->user_fd, &rq->dest_path, &rq->dest) == -1) {
+		cause_note("openat");
+		return -1;
+	}
+	f->dest_target = rq->dest.state;
+	f->dest_place = place_of(&rq->path, &rq->dest_path);
+	if ((f->dest_target == TARGET_EXISTS && !owned(rq, rel)) ||
+	    (f->dest_target == TARGET_FOLDER && !all_owned(rq, rel)))
+		f->dest_target = TARGET_FOREIGN;
+	/* what a COPY replaces is not charged twice (upgate(8), "WebDAV") */
+	if (f->method == METHOD_COPY && f->dest_target == TARGET_EXISTS &&
+	    ledger_record_get(rq->ledger, rel, &rec) == 0 &&
+	    strcmp(rec.owner, rq->user) == 0)
+		f->recorded = rec.size;
+	if (f->method == METHOD_COPY && f->dest_target == TARGET_FOLDER)
+		f->recorded = tree_bytes(rq, rel, 1);
+	return 0;
+}
+
+int
+find_copy_facts(struct request *rq)
+{
+	struct facts *f = &rq->facts;
+	const char   *ov = request_param(rq, "HTTP_OVERWRITE");
+	char          rel[sizeof rq->rel];
+
+	f->overwrite = !(ov != NULL && (ov[0] == 'F' || ov[0] == 'f') &&
+	    ov[1] == '\0');
+	f->if_match = if_match_of(rq);
+	if (f->target != TARGET_EXISTS && f->target != TARGET_FOLDER)
+		return 0;
+	if (path_rel(rq, &rq->path, rq->path.ncomp, rel, sizeof rel) == -1) {
+		f->target = TARGET_BAD_NAME;
+		return 0;
+	}
+	/* moving a file, or a folder holding one, changes it */
+	if (f->method == METHOD_MOVE && !all_owned(rq, rel))
+		f->target = TARGET_FOREIGN;
+	if (f->method == METHOD_COPY)
+		f->copy_bytes = f->target == TARGET_EXISTS ? rq->dav.st.st_size :
+		    f->depth == DEPTH_0 ? 0 : tree_bytes(rq, rel, 0);
+	if (find_dest(rq) == -1) {
+		respond(rq, REASON_SERVER_ERROR, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the work ---- */
+
+/* Copies the open file src into t, made in dir_fd. */
+static struct outcome
+copy_bytes(struct request *rq, int src, int64_t size, struct store_tmp *t,
+    int dir_fd)
+{
+	enum store_err e;
+	char          *chunk;
+	ssize_t        n;
+
+	memset(t, 0, sizeof *t);
+	t->fd = -1;
+	t->dir_fd = dir_fd;
+	if ((e = store_tmp_name(dir_fd, t)) != STORE_OK ||
+	    (e = store_tmp_open(t)) != STORE_OK ||
+	    (e = store_tmp_allocate(t, size)) != STORE_OK)
+		return store_failed(rq, e, size);
+	if ((chunk = malloc(COPY_CHUNK)) == NULL) {
+		errno = ENOMEM;
+		return errno_failed(rq, "malloc", 0);
+	}
+	while ((n = read(src, chunk, COPY_CHUNK)) > 0)
+		if ((e = store_tmp_write(t, chunk, (size_t)n)) != STORE_OK)
+			break;
+	free(chunk);
+	if (n == -1)
+		return errno_failed(rq, "read", size);
+	if (e != STORE_OK || (e = store_tmp_finish(t)) != STORE_OK)
+		return store_failed(rq, e, size);
+	return outcome(REASON_NONE, NULL);
+}
+
+/*
+ * One file: src_name in src_dir copied to name in dir (rel below
+ * upload_dir), recorded and renamed into place; a file there is
+ * replaced by the rename, its record by the commit.
+ */
+static struct outcome
+copy_file(struct request *rq, int src_dir, const char *src_name, int dir,
+    const char *name, const char *rel, int64_t *copied)
+{
+	struct store_tmp t;
+	struct outcome   o;
+	struct stat      st;
+	enum ledger_err  le;
+	enum store_err   e;
+	int              fd;
+
+	fd = openat(src_dir, src_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		return outcome(REASON_CONFLICT, "The source changed while it "
+		    "was copied.");
+	}
+	o = copy_bytes(rq, fd, st.st_size, &t, dir);
+	close(fd);
+	if (o.reason == REASON_NONE &&
+	    (le = ledger_commit(rq->ledger, rq->user, rel, t.written)) !=
+	    LEDGER_OK)
+		o = ledger_failed(rq, le);
+	if (o.reason == REASON_NONE &&
+	    (e = store_tmp_publish(&t, name, 1)) != STORE_OK &&
+	    t.name[0] != '\0') {
+		(void)ledger_forget(rq->ledger, rel);	/* never published */
+		o = store_failed(rq, e, st.st_size);
+	}
+	store_tmp_abort(&t);
+	*copied += st.st_size;
+	return o;
+}
+
+/* Opens (making it, mode 0755) each folder of rel below upload_dir. */
+static int
+open_made(struct request *rq, const char *rel, size_t nfolders)
+{
+	struct walk w;
+	size_t      i;
+	int         fd, next;
+
+	if (walk_split(&w, rel, 0) == -1 ||
+	    (fd = fcntl(rq->upload_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	for (i = 0; i < nfolders && fd != -1; i++) {
+		if (mkdirat(fd, w.comp[i], 0755) == -1 && errno != EEXIST) {
+			close(fd);
+			return -1;
+		}
+		next = openat(fd, w.comp[i], RELPATH_DIR_FLAGS);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* A folder copied whole: its tree walked, each file as copy_file. */
+struct folder_copy {
+	struct request *rq;
+	const char     *to;	/* the Destination's rel */
+	size_t          skip;	/* the source's rel */
+	int64_t         copied;
+	struct outcome  o;
+};
+
+/* The rel below the Destination that matches the source's path. */
+static int
+dest_rel(const struct folder_copy *c, const char *src, char *out,
+    size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "%s%s", c->to, src + c->skip);
+
+	return n < size ? (int)n : -1;
+}
+
+static int
+copy_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	struct folder_copy *c = t->arg;
+	char                rel[4096];
+	struct walk         w;
+	int                 dir;
+
+	(void)st;
+	if (dest_rel(c, t->path, rel, sizeof rel) == -1 ||
+	    walk_split(&w, rel, 0) == -1) {
+		c->o = outcome(REASON_BAD_REQUEST, "A path in the copy would "
+		    "be too long.");
+		return 1;
+	}
+	if ((dir = open_made(c->rq, rel, w.ncomp - 1)) == -1) {
+		c->o = errno_failed(c->rq, "mkdirat", 0);
+		return 1;
+	}
+	c->o = copy_file(c->rq, dfd, name, dir, walk_last(&w), rel, &c->copied);
+	close(dir);
+	return c->o.reason == REASON_NONE ? 0 : 1;
+}
+
+/* Empty folders are copied too: each folder made once it is walked. */
+static int
+copy_leave(struct tree *t)
+{
+	struct folder_copy *c = t->arg;
+	char                rel[4096];
+	struct walk         w;
+	int                 dir;
+
+	if (dest_rel(c, t->rel, rel, sizeof rel) == -1 ||
+	    walk_split(&w, rel, 0) == -1) {
+		c->o = outcome(REASON_BAD_REQUEST, "A path in the copy would "
+		    "be too long.");
+		return 1;
+	}
+	if ((dir = open_made(c->rq, rel, w.ncomp)) == -1) {
+		c->o = errno_failed(c->rq, "mkdirat", 0);
+		return 1;
+	}
+	close(dir);
+	return 0;
+}
+
+static struct outcome
+copy_folder(struct request *rq, const char *from, const char *to,
+    int64_t *copied)
+{
+	struct folder_copy c;
+	struct tree        t;
+	int                dir;
+
+	memset(&c, 0, sizeof c);
+	c.rq = rq;
+	c.to = to;
+	c.skip = strlen(from);
+	c.o = outcome(REASON_NONE, NULL);
+	if (rq->facts.depth == DEPTH_0) {	/* the folder alone */
+		if ((dir = open_made(rq, to, rq->dest_path.ncomp +
+		    (rq->g->cfg.per_user_dirs ? 1 : 0))) == -1)
+			return errno_failed(rq, "mkdirat", 0);
+		close(dir);
+		return c.o;
+	}
+	tree_init(&t, from, copy_visit, &c);
+	t.leave = copy_leave;
+	if (tree_walk_at(&t, rq->upload_fd, from) == -1 &&
+	    c.o.reason == REASON_NONE)
+		c.o = errno_failed(rq, "openat", 0);
+	*copied = c.copied;
+	return c.o;
+}
+
+/*
+ * What the Destination holds, removed before a folder takes its place
+ * (or, for a file's COPY, once the copy is made): a file, or a folder
+ * whole.
+ */
+static struct outcome
+clear_dest(struct request *rq, const char *to)
+{
+	struct facts   *f = &rq->facts;
+	enum ledger_err le;
+
+	if (f->dest_target == TARGET_FOLDER)
+		return dav_remove_folder(rq, to) == 0 ? outcome(REASON_NONE,
+		    NULL) : outcome(REASON_CONFLICT, "The Destination folder "
+		    "holds what cannot be removed (names starting with a dot, "
+		    "or another user's files); nothing was replaced.");
+	if (f->dest_target != TARGET_EXISTS)
+		return outcome(REASON_NONE, NULL);
+	if (store_unlink(rq->dest.dir_fd, rq->dest.name) != STORE_OK)
+		return errno_failed(rq, NULL, 0);
+	if ((le = ledger_forget(rq->ledger, to)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	return outcome(REASON_NONE, NULL);
+}
+
+/* A file's COPY: to a temporary file first, then what is in the way. */
+static struct outcome
+copy_one(struct request *rq, const char *to, int64_t *copied)
+{
+	struct outcome o;
+
+	if (rq->facts.dest_target == TARGET_FOLDER) {
+		/* the copy's bytes are checked by its commit; the folder goes
+		 * only when it can go whole (upgate(8), "WebDAV") */
+		o = clear_dest(rq, to);
+		if (o.reason != REASON_NONE)
+			return o;
+	}
+	return copy_file(rq, rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd,
+	    rq->dest.name, to, copied);
+}
+
+static struct outcome
+do_move(struct request *rq, const char *from, const char *to)
+{
+	struct facts   *f = &rq->facts;
+	enum ledger_err le;
+	struct outcome  o;
+	int             folder = f->target == TARGET_FOLDER;
+
+	/* a file over a file is replaced by the rename itself */
+	if ((folder || f->dest_target == TARGET_FOLDER) &&
+	    (o = clear_dest(rq, to)).reason != REASON_NONE)
+		return o;
+	if (renameat(rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd,
+	    rq->dest.name) == -1)
+		return errno_failed(rq, "renameat", 0);
+	if (rq->g->cfg.sync && (fsync(rq->dest.dir_fd) == -1 ||
+	    fsync(rq->dav.dir_fd) == -1))
+		return errno_failed(rq, "fsync", 0);
+	/* after the rename: a crash in between over-counts */
+	if (!folder && f->dest_target == TARGET_EXISTS &&
+	    (le = ledger_forget(rq->ledger, to)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	if ((le = ledger_move(rq->ledger, from, to)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	return outcome(REASON_NONE, NULL);
+}
+
+void
+reply_validators(struct request *rq, const struct stat *st)
+{
+	etag_of(st, rq->etag, sizeof rq->etag);
+	http_date(st->st_mtime, rq->modified, sizeof rq->modified);
+	rq->reply.etag = rq->etag;
+	rq->reply.last_modified = rq->modified;
+}
+
+void
+dav_copy(struct request *rq)
+{
+	struct facts  *f = &rq->facts;
+	char           from[sizeof rq->rel], to[sizeof rq->rel];
+	int            replaced = f->dest_target != TARGET_NEW;
+	int64_t        copied = 0;
+	struct outcome o;
+	struct stat    st;
+
+	if (path_rel(rq, &rq->path, rq->path.ncomp, from, sizeof from) ==
+	    -1 || path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, to,
+	    sizeof to) == -1) {
+		respond(rq, REASON_BAD_REQUEST, NULL);
+		return;
+	}
+	if (f->method == METHOD_MOVE) {
+		rq->verdict.length = -1;	/* logged as size=- */
+		o = do_move(rq, from, to);
+		if (o.reason == REASON_NONE)
+			o.reason = replaced ? REASON_MOVED_OVER : REASON_MOVED;
+		respond(rq, o.reason, o.detail);
+		return;
+	}
+	if (f->target == TARGET_FOLDER) {
+		o = clear_dest(rq, to);
+		if (o.reason == REASON_NONE)
+			o = copy_folder(rq, from, to, &copied);
+	} else
+		o = copy_one(rq, to, &copied);
+	rq->verdict.length = copied;	/* logged as size */
+	if (o.reason == REASON_NONE) {
+		if (f->target == TARGET_EXISTS &&
+		    fstatat(rq->dest.dir_fd, rq->dest.name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			reply_validators(rq, &st);
+		o.reason = replaced ? REASON_COPIED_OVER : REASON_COPIED;
+	}
+	respond(rq, o.reason, o.detail);
+}
