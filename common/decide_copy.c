@@ -35,7 +35,7 @@ copy_source(const struct facts *f, struct verdict v)
 		return v;
 	case TARGET_NEW:
 	case TARGET_PARENT_MISSING:
-		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_MISSING);
+		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_NOTHING);
 	default:
 		return decide_refuse_by(v, REASON_CONFLICT, 9,
 		    CAUSE_TARGET_SPECIAL);
@@ -76,7 +76,7 @@ copy_dest(const struct facts *f, struct verdict v)
 	case TARGET_PARENT_MISSING:
 		/* create_parents does not apply to a Destination */
 		return decide_refuse_by(v, REASON_CONFLICT, 9,
-		    CAUSE_PARENT_MISSING);
+		    CAUSE_NO_PARENT);
 	default:
 		break;
 	}

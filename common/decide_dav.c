@@ -25,10 +25,11 @@ dav_body(const struct facts *f, struct verdict v)
 	    f->method != METHOD_MKCOL) || t == NULL)
 		return v;
 	if (number_parse(t, strlen(t), &v.length) == -1)
-		return decide_refuse(v, REASON_BAD_REQUEST, 5);
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 5,
+		    CAUSE_BAD_LENGTH);
 	if (f->method == METHOD_MKCOL)
-		return v.length > 0 ?
-		    decide_refuse(v, REASON_UNSUPPORTED_MEDIA_TYPE, 7) : v;
+		return v.length > 0 ? decide_refuse_by(v,
+		    REASON_UNSUPPORTED_MEDIA_TYPE, 7, CAUSE_BODY) : v;
 	if (v.length > DAVXML_BODY_MAX) {
 		v.limit = DAVXML_BODY_MAX;
 		return decide_refuse(v, REASON_TOO_LARGE, 6);
@@ -42,14 +43,18 @@ dav_mkcol(const struct facts *f, struct verdict v)
 {
 	switch (f->target) {
 	case TARGET_PARENT_MISSING:
-		return decide_refuse(v, REASON_CONFLICT, 9);
+		return decide_refuse_by(v, REASON_CONFLICT, 9, CAUSE_NO_PARENT);
 	case TARGET_EXISTS:
 		/* a file named as a folder: 409, not 405 */
-		return decide_refuse(v, f->trailing_slash ? REASON_CONFLICT :
-		    REASON_METHOD_NOT_ALLOWED, 9);
+		if (f->trailing_slash)
+			return decide_refuse_by(v, REASON_CONFLICT, 9,
+			    CAUSE_NOT_FOLDER_NAMED);
+		return decide_refuse_by(v, REASON_METHOD_NOT_ALLOWED, 9,
+		    CAUSE_TAKEN);
 	case TARGET_FOLDER:
 	case TARGET_NOT_REGULAR:
-		return decide_refuse(v, REASON_METHOD_NOT_ALLOWED, 9);
+		return decide_refuse_by(v, REASON_METHOD_NOT_ALLOWED, 9,
+		    CAUSE_TAKEN);
 	default:
 		return v;
 	}
@@ -62,18 +67,21 @@ dav_existing(const struct facts *f, struct verdict v)
 	switch (f->target) {
 	case TARGET_NEW:
 	case TARGET_PARENT_MISSING:
-		return decide_refuse(v, REASON_NOT_FOUND, 8);
+		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_NOTHING);
 	case TARGET_EXISTS:
-		return f->trailing_slash ? decide_refuse(v, REASON_NOT_FOUND, 8) : v;
+		return f->trailing_slash ? decide_refuse_by(v, REASON_NOT_FOUND,
+		    8, CAUSE_NOT_FOLDER_NAMED) : v;
 	case TARGET_NOT_REGULAR:
-		return decide_refuse(v, REASON_CONFLICT, 9);
+		return decide_refuse_by(v, REASON_CONFLICT, 9,
+		    CAUSE_TARGET_SPECIAL);
 	default:
 		break;
 	}
 	/* a folder listed without end: RFC 4918 §9.1 lets the server refuse */
 	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_INFINITY) {
 		v.condition = "propfind-finite-depth";
-		return decide_refuse(v, REASON_FORBIDDEN, 8);
+		return decide_refuse_by(v, REASON_FORBIDDEN, 8,
+		    CAUSE_INFINITE_DEPTH);
 	}
 	return v;
 }
@@ -92,7 +100,7 @@ dav_delete(const struct facts *f, struct verdict v)
 		return v;
 	case TARGET_NEW:
 	case TARGET_PARENT_MISSING:
-		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_MISSING);
+		return decide_refuse_by(v, REASON_NOT_FOUND, 8, CAUSE_NOTHING);
 	case TARGET_EXISTS:
 		return decide_refuse_by(v, REASON_CONFLICT, 9,
 		    CAUSE_NOT_FOLDER_NAMED);
@@ -106,7 +114,8 @@ static struct verdict
 dav_target(const struct facts *f, const struct policy *p, struct verdict v)
 {
 	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_BAD)
-		return decide_refuse(v, REASON_BAD_REQUEST, 8);
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
+		    CAUSE_BAD_DEPTH);
 	switch (f->target) {
 	case TARGET_BAD_NAME:
 		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,

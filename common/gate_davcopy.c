@@ -240,21 +240,19 @@ copy_bytes(struct request *rq, int src, int64_t size, struct store_tmp *t,
 }
 
 /*
- * One file: src_name in src_dir copied to name in dir (rel below
- * upload_dir), recorded and renamed into place; a file there is
- * replaced by the rename, its record by the commit.
+ * The file src_name in src_dir, copied whole into a temporary file t in
+ * dir, made durable; *copied counts its bytes.
  */
 static struct outcome
-copy_file(struct request *rq, int src_dir, const char *src_name, int dir,
-    const char *name, const char *rel, int64_t *copied)
+copy_to_tmp(struct request *rq, int src_dir, const char *src_name, int dir,
+    struct store_tmp *t, int64_t *copied)
 {
-	struct store_tmp t;
-	struct outcome   o;
-	struct stat      st;
-	enum ledger_err  le;
-	enum store_err   e;
-	int              fd;
+	struct outcome o;
+	struct stat    st;
+	int            fd;
 
+	memset(t, 0, sizeof *t);
+	t->fd = -1;
 	fd = openat(src_dir, src_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -263,20 +261,59 @@ copy_file(struct request *rq, int src_dir, const char *src_name, int dir,
 		return outcome(REASON_CONFLICT, "The source changed while it "
 		    "was copied.");
 	}
-	o = copy_bytes(rq, fd, st.st_size, &t, dir);
+	o = copy_bytes(rq, fd, st.st_size, t, dir);
 	close(fd);
-	if (o.reason == REASON_NONE &&
-	    (le = ledger_commit(rq->ledger, rq->user, rel, t.written)) !=
-	    LEDGER_OK)
-		o = ledger_failed(rq, le);
-	if (o.reason == REASON_NONE &&
-	    (e = store_tmp_publish(&t, name, 1)) != STORE_OK &&
-	    t.name[0] != '\0') {
-		(void)ledger_forget(rq->ledger, rel);	/* never published */
-		o = store_failed(rq, e, st.st_size);
-	}
-	store_tmp_abort(&t);
 	*copied += st.st_size;
+	return o;
+}
+
+/*
+ * The copy t renamed to name (rel below upload_dir), replacing a file
+ * there, and recorded in the order that over-counts after a crash in
+ * between, as a PUT does: a raise before the rename, a lowering after.
+ */
+static struct outcome
+publish_copy(struct request *rq, struct store_tmp *t, const char *name,
+    const char *rel)
+{
+	struct record   old;
+	enum ledger_err le;
+	enum store_err  e;
+	int             had, shrinks;
+
+	had = ledger_record_get(rq->ledger, rel, &old) == 0;
+	shrinks = had && strcmp(old.owner, rq->user) == 0 &&
+	    t->written < old.size;
+	if (!shrinks && (le = ledger_commit(rq->ledger, rq->user, rel,
+	    t->written)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	e = store_tmp_publish(t, name, 1);
+	/* renamed, and only the folder's fsync failed: the file is whole */
+	if (e != STORE_OK && t->name[0] != '\0') {
+		if (!shrinks && had)	/* as it was */
+			(void)ledger_commit(rq->ledger, old.owner, rel, old.size);
+		else if (!shrinks)
+			(void)ledger_forget(rq->ledger, rel);
+		return store_failed(rq, e, t->written);
+	}
+	/* should this fail, the old, larger figure stays: an over-count */
+	if (shrinks)
+		(void)ledger_commit(rq->ledger, rq->user, rel, t->written);
+	return outcome(REASON_NONE, NULL);
+}
+
+/* One file of a folder's copy: copied, then published. */
+static struct outcome
+copy_file(struct request *rq, int src_dir, const char *src_name, int dir,
+    const char *name, const char *rel, int64_t *copied)
+{
+	struct store_tmp t;
+	struct outcome   o;
+
+	o = copy_to_tmp(rq, src_dir, src_name, dir, &t, copied);
+	if (o.reason == REASON_NONE)
+		o = publish_copy(rq, &t, name, rel);
+	store_tmp_abort(&t);
 	return o;
 }
 
@@ -423,21 +460,25 @@ clear_dest(struct request *rq, const char *to)
 	return outcome(REASON_NONE, NULL);
 }
 
-/* A file's COPY: to a temporary file first, then what is in the way. */
+/*
+ * A file's COPY: to a temporary file first; only once it is complete
+ * does a folder in its place go (a file goes with the rename), so a
+ * failed copy leaves the target as it was (upgate(8), "WebDAV").
+ */
 static struct outcome
 copy_one(struct request *rq, const char *to, int64_t *copied)
 {
-	struct outcome o;
+	struct store_tmp t;
+	struct outcome   o;
 
-	if (rq->facts.dest_target == TARGET_FOLDER) {
-		/* the copy's bytes are checked by its commit; the folder goes
-		 * only when it can go whole (upgate(8), "WebDAV") */
+	o = copy_to_tmp(rq, rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd, &t,
+	    copied);
+	if (o.reason == REASON_NONE && rq->facts.dest_target == TARGET_FOLDER)
 		o = clear_dest(rq, to);
-		if (o.reason != REASON_NONE)
-			return o;
-	}
-	return copy_file(rq, rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd,
-	    rq->dest.name, to, copied);
+	if (o.reason == REASON_NONE)
+		o = publish_copy(rq, &t, rq->dest.name, to);
+	store_tmp_abort(&t);
+	return o;
 }
 
 static struct outcome

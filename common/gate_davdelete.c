@@ -199,11 +199,48 @@ remove_tree_of(struct request *rq, const char *rel, struct removal *d)
 	}
 }
 
+/* A file that would stay: another user's, or nobody's. */
+static int
+stays_file(struct tree *t, int dfd, const char *name, const struct stat *st)
+{
+	struct request *rq = t->arg;
+	struct record   rec;
+
+	(void)dfd;
+	(void)name;
+	(void)st;
+	if (rq->g->cfg.per_user_dirs)
+		return 0;
+	return ledger_record_get(rq->ledger, t->path, &rec) == 0 &&
+	    strcmp(rec.owner, rq->user) == 0 ? 0 : 1;
+}
+
+/* A folder that would stay: it holds a dot name, a link. */
+static int
+stays_folder(struct tree *t)
+{
+	struct walk w;
+	int         r = 1;
+
+	if (walk_split(&w, t->rel, 0) == -1)
+		return 1;
+	if (walk_open(&w, t->base, w.ncomp - 1, 0) == 0)
+		r = holds_hidden(walk_dir(&w), walk_last(&w));
+	walk_release(&w);
+	return r;
+}
+
 int
 dav_remove_folder(struct request *rq, const char *rel)
 {
 	struct removal d;
+	struct tree    t;
 
+	/* looked over first, so that what cannot go whole is left whole */
+	tree_init(&t, rel, stays_file, rq);
+	t.leave = stays_folder;
+	if (tree_walk_at(&t, rq->upload_fd, rel) != 0)
+		return -1;
 	remove_tree_of(rq, rel, &d);
 	buf_release(&d.failed);
 	return d.nfailed == 0 ? 0 : -1;

@@ -75,6 +75,11 @@ enum cause {
 	CAUSE_DEST_EXISTS,	/* row 8: Overwrite: F and a target */
 	CAUSE_IF_MATCH,		/* row 8: If-Match does not match */
 	CAUSE_BAD_DEPTH,	/* row 8: a Depth the method does not take */
+	CAUSE_NOTHING,		/* row 8: nothing of that name */
+	CAUSE_INFINITE_DEPTH,	/* row 8: PROPFIND of a folder, infinity */
+	CAUSE_NO_PARENT,	/* row 9: MKCOL, Destination: no parent */
+	CAUSE_TAKEN,		/* row 9: MKCOL where something is */
+	CAUSE_BODY,		/* row 7: MKCOL with a body */
 	CAUSE__MAX
 };
 

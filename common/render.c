@@ -425,6 +425,12 @@ static const char *const causes[CAUSE__MAX] = {
 	    "not to replace it (Overwrite: F)",
 	[CAUSE_IF_MATCH] = "the file is not the one If-Match names",
 	[CAUSE_BAD_DEPTH] = "the Depth header is not one this method takes",
+	[CAUSE_NOTHING] = "nothing of that name is there",
+	[CAUSE_INFINITE_DEPTH] = "a folder is listed at Depth 0 or 1 only",
+	[CAUSE_NO_PARENT] = "the folder that would hold it is missing",
+	[CAUSE_TAKEN] = "something of that name is there already",
+	[CAUSE_BODY] = "the request carries a body, which this method does "
+	    "not take",
 };
 
 /* A refusal with a known cause: "The file cannot be deleted: ...". */
@@ -459,9 +465,9 @@ message_disk_full(const struct reply *r, struct buf *b)
 	human_size(r->required_space, need, sizeof need);
 	human_size(r->available_space, avail, sizeof avail);
 	human_size(shortage > 0 ? shortage : 0, lack, sizeof lack);
-	buf_printf(b, "The upload of %s does not fit in the space the server "
+	buf_printf(b, "The %s of %s does not fit in the space the server "
 	    "has free: %s available, %s short; please try again later.",
-	    need, avail, lack);
+	    r->verb == VERB_COPY ? "copy" : "upload", need, avail, lack);
 }
 
 static void
@@ -474,8 +480,9 @@ message_quota(const struct reply *r, struct buf *b)
 	human_size(r->quota.used, used, sizeof used);
 	human_size(r->quota.reserved, resv, sizeof resv);
 	human_size(render_available(&r->quota), avail, sizeof avail);
-	buf_printf(b, "The upload of %s would exceed your quota of %s: %s "
-	    "used, ", size, limit, used);
+	buf_printf(b, "The %s of %s would exceed your quota of %s: %s "
+	    "used, ", r->verb == VERB_COPY ? "copy" : "upload", size, limit,
+	    used);
 	if (r->quota.reserved > 0)
 		buf_printf(b, "%s reserved by uploads in progress, ", resv);
 	buf_printf(b, "%s available.", avail);

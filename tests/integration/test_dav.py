@@ -815,3 +815,57 @@ def _():
         expect(r, 204, "replaced")
         check(r.header("ETag") not in (None, g.header("ETag")), "new ETag")
         unchanged(e, {"a.txt": b"678"}, 3)
+
+
+@test("dav: COPY of a file over a folder: the folder goes only once the "
+      "copy is made, and stays whole when it holds a dot name (409)")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        expect(e.run("MKCOL", "/f"), 201, "created", head=True)
+        put(e, "/f/x.txt", b"xx")
+        e.plant("f/.keep", b"k")
+        for m in ("COPY", "MOVE"):
+            r = e.run(m, "/a.txt", headers=dest("/f"))
+            expect(r, 409, "conflict")
+            eq(tree_of(e), {"a.txt", "f/", "f/x.txt", "f/.keep"},
+               "what is left")
+            eq(e.usage(), 7, "ledger")
+            e.assert_clean()
+        os.unlink(os.path.join(e.user_dir(), "f", ".keep"))
+        expect(e.run("COPY", "/a.txt", headers=dest("/f")), 204, "copied")
+        unchanged(e, {"a.txt": b"12345", "f": b"12345"}, 10)
+
+
+@test("dav: each refusal's message names what the request meant to do")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        cases = [("PROPFIND", "/nope", {"Depth": "0"},
+                  "The properties cannot be listed: "),
+                 ("PROPPATCH", "/nope", {}, "The properties cannot be "
+                  "changed: "),
+                 ("MKCOL", "/no/pe", {}, "The folder cannot be created: "),
+                 ("GET", "/nope", {}, "The file cannot be served: "),
+                 ("HEAD", "/.x", {}, None),
+                 ("GET", "/.x", {}, "The file cannot be served: "),
+                 ("DELETE", "/nope/", {}, "The folder cannot be deleted: "),
+                 ("COPY", "/a.txt", {}, "The copy cannot be made: "),
+                 ("MOVE", "/a.txt", {"Destination": "/upload/"},
+                  "The move cannot be made: ")]
+        for m, path, h, start in cases:
+            r = e.run(m, path, headers=dict(h))
+            check(r.status >= 400, "%s: status %s" % (r.what(), r.status))
+            if start is None:
+                continue
+            msg = r.json()["message"]
+            check(msg.startswith(start), "%s: message %r, expected %r..."
+                  % (r.what(), msg, start))
+        r = e.run("COPY", "/a.txt", headers=dest("/b.txt"))
+        expect(r, 201, "copied", head=True)
+        e.write_quota("alice 12\n")
+        r = e.run("COPY", "/a.txt", headers=dest("/c.txt"))
+        expect(r, 507, "quota_exceeded")
+        check(r.json()["message"].startswith("The copy of 5 bytes would "
+                                             "exceed your quota"),
+              "507 message %r" % r.json()["message"])
