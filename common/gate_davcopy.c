@@ -1,14 +1,17 @@
 /*
  * gate_davcopy: COPY and MOVE within the user's folder (upgate(8),
- * "WebDAV"; RFC 4918 §9.8, §9.9).  Everything under the user's lock, so
- * that the figures the decision read (rows 10 and 11 for the bytes a
- * COPY copies, with every running upload's reservation) hold until the
- * copy is committed: a COPY never takes a quota past its limit, however
- * many uploads race it.  A MOVE is a rename and costs nothing: the
- * ledger's records follow the files (ledger_move).  A COPY writes each
- * file to a temporary file, records it (a raise before the rename) and
- * renames it into place; a file it replaces is replaced by that rename,
- * a folder only once the copy of a file is complete.
+ * "WebDAV"; RFC 4918 §9.8, §9.9).  The decision is taken under the
+ * user's lock with the bytes a COPY would copy (rows 10 and 11, every
+ * running upload's reservation counted), so a COPY never takes a quota
+ * past its limit, however many uploads race it.  A file's COPY then
+ * runs as a PUT does: the charge reserved, the bytes copied into a
+ * temporary file without the lock, the decision asked again under it,
+ * the record (a raise before the rename) and the rename.  A folder's
+ * COPY runs whole under the lock, file by file the same way.  A MOVE
+ * is a rename and costs nothing: the ledger's records follow the files
+ * (ledger_move).  What a COPY or MOVE replaces goes whole or stays
+ * whole: a file by the rename, a folder only when nothing in it must
+ * stay.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -194,7 +197,8 @@ find_copy_facts(struct request *rq)
 		return 0;
 	}
 	/* moving a file, or a folder holding one, changes it */
-	if (f->method == METHOD_MOVE && !all_owned(rq, rel))
+	if (f->method == METHOD_MOVE && (f->target == TARGET_EXISTS ?
+	    !owned(rq, rel) : !all_owned(rq, rel)))
 		f->target = TARGET_FOREIGN;
 	if (f->method == METHOD_COPY)
 		f->copy_bytes = f->target == TARGET_EXISTS ? rq->dav.st.st_size :
@@ -208,22 +212,19 @@ find_copy_facts(struct request *rq)
 
 /* ---- the work ---- */
 
-/* Copies the open file src into t, made in dir_fd. */
+/* Copies the open file src into t, named already. */
 static struct outcome
-copy_bytes(struct request *rq, int src, int64_t size, struct store_tmp *t,
-    int dir_fd)
+fill_tmp(struct request *rq, int src, int64_t size, struct store_tmp *t)
 {
 	enum store_err e;
+	struct outcome o;
 	char          *chunk;
 	ssize_t        n;
 
-	memset(t, 0, sizeof *t);
-	t->fd = -1;
-	t->dir_fd = dir_fd;
-	if ((e = store_tmp_name(dir_fd, t)) != STORE_OK ||
-	    (e = store_tmp_open(t)) != STORE_OK ||
-	    (e = store_tmp_allocate(t, size)) != STORE_OK)
+	if ((e = store_tmp_open(t)) != STORE_OK)
 		return store_failed(rq, e, size);
+	if ((o = allocate(rq, t, size)).reason != REASON_NONE)
+		return o;
 	if ((chunk = malloc(COPY_CHUNK)) == NULL) {
 		errno = ENOMEM;
 		return errno_failed(rq, "malloc", 0);
@@ -235,9 +236,25 @@ copy_bytes(struct request *rq, int src, int64_t size, struct store_tmp *t,
 	if (n == -1)
 		return errno_failed(rq, "read", size);
 	if (e != STORE_OK || (e = store_tmp_finish(t)) != STORE_OK)
-		return store_failed(rq, e, size);
+		return store_failed(rq, e, t->written);
 	return outcome(REASON_NONE, NULL);
 }
+
+/* The source file, opened without following a link. */
+static int
+open_source(int dir, const char *name, struct stat *st)
+{
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+
+	if (fd != -1 && (fstat(fd, st) == -1 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+#define SOURCE_CHANGED "The source changed while it was copied."
 
 /*
  * The file src_name in src_dir, copied whole into a temporary file t in
@@ -248,22 +265,21 @@ copy_to_tmp(struct request *rq, int src_dir, const char *src_name, int dir,
     struct store_tmp *t, int64_t *copied)
 {
 	struct outcome o;
+	enum store_err e;
 	struct stat    st;
 	int            fd;
 
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
-	fd = openat(src_dir, src_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (fd != -1)
-			close(fd);
-		return outcome(REASON_CONFLICT, "The source changed while it "
-		    "was copied.");
-	}
-	o = copy_bytes(rq, fd, st.st_size, t, dir);
+	t->dir_fd = dir;
+	if ((fd = open_source(src_dir, src_name, &st)) == -1)
+		return outcome(REASON_CONFLICT, SOURCE_CHANGED);
+	if ((e = store_tmp_name(dir, t)) == STORE_OK)
+		o = fill_tmp(rq, fd, st.st_size, t);
+	else
+		o = store_failed(rq, e, st.st_size);
 	close(fd);
-	*copied += st.st_size;
+	*copied += t->written;
 	return o;
 }
 
@@ -461,23 +477,109 @@ clear_dest(struct request *rq, const char *to)
 }
 
 /*
- * A file's COPY: to a temporary file first; only once it is complete
- * does a folder in its place go (a file goes with the rename), so a
- * failed copy leaves the target as it was (upgate(8), "WebDAV").
+ * What is at the Destination now, under the lock again after the copy
+ * ran without it (another request of the user may have stored there
+ * meanwhile): the facts of rows 8 to 11, asked once more.
+ */
+static int
+refresh_dest(struct request *rq, const char *to)
+{
+	struct facts *f = &rq->facts;
+	struct record rec;
+	struct stat   st;
+
+	f->recorded = 0;
+	if (fstatat(rq->dest.dir_fd, rq->dest.name, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT) {
+			cause_note("fstatat");
+			return -1;
+		}
+		f->dest_target = TARGET_NEW;
+		return 0;
+	}
+	f->dest_target = S_ISLNK(st.st_mode) ? TARGET_SYMLINK :
+	    S_ISDIR(st.st_mode) ? TARGET_FOLDER : S_ISREG(st.st_mode) ?
+	    TARGET_EXISTS : TARGET_NOT_REGULAR;
+	if (f->dest_target == TARGET_EXISTS &&
+	    ledger_record_get(rq->ledger, to, &rec) == 0) {
+		if (strcmp(rec.owner, rq->user) == 0)
+			f->recorded = rec.size;
+		else if (!rq->g->cfg.per_user_dirs)
+			f->dest_target = TARGET_FOREIGN;
+	} else if (f->dest_target == TARGET_EXISTS && !rq->g->cfg.per_user_dirs)
+		f->dest_target = TARGET_FOREIGN;	/* nobody's */
+	if (f->dest_target == TARGET_FOLDER)
+		f->recorded = tree_bytes(rq, to, 1);
+	return 0;
+}
+
+/* Under the lock: the charge reserved and the temporary file named. */
+static struct outcome
+reserve_copy(struct request *rq, const char *to)
+{
+	int64_t         charge = rq->verdict.charge > 0 ? rq->verdict.charge : 0;
+	enum ledger_err le;
+	enum store_err  e;
+	char           *slash;
+
+	le = ledger_reserve(rq->ledger, rq->user, charge, NULL, &rq->resv);
+	if (le != LEDGER_OK)
+		return ledger_failed(rq, le);
+	/* the temporary file's folder, as note_tmp names it */
+	snprintf(rq->folder, sizeof rq->folder, "%s", to);
+	slash = strrchr(rq->folder, '/');
+	*(slash != NULL ? slash : rq->folder) = '\0';
+	rq->tmp.dir_fd = rq->dest.dir_fd;
+	if ((e = store_tmp_name(rq->dest.dir_fd, &rq->tmp)) != STORE_OK)
+		return store_failed(rq, e, 0);
+	return note_tmp(rq, &rq->resv, &rq->tmp);
+}
+
+/*
+ * A file's COPY, as a PUT: the charge reserved under the lock, the
+ * bytes copied into a temporary file without it, then under the lock
+ * again the decision asked once more of what is there now, what stands
+ * in the way removed (a folder only now, and only whole: upgate(8),
+ * "WebDAV"), the record and the rename.
  */
 static struct outcome
 copy_one(struct request *rq, const char *to, int64_t *copied)
 {
-	struct store_tmp t;
-	struct outcome   o;
+	struct outcome  o;
+	enum ledger_err le;
+	struct stat     st;
+	int             fd;
 
-	o = copy_to_tmp(rq, rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd, &t,
-	    copied);
-	if (o.reason == REASON_NONE && rq->facts.dest_target == TARGET_FOLDER)
-		o = clear_dest(rq, to);
-	if (o.reason == REASON_NONE)
-		o = publish_copy(rq, &t, rq->dest.name, to);
-	store_tmp_abort(&t);
+	o = reserve_copy(rq, to);
+	unlock_user(rq);
+	if (o.reason != REASON_NONE)
+		return o;
+	if ((fd = open_source(rq->dav.dir_fd, rq->dav.name, &st)) == -1)
+		return outcome(REASON_CONFLICT, SOURCE_CHANGED);
+	o = fill_tmp(rq, fd, st.st_size, &rq->tmp);
+	close(fd);
+	*copied = rq->tmp.written;
+	if (o.reason != REASON_NONE)
+		return o;
+	snprintf(rq->rel, sizeof rq->rel, "%s", to);	/* lock_file's */
+	if ((le = lock_user(rq)) != LEDGER_OK ||
+	    (le = lock_file(rq)) != LEDGER_OK)
+		return ledger_failed(rq, le);
+	if (refresh_dest(rq, to) == -1)
+		return errno_failed(rq, NULL, 0);
+	rq->facts.copy_bytes = rq->tmp.written;
+	rq->facts.space_held = rq->tmp.written;
+	if ((o = decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
+		return o;
+	if (rq->facts.dest_target == TARGET_FOLDER &&
+	    (o = clear_dest(rq, to)).reason != REASON_NONE)
+		return o;
+	if ((o = publish_copy(rq, &rq->tmp, rq->dest.name, to)).reason !=
+	    REASON_NONE)
+		return o;
+	/* the bytes are usage now: never seen twice */
+	ledger_release_reservation(rq->ledger, &rq->resv);
 	return o;
 }
 
@@ -522,10 +624,11 @@ dav_copy(struct request *rq)
 {
 	struct facts  *f = &rq->facts;
 	char           from[sizeof rq->rel], to[sizeof rq->rel];
-	int            replaced = f->dest_target != TARGET_NEW;
+	int            replaced;
 	int64_t        copied = 0;
 	struct outcome o;
 	struct stat    st;
+	int            err;
 
 	if (path_rel(rq, &rq->path, rq->path.ncomp, from, sizeof from) ==
 	    -1 || path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, to,
@@ -534,6 +637,7 @@ dav_copy(struct request *rq)
 		return;
 	}
 	if (f->method == METHOD_MOVE) {
+		replaced = f->dest_target != TARGET_NEW;
 		rq->verdict.length = -1;	/* logged as size=- */
 		o = do_move(rq, from, to);
 		if (o.reason == REASON_NONE)
@@ -545,9 +649,15 @@ dav_copy(struct request *rq)
 		o = clear_dest(rq, to);
 		if (o.reason == REASON_NONE)
 			o = copy_folder(rq, from, to, &copied);
-	} else
-		o = copy_one(rq, to, &copied);
+	} else if ((o = copy_one(rq, to, &copied)).reason != REASON_NONE) {
+		err = errno;	/* the failing call's, for respond() */
+		unlock_user(rq);
+		store_tmp_abort(&rq->tmp);
+		ledger_release_reservation(rq->ledger, &rq->resv);
+		errno = err;
+	}
 	rq->verdict.length = copied;	/* logged as size */
+	replaced = f->dest_target != TARGET_NEW;	/* as it was at the end */
 	if (o.reason == REASON_NONE) {
 		if (f->target == TARGET_EXISTS &&
 		    fstatat(rq->dest.dir_fd, rq->dest.name, &st,

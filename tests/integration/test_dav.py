@@ -869,3 +869,32 @@ def _():
         check(r.json()["message"].startswith("The copy of 5 bytes would "
                                              "exceed your quota"),
               "507 message %r" % r.json()["message"])
+
+
+@test("dav: per_user_dirs = no: another user's file blocks a folder's "
+      "DELETE (207 403) and MOVE (403), and is never replaced; a COPY of "
+      "it is the copier's")
+def _():
+    with env(per_user_dirs="no") as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/mine.txt", b"123")
+        expect(e.run("PUT", "/d/bobs.txt", body=b"bob", user="bob"), 201,
+               "stored", user="bob")
+        r = e.run("DELETE", "/d")
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/bobs.txt": 403}, "what stayed")
+        eq(e.stored(None), {"d/bobs.txt": b"bob"}, "files")
+        eq((e.usage("alice"), e.usage("bob")), (0, 3), "ledger")
+        put(e, "/d/mine.txt", b"123")
+        for m, path, to in (("MOVE", "/d", "/e"),
+                            ("MOVE", "/d/bobs.txt", "/x.txt"),
+                            ("COPY", "/d/mine.txt", "/d/bobs.txt"),
+                            ("MOVE", "/d/mine.txt", "/d/bobs.txt")):
+            expect(e.run(m, path, headers=dest(to)), 403, "forbidden")
+        r = e.run("COPY", "/d/bobs.txt", headers=dest("/copy.txt"))
+        expect(r, 201, "copied", head=True)
+        eq(e.record("copy.txt"), ("alice", 3), "the copy's owner")
+        eq(e.stored(None), {"d/bobs.txt": b"bob", "d/mine.txt": b"123",
+                            "copy.txt": b"bob"}, "files")
+        eq((e.usage("alice"), e.usage("bob")), (6, 3), "ledger")
+        e.assert_clean()
