@@ -601,12 +601,16 @@ do_move(struct request *rq, const char *from, const char *to)
 	if (rq->g->cfg.sync && (fsync(rq->dest.dir_fd) == -1 ||
 	    fsync(rq->dav.dir_fd) == -1))
 		return errno_failed(rq, "fsync", 0);
-	/* after the rename: a crash in between over-counts */
-	if (!folder && f->dest_target == TARGET_EXISTS &&
-	    (le = ledger_forget(rq->ledger, to)) != LEDGER_OK)
-		return ledger_failed(rq, le);
-	if ((le = ledger_move(rq->ledger, from, to)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	/* after the rename: a failure, or a crash, in between over-counts */
+	if ((!folder && f->dest_target == TARGET_EXISTS &&
+	    (le = ledger_forget(rq->ledger, to)) != LEDGER_OK) ||
+	    (le = ledger_move(rq->ledger, from, to)) != LEDGER_OK) {
+		/* done on the disk: not a refusal to try again (503, 507) */
+		(void)le;
+		return outcome(ledger_fault(rq).reason, "The move was made, "
+		    "but the usage ledger could not follow it; it may count "
+		    "the bytes twice until upgate-quota recount.");
+	}
 	return outcome(REASON_NONE, NULL);
 }
 
@@ -647,8 +651,14 @@ dav_copy(struct request *rq)
 	}
 	if (f->target == TARGET_FOLDER) {
 		o = clear_dest(rq, to);
-		if (o.reason == REASON_NONE)
-			o = copy_folder(rq, from, to, &copied);
+		if (o.reason == REASON_NONE &&
+		    (o = copy_folder(rq, from, to, &copied)).reason !=
+		    REASON_NONE) {
+			/* all or nothing (upgate(8), "Requests") */
+			err = errno;
+			(void)dav_remove_folder(rq, to);
+			errno = err;
+		}
 	} else if ((o = copy_one(rq, to, &copied)).reason != REASON_NONE) {
 		err = errno;	/* the failing call's, for respond() */
 		unlock_user(rq);
