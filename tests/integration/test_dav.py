@@ -700,7 +700,8 @@ def _():
             ({"Destination": "ftp://localhost/upload/b"}, 400, "bad_request"),
         ]
         for m in ("COPY", "MOVE"):
-            for h, status, reason in cases:
+            # one Destination parser: MOVE takes a sample of the table
+            for h, status, reason in cases if m == "COPY" else cases[3:12:2]:
                 expect(e.run(m, "/a.txt", headers=dict(h)), status, reason)
             expect(e.run(m, "/", headers=dest("/z/")), 403, "forbidden")
             expect(e.run(m, "/missing", headers=dest("/z")), 404,
@@ -785,10 +786,13 @@ def _():
             t.start()
         for t in ts:
             t.join()
-        ok = [r for r in results if r.status in (201, 204)]
+        ok = [r for r in results if r.status == 201]
         eq(len(ok), 2, "requests that fit")
         for r in results:
-            if r.status == 507:
+            if r.status == 201:
+                expect(r, 201, "copied" if r.req["method"] == "COPY" else
+                       "stored", head=r.req["method"] == "COPY")
+            else:
                 expect(r, 507, "quota_exceeded")
         eq(e.usage(), 9000, "ledger")
         eq(e.disk_usage(), 9000, "disk")
