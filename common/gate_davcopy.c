@@ -129,12 +129,16 @@ if_match_of(struct request *rq)
 	return etag_list_match(v, etag) ? IF_MATCH_OK : IF_MATCH_FAILED;
 }
 
-/* The Destination: parsed, walked, and who holds what it names. */
+/*
+ * The Destination: parsed, walked, and who holds what it names.  0; 1
+ * when answered (its lock not had); -1 with errno.
+ */
 static int
 find_dest(struct request *rq)
 {
 	struct facts          *f = &rq->facts;
 	struct record          rec;
+	enum ledger_err        le;
 	struct davdest_request d;
 	char                   buf[4096], rel[sizeof rq->rel], host[300];
 	const char            *https = request_param(rq, "HTTPS");
@@ -161,6 +165,16 @@ find_dest(struct request *rq)
 		return 0;
 	}
 	f->dest_slash = buf[strlen(buf) - 1] == '/';
+	/*
+	 * users share folders: the target's lock, as a PUT takes it, so
+	 * that no other user stores there while this request decides and
+	 * acts (upgate(8), "Locks")
+	 */
+	snprintf(rq->rel, sizeof rq->rel, "%s", rel);
+	if ((le = lock_file(rq)) != LEDGER_OK) {
+		respond(rq, ledger_failed(rq, le).reason, NULL);
+		return 1;
+	}
 	if (davpath_resolve(rq->user_fd, &rq->dest_path, &rq->dest) == -1) {
 		cause_note("openat");
 		return -1;
@@ -186,6 +200,7 @@ find_copy_facts(struct request *rq)
 	struct facts *f = &rq->facts;
 	const char   *ov = request_param(rq, "HTTP_OVERWRITE");
 	char          rel[sizeof rq->rel];
+	int           r;
 
 	f->overwrite = !(ov != NULL && (ov[0] == 'F' || ov[0] == 'f') &&
 	    ov[1] == '\0');
@@ -203,11 +218,9 @@ find_copy_facts(struct request *rq)
 	if (f->method == METHOD_COPY)
 		f->copy_bytes = f->target == TARGET_EXISTS ? rq->dav.st.st_size :
 		    f->depth == DEPTH_0 ? 0 : tree_bytes(rq, rel, 0);
-	if (find_dest(rq) == -1) {
+	if ((r = find_dest(rq)) == -1)
 		respond(rq, REASON_SERVER_ERROR, NULL);
-		return -1;
-	}
-	return 0;
+	return r == 0 ? 0 : -1;
 }
 
 /* ---- the work ---- */

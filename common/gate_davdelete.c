@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,6 +50,24 @@ note(struct removal *d, const char *rel, int folder, int status)
 }
 
 /*
+ * With per_user_dirs = no users share folders: each file is removed
+ * under its own lock too, as a PUT of another user takes it, so that
+ * nobody stores a file of that name between its removal and the
+ * ledger's (upgate(8), "Locks").  A ledger holds one file lock at a
+ * time, beside the user's: both are taken again.  0; 1 when the file's
+ * lock was not had; -1 when the user's was lost.
+ */
+static int
+lock_one(struct request *rq, const char *rel)
+{
+	unlock_user(rq);
+	if (lock_user(rq) != LEDGER_OK)
+		return -1;
+	snprintf(rq->rel, sizeof rq->rel, "%s", rel);
+	return lock_file(rq) == LEDGER_OK ? 0 : 1;
+}
+
+/*
  * A file the walk found (a regular file, never a dot name): with
  * per_user_dirs = no, only the user's own, as the ledger records it.
  * Removed first, forgotten after, so a crash between over-counts.
@@ -62,6 +81,10 @@ remove_file(struct tree *t, int dfd, const char *name, const struct stat *st)
 	int             r;
 
 	(void)st;
+	if (!rq->g->cfg.per_user_dirs && (r = lock_one(rq, t->path)) != 0) {
+		note(d, t->path, 0, 503);
+		return r == -1 ? 1 : 0;		/* -1: the user's lock lost */
+	}
 	if ((r = ledger_record_get(rq->ledger, t->path, &rec)) == -1) {
 		cause_copy(rq->ledger->cause);
 		note(d, t->path, 0, 500);

@@ -241,6 +241,11 @@ static const struct row scenarios[] = {
 	  .before = "put alice /d/a abc;put alice /d/e/b hello;"
 	  "put alice /c xy", .vars = { "REQUEST_METHOD=DELETE",
 	    "REMOTE_USER=alice", "PATH_INFO=/d/" }, .status = 204 },
+	{ .what = "DELETE of a folder, per_user_dirs = no",
+	  .conf = "sync = yes\ncreate_parents = yes\nper_user_dirs = no\n",
+	  .before = "put alice /d/a abc;put alice /d/e/b hello;"
+	  "put alice /c xy", .vars = { "REQUEST_METHOD=DELETE",
+	    "REMOTE_USER=alice", "PATH_INFO=/d/" }, .status = 204 },
 	{ .what = "COPY of a folder",
 	  .conf = "sync = yes\ncreate_parents = yes\n",
 	  .before = "put alice /d/a abc;put alice /d/e/b hello",
