@@ -198,6 +198,13 @@ struct verdict decide_refuse(struct verdict v, enum reason, int row);
 struct verdict decide_refuse_by(struct verdict v, enum reason, int row,
     enum cause);
 
+/*
+ * Rows 8 and 9 of what a WebDAV path's walk found (decide_dav.c): a bad
+ * name (400, cause bad), a link or another user's file (403), a file
+ * where a folder is needed (409); else v.
+ */
+struct verdict decide_walk(enum target, enum cause bad, struct verdict v);
+
 /* Rows 10 and 11 for v.length bytes (COPY: decide_copy.c). */
 struct verdict decide_room_rows(const struct facts *, struct verdict);
 

@@ -61,25 +61,12 @@ copy_dest(const struct facts *f, struct verdict v)
 	default:
 		break;
 	}
-	switch (f->dest_target) {
-	case TARGET_BAD_NAME:
-	case TARGET_TOO_LONG:
-		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
-		    CAUSE_DEST_BAD);
-	case TARGET_SYMLINK:
-		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_SYMLINK);
-	case TARGET_FOREIGN:
-		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_FOREIGN);
-	case TARGET_NOT_FOLDER:
-		return decide_refuse_by(v, REASON_CONFLICT, 9,
-		    CAUSE_NOT_FOLDER);
-	case TARGET_PARENT_MISSING:
-		/* create_parents does not apply to a Destination */
-		return decide_refuse_by(v, REASON_CONFLICT, 9,
-		    CAUSE_NO_PARENT);
-	default:
-		break;
-	}
+	if ((v = decide_walk(f->dest_target, CAUSE_DEST_BAD, v)).reason !=
+	    REASON_NONE)
+		return v;
+	/* create_parents does not apply to a Destination */
+	if (f->dest_target == TARGET_PARENT_MISSING)
+		return decide_refuse_by(v, REASON_CONFLICT, 9, CAUSE_NO_PARENT);
 	if (f->dest_place == PLACE_SAME)
 		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_DEST_SAME);
 	if (f->dest_place != PLACE_APART)

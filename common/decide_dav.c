@@ -110,16 +110,13 @@ dav_delete(const struct facts *f, struct verdict v)
 	}
 }
 
-static struct verdict
-dav_target(const struct facts *f, const struct policy *p, struct verdict v)
+struct verdict
+decide_walk(enum target t, enum cause bad, struct verdict v)
 {
-	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_BAD)
-		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
-		    CAUSE_BAD_DEPTH);
-	switch (f->target) {
+	switch (t) {
 	case TARGET_BAD_NAME:
-		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
-		    CAUSE_BAD_PATH);
+	case TARGET_TOO_LONG:
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 8, bad);
 	case TARGET_SYMLINK:
 		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_SYMLINK);
 	case TARGET_FOREIGN:
@@ -128,8 +125,19 @@ dav_target(const struct facts *f, const struct policy *p, struct verdict v)
 		return decide_refuse_by(v, REASON_CONFLICT, 9,
 		    CAUSE_NOT_FOLDER);
 	default:
-		break;
+		return v;
 	}
+}
+
+static struct verdict
+dav_target(const struct facts *f, const struct policy *p, struct verdict v)
+{
+	if (f->method == METHOD_PROPFIND && f->depth == DEPTH_BAD)
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
+		    CAUSE_BAD_DEPTH);
+	if ((v = decide_walk(f->target, CAUSE_BAD_PATH, v)).reason !=
+	    REASON_NONE)
+		return v;
 	switch (f->method) {
 	case METHOD_MKCOL:
 		return dav_mkcol(f, v);
