@@ -465,31 +465,6 @@ copy_folder(struct request *rq, const char *from, const char *to,
 }
 
 /*
- * What the Destination holds, removed before a folder takes its place
- * (or, for a file's COPY, once the copy is made): a file, or a folder
- * whole.
- */
-static struct outcome
-clear_dest(struct request *rq, const char *to)
-{
-	struct facts   *f = &rq->facts;
-	enum ledger_err le;
-
-	if (f->dest_target == TARGET_FOLDER)
-		return dav_remove_folder(rq, to) == 0 ? outcome(REASON_NONE,
-		    NULL) : outcome(REASON_CONFLICT, "The Destination folder "
-		    "holds what cannot be removed (names starting with a dot, "
-		    "or another user's files); nothing was replaced.");
-	if (f->dest_target != TARGET_EXISTS)
-		return outcome(REASON_NONE, NULL);
-	if (store_unlink(rq->dest.dir_fd, rq->dest.name) != STORE_OK)
-		return errno_failed(rq, NULL, 0);
-	if ((le = ledger_forget(rq->ledger, to)) != LEDGER_OK)
-		return ledger_failed(rq, le);
-	return outcome(REASON_NONE, NULL);
-}
-
-/*
  * What is at the Destination now, under the lock again after the copy
  * ran without it (another request of the user may have stored there
  * meanwhile): the facts of rows 8 to 11, asked once more.
@@ -559,6 +534,7 @@ reserve_copy(struct request *rq, const char *to)
 static struct outcome
 copy_one(struct request *rq, const char *to, int64_t *copied)
 {
+	struct aside    a = { "", 0 };
 	struct outcome  o;
 	enum ledger_err le;
 	struct stat     st;
@@ -585,45 +561,55 @@ copy_one(struct request *rq, const char *to, int64_t *copied)
 	rq->facts.space_held = rq->tmp.written;
 	if ((o = decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
 		return o;
+	/* a file there goes with the rename; a folder is set aside */
 	if (rq->facts.dest_target == TARGET_FOLDER &&
-	    (o = clear_dest(rq, to)).reason != REASON_NONE)
+	    (o = aside_take(rq, to, &a)).reason != REASON_NONE)
 		return o;
 	if ((o = publish_copy(rq, &rq->tmp, rq->dest.name, to)).reason !=
-	    REASON_NONE)
+	    REASON_NONE) {
+		aside_put_back(rq, to, &a);
 		return o;
+	}
 	/* the bytes are usage now: never seen twice */
 	ledger_release_reservation(rq->ledger, &rq->resv);
+	aside_drop(rq, &a);
 	return o;
 }
 
+/*
+ * A rename, the records following: what the Destination holds goes
+ * with the rename (a file over a file) or is set aside first and
+ * dropped after (a folder, or a file a folder takes the place of).
+ */
 static struct outcome
 do_move(struct request *rq, const char *from, const char *to)
 {
 	struct facts   *f = &rq->facts;
-	enum ledger_err le;
+	struct aside    a = { "", 0 };
 	struct outcome  o;
 	int             folder = f->target == TARGET_FOLDER;
 
-	/* a file over a file is replaced by the rename itself */
 	if ((folder || f->dest_target == TARGET_FOLDER) &&
-	    (o = clear_dest(rq, to)).reason != REASON_NONE)
+	    (o = aside_take(rq, to, &a)).reason != REASON_NONE)
 		return o;
 	if (renameat(rq->dav.dir_fd, rq->dav.name, rq->dest.dir_fd,
-	    rq->dest.name) == -1)
-		return errno_failed(rq, "renameat", 0);
+	    rq->dest.name) == -1) {
+		o = errno_failed(rq, "renameat", 0);
+		aside_put_back(rq, to, &a);
+		return o;
+	}
 	if (rq->g->cfg.sync && (fsync(rq->dest.dir_fd) == -1 ||
 	    fsync(rq->dav.dir_fd) == -1))
 		return errno_failed(rq, "fsync", 0);
+	aside_drop(rq, &a);
 	/* after the rename: a failure, or a crash, in between over-counts */
 	if ((!folder && f->dest_target == TARGET_EXISTS &&
-	    (le = ledger_forget(rq->ledger, to)) != LEDGER_OK) ||
-	    (le = ledger_move(rq->ledger, from, to)) != LEDGER_OK) {
+	    ledger_forget(rq->ledger, to) != LEDGER_OK) ||
+	    ledger_move(rq->ledger, from, to) != LEDGER_OK)
 		/* done on the disk: not a refusal to try again (503, 507) */
-		(void)le;
 		return outcome(ledger_fault(rq).reason, "The move was made, "
 		    "but the usage ledger could not follow it; it may count "
 		    "the bytes twice until upgate-quota recount.");
-	}
 	return outcome(REASON_NONE, NULL);
 }
 
@@ -640,6 +626,7 @@ void
 dav_copy(struct request *rq)
 {
 	struct facts  *f = &rq->facts;
+	struct aside   a = { "", 0 };
 	char           from[sizeof rq->rel], to[sizeof rq->rel];
 	int            replaced;
 	int64_t        copied = 0;
@@ -663,15 +650,17 @@ dav_copy(struct request *rq)
 		return;
 	}
 	if (f->target == TARGET_FOLDER) {
-		o = clear_dest(rq, to);
+		o = aside_take(rq, to, &a);
 		if (o.reason == REASON_NONE &&
 		    (o = copy_folder(rq, from, to, &copied)).reason !=
 		    REASON_NONE) {
 			/* all or nothing (upgate(8), "Requests") */
 			err = errno;
 			(void)dav_remove_folder(rq, to);
+			aside_put_back(rq, to, &a);
 			errno = err;
-		}
+		} else if (o.reason == REASON_NONE)
+			aside_drop(rq, &a);
 	} else if ((o = copy_one(rq, to, &copied)).reason != REASON_NONE) {
 		err = errno;	/* the failing call's, for respond() */
 		unlock_user(rq);

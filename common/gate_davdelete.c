@@ -254,15 +254,22 @@ stays_folder(struct tree *t)
 }
 
 int
+dav_folder_stays(struct request *rq, const char *rel)
+{
+	struct tree t;
+
+	tree_init(&t, rel, stays_file, rq);
+	t.leave = stays_folder;
+	return tree_walk_at(&t, rq->upload_fd, rel) != 0;
+}
+
+int
 dav_remove_folder(struct request *rq, const char *rel)
 {
 	struct removal d;
-	struct tree    t;
 
 	/* looked over first, so that what cannot go whole is left whole */
-	tree_init(&t, rel, stays_file, rq);
-	t.leave = stays_folder;
-	if (tree_walk_at(&t, rq->upload_fd, rel) != 0)
+	if (dav_folder_stays(rq, rel))
 		return -1;
 	remove_tree_of(rq, rel, &d);
 	buf_release(&d.failed);

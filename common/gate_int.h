@@ -147,10 +147,12 @@ int  dav_locked(struct request *, const struct usage *u);
 /* gate_davdelete.c: a folder DELETE that the decision let through */
 void dav_delete_folder(struct request *);
 /*
- * The same for a folder that a COPY or MOVE replaces, rel below
- * upload_dir: 0 when it is gone whole, else -1 (what stayed stays).
+ * The same for the folder rel below upload_dir (what a failed COPY
+ * made): 0 when it is gone whole, else -1 (what must stay stays).
  */
 int  dav_remove_folder(struct request *, const char *rel);
+/* 1 when the folder rel holds what a DELETE would leave. */
+int  dav_folder_stays(struct request *, const char *rel);
 
 /*
  * gate_davcopy.c: the Destination's facts, and the bytes a COPY would
@@ -162,6 +164,25 @@ void dav_copy(struct request *);
 
 /* The validators of the file st describes, into the reply (PUT, COPY). */
 void reply_validators(struct request *, const struct stat *st);
+
+/*
+ * gate_davaside.c: what a COPY or MOVE replaces, set aside (renamed to
+ * a temporary name beside it) until the new one is in place.  name is
+ * empty when nothing is set aside.
+ */
+struct aside {
+	char name[64];
+	int  folder;
+};
+/*
+ * Sets aside what the Destination holds (to: its rel), if anything, and
+ * forgets its records; a folder only when nothing in it must stay (409).
+ */
+struct outcome aside_take(struct request *, const char *to, struct aside *);
+/* The new one is in place: what was set aside is removed. */
+void aside_drop(struct request *, struct aside *);
+/* It could not be: put back as it was, records and all; errno kept. */
+void aside_put_back(struct request *, const char *to, struct aside *);
 
 /* gate_get.c: GET or HEAD of what dav_locked found: 1, or 0 (a folder) */
 int  get_file(struct request *);

@@ -735,7 +735,7 @@ def _():
         expect(r, 204, "moved")
         eq(e.record("alice/e/b.txt"), ("alice", 1), "replaced record")
         unchanged(e, {"e/b.txt": b"1", "e/c.txt": b"12345"}, 6)
-        # a folder over a folder: the target goes first
+        # a folder over a folder: the target set aside, then dropped
         expect(e.run("MKCOL", "/g"), 201, "created", head=True)
         put(e, "/g/z.txt", b"zz")
         expect(e.run("MOVE", "/g", headers=dest("/e")), 204, "moved")
@@ -766,6 +766,17 @@ def _():
         expect(e.run("COPY", "/d", headers=h), 400, "bad_request")
         eq(e.usage(), 16, "ledger")
         eq(e.disk_usage(), 17, "disk (with the dot file)")
+        # over a folder: replaced whole, charged the difference
+        expect(e.run("PUT", "/d/a.txt", body=b"1"), 204, "replaced")
+        put(e, "/c/only.txt", b"12")
+        expect(e.run("COPY", "/d", headers=dest("/c")), 204, "copied")
+        eq(e.record("alice/c/a.txt"), ("alice", 1), "replaced record")
+        eq(e.record("alice/c/only.txt"), None, "record of what went")
+        eq(tree_of(e) - {"d/.hidden"}, {
+            "d/", "d/sub/", "d/empty/", "d/a.txt", "d/sub/b.txt", "c/",
+            "c/sub/", "c/empty/", "c/a.txt", "c/sub/b.txt", "z/"}, "tree")
+        eq(e.usage(), 8, "ledger")
+        e.assert_clean()
 
 
 @test("dav: COPY racing uploads for the last bytes of a quota: never over")
