@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # upgate — plain Makefile.  Knobs: CC, CPPFLAGS, CFLAGS, LDFLAGS, PREFIX,
 # DESTDIR, WERROR=1 (warnings are errors), SANITIZE=address,undefined.
 .DELETE_ON_ERROR:
@@ -9,7 +10,6 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(PREFIX)/share/upgate
 PKG_CONFIG ?= pkg-config
-CC         ?= cc
 CFLAGS     ?= -O2 -g
 BUILD      ?= build
 
@@ -35,8 +35,11 @@ PQ_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 PQ_LIBS      := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
 XML_CFLAGS   := $(shell $(PKG_CONFIG) --cflags expat 2>/dev/null)
 XML_LIBS     := $(shell $(PKG_CONFIG) --libs expat 2>/dev/null)
+# the digests of tus's Upload-Checksum (common/digest.c)
+CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags nettle 2>/dev/null)
+CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs nettle 2>/dev/null)
 
-ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon $(WARN) $(SANFLAGS) $(JSON_CFLAGS) $(PQ_CFLAGS) $(XML_CFLAGS) $(CRYPTO_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC  := $(sort $(wildcard common/*.c))
@@ -45,10 +48,7 @@ CORE_LIB  := $(BUILD)/libupgate.a
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate-quota
-ifneq ($(wildcard fcgi/*.c),)
-PROGRAMS  += $(BUILD)/upgate.fcgi
-endif
+PROGRAMS  := $(BUILD)/upgate.cgi $(BUILD)/upgate.fcgi $(BUILD)/upgate-quota
 
 all: $(PROGRAMS)
 
@@ -61,32 +61,32 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/upgate.cgi: $(BUILD)/obj/cgi/upgate-cgi.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/upgate-quota: $(BUILD)/obj/tools/upgate-quota.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/obj/fcgi/%.o: ALL_CFLAGS += $(FCGI_CFLAGS)
-$(BUILD)/upgate.fcgi: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fcgi/*.c)) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) -lpthread
+$(BUILD)/upgate.fcgi: $(BUILD)/obj/fcgi/upgate-fcgi.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS) -lpthread
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CUNIT_CFLAGS) -Itests/unit
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CUNIT_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 BENCH_BIN := $(BUILD)/bench/quota_lookup $(BUILD)/bench/multipart_bench
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JSON_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The plainest durable copier of a request body, CGI and FastCGI: the
 # peer upgate is measured against on each hosting path.
 $(BUILD)/obj/bench/copier.o: ALL_CFLAGS += $(FCGI_CFLAGS)
 $(BUILD)/bench/copier: $(BUILD)/obj/bench/copier.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(JSON_LIBS) $(PQ_LIBS) $(XML_LIBS) $(CRYPTO_LIBS)
 
 # The least a FastCGI responder can do (a fixed answer): the floor that
 # bench/ledger.py sets upgate's small requests beside.
@@ -190,7 +190,7 @@ unit: $(UNIT_BIN)
 # their folders under $TMPDIR.  The PostgreSQL pass of the ledger's suite
 # needs root and a PostgreSQL server: without either it is skipped, and
 # says so.
-check: all lint $(UNIT_BIN)
+check: all lint m32 $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; \
 	if [ "$$(id -u)" -ne 0 ]; then \
 	    echo "check: the ledger's PostgreSQL pass skipped: not root"; \
@@ -198,6 +198,23 @@ check: all lint $(UNIT_BIN)
 	    echo "check: the ledger's PostgreSQL pass skipped: no PostgreSQL server"; \
 	else sh tests/unit/with-postgres.sh $(BUILD)/tests/test_ledger_iface || \
 	    fail=1; fi; exit $$fail
+
+# Every source file compiled for a 32-bit target (gcc -m32, into
+# $(BUILD)-32/): no __int128, no long that must hold 64 bits, not one
+# warning.  Objects only: the 32-bit libraries are seldom installed, and
+# the compiler is what catches the mistakes.  Skipped, with the reason,
+# where the compiler has no 32-bit support (Debian's gcc-multilib).
+m32:
+	@if echo 'int main(void){return 0;}' | \
+	    $(CC) -m32 -x c -c -o /dev/null - 2>/dev/null; then \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)-32 WERROR=1 \
+		    CFLAGS="$(CFLAGS) -m32" $(CORE_OBJ:$(BUILD)/%=$(BUILD)-32/%) \
+		    $(BUILD)-32/obj/cgi/upgate-cgi.o \
+		    $(BUILD)-32/obj/fcgi/upgate-fcgi.o \
+		    $(BUILD)-32/obj/tools/upgate-quota.o \
+		    $(UNIT_SRC:%.c=$(BUILD)-32/obj/%.o) && \
+		echo "m32: every file compiles for a 32-bit target"; \
+	else echo "m32: skipped: $(CC) -m32 cannot compile (gcc-multilib)"; fi
 
 # The unit tests again under valgrind: no error, no leak.  Sanitizer
 # builds carry their own checks and do not run under valgrind.
@@ -255,8 +272,8 @@ else
 endif
 
 test: deps
-	$(MAKE) all lint unit valgrind
-	$(MAKE) integration servers soak browser torture farm package
+	$(MAKE) all lint m32 unit valgrind
+	$(MAKE) integration servers dav-clients soak browser torture farm package
 
 # The Debian package (needs root, debhelper, lintian, systemd's tools):
 # built from a copy of the tree, checked by lintian, installed, its units
@@ -270,6 +287,12 @@ package:
 # lighttpd, nginx.  Prints the measured early-refusal figures.
 servers: all
 	@python3 tests/servers/run.py --build $(BUILD)
+
+# Real WebDAV clients from Debian (litmus, rclone, cadaver, davfs2)
+# through lighttpd + upgate.fcgi and Apache mod_proxy_fcgi, the disk and
+# the ledger checked after each (needs root and /dev/fuse; about 15 s).
+dav-clients: all
+	@python3 tests/dav_clients/run.py --build $(BUILD)
 
 # Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
@@ -288,14 +311,14 @@ torture: all
 farm: all
 	@python3 tests/farm/test_farm.py --build $(BUILD)
 
-# The demo (SPEC §12): installs what is missing, builds, and serves on
+# The demo (README, "The two commands"): installs what is missing, builds, and serves on
 # 127.0.0.1:8080 until Ctrl-C.
 run:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)
 
-# The demo page in Debian's headless Chromium (SPEC §12), driven by
+# The demo page in Debian's headless Chromium (README, "The two commands"), driven by
 # playwright-core from npm (tests/browser/package-lock.json; no browser
 # download).  npm ci runs unless node_modules already holds the locked
 # tree, so that a machine without the registry can run it again.
@@ -306,7 +329,7 @@ browser: all
 		    --loglevel=error >/dev/null; }
 	@node tests/browser/run.js --build $(BUILD)
 
-.PHONY: servers run browser
+.PHONY: servers dav-clients run browser
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -324,6 +347,6 @@ install: all
 		[ ! -d $$d ] || cp -R $$d $(DESTDIR)$(SYSCONFDIR); done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check valgrind coverage integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package

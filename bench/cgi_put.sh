@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # Measures upgate.cgi storing a large PUT against its peer on the same
 # filesystem, in the same run:
 #   - throughput: upgate.cgi < FILE  vs  cat FILE > DEST && sync DEST

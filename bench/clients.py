@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """What common HTTP clients do with an early refusal, as measured:
 python3 bench/clients.py --build DIR [--paths P,P] [--size MiB] [--rate KiB/s]
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * copier: the plainest durable store of a request body, the peer that
  * bench/hosting.py measures upgate against on each hosting path.  It
@@ -82,7 +83,7 @@ reply(const struct conn *c, const char *status)
 	if (c->req != NULL)
 		(void)FCGX_PutStr(buf, n, c->req->out);
 	else
-		(void)write_all(STDOUT_FILENO, buf, (size_t)n);
+		(void)fdio_write_all(STDOUT_FILENO, buf, (size_t)n);
 }
 
 /* The last segment of PATH_INFO, if it names a plain file. */
@@ -109,7 +110,7 @@ copy_body(const struct conn *c, int fd, int64_t length)
 		want = length > COPY_BUFFER ? COPY_BUFFER : (size_t)length;
 		if ((n = body_read(c, c->buf, want)) <= 0)
 			return -1;
-		if (write_all(fd, c->buf, (size_t)n) == -1)
+		if (fdio_write_all(fd, c->buf, (size_t)n) == -1)
 			return -1;
 		length -= n;
 	}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The web farm of SPEC section 15 against one host, with wrk, in one
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""The web farm of upgate(8), "Several hosts", against one host, with wrk, in one
 run: three lighttpd + upgate.fcgi hosts on three FUSE mounts of one
 GlusterFS volume, sharing a PostgreSQL ledger, against one lighttpd +
 upgate.fcgi with the files ledger, its upload_dir on the same GlusterFS
@@ -138,7 +139,7 @@ class Node:
 
     def temporary_files(self):
         """upgate's temporary files in the user folders of this host's
-        upload_dir (SPEC section 5: .upgate-tmp-...)."""
+        upload_dir (upgate(8), Requests: .upgate-tmp-...)."""
         return sum(e.name.startswith(harness.TMP_PREFIX)
                    for d in user_dirs(self.host.mount)
                    for e in os.scandir(d.path))

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * fcgi_floor: the least a FastCGI responder can do, for bench/ledger.py.
  * It answers every request with a fixed answer of the size upgate's

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """What upgate costs on each hosting path: large PUTs with curl through the
 real servers (tests/servers/servers.py starts them from the very files in
 apache-conf/ and lighttpd-conf/), the same run, one after the other:

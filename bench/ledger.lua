@@ -1,3 +1,4 @@
+-- Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 -- wrk script of bench/ledger.py: one kind of request per run, one user
 -- per wrk thread.
 --

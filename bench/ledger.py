@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Small requests through lighttpd and upgate.fcgi against peers on the
 same lighttpd server, behind the same basic authentication, in one run,
 with wrk (bench/ledger.lua):
@@ -318,7 +319,7 @@ class Ledger:
         return out
 
     def temporary_files(self):
-        """How many of upgate's temporary files exist (SPEC §5: named
+        """How many of upgate's temporary files exist (upgate(8), Requests: named
         .upgate-tmp-… in the target folder, here a user's folder)."""
         n = 0
         for d in os.scandir(self.env.upload):
@@ -370,7 +371,7 @@ def curl_once(led, case, v, name):
 
 def config_problem(led):
     """upgate's own words about its configuration, from the server's log
-    (SPEC §9: one 'upgate: FILE:LINE: message' line per problem)."""
+    (upgate(8), Logs: one 'upgate: FILE:LINE: message' line per problem)."""
     lines = [ln for ln in led.srv.logs().splitlines()
              if "upgate: " + led.env.conf_path in ln]
     return lines[-1].split("upgate: ", 1)[1] if lines else "status 500"
@@ -380,7 +381,7 @@ def check_variants(led, cases):
     """Sends each variant once, as a warm-up (the responder is spawned,
     caches are filled) and a check that it answers what it should.
     sync = no is tried once: a build that does not know the key answers
-    500 (SPEC §2: unknown keys are errors), and its runs are left out.
+    500 (upgate.conf(5), Keys: unknown keys are errors), and its runs are left out.
     Returns {(case name, variant key): why it is left out}."""
     out = {}
     nosync = None           # why sync = no is left out, once known

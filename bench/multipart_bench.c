@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multipart_bench: the multipart parser's speed on one file part, fed in
  * 64 KiB reads, against a plain memchr('\r') loop over the same reads in

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * quota_lookup: what the quota table costs a CGI request (SPEC §3: a table
+ * quota_lookup: what the quota table costs a CGI request (upgate.conf(5), "The quota table": a table
  * of 100,000 users costs at most 1 ms more than one of 10).  Each request
  * is done as a fresh process does it — nothing cached: stat the table,
  * open the warm index, look a user up (a pread per step of the binary
@@ -173,7 +174,7 @@ run(const char *dir, size_t n)
 	printf("first open (parse, index): 10 users %.1f us, "
 	    "100000 users %.1f us\n", cold[0], cold[1]);
 	printf("fresh process (CGI): 10 users %.2f us, 100000 users %.2f us, "
-	    "difference %.2f us (SPEC: at most 1000)\n",
+	    "difference %.2f us (the aim: at most 1000)\n",
 	    warm[0], warm[1], warm[1] - warm[0]);
 	printf("cached table (FastCGI): 10 users %.2f us, "
 	    "100000 users %.2f us, difference %.2f us\n",

@@ -1,8 +1,9 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * upgate.cgi: the CGI/1.1 front end (RFC 3875).  Request variables come
  * from the environment, the body from standard input, the response goes
  * to standard output, the log to standard error.  Command-line arguments
- * are ignored (SPEC §2): a server may pass a query string there.
+ * are ignored (upgate.conf(5), Keys): a server may pass a query string there.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,7 +20,7 @@
 #include "io.h"
 
 #define DRAIN_IDLE_MS  (10 * 1000)	/* give up after 10 s without data */
-#define DRAIN_TOTAL_S  300		/* or 300 s in all (SPEC §6) */
+#define DRAIN_TOTAL_S  300		/* or 300 s in all (upgate(8), Decisions) */
 
 static const char *
 cgi_param(void *ctx, const char *name)
@@ -43,14 +44,14 @@ static int
 cgi_write(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
-	return write_all(STDOUT_FILENO, buf, len);
+	return fdio_write_all(STDOUT_FILENO, buf, len);
 }
 
 static void
 cgi_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	write_line(STDERR_FILENO, line);
+	fdio_write_line(STDERR_FILENO, line);
 }
 
 /*

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,7 +104,7 @@ buf_add_xml(struct buf *b, const char *s, size_t len)
 	buf_add(b, s + start, len - start);
 }
 
-/* A byte a log line carries as it is (SPEC §9): the rest is \xHH. */
+/* A byte a log line carries as it is (upgate(8), Logs): the rest is \xHH. */
 static int
 log_plain(unsigned char c)
 {

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * buf: a growable byte buffer for response heads and bodies, which are
  * small (the upload itself never passes through one).
@@ -26,7 +27,7 @@ void buf_add_xml(struct buf *, const char *s, size_t len);
 
 /*
  * Appends s with every byte outside printable ASCII (space included), and '\' and '"',
- * written as \xHH: for log lines (SPEC §9).
+ * written as \xHH: for log lines (upgate(8), Logs).
  */
 void buf_add_logsafe(struct buf *, const char *s, size_t len);
 

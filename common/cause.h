@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * cause: why this thread's request failed, for the log line of a 500
  * (upgate(8), "Logs"): the failing call and its errno name,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -28,12 +29,13 @@ enum kind {
 	K_URL,
 	K_FORMAT,
 	K_LEDGER,
+	K_DURATION,
 	K__MAX
 };
 
 #define FIELD(f)	offsetof(struct config, f)
 
-/* SPEC §2, in its order.  The bounds of numbers keep values sensible. */
+/* upgate.conf(5), Keys, in its order.  The bounds of numbers keep values sensible. */
 static const struct key {
 	const char *name;
 	enum kind   kind;
@@ -61,6 +63,9 @@ static const struct key {
 	{ "sync",                 K_BOOL,   FIELD(sync),                 0 },
 	{ "ledger",               K_LEDGER, FIELD(ledger_uri),           0 },
 	{ "webdav",               K_BOOL,   FIELD(webdav),               0 },
+	{ "resumable",            K_BOOL,   FIELD(resumable),            0 },
+	{ "resumable_expiry",     K_DURATION, FIELD(resumable_expiry),
+	    INT64_C(3650) * 86400 },
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
@@ -106,7 +111,7 @@ bad_component(const char *s, size_t n)
 /*
  * Copies the absolute path s into *out (malloc'd, the caller frees) with
  * repeated '/' collapsed and a trailing '/' dropped, so that the state_dir
- * check (SPEC §2) can be lexical.  -1 for a relative path or a bad
+ * check (upgate.conf(5), Keys) can be lexical.  -1 for a relative path or a bad
  * component, -2 when out of memory.
  */
 static int
@@ -140,7 +145,7 @@ path_normalize(const char *s, char **out)
 }
 
 /*
- * SPEC §2: a link is http(s)://... or /...; it also goes into a Link
+ * upgate.conf(5), Keys: a link is http(s)://... or /...; it also goes into a Link
  * header (RFC 8288), so only printable ASCII, none of <, > or ".
  */
 static int
@@ -190,20 +195,20 @@ set_bool(struct config *cfg, const struct key *k, const char *v)
 static int
 set_size(struct config *cfg, const struct key *k, const char *v)
 {
-	return size_parse(v, field(cfg, k));
+	return number_size_parse(v, field(cfg, k));
 }
 
-/* min_free_space: a size, or a percentage of the filesystem (SPEC §2). */
+/* min_free_space: a size, or a percentage of the filesystem (upgate.conf(5), Keys). */
 static int
 set_free(struct config *cfg, const struct key *k, const char *v)
 {
 	(void)k;
 	if (strchr(v, '%') != NULL) {
 		cfg->min_free_bytes = 0;
-		return percent_parse(v, &cfg->min_free_ppm);
+		return number_percent_parse(v, &cfg->min_free_ppm);
 	}
 	cfg->min_free_ppm = -1;
-	return size_parse(v, &cfg->min_free_bytes);
+	return number_size_parse(v, &cfg->min_free_bytes);
 }
 
 static int
@@ -214,6 +219,31 @@ set_number(struct config *cfg, const struct key *k, const char *v)
 	if (number_parse(v, strlen(v), &n) == -1 || n > k->max)
 		return -1;
 	*(int64_t *)field(cfg, k) = n;
+	return 0;
+}
+
+/*
+ * Seconds, or a number with s, m, h or d (upgate.conf(5)), from 1 to
+ * k->max seconds.
+ */
+static int
+set_duration(struct config *cfg, const struct key *k, const char *v)
+{
+	static const struct { char unit; int64_t secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	size_t  len = strlen(v), i;
+	int64_t n, mult = 1;
+
+	for (i = 0; len > 0 && i < sizeof units / sizeof units[0]; i++)
+		if (v[len - 1] == units[i].unit) {
+			mult = units[i].secs;
+			len--;
+			break;
+		}
+	if (number_parse(v, len, &n) == -1 || n == 0 || n > k->max / mult)
+		return -1;
+	*(int64_t *)field(cfg, k) = n * mult;
 	return 0;
 }
 
@@ -235,7 +265,7 @@ set_string(struct config *cfg, const struct key *k, const char *v,
 static int
 set_user(struct config *cfg, const struct key *k, const char *v)
 {
-	return set_string(cfg, k, v, user_name_valid);
+	return set_string(cfg, k, v, names_user_valid);
 }
 
 static int
@@ -292,6 +322,8 @@ static const struct {
 	[K_FORMAT] = { set_format, "json, xml, html or text" },
 	[K_LEDGER] = { set_ledger, "files, or a postgresql:// or postgres:// "
 	    "URI without white space" },
+	[K_DURATION] = { set_duration, "a duration: seconds, or a number "
+	    "with s, m, h or d, from 1 second to 3650 days" },
 };
 
 static int
@@ -346,7 +378,7 @@ trim(char *s)
 	return s;
 }
 
-/* SPEC §2: '#' starts a comment at the start of a line or after a space. */
+/* upgate.conf(5), Keys: '#' starts a comment at the start of a line or after a space. */
 static void
 strip_comment(char *s)
 {
@@ -459,7 +491,7 @@ fail:
 
 /*
  * 1 if a request could reach dir: it is upload_dir or lies below it under
- * a first name that does not start with '.' (SPEC §2, §5).  Both paths
+ * a first name that does not start with '.' (upgate.conf(5), Keys, upgate(8), Requests).  Both paths
  * are normalised.
  */
 static int
@@ -526,7 +558,7 @@ default_state_dir(struct config *cfg)
 	return 0;
 }
 
-/* The checks that need the whole file: SPEC §2's required and folder rules. */
+/* The checks that need the whole file: upgate.conf(5), Keys's required and folder rules. */
 static void
 check_dirs(struct loader *ld)
 {
@@ -558,6 +590,8 @@ config_defaults(struct config *cfg)
 	cfg->largest_files = 5;
 	cfg->sync = 1;
 	cfg->webdav = 1;
+	cfg->resumable = 1;
+	cfg->resumable_expiry = 24 * 3600;
 }
 
 const char *
@@ -632,5 +666,5 @@ config_min_free(const struct config *cfg, int64_t total)
 {
 	if (cfg->min_free_ppm < 0)
 		return cfg->min_free_bytes;
-	return total > 0 ? muldiv64(total, cfg->min_free_ppm, 1000000) : 0;
+	return total > 0 ? number_muldiv64(total, cfg->min_free_ppm, 1000000) : 0;
 }

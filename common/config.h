@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * config: the configuration file (SPEC §2).  Strict: unknown, repeated,
+ * config: the configuration file (upgate.conf(5), Keys).  Strict: unknown, repeated,
  * empty or bad values are errors, each reported as FILE:LINE: message.
  */
 #ifndef UPGATE_CONFIG_H
@@ -36,7 +37,9 @@ struct config {
 	char        *ledger_uri;	/* NULL: the files ledger */
 	char        *notify_command;	/* NULL: none */
 	int          webdav;		/* answer the WebDAV methods */
-	/* identity of the file read, to notice a change (SPEC §8) */
+	int          resumable;		/* speak tus (upgate(8)) */
+	int64_t      resumable_expiry;	/* seconds an unfinished upload lasts */
+	/* identity of the file read, to notice a change (upgate(8), Limits) */
 	dev_t        dev;
 	ino_t        ino;
 	off_t        size;

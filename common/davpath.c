@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davpath: WebDAV paths, never through a link (upgate(8), "WebDAV").
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davpath: what a WebDAV path names below the user's folder (upgate(8),
  * "WebDAV"): walked one component at a time relative to a folder

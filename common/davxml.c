@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davxml: WebDAV request bodies through expat.
  *
@@ -8,7 +9,7 @@
  * expansion (billion laughs), and it is small and well kept in Debian.
  * On top of that: every entity declaration stops the parse (400), the
  * body is bounded (DAVXML_BODY_MAX) and so is what the parser may
- * allocate (MEM_MAX), and so is the depth of elements.
+ * gate_allocate (MEM_MAX), and so is the depth of elements.
  */
 #include <expat.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davxml: the request bodies of WebDAV (RFC 4918 §14): PROPFIND's
  * allprop, propname or prop, and PROPPATCH's propertyupdate, reduced to

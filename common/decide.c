@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: SPEC §6, rows 1 to 11, in order.  Row 12 onwards happen while
+ * decide: upgate(8), Decisions, rows 1 to 11, in order.  Row 12 onwards happen while
  * the body streams and are the gate's.
  */
 #include <stddef.h>
@@ -21,11 +22,12 @@ static const char *const method_names[METHOD__MAX] = {
 	[METHOD_MKCOL]   = "MKCOL",
 	[METHOD_COPY]    = "COPY",
 	[METHOD_MOVE]    = "MOVE",
+	[METHOD_PATCH]   = "PATCH",
 	[METHOD_OTHER]   = "-",
 };
 
 enum method
-method_parse(const char *s)
+decide_method_parse(const char *s)
 {
 	int m;
 
@@ -45,7 +47,7 @@ method_dav(enum method m)
 }
 
 const char *
-method_name(enum method m)
+decide_method_name(enum method m)
 {
 	return m < METHOD__MAX ? method_names[m] : "-";
 }
@@ -93,7 +95,7 @@ add_sat(int64_t a, int64_t b)
 }
 
 int64_t
-space_available(int64_t free_space, int64_t min_free)
+decide_space_available(int64_t free_space, int64_t min_free)
 {
 	return sub0(free_space, min_free);
 }
@@ -210,12 +212,13 @@ decide_conflict(const struct facts *f, const struct policy *p,
  * The bytes the space and quota checks hold against.  A multipart body
  * carries up to FRAMING_ALLOWANCE bytes of framing and text fields that
  * are not stored, so it is refused before its body only when it exceeds
- * the room by more than that (SPEC §6).
+ * the room by more than that (upgate(8), Decisions).
  */
 static int64_t
 needed(const struct facts *f, int64_t bytes)
 {
-	if (f->method == METHOD_POST && !(f->known & KNOW_BODY))
+	if (f->method == METHOD_POST && f->tus == TUS_NONE &&
+	    !(f->known & KNOW_BODY))
 		return sub0(bytes, FRAMING_ALLOWANCE);
 	return bytes;
 }
@@ -224,7 +227,7 @@ needed(const struct facts *f, int64_t bytes)
 static struct verdict
 decide_space(const struct facts *f, struct verdict v)
 {
-	v.available = space_available(add_sat(f->free_space, f->space_held),
+	v.available = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (needed(f, v.length) > v.available) {
 		v.shortage = v.length - v.available;
@@ -247,10 +250,10 @@ decide_quota(const struct facts *f, struct verdict v)
 	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
 		return v;
 	committed = add_sat(f->used, f->reserved);
-	if (needed(f, v.charge) <= quota_left(f->limit, f->used, f->reserved))
+	if (needed(f, v.charge) <= decide_quota_left(f->limit, f->used, f->reserved))
 		return v;
 	v.limit = f->limit;
-	v.available = quota_left(f->limit, f->used, f->reserved);
+	v.available = decide_quota_left(f->limit, f->used, f->reserved);
 	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
 }
@@ -266,7 +269,7 @@ decide_room_rows(const struct facts *f, struct verdict v)
 }
 
 int64_t
-quota_left(int64_t limit, int64_t used, int64_t reserved)
+decide_quota_left(int64_t limit, int64_t used, int64_t reserved)
 {
 	return sub0(limit, add_sat(used > 0 ? used : 0,
 	    reserved > 0 ? reserved : 0));
@@ -277,11 +280,18 @@ decide_room(const struct facts *f)
 {
 	int64_t space, quota = INT64_MAX;
 
-	space = space_available(add_sat(f->free_space, f->space_held),
+	space = decide_space_available(add_sat(f->free_space, f->space_held),
 	    f->min_free);
 	if (f->limit != QUOTA_UNLIMITED)
-		quota = quota_left(f->limit, f->used, f->reserved);
+		quota = decide_quota_left(f->limit, f->used, f->reserved);
 	return space < quota ? space : quota;
+}
+
+static int
+tus_url_method(enum method m)
+{
+	return m == METHOD_OPTIONS || m == METHOD_HEAD || m == METHOD_PATCH ||
+	    m == METHOD_DELETE;
 }
 
 struct verdict
@@ -294,6 +304,10 @@ decide(const struct facts *f, const struct policy *p)
 	v.length = -1;
 	if (f->method == METHOD_OTHER || (method_dav(f->method) && !f->webdav))
 		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
+	/* PATCH only on an upload's URL, which answers four methods */
+	if (f->tus == TUS_URL ? !tus_url_method(f->method) :
+	    f->method == METHOD_PATCH)
+		return decided(v, REASON_METHOD_NOT_ALLOWED, 1);
 	if (f->method == METHOD_OPTIONS)
 		return decided(v, REASON_OPTIONS, 1);
 	if (!(f->known & KNOW_CONFIG))
@@ -305,6 +319,8 @@ decide(const struct facts *f, const struct policy *p)
 	if (!f->identity_ok)
 		return decided_by(v, REASON_FORBIDDEN, 3, f->identity_given ?
 		    CAUSE_BAD_USER : CAUSE_NO_IDENTITY);
+	if (f->tus != TUS_NONE)
+		return decide_tus(f, p, v);
 	if (method_dav(f->method) || (f->webdav && (f->known & KNOW_TARGET) &&
 	    (f->method == METHOD_GET || f->method == METHOD_HEAD ||
 	    (f->method == METHOD_DELETE && f->dav_path))))
@@ -313,8 +329,15 @@ decide(const struct facts *f, const struct policy *p)
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)
 		return v;
-	if (f->method == METHOD_GET || f->method == METHOD_HEAD ||
-	    !(f->known & KNOW_TARGET))
+	if (f->method == METHOD_GET || f->method == METHOD_HEAD)
+		return v;
+	return decide_store(f, p, v);
+}
+
+struct verdict
+decide_store(const struct facts *f, const struct policy *p, struct verdict v)
+{
+	if (!(f->known & KNOW_TARGET))
 		return v;
 	if ((v = decide_target(f, v)).reason != REASON_NONE ||
 	    (v = decide_conflict(f, p, v)).reason != REASON_NONE)

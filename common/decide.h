@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * decide: the decision table of SPEC §6 as one pure function.  It reads
+ * decide: the decision table of upgate(8), Decisions as one pure function.  It reads
  * request facts, configuration and figures, and returns the first row that
  * refuses.  No getenv, no clock, no I/O, no allocation.
  *
@@ -14,7 +15,7 @@
 #include <stdint.h>
 #include "reason.h"
 
-#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (SPEC §6) */
+#define FRAMING_ALLOWANCE 65536	/* multipart framing and text (upgate(8), Decisions) */
 
 enum method {
 	METHOD_GET,
@@ -28,18 +29,37 @@ enum method {
 	METHOD_MKCOL,
 	METHOD_COPY,
 	METHOD_MOVE,
+	METHOD_PATCH,		/* resumable uploads (upgate(8)) */
 	METHOD_OTHER,
 	METHOD__MAX
 };
 
-enum method method_parse(const char *);	/* case-sensitive; NULL: OTHER */
+enum method decide_method_parse(const char *);	/* case-sensitive; NULL: OTHER */
 enum verb   method_verb(enum method);	/* PUT: VERB_STORE, ... */
-const char *method_name(enum method);
+const char *decide_method_name(enum method);
 #define ALLOWED_METHODS "GET, HEAD, PUT, POST, DELETE, OPTIONS"
 /* 1 for the methods that `webdav = no` answers with 405 */
 int method_dav(enum method);
 /* what Allow adds to ALLOWED_METHODS with `webdav = yes` */
 #define DAV_METHODS "PROPFIND, PROPPATCH, MKCOL, COPY, MOVE"
+/* Allow on an upload's URL (upgate(8), "Resumable uploads") */
+#define TUS_URL_METHODS "OPTIONS, HEAD, PATCH, DELETE"
+#define TUS_VERSION "1.0.0"
+#define TUS_URL_PREFIX "/.resumable/"	/* PATH_INFO of an upload's URL */
+
+/* What a request is to tus (upgate(8), "Resumable uploads"). */
+enum tus {
+	TUS_NONE,		/* an ordinary request */
+	TUS_CREATE,		/* POST with Tus-Resumable */
+	TUS_URL			/* anything on SCRIPT_NAME/.resumable/... */
+};
+
+/* Upload-Checksum, as the gate found it. */
+enum tus_checksum {
+	TUS_CHECKSUM_NONE,	/* not sent */
+	TUS_CHECKSUM_OK,	/* a known algorithm and a digest in base64 */
+	TUS_CHECKSUM_BAD	/* another algorithm, or malformed: 400 */
+};
 
 /* What a walk of the target path found (rows 8 and 9). */
 enum target {
@@ -100,7 +120,8 @@ enum {
 	KNOW_TARGET   = 1 << 2,	/* target, if_none_match */
 	KNOW_SPACE    = 1 << 3,	/* free, min_free */
 	KNOW_QUOTA    = 1 << 4,	/* limit, used, reserved, recorded */
-	KNOW_BODY     = 1 << 5	/* body_length: asked again once bytes came */
+	KNOW_BODY     = 1 << 5,	/* body_length: asked again once bytes came */
+	KNOW_UPLOAD   = 1 << 6	/* upload_found and its figures */
 };
 
 struct facts {
@@ -148,6 +169,19 @@ struct facts {
 	int64_t     body_length;
 	int64_t     space_held;		/* bytes the request holds on the disk
 					   (fallocate): free for it */
+	/* resumable uploads (decide_tus.c) */
+	int         resumable;		/* the configuration's (row 1) */
+	enum tus    tus;
+	const char *tus_version;	/* Tus-Resumable as sent, or NULL */
+	const char *upload_length_text;	/* Upload-Length as sent, or NULL */
+	int         defer_length;	/* Upload-Defer-Length was sent */
+	int         offset_stream;	/* Content-Type: application/offset+
+					   octet-stream */
+	const char *upload_offset_text;	/* Upload-Offset as sent, or NULL */
+	enum tus_checksum checksum;
+	int         upload_found;	/* the user's, unexpired (KNOW_UPLOAD) */
+	int64_t     upload_offset;	/* its durable offset */
+	int64_t     upload_length;	/* its Upload-Length */
 };
 
 /* The settings that rows 4 to 11 read, copied from struct config. */
@@ -160,7 +194,7 @@ struct policy {
 
 struct verdict {
 	enum reason reason;	/* REASON_NONE: no row refuses so far */
-	int         row;	/* the row of SPEC §6 that decided, 0 if none */
+	int         row;	/* the row of upgate(8), Decisions that decided, 0 if none */
 	enum cause  cause;	/* rows 3, 5, 8, 9: which of the row's causes */
 	int64_t     length;	/* the announced length, -1 if unknown */
 	int64_t     charge;	/* what the upload adds to the user's usage */
@@ -192,6 +226,20 @@ struct verdict decide_dav(const struct facts *, const struct policy *,
 struct verdict decide_copy(const struct facts *, const struct policy *,
     struct verdict);
 
+/*
+ * The rows of resumable uploads (decide_tus.c), asked by decide() after
+ * row 3 for a tus request.
+ */
+struct verdict decide_tus(const struct facts *, const struct policy *,
+    struct verdict);
+
+/*
+ * Rows 8 to 11 of an upload whose length v.length is known (for
+ * decide_tus.c: a creation's Upload-Length).
+ */
+struct verdict decide_store(const struct facts *, const struct policy *,
+    struct verdict);
+
 /* v refused with reason by row (for decide_dav.c) */
 struct verdict decide_refuse(struct verdict v, enum reason, int row);
 /* The same, naming the one cause of the row that applies. */
@@ -213,7 +261,7 @@ struct verdict decide_room_rows(const struct facts *, struct verdict);
  * one place the quota left is computed (a forged ledger may hold any
  * figure up to 2^63-1).
  */
-int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
+int64_t decide_quota_left(int64_t limit, int64_t used, int64_t reserved);
 
 /*
  * The most bytes rows 10 and 11 would let the request hold now: the
@@ -222,6 +270,6 @@ int64_t quota_left(int64_t limit, int64_t used, int64_t reserved);
 int64_t decide_room(const struct facts *);
 
 /* max(0, free - min_free) */
-int64_t space_available(int64_t free_space, int64_t min_free);
+int64_t decide_space_available(int64_t free_space, int64_t min_free);
 
 #endif

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * decide_dav: the rows of upgate(8) "DECISIONS" as the WebDAV methods
  * meet them ("WebDAV"): the body a method may carry (rows 5 to 7), then

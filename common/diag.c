@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

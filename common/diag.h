@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * diag: problems reported as "FILE:LINE: message" lines (SPEC §2), collected
+ * diag: problems reported as "FILE:LINE: message" lines (upgate.conf(5), Keys), collected
  * into a fixed buffer the caller owns, so that the parsers allocate nothing
  * for their error text and a request can log every problem on its own line.
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include "fdio.h"
 
 int
-write_all(int fd, const void *data, size_t len)
+fdio_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t     n;
@@ -27,7 +28,7 @@ write_all(int fd, const void *data, size_t len)
 }
 
 void
-write_line(int fd, const char *line)
+fdio_write_line(int fd, const char *line)
 {
 	char   buf[8192];
 	size_t n = strlen(line);
@@ -36,7 +37,7 @@ write_line(int fd, const char *line)
 		n = sizeof buf - 1;
 	memcpy(buf, line, n);
 	buf[n] = '\n';
-	(void)write_all(fd, buf, n + 1);
+	(void)fdio_write_all(fd, buf, n + 1);
 }
 
 /* Room for n bytes more and the NUL in *buf of *cap, at most limit. */

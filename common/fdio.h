@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * fdio: whole writes on a descriptor, retried across EINTR and short
  * writes, log lines, and whole reads of a file.  Shared by the core,
@@ -9,14 +10,14 @@
 #include <stddef.h>
 
 /* Writes all of (data, len) to fd; 0, or -1 with errno. */
-int write_all(int fd, const void *data, size_t len);
+int fdio_write_all(int fd, const void *data, size_t len);
 
 /*
  * Writes line and a newline to fd in one write(2), so that the lines of
  * concurrent requests never mix; a line is cut at 8 KiB.  Errors are
  * ignored: there is nowhere left to report them.
  */
-void write_line(int fd, const char *line);
+void fdio_write_line(int fd, const char *line);
 
 /*
  * Reads fd from its offset to its end into *text, malloc'd (the caller

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +15,7 @@ static const char *const names[FORMAT__MAX] = {
 /*
  * The media types upgate sends.  The order breaks the last ties, those
  * among types that one wildcard covers and that are not the default: so
- * "application/xml" comes before "text/xml" (SPEC §7: application/xml when
+ * "application/xml" comes before "text/xml" (upgate(8), Responses: application/xml when
  * the client named neither), and a text wildcard alone gives text/plain.
  * RFC 8259 §11 defines no charset for application/json.
  */
@@ -244,7 +245,7 @@ score_ranges(const struct range *r, size_t index, struct score *sc)
 	}
 }
 
-/* Is media a better than media b?  The tie rules of SPEC §7, in order. */
+/* Is media a better than media b?  The tie rules of upgate(8), Responses, in order. */
 static int
 better(const struct score *sc, size_t a, size_t b, enum format def)
 {

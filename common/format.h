@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * format: the four body formats and the choice among them from an Accept
- * header (SPEC §7, RFC 9110 §12.5.1).
+ * header (upgate(8), Responses, RFC 9110 §12.5.1).
  */
 #ifndef UPGATE_FORMAT_H
 #define UPGATE_FORMAT_H

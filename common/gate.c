@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * gate: one request, in the order of SPEC §6.  The facts are gathered
+ * gate: one request, in the order of upgate(8), Decisions.  The facts are gathered
  * row by row and decide() is asked after each step, so that a request
  * refused early costs nothing more: no body byte read, no path walked, no
  * lock taken.
@@ -51,7 +52,7 @@ load_config(struct request *rq)
 {
 	struct gate *g = rq->g;
 
-	if (rq->config_tried)	/* row 1 read it already (find_webdav) */
+	if (rq->config_tried)	/* row 1 read it already */
 		return g->have_cfg ? 0 : -1;
 	rq->config_tried = 1;
 
@@ -120,7 +121,7 @@ find_identity(struct request *rq)
 		user = rq->g->cfg.anonymous_user;
 	rq->facts.known |= KNOW_IDENTITY;
 	rq->facts.identity_given = user != NULL;
-	rq->facts.identity_ok = user != NULL && user_name_valid(user);
+	rq->facts.identity_ok = user != NULL && names_user_valid(user);
 	if (rq->facts.identity_ok)
 		rq->user = user;
 }
@@ -266,7 +267,7 @@ check_record(struct request *rq)
  * the file's).
  */
 int
-refresh_target(struct request *rq)
+gate_refresh_target(struct request *rq)
 {
 	const char *name = rq->path.comp[rq->path.ncomp - 1];
 	struct stat st;
@@ -317,8 +318,8 @@ find_if_match(struct request *rq)
 }
 
 /* Rows 8 and 9: walk the path, never following a link. */
-static int
-find_target(struct request *rq)
+int
+gate_find_target(struct request *rq)
 {
 	int r;
 
@@ -326,7 +327,7 @@ find_target(struct request *rq)
 	rq->facts.if_none_match_star = if_none_match_star(
 	    request_param(rq, "HTTP_IF_NONE_MATCH"));
 	rq->kind = rq->facts.method == METHOD_POST ? PATH_FOLDER : PATH_FILE;
-	if (path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
+	if (names_path_parse(request_param(rq, "PATH_INFO"), rq->kind, &rq->path) == -1 ||
 	    join_rel(rq) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
@@ -360,17 +361,29 @@ find_target(struct request *rq)
  * are reclaimed first, when the figures show some (one read of the
  * ledger when there are none).
  */
-static int
-read_usage(struct request *rq, struct usage *u)
+enum ledger_err
+gate_read_usage(struct request *rq, struct usage *u)
 {
-	if (ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK ||
-	    (u->dead > 0 && (ledger_reclaim(rq->ledger, rq->user,
-	    rq->upload_fd, NULL, NULL) != LEDGER_OK ||
-	    ledger_usage(rq->ledger, rq->user, u) != LEDGER_OK))) {
-		cause_copy(rq->ledger->cause);
-		return -1;
-	}
-	return 0;
+	enum ledger_err e;
+
+	if ((e = ledger_usage(rq->ledger, rq->user, u)) == LEDGER_OK &&
+	    u->dead > 0 && (e = ledger_reclaim(rq->ledger, rq->user,
+	    rq->upload_fd, NULL, NULL)) == LEDGER_OK)
+		e = ledger_usage(rq->ledger, rq->user, u);
+	return e;
+}
+
+/*
+ * A ledger read that failed, answered as a write's failure is: 503 when
+ * the database cannot be reached (upgate(8), "Several hosts"), else 500
+ * with the ledger's cause.
+ */
+static void
+respond_ledger(struct request *rq, enum ledger_err e)
+{
+	struct outcome o = gate_ledger_failed(rq, e);
+
+	gate_respond(rq, o.reason, o.detail);
 }
 
 /*
@@ -450,13 +463,13 @@ decided(struct request *rq)
 	if (rq->verdict.reason == REASON_NONE)
 		return 0;
 	quota_from_facts(rq);
-	respond_verdict(rq);
+	gate_respond_verdict(rq);
 	return 1;
 }
 
 /*
  * Under the user's lock (and the file's): the unlink and the ledger;
- * respond() reads the figures under it, then drops it.
+ * gate_respond() reads the figures under it, then drops it.
  */
 static void
 do_delete(struct request *rq)
@@ -465,16 +478,16 @@ do_delete(struct request *rq)
 	enum ledger_err e;
 
 	if (store_unlink(rq->target.dir_fd, name) != STORE_OK) {
-		respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The file could not be removed.");
 		return;
 	}
 	if ((e = ledger_forget(rq->ledger, rq->rel)) != LEDGER_OK) {
 		cause_copy(rq->ledger->cause);
-		respond(rq, REASON_SERVER_ERROR,
+		gate_respond(rq, REASON_SERVER_ERROR,
 		    "The file was removed, but its bytes could not be freed.");
 		return;
 	}
-	respond(rq, REASON_DELETED, NULL);
+	gate_respond(rq, REASON_DELETED, NULL);
 }
 
 /*
@@ -491,9 +504,9 @@ lock_target(struct request *rq)
 	    rq->facts.target == TARGET_BAD_NAME ||
 	    rq->facts.target == TARGET_TOO_LONG)
 		return 0;
-	if ((e = lock_file(rq)) == LEDGER_OK)
+	if ((e = gate_lock_file(rq)) == LEDGER_OK)
 		return 0;
-	respond(rq, ledger_failed(rq, e).reason, NULL);
+	gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 	return -1;
 }
 
@@ -508,41 +521,42 @@ locked_part(struct request *rq)
 	enum method  m = rq->facts.method;
 	int          files = m != METHOD_GET && m != METHOD_HEAD;
 	struct usage u;
+	enum ledger_err e;
 
-	if (read_usage(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+	if ((e = gate_read_usage(rq, &u)) != LEDGER_OK) {
+		respond_ledger(rq, e);
 		return;
 	}
 	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */
 	if (dav_wanted(rq) && dav_locked(rq, &u))
 		return;
-	if (files && find_target(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+	if (files && gate_find_target(rq) == -1) {
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && lock_target(rq) == -1)
 		return;
 	if (files && check_record(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (files && decided(rq))
 		return;
 	if (find_room(rq, &u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (decided(rq))
 		return;
 	if (m == METHOD_PUT)
-		put_store(rq);
+		gate_put_store(rq);
 	else if (m == METHOD_POST)
-		post_store(rq);
+		gate_post_store(rq);
 	else if (m == METHOD_DELETE)
 		do_delete(rq);
 	else {
 		quota_from_facts(rq);
-		respond(rq, REASON_STATUS, NULL);
+		gate_respond(rq, REASON_STATUS, NULL);
 	}
 }
 
@@ -568,7 +582,7 @@ handle(struct request *rq)
 	rq->facts.config_ok = load_config(rq) == 0 && open_state(rq, &down) == 0;
 	if (down) {
 		rq->reply.retry_after = 5;
-		respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
+		gate_respond(rq, REASON_BUSY, "The usage ledger cannot be reached.");
 		return;
 	}
 	if (rq->facts.config_ok) {
@@ -581,15 +595,19 @@ handle(struct request *rq)
 	if (decided(rq))
 		return;
 	if (open_upload_dir(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
+		gate_respond(rq, REASON_SERVER_ERROR, "The upload folder cannot be opened.");
 		return;
 	}
-	if ((e = lock_user(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, e).reason, NULL);
+	if (rq->facts.tus != TUS_NONE) {
+		gate_tus_handle(rq);
+		return;
+	}
+	if ((e = gate_lock_user(rq)) != LEDGER_OK) {
+		gate_respond(rq, gate_ledger_failed(rq, e).reason, NULL);
 		return;
 	}
 	locked_part(rq);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 }
 
 static void
@@ -615,11 +633,12 @@ request_release(struct request *rq)
 {
 	store_tmp_abort(&rq->tmp);
 	ledger_release_reservation(rq->ledger, &rq->resv);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	store_target_release(&rq->target);
 	davpath_release(&rq->dav);
 	davpath_release(&rq->dest);
 	davxml_free(rq->xml);
+	gate_tus_release(rq);
 	if (rq->user_fd != -1)
 		close(rq->user_fd);
 	if (rq->upload_fd != -1)
@@ -642,10 +661,10 @@ run_request(struct gate *g, const struct io *io,
 		return 0;
 	cause_clear();
 	request_init(rq, g, io);
-	rq->facts.method = method_parse(request_param(rq, "REQUEST_METHOD"));
+	rq->facts.method = decide_method_parse(request_param(rq, "REQUEST_METHOD"));
 	find_length(rq);
 	fn(rq);
-	unread = body_unread(rq);
+	unread = gate_body_unread(rq);
 	request_release(rq);
 	free(rq);
 	return unread;
@@ -659,35 +678,44 @@ refuse_busy(struct request *rq)
 	if (rq->facts.config_ok)
 		find_identity(rq);
 	rq->reply.retry_after = BUSY_RETRY_AFTER;
-	respond(rq, REASON_BUSY, "The server is busy: every worker is "
+	gate_respond(rq, REASON_BUSY, "The server is busy: every worker is "
 	    "taken; please try again in a moment.");
 }
 
 /*
- * Row 1 reads `webdav` for OPTIONS, for the WebDAV methods and for the
- * Allow of a 405: its default when the configuration cannot be read.
- * OPTIONS and a 405 are answered at row 1, so the problems of a broken
- * configuration are not theirs to log (upgate(8), "DECISIONS").
+ * Row 1 reads `webdav` and `resumable` for OPTIONS, for the WebDAV
+ * methods, for PATCH and an upload's URL, and for the Allow of a 405:
+ * their defaults when the configuration cannot be read.  OPTIONS and a
+ * 405 are answered at row 1, so the problems of a broken configuration
+ * are not theirs to log (upgate(8), "DECISIONS").
  */
 static void
-find_webdav(struct request *rq)
+find_row1_settings(struct request *rq)
 {
 	enum method m = rq->facts.method;
+	const char *info = request_param(rq, "PATH_INFO");
+	int         tus = m == METHOD_PATCH ||
+	    (info != NULL && strncmp(info, TUS_URL_PREFIX,
+	    strlen(TUS_URL_PREFIX)) == 0) ||
+	    (m == METHOD_POST && request_param(rq, "HTTP_TUS_RESUMABLE") !=
+	    NULL);
 
-	rq->facts.webdav = 1;
-	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m)) {
-		if (load_config(rq) == 0)
+	rq->facts.webdav = rq->facts.resumable = 1;
+	if (m == METHOD_OPTIONS || m == METHOD_OTHER || method_dav(m) || tus) {
+		if (load_config(rq) == 0) {
 			rq->facts.webdav = rq->g->cfg.webdav;
-		else if (!method_dav(m))
+			rq->facts.resumable = rq->g->cfg.resumable;
+		} else if (!method_dav(m) && !tus)
 			diag_init(&rq->diag);
 	}
 	rq->reply.webdav = rq->facts.webdav;
+	gate_tus_find(rq);
 }
 
 static void
 decide_and_handle(struct request *rq)
 {
-	find_webdav(rq);
+	find_row1_settings(rq);
 	if (!decided(rq))
 		handle(rq);
 }

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate: one request, from its CGI variables to its response.  Both front
  * ends call gate_handle() with their struct io; everything between —
@@ -32,7 +33,7 @@ void gate_release(struct gate *);	/* safe twice */
 /*
  * Handles one request through io.  Returns 1 when the response was
  * written with the request body (partly) unread: the front end then
- * closes its output and discards the rest (SPEC §6).  Returns 0 otherwise.
+ * closes its output and discards the rest (upgate(8), Decisions).  Returns 0 otherwise.
  */
 int gate_handle(struct gate *, const struct io *);
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_body: what PUT and POST share once the decision let them through:
  * the folders they need (and their removal on failure), the body read in
@@ -16,7 +17,7 @@
 #include "quota.h"
 
 int
-path_rel(const struct request *rq, const struct path *path, size_t n,
+gate_path_rel(const struct request *rq, const struct path *path, size_t n,
     char *out, size_t size)
 {
 	size_t i, len;
@@ -48,13 +49,13 @@ note_folders(struct request *rq, struct reservation *r)
 	} else if (rq->g->cfg.per_user_dirs) {
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rq->user);
 		if (le != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 	}
 	for (; i < folders; i++) {
-		(void)path_rel(rq, &rq->path, i + 1, rel, sizeof rel);
+		(void)gate_path_rel(rq, &rq->path, i + 1, rel, sizeof rel);
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rel);
 		if (le != LEDGER_OK)
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 	}
 	return outcome(REASON_NONE, NULL);
 }
@@ -66,7 +67,7 @@ note_folders(struct request *rq, struct reservation *r)
  * have.
  */
 struct outcome
-make_folders(struct request *rq, struct reservation *r)
+gate_make_folders(struct request *rq, struct reservation *r)
 {
 	struct outcome o;
 	enum store_err e;
@@ -104,7 +105,7 @@ make_folders(struct request *rq, struct reservation *r)
 
 /* Names tmp (already named by store_tmp_name) in r. */
 struct outcome
-note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
+gate_note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
 {
 	char tmprel[sizeof rq->folder + 80];
 	enum ledger_err le;
@@ -113,12 +114,12 @@ note_tmp(struct request *rq, struct reservation *r, const struct store_tmp *tmp)
 	    rq->folder[0] != '\0' ? "/" : "", tmp->name);
 	le = ledger_reservation_add(rq->ledger, r, RESV_TMP, tmprel);
 	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
-	    ledger_failed(rq, le);
+	    gate_ledger_failed(rq, le);
 }
 
 /* Removes what this request made on the way: all or nothing. */
 void
-undo_folders(struct request *rq)
+gate_undo_folders(struct request *rq)
 {
 	store_target_rollback(&rq->target);
 	if (rq->made_user_dir)
@@ -127,12 +128,12 @@ undo_folders(struct request *rq)
 
 /* The figures of a 507 disk_full, measured now. */
 struct outcome
-disk_full(struct request *rq, int64_t required)
+gate_disk_full(struct request *rq, int64_t required)
 {
 	int64_t freeb = 0, total = 0;
 
 	if (store_space(rq->upload_fd, &freeb, &total) == 0)
-		rq->reply.available_space = space_available(freeb,
+		rq->reply.available_space = decide_space_available(freeb,
 		    config_min_free(&rq->g->cfg, total));
 	rq->reply.required_space = required;
 	return outcome(REASON_DISK_FULL, NULL);
@@ -142,7 +143,7 @@ disk_full(struct request *rq, int64_t required)
  * Row 14's EDQUOT: the filesystem's own quota (the gate runs as the
  * user, or a btrfs qgroup or an XFS project quota applies) refused the
  * bytes.  A 507 quota_exceeded whose figures are the ledger's, read by
- * respond(); how much is missing, the filesystem does not say.
+ * gate_respond(); how much is missing, the filesystem does not say.
  */
 static struct outcome
 filesystem_quota(struct request *rq, int64_t required)
@@ -165,7 +166,7 @@ store_failed(struct request *rq, enum store_err e, int64_t required)
 {
 	switch (e) {
 	case STORE_NOSPACE:
-		return disk_full(rq, required);
+		return gate_disk_full(rq, required);
 	case STORE_QUOTA:
 		return filesystem_quota(rq, required);
 	default:
@@ -245,7 +246,7 @@ stream(struct request *rq, char *buf, sink_fn sink)
 }
 
 struct outcome
-stream_body(struct request *rq, sink_fn sink)
+gate_stream_body(struct request *rq, sink_fn sink)
 {
 	struct outcome o;
 	char          *buf = malloc(BODY_BUFFER);
@@ -259,7 +260,7 @@ stream_body(struct request *rq, sink_fn sink)
 
 /* Row 15 (a lock not had in time, a database away), 14 or 16. */
 struct outcome
-ledger_failed(struct request *rq, enum ledger_err e)
+gate_ledger_failed(struct request *rq, enum ledger_err e)
 {
 	switch (e) {
 	case LEDGER_BUSY:
@@ -290,20 +291,21 @@ ledger_fault(struct request *rq)
  * A refusal's figures go to the reply, as for the first decision.
  */
 struct outcome
-decide_again(struct request *rq, int64_t own, int quota)
+gate_decide_again(struct request *rq, int64_t own, int quota)
 {
 	struct facts  *f = &rq->facts;
 	struct verdict first;
 	struct usage   u;
 	int64_t        total;
 	enum reason    reason;
+	enum ledger_err e;
 
 	if (store_space(rq->upload_fd, &f->free_space, &total) == -1)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	f->min_free = config_min_free(&rq->g->cfg, total);
 	if (quota) {
-		if (ledger_usage(rq->ledger, rq->user, &u) != LEDGER_OK)
-			return ledger_fault(rq);
+		if ((e = ledger_usage(rq->ledger, rq->user, &u)) != LEDGER_OK)
+			return gate_ledger_failed(rq, e);
 		f->used = u.used;
 		f->reserved = u.reserved > own ? u.reserved - own : 0;
 		if (find_limit(rq) == -1)	/* read before the body */
@@ -314,7 +316,7 @@ decide_again(struct request *rq, int64_t own, int quota)
 	rq->verdict = decide(f, &rq->policy);
 	reason = rq->verdict.reason;
 	if (reason != REASON_NONE)
-		verdict_figures(rq);
+		gate_verdict_figures(rq);
 	rq->verdict = first;
 	return outcome(reason, NULL);
 }
@@ -326,7 +328,7 @@ decide_again(struct request *rq, int64_t own, int quota)
  * without waiting for each other).
  */
 struct outcome
-allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
+gate_allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 {
 	enum store_err e;
 
@@ -334,7 +336,7 @@ allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 		return store_failed(rq, e, len);
 	rq->facts.body_length = len;
 	rq->facts.space_held = tmp->allocated;
-	return decide_again(rq, 0, 0);
+	return gate_decide_again(rq, 0, 0);
 }
 
 /*
@@ -349,7 +351,7 @@ allocate(struct request *rq, struct store_tmp *tmp, int64_t len)
 #define HOLD_STEP (1024 * 1024)
 
 struct outcome
-hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
+gate_hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
     int64_t need, int64_t held)
 {
 	int64_t        step, want;
@@ -360,31 +362,31 @@ hold_more(struct request *rq, struct reservation *r, struct store_tmp *tmp,
 		return outcome(REASON_NONE, NULL);
 	step = need / 4 > HOLD_STEP ? need / 4 : HOLD_STEP;
 	want = need > INT64_MAX - step ? INT64_MAX : need + step;
-	if ((le = lock_user(rq)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
 	rq->facts.space_held = held;
 	rq->facts.body_length = want;
-	if (decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
+	if (gate_decide_again(rq, r->bytes, 1).reason != REASON_NONE) {
 		want = decide_room(&rq->facts);
 		if (want < need)
 			want = need;	/* refused below, with its figures */
 		rq->facts.body_length = want;
-		if ((o = decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
-			unlock_user(rq);
+		if ((o = gate_decide_again(rq, r->bytes, 1)).reason != REASON_NONE) {
+			gate_unlock_user(rq);
 			return o;
 		}
 	}
 	le = ledger_reservation_set(rq->ledger, r, want);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if (le != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	if (want <= held)
 		return outcome(REASON_NONE, NULL);
-	return allocate(rq, tmp, tmp->allocated + (want - held));
+	return gate_allocate(rq, tmp, tmp->allocated + (want - held));
 }
 
 enum ledger_err
-lock_file(struct request *rq)
+gate_lock_file(struct request *rq)
 {
 	if (rq->g->cfg.per_user_dirs)
 		return LEDGER_OK;
@@ -392,7 +394,7 @@ lock_file(struct request *rq)
 }
 
 enum ledger_err
-lock_user(struct request *rq)
+gate_lock_user(struct request *rq)
 {
 	enum ledger_err e;
 
@@ -405,7 +407,7 @@ lock_user(struct request *rq)
 
 /* Drops the user's lock and any file lock taken after it. */
 void
-unlock_user(struct request *rq)
+gate_unlock_user(struct request *rq)
 {
 	if (!rq->locked)
 		return;

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_dav: the WebDAV methods (upgate(8), "WebDAV"; RFC 4918 class 1,
  * RFC 4331).  Under the user's lock: the path, the decision and the
@@ -43,7 +44,7 @@ find_dav_target(struct request *rq)
 
 	rq->facts.known |= KNOW_TARGET;
 	rq->facts.depth = depth_of(request_param(rq, "HTTP_DEPTH"));
-	if (path_parse(pi, PATH_FOLDER, &rq->path) == -1) {
+	if (names_path_parse(pi, PATH_FOLDER, &rq->path) == -1) {
 		rq->facts.target = TARGET_BAD_NAME;
 		return 0;
 	}
@@ -138,7 +139,7 @@ read_xml(struct request *rq, enum davxml_root root)
 		return outcome(REASON_SERVER_ERROR, NULL);
 	}
 	if (rq->verdict.length > 0 &&
-	    (o = stream_body(rq, xml_sink)).reason != REASON_NONE)
+	    (o = gate_stream_body(rq, xml_sink)).reason != REASON_NONE)
 		return o;
 	rq->body_done = 1;
 	return xml_outcome(rq, davxml_finish(rq->xml));
@@ -150,7 +151,7 @@ begin_207(struct request *rq, struct multistatus *ms)
 {
 	struct buf head;
 
-	rq->reply.reason = REASON_MULTISTATUS;	/* respond() has answered */
+	rq->reply.reason = REASON_MULTISTATUS;	/* gate_respond() has answered */
 	rq->reply.user = rq->user;
 	buf_init(&head);
 	render_head_lines(&rq->reply, "application/xml; charset=utf-8", &head);
@@ -177,7 +178,7 @@ list_folder(struct multistatus *ms, int fd)
 	}
 	while (!ms->failed && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' ||
-		    !file_name_valid(e->d_name, strlen(e->d_name)) ||
+		    !names_file_valid(e->d_name, strlen(e->d_name)) ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
@@ -239,13 +240,13 @@ answer_207(struct request *rq, enum davxml_root root,
 	struct outcome      o;
 
 	quota_from_facts(rq);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if ((o = read_xml(rq, root)).reason != REASON_NONE) {
-		respond(rq, o.reason, o.detail);
+		gate_respond(rq, o.reason, o.detail);
 		return;
 	}
 	if ((ms = malloc(sizeof *ms)) == NULL) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	begin_207(rq, ms);
@@ -271,25 +272,25 @@ mkcol(struct request *rq)
 	rq->verdict.length = -1;	/* logged as size=- */
 	if (dir == -1 && (dir = rq->user_fd = store_open_user_dir(
 	    rq->upload_fd, rq->user, 1)) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (mkdirat(dir, rq->dav.name, 0755) == -1) {
 		if (errno == EEXIST)
-			respond(rq, REASON_METHOD_NOT_ALLOWED, NULL);
+			gate_respond(rq, REASON_METHOD_NOT_ALLOWED, NULL);
 		else if (errno == ENOSPC || errno == EDQUOT)
-			respond(rq, disk_full(rq, 0).reason, "There is no room "
+			gate_respond(rq, gate_disk_full(rq, 0).reason, "There is no room "
 			    "left on the disk to make the folder.");
 		else
-			respond(rq, REASON_SERVER_ERROR, NULL);
+			gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	if (rq->g->cfg.sync && fsync(dir) == -1) {
-		respond(rq, REASON_SERVER_ERROR, "The folder was made, but it "
+		gate_respond(rq, REASON_SERVER_ERROR, "The folder was made, but it "
 		    "could not be made durable.");
 		return;
 	}
-	respond(rq, REASON_CREATED, NULL);
+	gate_respond(rq, REASON_CREATED, NULL);
 }
 
 int
@@ -298,7 +299,7 @@ dav_locked(struct request *rq, const struct usage *u)
 	enum method m = rq->facts.method;
 
 	if (find_dav_target(rq) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return 1;
 	}
 	if (m == METHOD_DELETE && !delete_is_dav(rq))
@@ -306,7 +307,7 @@ dav_locked(struct request *rq, const struct usage *u)
 	if ((m == METHOD_COPY || m == METHOD_MOVE) && find_copy_facts(rq) == -1)
 		return 1;
 	if (find_room(rq, u) == -1) {
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return 1;
 	}
 	if (decided(rq))

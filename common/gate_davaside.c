@@ -72,7 +72,7 @@ aside_records(struct request *rq, const char *to, const struct aside *a,
 	struct stat       st;
 	int               fd;
 
-	tree_init(&t, to, aside_visit, &w);
+	relpath_tree_init(&t, to, aside_visit, &w);
 	if (!a->folder) {
 		/* a file: the walk's one visit, by hand */
 		if (fstatat(rq->dest.dir_fd, a->name, &st, AT_SYMLINK_NOFOLLOW)
@@ -86,7 +86,7 @@ aside_records(struct request *rq, const char *to, const struct aside *a,
 		return -1;
 	}
 	/* a dot name: walked from its own descriptor, named as it was */
-	if (tree_walk_at(&t, fd, "") == -1)
+	if (relpath_tree_walk_at(&t, fd, "") == -1)
 		w.failed = 1;
 	close(fd);
 	return w.failed ? -1 : 0;
@@ -126,7 +126,7 @@ aside_drop(struct request *rq, struct aside *a)
 	if (a->name[0] == '\0')
 		return;
 	if (a->folder)
-		(void)remove_tree(rq->dest.dir_fd, a->name);
+		(void)relpath_remove_tree(rq->dest.dir_fd, a->name);
 	else
 		(void)unlinkat(rq->dest.dir_fd, a->name, 0);
 	if (rq->g->cfg.sync)

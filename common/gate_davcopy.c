@@ -60,8 +60,8 @@ tree_bytes(struct request *rq, const char *rel, int records)
 	struct sum  s = { rq, records, 0 };
 	struct tree t;
 
-	tree_init(&t, rel, sum_visit, &s);
-	(void)tree_walk_at(&t, rq->upload_fd, rel);
+	relpath_tree_init(&t, rel, sum_visit, &s);
+	(void)relpath_tree_walk_at(&t, rq->upload_fd, rel);
 	return s.bytes;
 }
 
@@ -94,8 +94,8 @@ all_owned(struct request *rq, const char *rel)
 
 	if (rq->g->cfg.per_user_dirs)
 		return 1;
-	tree_init(&t, rel, own_visit, rq);
-	return tree_walk_at(&t, rq->upload_fd, rel) == 0;
+	relpath_tree_init(&t, rel, own_visit, rq);
+	return relpath_tree_walk_at(&t, rq->upload_fd, rel) == 0;
 }
 
 /* Where the Destination lies against the source, component by component. */
@@ -158,8 +158,8 @@ find_dest(struct request *rq)
 	f->dest = davdest_parse(&d, buf, sizeof buf);
 	if (f->dest != DEST_PATH)
 		return 0;
-	if (path_parse(buf, PATH_FOLDER, &rq->dest_path) == -1 ||
-	    path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, rel,
+	if (names_path_parse(buf, PATH_FOLDER, &rq->dest_path) == -1 ||
+	    gate_path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, rel,
 	    sizeof rel) == -1) {
 		f->dest = DEST_BAD;
 		return 0;
@@ -171,8 +171,8 @@ find_dest(struct request *rq)
 	 * acts (upgate(8), "Locks")
 	 */
 	snprintf(rq->rel, sizeof rq->rel, "%s", rel);
-	if ((le = lock_file(rq)) != LEDGER_OK) {
-		respond(rq, ledger_failed(rq, le).reason, NULL);
+	if ((le = gate_lock_file(rq)) != LEDGER_OK) {
+		gate_respond(rq, gate_ledger_failed(rq, le).reason, NULL);
 		return 1;
 	}
 	if (davpath_resolve(rq->user_fd, &rq->dest_path, &rq->dest) == -1) {
@@ -207,7 +207,7 @@ find_copy_facts(struct request *rq)
 	f->if_match = if_match_of(rq);
 	if (f->target != TARGET_EXISTS && f->target != TARGET_FOLDER)
 		return 0;
-	if (path_rel(rq, &rq->path, rq->path.ncomp, rel, sizeof rel) == -1) {
+	if (gate_path_rel(rq, &rq->path, rq->path.ncomp, rel, sizeof rel) == -1) {
 		f->target = TARGET_BAD_NAME;
 		return 0;
 	}
@@ -219,7 +219,7 @@ find_copy_facts(struct request *rq)
 		f->copy_bytes = f->target == TARGET_EXISTS ? rq->dav.st.st_size :
 		    f->depth == DEPTH_0 ? 0 : tree_bytes(rq, rel, 0);
 	if ((r = find_dest(rq)) == -1)
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 	return r == 0 ? 0 : -1;
 }
 
@@ -236,7 +236,7 @@ fill_tmp(struct request *rq, int src, int64_t size, struct store_tmp *t)
 
 	if ((e = store_tmp_open(t)) != STORE_OK)
 		return store_failed(rq, e, size);
-	if ((o = allocate(rq, t, size)).reason != REASON_NONE)
+	if ((o = gate_allocate(rq, t, size)).reason != REASON_NONE)
 		return o;
 	if ((chunk = malloc(COPY_CHUNK)) == NULL) {
 		errno = ENOMEM;
@@ -315,7 +315,7 @@ publish_copy(struct request *rq, struct store_tmp *t, const char *name,
 	    t->written < old.size;
 	if (!shrinks && (le = ledger_commit(rq->ledger, rq->user, rel,
 	    t->written)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	e = store_tmp_publish(t, name, 1);
 	/* renamed, and only the folder's fsync failed: the file is whole */
 	if (e != STORE_OK && t->name[0] != '\0') {
@@ -354,7 +354,7 @@ open_made(struct request *rq, const char *rel, size_t nfolders)
 	size_t      i;
 	int         fd, next;
 
-	if (walk_split(&w, rel, 0) == -1 ||
+	if (relpath_walk_split(&w, rel, 0) == -1 ||
 	    (fd = fcntl(rq->upload_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return -1;
 	for (i = 0; i < nfolders && fd != -1; i++) {
@@ -398,7 +398,7 @@ copy_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
 
 	(void)st;
 	if (dest_rel(c, t->path, rel, sizeof rel) == -1 ||
-	    walk_split(&w, rel, 0) == -1) {
+	    relpath_walk_split(&w, rel, 0) == -1) {
 		c->o = outcome(REASON_BAD_REQUEST, "A path in the copy would "
 		    "be too long.");
 		return 1;
@@ -407,7 +407,7 @@ copy_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
 		c->o = errno_failed(c->rq, "mkdirat", 0);
 		return 1;
 	}
-	c->o = copy_file(c->rq, dfd, name, dir, walk_last(&w), rel, &c->copied);
+	c->o = copy_file(c->rq, dfd, name, dir, relpath_walk_last(&w), rel, &c->copied);
 	close(dir);
 	return c->o.reason == REASON_NONE ? 0 : 1;
 }
@@ -422,7 +422,7 @@ copy_leave(struct tree *t)
 	int                 dir;
 
 	if (dest_rel(c, t->rel, rel, sizeof rel) == -1 ||
-	    walk_split(&w, rel, 0) == -1) {
+	    relpath_walk_split(&w, rel, 0) == -1) {
 		c->o = outcome(REASON_BAD_REQUEST, "A path in the copy would "
 		    "be too long.");
 		return 1;
@@ -455,9 +455,9 @@ copy_folder(struct request *rq, const char *from, const char *to,
 		close(dir);
 		return c.o;
 	}
-	tree_init(&t, from, copy_visit, &c);
+	relpath_tree_init(&t, from, copy_visit, &c);
 	t.leave = copy_leave;
-	if (tree_walk_at(&t, rq->upload_fd, from) == -1 &&
+	if (relpath_tree_walk_at(&t, rq->upload_fd, from) == -1 &&
 	    c.o.reason == REASON_NONE)
 		c.o = errno_failed(rq, "openat", 0);
 	*copied = c.copied;
@@ -513,7 +513,7 @@ reserve_copy(struct request *rq, const char *to)
 
 	le = ledger_reserve(rq->ledger, rq->user, charge, NULL, &rq->resv);
 	if (le != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	/* the temporary file's folder, as note_tmp names it */
 	snprintf(rq->folder, sizeof rq->folder, "%s", to);
 	slash = strrchr(rq->folder, '/');
@@ -521,7 +521,7 @@ reserve_copy(struct request *rq, const char *to)
 	rq->tmp.dir_fd = rq->dest.dir_fd;
 	if ((e = store_tmp_name(rq->dest.dir_fd, &rq->tmp)) != STORE_OK)
 		return store_failed(rq, e, 0);
-	return note_tmp(rq, &rq->resv, &rq->tmp);
+	return gate_note_tmp(rq, &rq->resv, &rq->tmp);
 }
 
 /*
@@ -541,7 +541,7 @@ copy_one(struct request *rq, const char *to, int64_t *copied)
 	int             fd;
 
 	o = reserve_copy(rq, to);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if (o.reason != REASON_NONE)
 		return o;
 	if ((fd = open_source(rq->dav.dir_fd, rq->dav.name, &st)) == -1)
@@ -552,14 +552,14 @@ copy_one(struct request *rq, const char *to, int64_t *copied)
 	if (o.reason != REASON_NONE)
 		return o;
 	snprintf(rq->rel, sizeof rq->rel, "%s", to);	/* lock_file's */
-	if ((le = lock_user(rq)) != LEDGER_OK ||
-	    (le = lock_file(rq)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK ||
+	    (le = gate_lock_file(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
 	if (refresh_dest(rq, to) == -1)
 		return errno_failed(rq, NULL, 0);
 	rq->facts.copy_bytes = rq->tmp.written;
 	rq->facts.space_held = rq->tmp.written;
-	if ((o = decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
+	if ((o = gate_decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
 		return o;
 	/* a file there goes with the rename; a folder is set aside */
 	if (rq->facts.dest_target == TARGET_FOLDER &&
@@ -614,7 +614,7 @@ do_move(struct request *rq, const char *from, const char *to)
 }
 
 void
-reply_validators(struct request *rq, const struct stat *st)
+gate_reply_validators(struct request *rq, const struct stat *st)
 {
 	etag_of(st, rq->etag, sizeof rq->etag);
 	http_date(st->st_mtime, rq->modified, sizeof rq->modified);
@@ -634,10 +634,10 @@ dav_copy(struct request *rq)
 	struct stat    st;
 	int            err;
 
-	if (path_rel(rq, &rq->path, rq->path.ncomp, from, sizeof from) ==
-	    -1 || path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, to,
+	if (gate_path_rel(rq, &rq->path, rq->path.ncomp, from, sizeof from) ==
+	    -1 || gate_path_rel(rq, &rq->dest_path, rq->dest_path.ncomp, to,
 	    sizeof to) == -1) {
-		respond(rq, REASON_BAD_REQUEST, NULL);
+		gate_respond(rq, REASON_BAD_REQUEST, NULL);
 		return;
 	}
 	if (f->method == METHOD_MOVE) {
@@ -646,7 +646,7 @@ dav_copy(struct request *rq)
 		o = do_move(rq, from, to);
 		if (o.reason == REASON_NONE)
 			o.reason = replaced ? REASON_MOVED_OVER : REASON_MOVED;
-		respond(rq, o.reason, o.detail);
+		gate_respond(rq, o.reason, o.detail);
 		return;
 	}
 	if (f->target == TARGET_FOLDER) {
@@ -662,8 +662,8 @@ dav_copy(struct request *rq)
 		} else if (o.reason == REASON_NONE)
 			aside_drop(rq, &a);
 	} else if ((o = copy_one(rq, to, &copied)).reason != REASON_NONE) {
-		err = errno;	/* the failing call's, for respond() */
-		unlock_user(rq);
+		err = errno;	/* the failing call's, for gate_respond() */
+		gate_unlock_user(rq);
 		store_tmp_abort(&rq->tmp);
 		ledger_release_reservation(rq->ledger, &rq->resv);
 		errno = err;
@@ -674,8 +674,8 @@ dav_copy(struct request *rq)
 		if (f->target == TARGET_EXISTS &&
 		    fstatat(rq->dest.dir_fd, rq->dest.name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0)
-			reply_validators(rq, &st);
+			gate_reply_validators(rq, &st);
 		o.reason = replaced ? REASON_COPIED_OVER : REASON_COPIED;
 	}
-	respond(rq, o.reason, o.detail);
+	gate_respond(rq, o.reason, o.detail);
 }

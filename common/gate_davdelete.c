@@ -60,11 +60,11 @@ note(struct removal *d, const char *rel, int folder, int status)
 static int
 lock_one(struct request *rq, const char *rel)
 {
-	unlock_user(rq);
-	if (lock_user(rq) != LEDGER_OK)
+	gate_unlock_user(rq);
+	if (gate_lock_user(rq) != LEDGER_OK)
 		return -1;
 	snprintf(rq->rel, sizeof rq->rel, "%s", rel);
-	return lock_file(rq) == LEDGER_OK ? 0 : 1;
+	return gate_lock_file(rq) == LEDGER_OK ? 0 : 1;
 }
 
 /*
@@ -146,26 +146,26 @@ remove_folder(struct tree *t)
 	struct walk     w;
 	int             fd;
 
-	if (walk_split(&w, t->rel, 0) == -1)
+	if (relpath_walk_split(&w, t->rel, 0) == -1)
 		return 0;
-	if (walk_open(&w, t->base, w.ncomp - 1, 0) != 0) {
-		walk_release(&w);
+	if (relpath_walk_open(&w, t->base, w.ncomp - 1, 0) != 0) {
+		relpath_walk_release(&w);
 		return 0;	/* gone meanwhile */
 	}
-	fd = walk_dir(&w);
-	if (unlinkat(fd, walk_last(&w), AT_REMOVEDIR) == 0) {
+	fd = relpath_walk_dir(&w);
+	if (unlinkat(fd, relpath_walk_last(&w), AT_REMOVEDIR) == 0) {
 		if (d->rq->g->cfg.sync && fsync(fd) == -1) {
 			cause_note("fsync");
 			note(d, t->rel, 1, 500);
 		}
 	} else if (errno == ENOTEMPTY || errno == EEXIST) {
-		if (holds_hidden(fd, walk_last(&w)))
+		if (holds_hidden(fd, relpath_walk_last(&w)))
 			note(d, t->rel, 1, 409);
 	} else if (errno != ENOENT) {
 		cause_note("unlinkat");
 		note(d, t->rel, 1, 500);
 	}
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return 0;
 }
 
@@ -179,10 +179,10 @@ answer_partial(struct request *rq, struct removal *d)
 
 	rq->reply.reason = REASON_DELETED_PARTIAL;
 	rq->reply.user = rq->user;
-	fill_quota(rq);
-	unlock_user(rq);
+	gate_fill_quota(rq);
+	gate_unlock_user(rq);
 	if ((ms = malloc(sizeof *ms)) == NULL) {
-		respond_log(rq);	/* the head is not out: nothing to say */
+		gate_respond_log(rq);	/* the head is not out: nothing to say */
 		return;
 	}
 	buf_init(&head);
@@ -201,7 +201,7 @@ answer_partial(struct request *rq, struct removal *d)
 	(void)ms_end(ms);
 	ms_release(ms);
 	free(ms);
-	respond_log(rq);
+	gate_respond_log(rq);
 }
 
 /* The folder rel below upload_dir and what PROPFIND shows in it. */
@@ -214,9 +214,9 @@ remove_tree_of(struct request *rq, const char *rel, struct removal *d)
 	d->rq = rq;
 	buf_init(&d->failed);
 	d->skip = strlen(rel) + 1;
-	tree_init(&t, rel, remove_file, d);
+	relpath_tree_init(&t, rel, remove_file, d);
 	t.leave = remove_folder;
-	if (tree_walk_at(&t, rq->upload_fd, rel) == -1) {
+	if (relpath_tree_walk_at(&t, rq->upload_fd, rel) == -1) {
 		cause_note("openat");
 		note(d, rel, 1, 500);
 	}
@@ -245,11 +245,11 @@ stays_folder(struct tree *t)
 	struct walk w;
 	int         r = 1;
 
-	if (walk_split(&w, t->rel, 0) == -1)
+	if (relpath_walk_split(&w, t->rel, 0) == -1)
 		return 1;
-	if (walk_open(&w, t->base, w.ncomp - 1, 0) == 0)
-		r = holds_hidden(walk_dir(&w), walk_last(&w));
-	walk_release(&w);
+	if (relpath_walk_open(&w, t->base, w.ncomp - 1, 0) == 0)
+		r = holds_hidden(relpath_walk_dir(&w), relpath_walk_last(&w));
+	relpath_walk_release(&w);
 	return r;
 }
 
@@ -258,9 +258,9 @@ dav_folder_stays(struct request *rq, const char *rel)
 {
 	struct tree t;
 
-	tree_init(&t, rel, stays_file, rq);
+	relpath_tree_init(&t, rel, stays_file, rq);
 	t.leave = stays_folder;
-	return tree_walk_at(&t, rq->upload_fd, rel) != 0;
+	return relpath_tree_walk_at(&t, rq->upload_fd, rel) != 0;
 }
 
 int
@@ -282,16 +282,16 @@ dav_delete_folder(struct request *rq)
 	struct removal d;
 	char           rel[sizeof rq->rel];
 
-	if (path_rel(rq, &rq->path, rq->path.ncomp, rel, sizeof rel) == -1) {
-		respond(rq, REASON_BAD_REQUEST, NULL);
+	if (gate_path_rel(rq, &rq->path, rq->path.ncomp, rel, sizeof rel) == -1) {
+		gate_respond(rq, REASON_BAD_REQUEST, NULL);
 		return;
 	}
 	remove_tree_of(rq, rel, &d);
 	rq->verdict.length = d.freed;	/* logged as size */
 	if (d.nfailed == 0)
-		respond(rq, REASON_DELETED, "The folder was deleted.");
+		gate_respond(rq, REASON_DELETED, "The folder was deleted.");
 	else if (d.failed.failed)
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 	else
 		answer_partial(rq, &d);
 	buf_release(&d.failed);

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_get: GET and HEAD of a stored file (upgate(8), "WebDAV"): 200
  * with its validators, one byte range (206, or 416), conditional
@@ -138,7 +139,7 @@ serve(struct request *rq, struct served *s)
 		rq->reply.reason = REASON_NOT_MODIFIED;
 	else if ((r = find_range(rq, s)) == -1) {
 		rq->reply.range_size = s->st.st_size;
-		respond(rq, REASON_RANGE_NOT_SATISFIABLE, NULL);
+		gate_respond(rq, REASON_RANGE_NOT_SATISFIABLE, NULL);
 		return;
 	} else
 		rq->reply.reason = r == 1 ? REASON_PARTIAL : REASON_SERVED;
@@ -161,16 +162,16 @@ get_file(struct request *rq)
 	if (rq->facts.target == TARGET_FOLDER)
 		return 0;
 	quota_from_facts(rq);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	s.fd = openat(rq->dav.dir_fd, rq->dav.name,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (s.fd == -1 || fstat(s.fd, &s.st) == -1) {
 		/* a link or nothing put there since the walk */
-		respond(rq, errno == ELOOP ? REASON_FORBIDDEN :
+		gate_respond(rq, errno == ELOOP ? REASON_FORBIDDEN :
 		    errno == ENOENT ? REASON_NOT_FOUND : REASON_SERVER_ERROR,
 		    NULL);
 	} else if (!S_ISREG(s.st.st_mode)) {
-		respond(rq, REASON_CONFLICT, NULL);	/* swapped meanwhile */
+		gate_respond(rq, REASON_CONFLICT, NULL);	/* swapped meanwhile */
 	} else
 		serve(rq, &s);
 	if (s.fd != -1)

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_int: the state of one request, shared by the gate's files and
  * private to them.  Everything in it lives for one request.
@@ -20,9 +21,11 @@
 #include "validators.h"
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
+#define SUFFIX_MAX 100000	/* "name-N" tried before giving up */
 #define BUSY_RETRY_AFTER 1	/* seconds, of a 503 for want of workers or descriptors */
 
 struct form;
+struct tus_state;
 
 struct request {
 	struct gate        *g;
@@ -61,6 +64,7 @@ struct request {
 	int64_t             received;
 	int                 body_done;	/* read to its end */
 	struct form        *form;	/* a POST's state (gate_post.c) */
+	struct tus_state   *tus;	/* a resumable upload's (gate_tus.c) */
 	int                 xml_body;	/* a WebDAV request with an XML body */
 	/* what the reply points to */
 	char                detail[512];	/* a sentence made for this request */
@@ -94,30 +98,34 @@ typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
  * "USER/a/b" (or "a/b" without per_user_dirs): the first n components
  * of path below upload_dir, as the ledger names them.  -1: too long.
  */
-int            path_rel(const struct request *, const struct path *,
+int            gate_path_rel(const struct request *, const struct path *,
     size_t n, char *out, size_t size);
-struct outcome make_folders(struct request *, struct reservation *);
-struct outcome note_tmp(struct request *, struct reservation *,
+struct outcome gate_make_folders(struct request *, struct reservation *);
+struct outcome gate_note_tmp(struct request *, struct reservation *,
     const struct store_tmp *);
-struct outcome allocate(struct request *, struct store_tmp *, int64_t len);
-enum ledger_err lock_file(struct request *);
-void           undo_folders(struct request *);
-struct outcome stream_body(struct request *, sink_fn);
-struct outcome disk_full(struct request *, int64_t required);
-struct outcome ledger_failed(struct request *, enum ledger_err);
+struct outcome gate_allocate(struct request *, struct store_tmp *, int64_t len);
+enum ledger_err gate_lock_file(struct request *);
+void           gate_undo_folders(struct request *);
+struct outcome gate_stream_body(struct request *, sink_fn);
+struct outcome gate_disk_full(struct request *, int64_t required);
+struct outcome gate_ledger_failed(struct request *, enum ledger_err);
 struct outcome ledger_fault(struct request *);
 struct outcome store_failed(struct request *, enum store_err,
     int64_t required);
 struct outcome errno_failed(struct request *, const char *call,
     int64_t required);
-enum ledger_err lock_user(struct request *);
-void           unlock_user(struct request *);
-struct outcome hold_more(struct request *, struct reservation *,
+enum ledger_err gate_lock_user(struct request *);
+void           gate_unlock_user(struct request *);
+struct outcome gate_hold_more(struct request *, struct reservation *,
     struct store_tmp *, int64_t quota_need, int64_t space_need);
-struct outcome decide_again(struct request *, int64_t own, int quota);
+struct outcome gate_decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
-int            refresh_target(struct request *);
+int            gate_refresh_target(struct request *);
+/* Rows 8 and 9: the target path walked, never following a link. */
+int            gate_find_target(struct request *);
+/* The user's figures, under the lock, dead reservations reclaimed. */
+enum ledger_err gate_read_usage(struct request *, struct usage *);
 /* A CGI variable of the request; NULL when unset or empty. */
 const char    *request_param(const struct request *, const char *name);
 /* Asks decide(); 1 when it refused and the refusal was answered. */
@@ -163,7 +171,7 @@ int  find_copy_facts(struct request *);
 void dav_copy(struct request *);
 
 /* The validators of the file st describes, into the reply (PUT, COPY). */
-void reply_validators(struct request *, const struct stat *st);
+void gate_reply_validators(struct request *, const struct stat *st);
 
 /*
  * gate_davaside.c: what a COPY or MOVE replaces, set aside (renamed to
@@ -188,16 +196,32 @@ void aside_put_back(struct request *, const char *to, struct aside *);
 int  get_file(struct request *);
 
 /* gate_put.c, gate_post.c: an upload the decision let through. */
-void put_store(struct request *);
-void post_store(struct request *);
+void gate_put_store(struct request *);
+/* Under the user's lock: the reservation, folders, temporary name. */
+struct outcome gate_put_prepare_locked(struct request *);
+void gate_post_store(struct request *);
+/* gate_post.c: a form's names, "report-N.pdf" when "report.pdf" is taken */
+void gate_suffixed(const char *name, unsigned n, char *out, size_t size);
+int  gate_name_taken(int dir_fd, const char *name);
+
+/*
+ * gate_tus.c: resumable uploads.  gate_tus_find, at row 1: what the
+ * request is to tus, with the configuration's `resumable` (its default
+ * when the configuration cannot be read).  gate_tus_handle, after row
+ * 3, answers a tus request whole.  gate_tus_release frees its state
+ * (safe when none).
+ */
+void gate_tus_find(struct request *);
+void gate_tus_handle(struct request *);
+void gate_tus_release(struct request *);
 
 /* gate_respond.c */
-void respond(struct request *, enum reason, const char *detail);
-void respond_verdict(struct request *);
-/* The log lines of an answer streamed without respond() (a 207). */
-void respond_log(struct request *);
-void verdict_figures(struct request *);
-void fill_quota(struct request *);
-int  body_unread(const struct request *);
+void gate_respond(struct request *, enum reason, const char *detail);
+void gate_respond_verdict(struct request *);
+/* The log lines of an answer streamed without gate_respond() (a 207). */
+void gate_respond_log(struct request *);
+void gate_verdict_figures(struct request *);
+void gate_fill_quota(struct request *);
+int  gate_body_unread(const struct request *);
 
 #endif

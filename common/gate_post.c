@@ -1,10 +1,11 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_post: a multipart/form-data POST (RFC 7578) that rows 1 to 11 let
  * through.  Every file part streams into a temporary file of its own in
  * the target folder, each named by a reservation so that a reclaim finds
  * it; text fields are counted and dropped.  When the form has ended
  * whole, the files are published under the lock, each under a free name
- * (SPEC §5: a form never overwrites), all or none of them.
+ * (upgate(8), Requests: a form never overwrites), all or none of them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 
 #define FIELD_MAX       65536	/* a text field is read up to 64 KiB */
 #define FORM_FILES_MAX  1000	/* files of one form, whatever max_files */
-#define SUFFIX_MAX      100000	/* "name-N" tried before giving up */
 
 struct form_file {
 	struct store_tmp   tmp;		/* named in the form's reservation */
@@ -88,10 +88,10 @@ part_name(struct form *f, const struct mp_part *part, char *out)
 		s = part->filename_star;
 		len = part->filename_star_len;
 	}
-	s = file_name_basename(s, len, &len);
+	s = names_file_basename(s, len, &len);
 	if (len == 0)
 		return 0;
-	if (!file_name_valid(s, len))
+	if (!names_file_valid(s, len))
 		return stop(f, outcome(REASON_BAD_REQUEST, "The files cannot "
 		    "be stored: a file name in the form is not allowed "
 		    "(names are 1 to 255 bytes of UTF-8, without control or "
@@ -136,7 +136,7 @@ open_part(struct form *f, struct form_file *file)
 
 	if ((e = store_tmp_name(rq->target.dir_fd, &file->tmp)) != STORE_OK)
 		return store_failed(rq, e, f->file_bytes);
-	if ((o = note_tmp(rq, &f->resv, &file->tmp)).reason != REASON_NONE)
+	if ((o = gate_note_tmp(rq, &f->resv, &file->tmp)).reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_open(&file->tmp)) != STORE_OK)
 		return store_failed(rq, e, f->file_bytes);
@@ -146,7 +146,7 @@ open_part(struct form *f, struct form_file *file)
 		want = f->space - f->file_bytes;
 	if (want <= 0)
 		return outcome(REASON_NONE, NULL);
-	return allocate(rq, &file->tmp, want);
+	return gate_allocate(rq, &file->tmp, want);
 }
 
 static int
@@ -200,7 +200,7 @@ file_data(struct form *f, const char *buf, size_t len)
 	if (rq->verdict.length < 0) {
 		held = f->file_bytes - f->cur->size +
 		    (t->allocated > t->written ? t->allocated : t->written);
-		o = hold_more(rq, &f->resv, t, f->file_bytes, held);
+		o = gate_hold_more(rq, &f->resv, t, f->file_bytes, held);
 		if (o.reason != REASON_NONE)
 			return stop(f, o);
 	}
@@ -210,7 +210,7 @@ file_data(struct form *f, const char *buf, size_t len)
 		return stop(f, outcome(REASON_QUOTA_EXCEEDED, NULL));
 	}
 	if (f->file_bytes > f->space)
-		return stop(f, disk_full(rq, f->file_bytes));
+		return stop(f, gate_disk_full(rq, f->file_bytes));
 	if ((e = store_tmp_write(&f->cur->tmp, buf, len)) == STORE_OK)
 		return 0;
 	return stop(f, store_failed(rq, e, f->file_bytes));
@@ -276,8 +276,8 @@ post_sink(struct request *rq, const char *buf, size_t n)
  * goes before the last extension, and the stem is shortened, never in
  * the middle of a UTF-8 sequence, when the name would pass 255 bytes.
  */
-static void
-suffixed(const char *name, unsigned n, char *out, size_t size)
+void
+gate_suffixed(const char *name, unsigned n, char *out, size_t size)
 {
 	const char *dot = strrchr(name, '.');
 	size_t      len = strlen(name), ext = dot != NULL ? len - (size_t)(dot - name) : 0;
@@ -296,8 +296,8 @@ suffixed(const char *name, unsigned n, char *out, size_t size)
 	snprintf(out, size, "%.*s%s%s", (int)stem, name, suffix, name + len - ext);
 }
 
-static int
-name_taken(int dir_fd, const char *name)
+int
+gate_name_taken(int dir_fd, const char *name)
 {
 	struct stat st;
 
@@ -319,8 +319,8 @@ pick_name(int dir_fd, struct form_file *file, unsigned *from)
 		if (n == 0)
 			snprintf(file->final, sizeof file->final, "%s", file->name);
 		else
-			suffixed(file->name, n, file->final, sizeof file->final);
-		if (!name_taken(dir_fd, file->final)) {
+			gate_suffixed(file->name, n, file->final, sizeof file->final);
+		if (!gate_name_taken(dir_fd, file->final)) {
 			file->suffix = n;
 			*from = n + 1;
 			return 0;
@@ -386,20 +386,20 @@ publish_one(struct form *f, struct form_file *file)
 
 	for (;;) {
 		rel_of(rq, file, rel, sizeof rel);
-		if ((le = lock_user(rq)) != LEDGER_OK ||
+		if ((le = gate_lock_user(rq)) != LEDGER_OK ||
 		    (!rq->g->cfg.per_user_dirs &&
 		    (le = ledger_lock_file(rq->ledger, rel,
 		    LEDGER_LOCK_TIMEOUT_MS)) != LEDGER_OK))
-			return ledger_failed(rq, le);
+			return gate_ledger_failed(rq, le);
 		/* under the lock, other uploads' names are final: ask again */
-		if (!name_taken(rq->target.dir_fd, file->final)) {
+		if (!gate_name_taken(rq->target.dir_fd, file->final)) {
 			/* a stale record must not lower the charge */
 			le = ledger_record_drop(rq->ledger, rel);
 			if (le == LEDGER_OK)
 				le = ledger_commit(rq->ledger, rq->user, rel,
 				    file->size);
 			if (le != LEDGER_OK)
-				return ledger_failed(rq, le);
+				return gate_ledger_failed(rq, le);
 			e = store_tmp_publish(&file->tmp, file->final, 0);
 			if (e == STORE_OK || file->tmp.name[0] == '\0')
 				break;
@@ -409,7 +409,7 @@ publish_one(struct form *f, struct form_file *file)
 		}
 		/* taken by another upload or a writer outside upgate */
 		if (!rq->g->cfg.per_user_dirs)
-			unlock_user(rq);	/* no lock while searching */
+			gate_unlock_user(rq);	/* no lock while searching */
 		from++;
 		if (pick_name(rq->target.dir_fd, file, &from) == -1)
 			return outcome(REASON_CONFLICT, "No free name is left "
@@ -425,9 +425,9 @@ publish_one(struct form *f, struct form_file *file)
 	f->held -= file->size;
 	le = ledger_reservation_set(rq->ledger, &f->resv,
 	    f->held > 0 ? f->held : 0);
-	unlock_user(rq);	/* one name's lock at a time */
+	gate_unlock_user(rq);	/* one name's lock at a time */
 	return le == LEDGER_OK ? outcome(REASON_NONE, NULL) :
-	    ledger_failed(rq, le);
+	    gate_ledger_failed(rq, le);
 }
 
 /* Takes back the files already published: all or nothing. */
@@ -440,24 +440,24 @@ unpublish(struct form *f)
 
 	/* the locks of the name that failed go: one name's at a time */
 	if (!rq->g->cfg.per_user_dirs)
-		unlock_user(rq);
+		gate_unlock_user(rq);
 	for (i = 0; i < f->nfiles; i++) {
 		if (!f->files[i].published)
 			continue;
 		rel_of(rq, &f->files[i], rel, sizeof rel);
-		if (lock_user(rq) != LEDGER_OK)
+		if (gate_lock_user(rq) != LEDGER_OK)
 			break;	/* the files stay, counted: an over-count */
 		if (!rq->g->cfg.per_user_dirs &&
 		    ledger_lock_file(rq->ledger, rel, LEDGER_LOCK_TIMEOUT_MS) !=
 		    LEDGER_OK) {
-			unlock_user(rq);
+			gate_unlock_user(rq);
 			break;
 		}
 		if (store_unlink(rq->target.dir_fd, f->files[i].final) == STORE_OK)
 			(void)ledger_forget(rq->ledger, rel);
 		f->files[i].published = 0;
 		if (!rq->g->cfg.per_user_dirs)
-			unlock_user(rq);
+			gate_unlock_user(rq);
 	}
 }
 
@@ -475,17 +475,17 @@ publish_all(struct form *f)
 
 	if ((o = pick_names(f)).reason != REASON_NONE)
 		return o;
-	if ((le = lock_user(rq)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
 	rq->facts.body_length = f->file_bytes;
 	rq->facts.space_held = f->file_bytes;
-	if ((o = decide_again(rq, f->resv.bytes, 1)).reason != REASON_NONE)
+	if ((o = gate_decide_again(rq, f->resv.bytes, 1)).reason != REASON_NONE)
 		return o;
 	/* from here on the reservation holds what is not published yet */
 	f->held = f->file_bytes;
 	if ((le = ledger_reservation_set(rq->ledger, &f->resv, f->held)) !=
 	    LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	for (i = 0; i < f->nfiles; i++)
 		if ((o = publish_one(f, &f->files[i])).reason != REASON_NONE) {
 			unpublish(f);
@@ -504,18 +504,18 @@ prepare_locked(struct form *f)
 	enum ledger_err le;
 
 	f->space = len < 0 ? INT64_MAX :
-	    space_available(fa->free_space, fa->min_free);
+	    decide_space_available(fa->free_space, fa->min_free);
 	f->room = -1;
 	hold = 0;
 	if (fa->limit != QUOTA_UNLIMITED && len >= 0) {
-		f->room = quota_left(fa->limit, fa->used, fa->reserved);
+		f->room = decide_quota_left(fa->limit, fa->used, fa->reserved);
 		/* at most what is available; the exact limit while streaming */
 		hold = len < f->room ? len : f->room;
 	}
 	le = ledger_reserve(rq->ledger, rq->user, hold, NULL, &f->resv);
 	if (le != LEDGER_OK)
-		return ledger_failed(rq, le);
-	return make_folders(rq, &f->resv);
+		return gate_ledger_failed(rq, le);
+	return gate_make_folders(rq, &f->resv);
 }
 
 static struct outcome
@@ -526,10 +526,10 @@ run_form(struct form *f)
 	enum mp_err     e;
 
 	o = prepare_locked(f);
-	unlock_user(rq);
+	gate_unlock_user(rq);
 	if (o.reason != REASON_NONE)
 		return o;
-	if ((o = stream_body(rq, post_sink)).reason != REASON_NONE)
+	if ((o = gate_stream_body(rq, post_sink)).reason != REASON_NONE)
 		return o;
 	if ((e = mp_finish(&f->mp)) != MP_OK) {
 		snprintf(rq->detail, sizeof rq->detail,
@@ -541,7 +541,7 @@ run_form(struct form *f)
 	return publish_all(f);
 }
 
-/* The reply's list: field, client name, stored_as, size (SPEC §7). */
+/* The reply's list: field, client name, stored_as, size (upgate(8), Responses). */
 static int
 list_files(struct form *f)
 {
@@ -596,7 +596,7 @@ form_free(struct form *f)
 }
 
 void
-post_store(struct request *rq)
+gate_post_store(struct request *rq)
 {
 	struct form   *f;
 	struct outcome o;
@@ -604,7 +604,7 @@ post_store(struct request *rq)
 
 	if ((f = calloc(1, sizeof *f)) == NULL) {
 		cause_note("calloc");
-		respond(rq, REASON_SERVER_ERROR, NULL);
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return;
 	}
 	f->rq = rq;
@@ -618,12 +618,12 @@ post_store(struct request *rq)
 		unpublish(f);
 		o = outcome(REASON_SERVER_ERROR, NULL);
 	}
-	err = errno;	/* the failing call's, for respond() */
+	err = errno;	/* the failing call's, for gate_respond() */
 	form_settle(f);
 	if (o.reason != REASON_NONE)
-		undo_folders(rq);	/* emptied of temporary files above */
+		gate_undo_folders(rq);	/* emptied of temporary files above */
 	errno = err;
-	respond(rq, o.reason != REASON_NONE ? o.reason : REASON_STORED, o.detail);
+	gate_respond(rq, o.reason != REASON_NONE ? o.reason : REASON_STORED, o.detail);
 	rq->form = NULL;
 	form_free(f);
 }

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_put: a PUT that rows 1 to 11 let through.  Under the user's lock:
  * the reservation, the folders and the temporary file's name; without
@@ -17,9 +18,12 @@
 #include "gate_int.h"
 #include "quota.h"
 
-/* Under the lock: the reservation, the folders, the temporary name. */
-static struct outcome
-prepare_locked(struct request *rq)
+/*
+ * Under the lock: the reservation, the folders, the temporary name (a
+ * resumable upload's creation too, gate_tus.c).
+ */
+struct outcome
+gate_put_prepare_locked(struct request *rq)
 {
 	int64_t charge = rq->verdict.charge > 0 ? rq->verdict.charge : 0;
 	enum ledger_err le;
@@ -28,13 +32,13 @@ prepare_locked(struct request *rq)
 
 	le = ledger_reserve(rq->ledger, rq->user, charge, NULL, &rq->resv);
 	if (le != LEDGER_OK)
-		return ledger_failed(rq, le);
-	if ((o = make_folders(rq, &rq->resv)).reason != REASON_NONE)
+		return gate_ledger_failed(rq, le);
+	if ((o = gate_make_folders(rq, &rq->resv)).reason != REASON_NONE)
 		return o;
 	/* the reservation names the file before it exists: see store.h */
 	if ((e = store_tmp_name(rq->target.dir_fd, &rq->tmp)) != STORE_OK)
 		return store_failed(rq, e, 0);
-	return note_tmp(rq, &rq->resv, &rq->tmp);
+	return gate_note_tmp(rq, &rq->resv, &rq->tmp);
 }
 
 /* Without the lock: the file and the space the announced length needs. */
@@ -45,15 +49,15 @@ prepare(struct request *rq)
 	struct outcome o;
 	enum store_err e;
 
-	o = prepare_locked(rq);
-	unlock_user(rq);
+	o = gate_put_prepare_locked(rq);
+	gate_unlock_user(rq);
 	if (o.reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_open(&rq->tmp)) != STORE_OK)
 		return store_failed(rq, e, len > 0 ? len : 0);
 	if (len <= 0)
 		return outcome(REASON_NONE, NULL);
-	return allocate(rq, &rq->tmp, len);
+	return gate_allocate(rq, &rq->tmp, len);
 }
 
 /* The PUT's sink: the bytes go to its one temporary file. */
@@ -67,7 +71,7 @@ put_sink(struct request *rq, const char *buf, size_t n)
 	if (rq->verdict.length < 0) {
 		held = rq->tmp.allocated > rq->tmp.written ?
 		    rq->tmp.allocated : rq->tmp.written;
-		o = hold_more(rq, &rq->resv, &rq->tmp, rq->received, held);
+		o = gate_hold_more(rq, &rq->resv, &rq->tmp, rq->received, held);
 		if (o.reason != REASON_NONE)
 			return o;
 	}
@@ -103,23 +107,23 @@ commit_locked(struct request *rq, int *replaced)
 	enum ledger_err le;
 	int            had, exists, shrinks;
 
-	if (refresh_target(rq) == -1)
+	if (gate_refresh_target(rq) == -1)
 		return errno_failed(rq, NULL, 0);
 	rq->facts.body_length = rq->tmp.written;
 	rq->facts.space_held = rq->tmp.written;
-	if ((o = decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
+	if ((o = gate_decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)
 		return o;
 	exists = rq->facts.target == TARGET_EXISTS;
 	had = exists && ledger_record_get(rq->ledger, rq->rel, &old) == 0;
 	/* a record without its file is stale: it must not lower the charge */
 	if (!exists && (le = ledger_record_drop(rq->ledger, rq->rel)) !=
 	    LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	shrinks = had && strcmp(old.owner, rq->user) == 0 &&
 	    rq->tmp.written < old.size;
 	if (!shrinks && (le = ledger_commit(rq->ledger, rq->user, rq->rel,
 	    rq->tmp.written)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+		return gate_ledger_failed(rq, le);
 	e = store_tmp_publish(&rq->tmp, name, exists);
 	/* renamed, and only the folder's fsync failed: the file is whole */
 	if (e != STORE_OK && rq->tmp.name[0] != '\0') {
@@ -155,7 +159,7 @@ describe(struct request *rq)
 		snprintf(rq->location, sizeof rq->location, "%s%s",
 		    script != NULL ? script : "", info != NULL ? info : "");
 	rq->stored.name = rq->path.comp[rq->path.ncomp - 1];
-	rq->stored.stored_as = info + 1;	/* path_parse checked it */
+	rq->stored.stored_as = info + 1;	/* names_path_parse checked it */
 	rq->stored.size = rq->tmp.written;
 	rq->reply.files = &rq->stored;
 	rq->reply.nfiles = 1;
@@ -171,19 +175,19 @@ store_body(struct request *rq, int *replaced)
 
 	if ((o = prepare(rq)).reason != REASON_NONE)
 		return o;
-	if ((o = stream_body(rq, put_sink)).reason != REASON_NONE)
+	if ((o = gate_stream_body(rq, put_sink)).reason != REASON_NONE)
 		return o;
 	if ((e = store_tmp_finish(&rq->tmp)) != STORE_OK)
 		return store_failed(rq, e, rq->tmp.written);
-	if ((le = lock_user(rq)) != LEDGER_OK ||
-	    (le = lock_file(rq)) != LEDGER_OK)
-		return ledger_failed(rq, le);
+	if ((le = gate_lock_user(rq)) != LEDGER_OK ||
+	    (le = gate_lock_file(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
 	return commit_locked(rq, replaced);
 }
 
 /* Called with the user's lock held; every path out answers without it. */
 void
-put_store(struct request *rq)
+gate_put_store(struct request *rq)
 {
 	struct outcome o;
 	struct stat    st;
@@ -191,20 +195,20 @@ put_store(struct request *rq)
 
 	o = store_body(rq, &replaced);
 	if (o.reason != REASON_NONE) {
-		err = errno;	/* the failing call's, for respond() */
-		unlock_user(rq);
+		err = errno;	/* the failing call's, for gate_respond() */
+		gate_unlock_user(rq);
 		store_tmp_abort(&rq->tmp);
 		ledger_release_reservation(rq->ledger, &rq->resv);
-		undo_folders(rq);
+		gate_undo_folders(rq);
 		errno = err;
 		if (o.reason == REASON_QUOTA_EXCEEDED && rq->reply.upload_size == 0)
 			rq->reply.upload_size = rq->received;
-		respond(rq, o.reason, o.detail);
+		gate_respond(rq, o.reason, o.detail);
 		return;
 	}
 	describe(rq);
 	if (fstatat(rq->target.dir_fd, rq->path.comp[rq->path.ncomp - 1], &st,
 	    AT_SYMLINK_NOFOLLOW) == 0)
-		reply_validators(rq, &st);	/* as PROPFIND gives them */
-	respond(rq, replaced ? REASON_REPLACED : REASON_STORED, NULL);
+		gate_reply_validators(rq, &st);	/* as PROPFIND gives them */
+	gate_respond(rq, replaced ? REASON_REPLACED : REASON_STORED, NULL);
 }

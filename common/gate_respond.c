@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_respond: turns a request's outcome into its reply, writes it, and
- * logs it (SPEC §7, §9).
+ * logs it (upgate(8), Responses, upgate(8), Logs).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include "render.h"
 
 int
-body_unread(const struct request *rq)
+gate_body_unread(const struct request *rq)
 {
 	const char *t = rq->facts.length_text;
 	int64_t     n;
@@ -38,14 +39,14 @@ body_unread(const struct request *rq)
  * the read alone.  A 503 busy carries none (and must not wait again).
  */
 void
-fill_quota(struct request *rq)
+gate_fill_quota(struct request *rq)
 {
 	struct usage u;
 
 	if (rq->user == NULL || rq->ledger == NULL || rq->reply.has_quota ||
 	    rq->reply.reason == REASON_BUSY)
 		return;
-	if (!rq->locked && lock_user(rq) != LEDGER_OK)
+	if (!rq->locked && gate_lock_user(rq) != LEDGER_OK)
 		return;
 	if (find_limit(rq) == 0 &&
 	    ledger_usage(rq->ledger, rq->user, &u) == LEDGER_OK) {
@@ -56,7 +57,7 @@ fill_quota(struct request *rq)
 	}
 }
 
-/* The largest files a quota refusal lists, bounded (SPEC §7). */
+/* The largest files a quota refusal lists, bounded (upgate(8), Responses). */
 static void
 fill_largest(struct request *rq)
 {
@@ -90,7 +91,7 @@ fill_storage_path(struct request *rq)
 
 /* The figures of a refusal decided by decide(), into the reply. */
 void
-verdict_figures(struct request *rq)
+gate_verdict_figures(struct request *rq)
 {
 	const struct verdict *v = &rq->verdict;
 	struct reply         *r = &rq->reply;
@@ -115,11 +116,11 @@ verdict_figures(struct request *rq)
 }
 
 void
-respond_verdict(struct request *rq)
+gate_respond_verdict(struct request *rq)
 {
 	rq->reply.cause = rq->verdict.cause;
-	verdict_figures(rq);
-	respond(rq, rq->verdict.reason, NULL);
+	gate_verdict_figures(rq);
+	gate_respond(rq, rq->verdict.reason, NULL);
 }
 
 static void
@@ -164,7 +165,7 @@ log_user(const struct request *rq)
 		u = rq->io->param(rq->io->ctx, "REMOTE_USER");
 	if ((u == NULL || *u == '\0') && rq->facts.config_ok)
 		u = rq->g->cfg.anonymous_user;
-	return u != NULL && user_name_valid(u) ? u : NULL;
+	return u != NULL && names_user_valid(u) ? u : NULL;
 }
 
 /*
@@ -205,6 +206,7 @@ logged(enum reason reason)
 	case REASON_SERVED:
 	case REASON_PARTIAL:
 	case REASON_NOT_MODIFIED:
+	case REASON_UPLOAD_STATUS:
 		return 0;
 	default:
 		return 1;
@@ -282,7 +284,7 @@ options_of(const struct request *rq)
  * What a failure that would be a 500 is, from the errno of the call that
  * failed: out of descriptors (the process's or the system's) is a 503
  * busy, to be retried in a moment, not a fault of the server (upgate(8),
- * "FastCGI").  Every failing path keeps errno up to respond().
+ * "FastCGI").  Every failing path keeps errno up to gate_respond().
  */
 static enum reason
 failure_reason(int err)
@@ -294,8 +296,8 @@ failure_reason(int err)
 /*
  * notify_command for each threshold that the commit made the user's
  * usage cross (upgate(8), "Notifications"): from used as it was just
- * before the commit, read under the lock by decide_again, to used after
- * it, read by fill_quota.  After the answer is written: the command
+ * before the commit, read under the lock by gate_decide_again, to used after
+ * it, read by gate_fill_quota.  After the answer is written: the command
  * never delays it; a failure to start it is logged before the
  * request's line.
  */
@@ -318,7 +320,7 @@ static enum verb request_verb(const struct request *);
  * that an error path may answer without knowing whether one was sent.
  */
 void
-respond(struct request *rq, enum reason reason, const char *detail)
+gate_respond(struct request *rq, enum reason reason, const char *detail)
 {
 	struct render_options o;
 	struct reply         *r = &rq->reply;
@@ -342,13 +344,13 @@ respond(struct request *rq, enum reason reason, const char *detail)
 	r->verb = request_verb(rq);
 	r->user = rq->user;
 	if (reason != REASON_OPTIONS && reason != REASON_METHOD_NOT_ALLOWED)
-		fill_quota(rq);
-	unlock_user(rq);	/* nothing is scanned or written under it */
+		gate_fill_quota(rq);
+	gate_unlock_user(rq);	/* nothing is scanned or written under it */
 	if (reason == REASON_QUOTA_EXCEEDED)
 		fill_largest(rq);
 	if (reason == REASON_DISK_FULL)
 		fill_storage_path(rq);
-	r->connection_close = reason_refuses(reason) && body_unread(rq);
+	r->connection_close = reason_refuses(reason) && gate_body_unread(rq);
 	buf_init(&out);
 	render_reply(r, &o, rq->io->param(rq->io->ctx, "HTTP_ACCEPT"),
 	    rq->facts.method == METHOD_HEAD, &out);
@@ -356,14 +358,15 @@ respond(struct request *rq, enum reason reason, const char *detail)
 		(void)rq->io->write(rq->io->ctx, out.data, out.len);
 	buf_release(&out);
 	if (reason == REASON_STORED || reason == REASON_REPLACED ||
-	    reason == REASON_COPIED || reason == REASON_COPIED_OVER)
+	    reason == REASON_COPIED || reason == REASON_COPIED_OVER ||
+	    reason == REASON_UPLOAD_STORED || reason == REASON_UPLOAD_DONE)
 		notify_usage(rq);
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);
 }
 
 void
-respond_log(struct request *rq)
+gate_respond_log(struct request *rq)
 {
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * io: the one seam between the core and a transport.  The CGI front end
  * fills it with getenv/read(0)/write(1), the FastCGI responder with
@@ -21,7 +22,7 @@ struct io {
 	ssize_t     (*read)(void *ctx, void *buf, size_t len);
 	/* All of len bytes of response, or -1. */
 	int         (*write)(void *ctx, const void *buf, size_t len);
-	/* One log line, without its newline (SPEC §9). */
+	/* One log line, without its newline (upgate(8), Logs). */
 	void        (*log)(void *ctx, const char *line);
 	void         *ctx;
 };

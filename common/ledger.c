@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger: the interface's dispatch to its backends, and what they share:
  * the removal of a dead reservation's files, the lock keys, the causes.
@@ -132,7 +133,7 @@ ledger_close(struct ledger *l)
 enum ledger_err
 ledger_lock_user(struct ledger *l, const char *user, int timeout_ms)
 {
-	if (l->ops == NULL || !user_name_valid(user))
+	if (l->ops == NULL || !names_user_valid(user))
 		return LEDGER_IO;
 	return l->ops->lock_user(l, user, timeout_ms);
 }
@@ -162,7 +163,7 @@ enum ledger_err
 ledger_usage(struct ledger *l, const char *user, struct usage *out)
 {
 	out->used = out->reserved = out->dead = 0;
-	if (l->ops == NULL || !user_name_valid(user))
+	if (l->ops == NULL || !names_user_valid(user))
 		return LEDGER_IO;
 	return l->ops->usage(l, user, out);
 }
@@ -170,7 +171,7 @@ ledger_usage(struct ledger *l, const char *user, struct usage *out)
 enum ledger_err
 ledger_set_used(struct ledger *l, const char *user, int64_t used)
 {
-	if (l->ops == NULL || !user_name_valid(user) || used < 0)
+	if (l->ops == NULL || !names_user_valid(user) || used < 0)
 		return LEDGER_IO;
 	return l->ops->set_used(l, user, used);
 }
@@ -187,7 +188,7 @@ enum ledger_err
 ledger_commit(struct ledger *l, const char *user, const char *rel,
     int64_t size)
 {
-	if (l->ops == NULL || !user_name_valid(user) || size < 0 ||
+	if (l->ops == NULL || !names_user_valid(user) || size < 0 ||
 	    !relpath_valid(rel, 0))
 		return LEDGER_IO;
 	return l->ops->commit(l, user, rel, size);
@@ -223,7 +224,7 @@ ledger_reserve(struct ledger *l, const char *user, int64_t bytes,
 	enum ledger_err err;
 
 	ledger_reservation_init(r);
-	if (l->ops == NULL || !user_name_valid(user) || bytes < 0 ||
+	if (l->ops == NULL || !names_user_valid(user) || bytes < 0 ||
 	    (tmprel != NULL && !relpath_valid(tmprel, 1)))
 		return LEDGER_IO;
 	if ((err = l->ops->reserve(l, user, bytes, r)) != LEDGER_OK) {
@@ -299,7 +300,7 @@ ledger_reclaim(struct ledger *l, const char *user, int upload_fd,
 {
 	struct reclaim_ctx c = { upload_fd, fn, arg };
 
-	if (l->ops == NULL || (user != NULL && !user_name_valid(user)))
+	if (l->ops == NULL || (user != NULL && !names_user_valid(user)))
 		return LEDGER_IO;
 	return l->ops->reclaim(l, user, reclaim_path, reclaim_done, &c);
 }
@@ -308,7 +309,7 @@ size_t
 ledger_largest(struct ledger *l, const char *user, const char *prefix,
     struct file_size *out, size_t max)
 {
-	if (l->ops == NULL || !user_name_valid(user) || max == 0)
+	if (l->ops == NULL || !names_user_valid(user) || max == 0)
 		return 0;
 	return l->ops->largest(l, user, prefix, out, max);
 }
@@ -324,7 +325,7 @@ enum ledger_err
 ledger_each_record(struct ledger *l, const char *owner,
     int (*fn)(void *, const char *, const struct record *), void *arg)
 {
-	if (l->ops == NULL || (owner != NULL && !user_name_valid(owner)))
+	if (l->ops == NULL || (owner != NULL && !names_user_valid(owner)))
 		return LEDGER_IO;
 	return l->ops->each_record(l, owner, fn, arg);
 }
@@ -333,7 +334,7 @@ enum ledger_err
 ledger_record_put(struct ledger *l, const char *rel, const struct record *r)
 {
 	if (l->ops == NULL || !relpath_valid(rel, 0) ||
-	    !user_name_valid(r->owner) || r->size < 0)
+	    !names_user_valid(r->owner) || r->size < 0)
 		return LEDGER_IO;
 	return l->ops->record_put(l, rel, r);
 }

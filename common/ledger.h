@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger: usage accounting (upgate(8), "USAGE ACCOUNTING").  One
  * interface, two backends chosen once from the configuration's `ledger`
@@ -14,6 +15,8 @@
  *             reservation lives as long as its owner: a handler that dies
  *             (its lock, or its database session, gone) leaves one that
  *             the next request of the user reclaims.
+ *   leases    reservations of resumable uploads, tied to no process:
+ *             live until they expire (see "Resumable uploads" below)
  *
  * Locks are scopes, as narrow as the guarantees: one per user, one per
  * target file (per_user_dirs = no, and form names), and one over
@@ -280,6 +283,87 @@ enum ledger_err ledger_record_drop(struct ledger *, const char *rel);
 enum ledger_err ledger_flush(struct ledger *);
 
 /*
+ * Resumable uploads (upgate(8), "RESUMABLE UPLOADS").  An unfinished
+ * upload holds a lease: a reservation tied to no process, live until
+ * its expiry (pushed on by each PATCH), its completion or its
+ * termination; counted in usage's reserved like a reservation, and
+ * once expired reclaimed with its temporary file by the user's next
+ * ledger_reclaim or by recount.  A finished upload keeps its state,
+ * holding nothing, until that expiry, so that its URL still answers.
+ * Its own lock excludes two requests on one upload; it is the only lock
+ * a PATCH holds while its body streams.
+ */
+#define UPLOAD_ID_LEN	32	/* lowercase hex digits, from getrandom */
+#define UPLOAD_META_MAX	4096	/* Upload-Metadata, as sent */
+
+struct upload {
+	char     id[UPLOAD_ID_LEN + 1];
+	char     owner[65];
+	char     folder[4096];	/* its target folder, below upload_dir */
+	char     name[256];	/* the file's name, from its metadata */
+	char     tmp[4096];	/* its temporary file, below upload_dir */
+	char     metadata[UPLOAD_META_MAX + 1];
+	int64_t  length;	/* Upload-Length */
+	int64_t  offset;	/* bytes durable in tmp */
+	int64_t  expires;	/* seconds since the epoch */
+	int      finished;	/* published: holds nothing, answers HEAD */
+	uint64_t lease;		/* the backend's key of its lease */
+	uint64_t held;		/* the backend's mark of its lock; 0: none */
+};
+
+/* 1 when id is UPLOAD_ID_LEN lowercase hex digits. */
+int upload_id_valid(const char *id);
+
+/*
+ * Turns r (made by ledger_reserve, its paths added) into the lease of
+ * u: u->id is made, u->owner set to r's user, and u's state (folder,
+ * name, tmp, metadata, length, offset, expires) is kept, durable with
+ * sync = yes, before r ends.  r ends either way; on failure its bytes
+ * and paths go as after ledger_release_reservation.
+ */
+enum ledger_err ledger_lease_begin(struct ledger *, struct reservation *r,
+    struct upload *u);
+
+/*
+ * The upload id of user, into *out: 0, expired or not (out->expires
+ * says); 1 when there is none (another user's is none); -1 on failure.
+ * Needs no lock.
+ */
+int ledger_upload_get(struct ledger *, const char *user, const char *id,
+    struct upload *out);
+
+/*
+ * The upload's own lock, tried once: LEDGER_BUSY when another request
+ * holds it.  Held until ledger_upload_unlock (safe when not held), or
+ * until the process dies.
+ */
+enum ledger_err ledger_upload_lock(struct ledger *, struct upload *);
+void ledger_upload_unlock(struct ledger *, struct upload *);
+
+/* Writes u's offset and expiry: durable (sync = yes).  Under u's lock. */
+enum ledger_err ledger_upload_put(struct ledger *, const struct upload *);
+
+/*
+ * After its file was published and committed (ledger_commit): the
+ * lease holds nothing and forgets the temporary file, u is finished.
+ * Under the user's lock and u's.
+ */
+enum ledger_err ledger_upload_finish(struct ledger *, struct upload *);
+
+/*
+ * Termination: forgets u and its lease (the caller removed the
+ * temporary file).  Under u's lock.
+ */
+enum ledger_err ledger_upload_end(struct ledger *, struct upload *);
+
+/*
+ * Every upload of user (every user when NULL), expired ones too:
+ * fn returns 0 to go on, 1 to stop.  Needs no lock.
+ */
+enum ledger_err ledger_each_upload(struct ledger *, const char *user,
+    int (*fn)(void *, const struct upload *), void *arg);
+
+/*
  * The backends' table.  Each returns the layer's error and, on a
  * failure, writes the failing call and errno name into l->cause.  open
  * finds state_dir open already, in l->state_fd.
@@ -324,6 +408,18 @@ struct ledger_ops {
 	enum ledger_err (*each_record)(struct ledger *, const char *,
 	    int (*)(void *, const char *, const struct record *), void *);
 	enum ledger_err (*flush)(struct ledger *);
+	/* leases (resumable uploads): see above */
+	enum ledger_err (*lease_begin)(struct ledger *, struct reservation *,
+	    struct upload *);
+	int (*upload_get)(struct ledger *, const char *, const char *,
+	    struct upload *);
+	enum ledger_err (*upload_lock)(struct ledger *, struct upload *);
+	void (*upload_unlock)(struct ledger *, struct upload *);
+	enum ledger_err (*upload_put)(struct ledger *, const struct upload *);
+	enum ledger_err (*upload_finish)(struct ledger *, struct upload *);
+	enum ledger_err (*upload_end)(struct ledger *, struct upload *);
+	enum ledger_err (*each_upload)(struct ledger *, const char *,
+	    int (*)(void *, const struct upload *), void *);
 };
 
 extern const struct ledger_ops ledger_files_ops;

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_files: the `files` ledger, in state_dir (upgate(8), "USAGE
  * ACCOUNTING"; layout in upgate-quota(8), FILES):
@@ -19,6 +20,9 @@
  *                   locked, for its next one: renamed in and out of
  *                   resv/USER instead of made and removed each time (on
  *                   ext4, every removed inode slows the next creations)
+ *   uploads/USER/ID a resumable upload's state and its lease (see
+ *                   "leases" below): tied to no process, live until it
+ *                   expires
  *
  * Durability: a raise of usage is one pwrite and one fdatasync of
  * usage/USER (a 21-byte line within the file's first sector: written
@@ -32,6 +36,8 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <stddef.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -208,7 +214,7 @@ take(struct ledger *l, off_t at, off_t len, int timeout_ms)
 		errno = EDEADLK;
 		return fail(l, "fcntl");
 	}
-	if (lock_range(f->lock_fd, F_WRLCK, at, len, timeout_ms) == -1) {
+	if (lockwait_range(f->lock_fd, F_WRLCK, at, len, timeout_ms) == -1) {
 		if (errno == ETIMEDOUT)
 			return LEDGER_BUSY;
 		return fail(l, "fcntl");
@@ -243,7 +249,7 @@ files_unlock(struct ledger *l)
 	while (f != NULL && f->held > 0) {
 		off_t at = f->held_at[--f->held];
 
-		(void)lock_range(f->lock_fd, F_UNLCK, at < 0 ? 0 : at,
+		(void)lockwait_range(f->lock_fd, F_UNLCK, at < 0 ? 0 : at,
 		    at < 0 ? 0 : 1, 0);
 	}
 }
@@ -450,7 +456,7 @@ files_each_user(struct ledger *l, void (*fn)(void *, const char *),
 		return fail(l, "fdopendir");
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name))
+		if (names_user_valid(de->d_name))
 			fn(arg, de->d_name);
 	closedir(d);
 	return LEDGER_OK;
@@ -512,7 +518,7 @@ record_parse(const char *buf, size_t len, struct record *out)
 		return -1;
 	memcpy(out->owner, buf, ulen);
 	out->owner[ulen] = '\0';
-	if (!user_name_valid(out->owner))
+	if (!names_user_valid(out->owner))
 		return -1;
 	sp++;
 	return number_parse(sp, (size_t)(buf + len - 1 - sp), &out->size);
@@ -629,16 +635,16 @@ files_record_get(struct ledger *l, const char *rel, struct record *out)
 	struct walk w;
 	int         rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return -1;
-	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == 0) {
-		rc = record_read(walk_dir(&w), walk_last(&w), out);
+	if ((rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == 0) {
+		rc = record_read(relpath_walk_dir(&w), relpath_walk_last(&w), out);
 		if (rc == 2)
 			rc = 1;		/* a folder of records: none */
 	}
 	if (rc == -1)
 		(void)fail(l, "record");	/* corrupt, or not a file */
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return rc;
 }
 
@@ -651,10 +657,10 @@ static enum ledger_err
 record_prepare(struct ledger *l, struct walk *w, struct record *old,
     int *had)
 {
-	if (walk_open(w, be(l)->files_fd, w->ncomp - 1, 1) != 0)
+	if (relpath_walk_open(w, be(l)->files_fd, w->ncomp - 1, 1) != 0)
 		return fail(l, "mkdirat");
-	*had = record_read(walk_dir(w), walk_last(w), old);
-	if (*had == 2 && remove_tree(walk_dir(w), walk_last(w)) == -1)
+	*had = record_read(relpath_walk_dir(w), relpath_walk_last(w), old);
+	if (*had == 2 && relpath_remove_tree(relpath_walk_dir(w), relpath_walk_last(w)) == -1)
 		return fail(l, "unlinkat");
 	if (*had != 0)
 		*had = 1;
@@ -683,9 +689,9 @@ commit_apply(struct ledger *l, struct walk *w, const char *user,
 	if ((err = used_adjust(l, user, up)) != LEDGER_OK)
 		return err;
 	if (had != 0 && down == 0)
-		err = record_create(l, walk_dir(w), walk_last(w), user, size);
+		err = record_create(l, relpath_walk_dir(w), relpath_walk_last(w), user, size);
 	else
-		err = record_write(l, walk_dir(w), walk_last(w), user, size,
+		err = record_write(l, relpath_walk_dir(w), relpath_walk_last(w), user, size,
 		    down > 0);
 	if (err != LEDGER_OK) {
 		(void)used_adjust(l, user, -up);	/* best effort: else over */
@@ -703,11 +709,11 @@ files_commit(struct ledger *l, const char *user, const char *rel,
 	struct walk     w;
 	int             had;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
 	if ((err = record_prepare(l, &w, &old, &had)) == LEDGER_OK)
 		err = commit_apply(l, &w, user, size, &old, had);
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -719,25 +725,25 @@ files_forget(struct ledger *l, const char *rel)
 	struct walk     w;
 	int             rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
-	if ((rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == -1)
+	if ((rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0)) == -1)
 		err = fail(l, "openat");
 	if (rc != 0)
 		goto done;
-	rc = record_read(walk_dir(&w), walk_last(&w), &old);
+	rc = record_read(relpath_walk_dir(&w), relpath_walk_last(&w), &old);
 	if (rc == 0 || rc == -1) {
 		/* the record goes first, durably: a crash then over-counts */
-		if (unlinkat(walk_dir(&w), walk_last(&w), 0) == -1)
+		if (unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), 0) == -1)
 			err = errno == ENOENT ? LEDGER_OK : fail(l, "unlinkat");
-		else if (rc == 0 && sync_all(l, walk_dir(&w)) == -1)
+		else if (rc == 0 && sync_all(l, relpath_walk_dir(&w)) == -1)
 			err = fail(l, "fsync");
 		else if (rc == 0)
 			err = used_adjust(l, old.owner, -old.size);
-		walk_prune(&w);
+		relpath_walk_prune(&w);
 	}
 done:
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -752,36 +758,36 @@ files_move(struct ledger *l, const char *from, const char *to)
 	struct walk     wf, wt;
 	int             rc;
 
-	if (walk_split(&wf, from, 0) == -1 || walk_split(&wt, to, 0) == -1)
+	if (relpath_walk_split(&wf, from, 0) == -1 || relpath_walk_split(&wt, to, 0) == -1)
 		return LEDGER_IO;
-	if ((rc = walk_open(&wf, be(l)->files_fd, wf.ncomp - 1, 0)) != 0) {
-		walk_release(&wf);
+	if ((rc = relpath_walk_open(&wf, be(l)->files_fd, wf.ncomp - 1, 0)) != 0) {
+		relpath_walk_release(&wf);
 		return rc == 1 ? LEDGER_OK : fail(l, "openat");	/* none */
 	}
-	if (walk_open(&wt, be(l)->files_fd, wt.ncomp - 1, 1) != 0) {
+	if (relpath_walk_open(&wt, be(l)->files_fd, wt.ncomp - 1, 1) != 0) {
 		err = fail(l, "mkdirat");
 		goto done;
 	}
-	rc = renameat(walk_dir(&wf), walk_last(&wf), walk_dir(&wt),
-	    walk_last(&wt));
+	rc = renameat(relpath_walk_dir(&wf), relpath_walk_last(&wf), relpath_walk_dir(&wt),
+	    relpath_walk_last(&wt));
 	if (rc == -1 && (errno == ENOTEMPTY || errno == EEXIST ||
 	    errno == EISDIR || errno == ENOTDIR)) {
 		/* stale records in the way: dropping them only over-counts */
-		(void)remove_tree(walk_dir(&wt), walk_last(&wt));
-		(void)unlinkat(walk_dir(&wt), walk_last(&wt), 0);
-		rc = renameat(walk_dir(&wf), walk_last(&wf), walk_dir(&wt),
-		    walk_last(&wt));
+		(void)relpath_remove_tree(relpath_walk_dir(&wt), relpath_walk_last(&wt));
+		(void)unlinkat(relpath_walk_dir(&wt), relpath_walk_last(&wt), 0);
+		rc = renameat(relpath_walk_dir(&wf), relpath_walk_last(&wf), relpath_walk_dir(&wt),
+		    relpath_walk_last(&wt));
 	}
 	if (rc == -1)
 		err = errno == ENOENT ? LEDGER_OK : fail(l, "renameat");
-	else if (sync_all(l, walk_dir(&wt)) == -1 ||
-	    sync_all(l, walk_dir(&wf)) == -1)
+	else if (sync_all(l, relpath_walk_dir(&wt)) == -1 ||
+	    sync_all(l, relpath_walk_dir(&wf)) == -1)
 		err = fail(l, "fsync");
 	else
-		walk_prune(&wf);
+		relpath_walk_prune(&wf);
 done:
-	walk_release(&wt);
-	walk_release(&wf);
+	relpath_walk_release(&wt);
+	relpath_walk_release(&wf);
 	return err;
 }
 
@@ -793,14 +799,14 @@ files_record_put(struct ledger *l, const char *rel, const struct record *r)
 	struct walk     w;
 	int             had;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
 	err = record_prepare(l, &w, &old, &had);
 	if (err == LEDGER_OK && (had != 0 || old.size != r->size ||
 	    strcmp(old.owner, r->owner) != 0))
-		err = record_write(l, walk_dir(&w), walk_last(&w), r->owner,
+		err = record_write(l, relpath_walk_dir(&w), relpath_walk_last(&w), r->owner,
 		    r->size, 0);
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -811,17 +817,17 @@ files_record_drop(struct ledger *l, const char *rel)
 	struct walk     w;
 	int             rc;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return LEDGER_IO;
-	rc = walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
+	rc = relpath_walk_open(&w, be(l)->files_fd, w.ncomp - 1, 0);
 	if (rc == -1)
 		err = fail(l, "openat");
-	else if (rc == 0 && unlinkat(walk_dir(&w), walk_last(&w), 0) == -1) {
+	else if (rc == 0 && unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), 0) == -1) {
 		if (errno != ENOENT)	/* none: nothing to prune either */
 			err = fail(l, "unlinkat");
 	} else if (rc == 0)
-		walk_prune(&w);
-	walk_release(&w);
+		relpath_walk_prune(&w);
+	relpath_walk_release(&w);
 	return err;
 }
 
@@ -863,8 +869,8 @@ files_each_record(struct ledger *l, const char *owner,
 	struct each_ctx c = { owner, fn, arg };
 	struct tree     t;
 
-	tree_init(&t, "", each_visit, &c);
-	return tree_walk_at(&t, be(l)->files_fd, "") == -1 ?
+	relpath_tree_init(&t, "", each_visit, &c);
+	return relpath_tree_walk_at(&t, be(l)->files_fd, "") == -1 ?
 	    fail(l, "readdir") : LEDGER_OK;
 }
 
@@ -919,8 +925,8 @@ files_largest(struct ledger *l, const char *user, const char *prefix,
 	len = strlen(folder);
 	while (len > 0 && folder[len - 1] == '/')
 		folder[--len] = '\0';
-	tree_init(&t, "", largest_visit, &c);
-	tree_walk_at(&t, be(l)->files_fd, folder);
+	relpath_tree_init(&t, "", largest_visit, &c);
+	relpath_tree_walk_at(&t, be(l)->files_fd, folder);
 	return c.n;
 }
 
@@ -1023,7 +1029,7 @@ files_reserve(struct ledger *l, const char *user, int64_t bytes,
 	}
 	if (r->fd == -1)
 		return fail(l, "openat");
-	if (lock_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
+	if (lockwait_range(r->fd, F_WRLCK, 0, 0, 0) == -1)
 		err = fail(l, "fcntl");
 	else
 		err = resv_write_bytes(l, r->fd, bytes);
@@ -1173,7 +1179,7 @@ resv_one(struct ledger *l, struct resv_scan *s, int dir, const char *name)
 	if (fd == -1)
 		return 0;	/* released meanwhile */
 	/* a fresh description: even our own threads' locks exclude */
-	live = lock_range(fd, F_WRLCK, 0, 0, 0) == -1;
+	live = lockwait_range(fd, F_WRLCK, 0, 0, 0) == -1;
 	/* unlinked meanwhile: released, or reclaimed by another request */
 	if (!live && (fstat(fd, &st) == -1 || st.st_nlink == 0)) {
 		close(fd);
@@ -1222,6 +1228,9 @@ resv_scan_user(struct ledger *l, struct resv_scan *s)
 	return rc == 0 ? LEDGER_OK : LEDGER_IO;
 }
 
+static enum ledger_err lease_scan_user(struct ledger *, struct resv_scan *);
+static enum ledger_err lease_reclaim_all(struct ledger *, struct resv_scan *);
+
 static enum ledger_err
 files_usage(struct ledger *l, const char *user, struct usage *out)
 {
@@ -1232,7 +1241,8 @@ files_usage(struct ledger *l, const char *user, struct usage *out)
 	s.user = user;
 	if (used_read(be(l)->usage_fd, user, &out->used) == -1)
 		return fail(l, "usage");
-	err = resv_scan_user(l, &s);
+	if ((err = resv_scan_user(l, &s)) == LEDGER_OK)
+		err = lease_scan_user(l, &s);
 	out->reserved = s.live;
 	out->dead = s.dead;
 	return err;
@@ -1281,7 +1291,7 @@ idle_sweep(struct ledger *l)
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1)
 			continue;
-		if (lock_range(fd, F_WRLCK, 0, 0, 0) == 0)
+		if (lockwait_range(fd, F_WRLCK, 0, 0, 0) == 0)
 			unlinkat(dirfd(d), de->d_name, 0);
 		close(fd);
 	}
@@ -1306,7 +1316,9 @@ files_reclaim(struct ledger *l, const char *user,
 	a.s.reclaim = 1;
 	if (user != NULL) {
 		a.s.user = user;
-		return resv_scan_user(l, &a.s);
+		if ((a.err = resv_scan_user(l, &a.s)) == LEDGER_OK)
+			a.err = lease_scan_user(l, &a.s);
+		return a.err;
 	}
 	if ((fd = openat(be(l)->resv_fd, ".", RELPATH_DIR_FLAGS)) == -1)
 		return fail(l, "openat");
@@ -1315,11 +1327,521 @@ files_reclaim(struct ledger *l, const char *user,
 		return fail(l, "fdopendir");
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name))
+		if (names_user_valid(de->d_name))
 			reclaim_user(&a, de->d_name);
 	closedir(d);
 	idle_sweep(l);
+	if (a.err == LEDGER_OK)
+		a.err = lease_reclaim_all(l, &a.s);
 	return a.err;
+}
+
+/* ---- leases: uploads/USER/ID, a resumable upload's state ---- */
+
+/*
+ * One file per upload, rewritten whole through a new file and a rename
+ * (durable, file and folder, with sync = yes):
+ *
+ *   upgate-upload 1         bytes N        (what its lease holds)
+ *   length N   offset N     expires N      finished 0|1
+ *   folder REL   name NAME   tmp REL   metadata AS-SENT
+ *   then its paths, as a reservation's: "t REL", "d REL"
+ *
+ * Its lease lives while its expiry has not passed, or while its lock
+ * (one byte of `lock`, at an offset hashed from its id) is held: a PATCH
+ * that outlasts the expiry is not reclaimed under it.
+ */
+#define UPLOADS		"uploads"
+#define UPLOAD_FILE_MAX	(3 * 4096 + UPLOAD_META_MAX + 64 * 1024)
+
+/* uploads/USER, made when create is set: a descriptor, or -1. */
+static int
+uploads_open(struct ledger *l, const char *user, int create)
+{
+	int top, fd;
+
+	top = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS);
+	if (top == -1 && errno == ENOENT && create &&
+	    (mkdirat(l->state_fd, UPLOADS, 0700) == 0 || errno == EEXIST))
+		top = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS);
+	if (top == -1)
+		return -1;
+	fd = openat(top, user, RELPATH_DIR_FLAGS);
+	if (fd == -1 && errno == ENOENT && create &&
+	    (mkdirat(top, user, 0700) == 0 || errno == EEXIST))
+		fd = openat(top, user, RELPATH_DIR_FLAGS);
+	close(top);
+	return fd;
+}
+
+static int64_t
+lease_bytes(const struct upload *u)
+{
+	return u->finished ? 0 : u->length;
+}
+
+/* One "key value" line of the state into u; -1 when unknown or bad. */
+static int
+upload_field(struct upload *u, const char *key, const char *val, size_t n,
+    int64_t *bytes)
+{
+	static const struct { const char *key; size_t off; } nums[] = {
+		{ "length", offsetof(struct upload, length) },
+		{ "offset", offsetof(struct upload, offset) },
+		{ "expires", offsetof(struct upload, expires) },
+	};
+	static const struct { const char *key; size_t off, size; } strs[] = {
+		{ "folder", offsetof(struct upload, folder), 4096 },
+		{ "name", offsetof(struct upload, name), 256 },
+		{ "tmp", offsetof(struct upload, tmp), 4096 },
+		{ "metadata", offsetof(struct upload, metadata),
+		    UPLOAD_META_MAX + 1 },
+	};
+	size_t  i;
+	int64_t x;
+
+	for (i = 0; i < sizeof nums / sizeof nums[0]; i++)
+		if (strcmp(key, nums[i].key) == 0)
+			return number_parse(val, n, (int64_t *)(void *)
+			    ((char *)u + nums[i].off));
+	for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		if (strcmp(key, strs[i].key) == 0) {
+			if (n >= strs[i].size)
+				return -1;
+			memcpy((char *)u + strs[i].off, val, n);
+			((char *)u + strs[i].off)[n] = '\0';
+			return 0;
+		}
+	if (strcmp(key, "bytes") == 0)
+		return number_parse(val, n, bytes);
+	if (strcmp(key, "finished") == 0 && number_parse(val, n, &x) == 0 &&
+	    x <= 1) {
+		u->finished = (int)x;
+		return 0;
+	}
+	return strcmp(key, "upgate-upload") == 0 ? 0 : -1;
+}
+
+/*
+ * Parses a state file (buf, NUL-terminated) into u; *paths is where its
+ * path lines start.  -1 when it is torn or not one.
+ */
+static int
+upload_parse(char *buf, size_t len, struct upload *u, int64_t *bytes,
+    size_t *paths)
+{
+	char  *p = buf, *nl, *sp;
+
+	*bytes = -1;
+	while (p < buf + len && (nl = memchr(p, '\n', len - (size_t)(p -
+	    buf))) != NULL) {
+		if (p[0] != '\0' && p[1] == ' ' && (p[0] == 't' || p[0] == 'd'))
+			break;		/* the paths: last */
+		if ((sp = memchr(p, ' ', (size_t)(nl - p))) == NULL)
+			return -1;
+		*sp = '\0';
+		if (upload_field(u, p, sp + 1, (size_t)(nl - sp - 1),
+		    bytes) == -1)
+			return -1;
+		*sp = ' ';
+		p = nl + 1;
+	}
+	*paths = (size_t)(p - buf);
+	if (*bytes < 0 || strncmp(buf, "upgate-upload 1\n", 16) != 0 ||
+	    len == 0 || buf[len - 1] != '\n')
+		return -1;
+	return 0;
+}
+
+/*
+ * Reads uploads/USER/id (dfd: uploads/USER) into u, and its text into
+ * *text (the caller frees it) when text is not NULL.  0; 1 when there
+ * is none; -1 when it cannot be read (a torn one reads as none: 1).
+ */
+static int
+upload_read(int dfd, const char *user, const char *id, struct upload *u,
+    int64_t *bytes, char **text, size_t *paths)
+{
+	char  *buf;
+	size_t len, at;
+	int    fd, rc;
+
+	memset(u, 0, sizeof *u);
+	fd = openat(dfd, id, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT || errno == ELOOP ? 1 : -1;
+	if (regular(fd) == -1) {
+		close(fd);
+		return 1;
+	}
+	rc = read_whole(fd, UPLOAD_FILE_MAX, &buf, &len);
+	close(fd);
+	if (rc == -1)
+		return errno == ENOMEM ? -1 : 1;
+	if (upload_parse(buf, len, u, bytes, &at) == -1) {
+		free(buf);
+		return 1;
+	}
+	snprintf(u->id, sizeof u->id, "%s", id);
+	snprintf(u->owner, sizeof u->owner, "%s", user);
+	if (paths != NULL)
+		*paths = at;
+	if (text != NULL)
+		*text = buf;
+	else
+		free(buf);
+	return 0;
+}
+
+/*
+ * Writes u's state as uploads/USER/ID, its path lines paths (n bytes),
+ * through a new file and a rename: a reader sees the old state or the
+ * new one whole.
+ */
+static enum ledger_err
+upload_write(struct ledger *l, int dfd, const struct upload *u,
+    const char *paths, size_t n)
+{
+	char   head[3 * 4096 + UPLOAD_META_MAX + 512], tmp[RECORD_TMP_MAX];
+	int    fd, e, len;
+
+	len = snprintf(head, sizeof head, "upgate-upload 1\nbytes %lld\n"
+	    "length %lld\noffset %lld\nexpires %lld\nfinished %d\n"
+	    "folder %s\nname %s\ntmp %s\nmetadata %s\n",
+	    (long long)lease_bytes(u), (long long)u->length,
+	    (long long)u->offset, (long long)u->expires, u->finished,
+	    u->folder, u->name, u->tmp, u->metadata);
+	if (len < 0 || (size_t)len >= sizeof head) {
+		errno = ENAMETOOLONG;
+		return fail(l, "snprintf");
+	}
+	if ((fd = record_tmp_open(dfd, tmp)) == -1)
+		return fail(l, "openat");
+	if (write(fd, head, (size_t)len) != len ||
+	    (n > 0 && write(fd, paths, n) != (ssize_t)n) ||
+	    sync_all(l, fd) == -1 || close(fd) == -1) {
+		e = errno;
+		close(fd);	/* EBADF after a failed close: harmless */
+		unlinkat(dfd, tmp, 0);
+		errno = e;
+		return fail(l, "write");
+	}
+	if (renameat(dfd, tmp, dfd, u->id) == -1) {
+		e = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = e;
+		return fail(l, "renameat");
+	}
+	if (sync_all(l, dfd) == -1)
+		return fail(l, "fsync");
+	return LEDGER_OK;
+}
+
+/*
+ * The state file is durable before r's file goes: a crash in between
+ * counts the bytes twice, never none.
+ */
+static enum ledger_err
+files_lease_begin(struct ledger *l, struct reservation *r, struct upload *u)
+{
+	enum ledger_err err;
+	char           *paths = NULL;
+	size_t          n = (size_t)(r->end - USED_WIDTH);
+	int             dfd;
+
+	if ((dfd = uploads_open(l, u->owner, 1)) == -1)
+		return fail(l, "mkdirat");
+	if (n > 0 && (paths = malloc(n)) == NULL)
+		err = fail(l, "malloc");
+	else if (n > 0 && pread(r->fd, paths, n, USED_WIDTH) != (ssize_t)n)
+		err = fail(l, "pread");
+	else
+		err = upload_write(l, dfd, u, paths, n);
+	free(paths);
+	close(dfd);
+	if (err == LEDGER_OK)
+		files_release(l, r);
+	return err;
+}
+
+static int
+files_upload_get(struct ledger *l, const char *user, const char *id,
+    struct upload *out)
+{
+	int64_t bytes;
+	int     dfd, rc;
+
+	if ((dfd = uploads_open(l, user, 0)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    1 : (fail(l, "openat"), -1);
+	rc = upload_read(dfd, user, id, out, &bytes, NULL, NULL);
+	close(dfd);
+	if (rc == -1)
+		(void)fail(l, "upload");
+	return rc;
+}
+
+static off_t
+upload_lock_at(const char *id)
+{
+	return key_offset('r', id);
+}
+
+static enum ledger_err
+files_upload_lock(struct ledger *l, struct upload *u)
+{
+	off_t at = upload_lock_at(u->id);
+
+	if (lockwait_range(be(l)->lock_fd, F_WRLCK, at, 1, 0) == -1)
+		return errno == ETIMEDOUT ? LEDGER_BUSY : fail(l, "fcntl");
+	u->held = (uint64_t)at;
+	return LEDGER_OK;
+}
+
+static void
+files_upload_unlock(struct ledger *l, struct upload *u)
+{
+	(void)lockwait_range(be(l)->lock_fd, F_UNLCK, (off_t)u->held, 1, 0);
+}
+
+/*
+ * Rewrites u's state, its path lines kept but for the temporary file's
+ * when keep_tmp is 0.
+ */
+static enum ledger_err
+upload_rewrite(struct ledger *l, const struct upload *u, int keep_tmp)
+{
+	struct upload   old;
+	enum ledger_err err;
+	int64_t         bytes;
+	char           *text = NULL, *p, *q;
+	size_t          at = 0;
+	int             dfd, rc;
+
+	if ((dfd = uploads_open(l, u->owner, 0)) == -1)
+		return fail(l, "openat");
+	rc = upload_read(dfd, u->owner, u->id, &old, &bytes, &text, &at);
+	if (rc != 0) {
+		close(dfd);
+		errno = rc == 1 ? ENOENT : errno;
+		return fail(l, "upload");
+	}
+	/* the paths, without the "t" lines when they go */
+	for (p = q = text + at; !keep_tmp && *p != '\0';) {
+		size_t n = strcspn(p, "\n") + 1;
+
+		if (p[0] != 't') {
+			memmove(q, p, n);
+			q += n;
+		}
+		p += n;
+	}
+	if (keep_tmp)
+		q = text + strlen(text);
+	err = upload_write(l, dfd, u, text + at, (size_t)(q - (text + at)));
+	free(text);
+	close(dfd);
+	return err;
+}
+
+static enum ledger_err
+files_upload_put(struct ledger *l, const struct upload *u)
+{
+	return upload_rewrite(l, u, 1);
+}
+
+static enum ledger_err
+files_upload_finish(struct ledger *l, struct upload *u)
+{
+	struct upload done = *u;
+
+	done.finished = 1;
+	return upload_rewrite(l, &done, 0);
+}
+
+static enum ledger_err
+files_upload_end(struct ledger *l, struct upload *u)
+{
+	int dfd;
+
+	if ((dfd = uploads_open(l, u->owner, 0)) == -1)
+		return fail(l, "openat");
+	if (unlinkat(dfd, u->id, 0) == -1 && errno != ENOENT) {
+		close(dfd);
+		return fail(l, "unlinkat");
+	}
+	close(dfd);
+	return LEDGER_OK;
+}
+
+/* 1 when another description holds the byte at of the lock file. */
+static int
+byte_held(int fd, off_t at)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = at;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl) == -1)
+		return 1;	/* cannot tell: live, the safe side */
+	return fl.l_type != F_UNLCK;
+}
+
+/*
+ * Reclaims one expired upload of s->user, named name in dfd: under its
+ * own lock (tried: a request on it keeps it), read again, removed with
+ * its temporary file and the folders it made.
+ */
+static void
+lease_reclaim(struct ledger *l, struct resv_scan *s, int dfd,
+    const char *name)
+{
+	struct resv_info info = { 0, NULL, 0 };
+	struct upload    u;
+	int64_t          bytes;
+	char            *text = NULL;
+	size_t           at;
+	off_t            lk = upload_lock_at(name);
+
+	if (lockwait_range(be(l)->lock_fd, F_WRLCK, lk, 1, 0) == -1)
+		return;
+	if (upload_read(dfd, s->user, name, &u, &bytes, &text, &at) == 0 &&
+	    u.expires <= (int64_t)time(NULL)) {
+		/* resv_paths reads past USED_WIDTH: the paths start there */
+		info.paths = text + at - USED_WIDTH;
+		info.len = strlen(text) - at + USED_WIDTH;
+		if (!u.finished)
+			resv_paths(&info, RESV_TMP, s->fn, s->arg);
+		resv_paths(&info, RESV_DIR, s->fn, s->arg);
+		unlinkat(dfd, name, 0);
+		if (bytes > 0)
+			s->done(s->arg, s->user, bytes);
+	}
+	free(text);
+	(void)lockwait_range(be(l)->lock_fd, F_UNLCK, lk, 1, 0);
+}
+
+/*
+ * The leases of s->user: live ones (unexpired, or locked) add their
+ * bytes; expired ones are reclaimed (s->reclaim), or counted dead.
+ */
+static enum ledger_err
+lease_scan_user(struct ledger *l, struct resv_scan *s)
+{
+	struct dirent *de;
+	struct upload  u;
+	int64_t        bytes, now = (int64_t)time(NULL);
+	DIR           *d;
+	int            dfd;
+
+	if ((dfd = uploads_open(l, s->user, 0)) == -1)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    LEDGER_OK : fail(l, "openat");
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return fail(l, "fdopendir");
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!upload_id_valid(de->d_name) || upload_read(dirfd(d),
+		    s->user, de->d_name, &u, &bytes, NULL, NULL) != 0)
+			continue;
+		if (u.expires > now ||
+		    byte_held(be(l)->lock_fd, upload_lock_at(de->d_name)))
+			s->live = s->live > INT64_MAX - bytes ? INT64_MAX :
+			    s->live + bytes;
+		else if (s->reclaim)
+			lease_reclaim(l, s, dirfd(d), de->d_name);
+		else
+			s->dead++;
+	}
+	closedir(d);
+	return LEDGER_OK;
+}
+
+/* Every user with a folder in uploads/: their expired leases. */
+static enum ledger_err
+lease_reclaim_all(struct ledger *l, struct resv_scan *s)
+{
+	struct dirent  *de;
+	enum ledger_err err = LEDGER_OK, e;
+	DIR            *d;
+	int             fd;
+
+	if ((fd = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS)) == -1)
+		return errno == ENOENT ? LEDGER_OK : fail(l, "openat");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return fail(l, "fdopendir");
+	}
+	while ((de = readdir(d)) != NULL)
+		if (names_user_valid(de->d_name)) {
+			s->user = de->d_name;
+			if ((e = lease_scan_user(l, s)) != LEDGER_OK)
+				err = e;
+		}
+	closedir(d);
+	return err;
+}
+
+struct each_upload_ctx {
+	int (*fn)(void *, const struct upload *);
+	void *arg;
+	int   stop;
+};
+
+static void
+each_upload_of(struct ledger *l, const char *user, struct each_upload_ctx *c)
+{
+	struct dirent *de;
+	struct upload *u;
+	int64_t        bytes;
+	DIR           *d;
+	int            dfd;
+
+	if ((dfd = uploads_open(l, user, 0)) == -1)
+		return;
+	if ((d = fdopendir(dfd)) == NULL || (u = malloc(sizeof *u)) == NULL) {
+		if (d != NULL)
+			closedir(d);
+		else
+			close(dfd);
+		return;
+	}
+	while (!c->stop && (de = readdir(d)) != NULL)
+		if (upload_id_valid(de->d_name) && upload_read(dirfd(d), user,
+		    de->d_name, u, &bytes, NULL, NULL) == 0)
+			c->stop = c->fn(c->arg, u) != 0;
+	free(u);
+	closedir(d);
+}
+
+static enum ledger_err
+files_each_upload(struct ledger *l, const char *user,
+    int (*fn)(void *, const struct upload *), void *arg)
+{
+	struct each_upload_ctx c = { fn, arg, 0 };
+	struct dirent         *de;
+	DIR                   *d;
+	int                    fd;
+
+	if (user != NULL) {
+		each_upload_of(l, user, &c);
+		return LEDGER_OK;
+	}
+	if ((fd = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS)) == -1)
+		return errno == ENOENT ? LEDGER_OK : fail(l, "openat");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return fail(l, "fdopendir");
+	}
+	while (!c.stop && (de = readdir(d)) != NULL)
+		if (names_user_valid(de->d_name))
+			each_upload_of(l, de->d_name, &c);
+	closedir(d);
+	return LEDGER_OK;
 }
 
 const struct ledger_ops ledger_files_ops = {
@@ -1347,4 +1869,12 @@ const struct ledger_ops ledger_files_ops = {
 	.each_user = files_each_user,
 	.each_record = files_each_record,
 	.flush = files_flush,
+	.lease_begin = files_lease_begin,
+	.upload_get = files_upload_get,
+	.upload_lock = files_upload_lock,
+	.upload_unlock = files_upload_unlock,
+	.upload_put = files_upload_put,
+	.upload_finish = files_upload_finish,
+	.upload_end = files_upload_end,
+	.each_upload = files_each_upload,
 };

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_pg: the `postgresql` backend of the ledger (upgate(8), "SEVERAL
  * HOSTS"), with libpq.  Usage, records and reservations are rows; the
@@ -56,11 +57,11 @@
 
 #define SCHEMA_VERSION	1
 #define HELD_MAX	8	/* bigint locks one scope holds at most */
-#define ARGS_MAX	6	/* parameters of one statement */
+#define ARGS_MAX	9	/* parameters of one statement */
 #define BATCH		1000	/* rows fetched at a time by the walks */
 #define STR(x)		#x
 #define XSTR(x)		STR(x)	/* a number macro as an SQL literal */
-#define STMT_TIMEOUT_MS	5000	/* SPEC §15: statements are bounded too */
+#define STMT_TIMEOUT_MS	5000	/* upgate(8), "Several hosts": statements are bounded too */
 #define LOCK_SLACK_MS	100	/* a scope's wait may pass its bound by this */
 
 /*
@@ -366,7 +367,7 @@ get_user(const PGresult *res, int row, int col, char *buf, size_t size)
 {
 	const char *s = PQgetvalue(res, row, col);
 
-	if (PQgetisnull(res, row, col) || !user_name_valid(s) ||
+	if (PQgetisnull(res, row, col) || !names_user_valid(s) ||
 	    strlen(s) >= size)
 		return -1;
 	memcpy(buf, s, strlen(s) + 1);
@@ -422,6 +423,18 @@ static const char SQL_SCHEMA[] =
     " rel bytea NOT NULL);"
     "CREATE INDEX IF NOT EXISTS upgate_reservation_paths_resv"
     " ON upgate_reservation_paths (resv);"
+    "CREATE TABLE IF NOT EXISTS upgate_uploads ("
+    " id text COLLATE \"C\" PRIMARY KEY,"
+    " resv bigint NOT NULL"
+    "  REFERENCES upgate_reservations ON DELETE CASCADE,"
+    " owner text COLLATE \"C\" NOT NULL,"
+    " folder bytea NOT NULL, name bytea NOT NULL, tmp bytea NOT NULL,"
+    " length bigint NOT NULL CHECK (length >= 0),"
+    " off bigint NOT NULL CHECK (off >= 0),"
+    " metadata text NOT NULL,"
+    " finished boolean NOT NULL DEFAULT false);"
+    "CREATE INDEX IF NOT EXISTS upgate_uploads_resv"
+    " ON upgate_uploads (resv);"
     "INSERT INTO upgate_schema (version) SELECT 1"
     " WHERE NOT EXISTS (SELECT FROM upgate_schema)";
 
@@ -454,7 +467,7 @@ schema_create(struct ledger *l, struct pgsess *s)
  * when they name them.  sync = yes turns a synchronous_commit of off
  * back on and keeps any stronger one (remote_apply) the server was
  * given.  The server's own keepalives are what let it end the session
- * of a host that vanished, and so free its locks (SPEC §15); libpq's
+ * of a host that vanished, and so free its locks (upgate(8), "Several hosts"); libpq's
  * keepalives only let this side notice a server that did.
  *
  * The warming: a fresh session pays for its first look at each table,
@@ -485,6 +498,7 @@ static const char SQL_SETUP[] =
     "  THEN true ELSE NOT pg_try_advisory_xact_lock_shared("
     "  (r.id >> 32)::int4, ((r.id << 32) >> 32)::int4) END)"
     " + (SELECT count(*) FROM upgate_reservation_paths WHERE resv = 0)"
+    " + (SELECT count(*) FROM upgate_uploads WHERE id = '')"
     " + (SELECT count(*) FROM upgate_records"
     "  WHERE sha256(rel) = sha256(''::bytea) OR owner = ''),"
     " (SELECT coalesce(max(table_schema), '') FROM information_schema.tables"
@@ -1952,6 +1966,274 @@ pg_flush(struct ledger *l)
 	return err;
 }
 
+/* ---- leases: upgate_uploads ---- */
+
+/*
+ * A resumable upload's lease is a row of upgate_reservations whose
+ * expires is set: live while it runs (SQL_LIVE_MINE), or while the
+ * int4-pair lock of its id is held — by a request on the upload, in
+ * the holder, so that a PATCH that outlasts the expiry is not reclaimed
+ * under it.  Its state is a row of upgate_uploads that goes with the
+ * lease (ON DELETE CASCADE), so a reclaim removes both.
+ */
+static enum ledger_err
+lease_row(struct ledger *l, const struct reservation *r,
+    const struct upload *u)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	arg_int(&a, (int64_t)r->id);
+	arg_int(&a, u->expires);
+	err = resv_change(l, "lease_begin", "UPDATE upgate_reservations"
+	    " SET expires = to_timestamp($2) WHERE id = $1",
+	    "UPDATE upgate_reservations SET expires = to_timestamp($2)"
+	    " WHERE id = $1 AND NOT"
+	    " pg_try_advisory_xact_lock_shared($3::int4, $4::int4)", &a, r);
+	if (err != LEDGER_OK)
+		return err;
+	a.n = 0;
+	arg_text(&a, u->id);
+	arg_int(&a, (int64_t)r->id);
+	arg_text(&a, u->owner);
+	arg_bytes(&a, u->folder);
+	arg_bytes(&a, u->name);
+	arg_bytes(&a, u->tmp);
+	arg_int(&a, u->length);
+	arg_int(&a, u->offset);
+	arg_text(&a, u->metadata);
+	return run_cmd(l, "lease_begin", "INSERT INTO upgate_uploads (id,"
+	    " resv, owner, folder, name, tmp, length, off, metadata)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", &a);
+}
+
+/* The row lives by its expiry now: its lock goes. */
+static enum ledger_err
+pg_lease_begin(struct ledger *l, struct reservation *r, struct upload *u)
+{
+	enum ledger_err err;
+
+	if ((err = resv_ready(l, r)) != LEDGER_OK ||
+	    (err = enter(l, 1)) != LEDGER_OK)
+		return err;
+	err = lease_row(l, r, u);
+	leave(l);
+	if (err != LEDGER_OK)
+		return err;
+	unhold(l, r->id, (uint64_t)r->end);
+	u->lease = r->id;
+	return LEDGER_OK;
+}
+
+/* Row i of an upload's query (see pg_upload_get) into u: 0, or -1. */
+static int
+upload_row(const PGresult *res, int i, struct upload *u)
+{
+	int64_t resv;
+
+	if (get_int(res, i, 0, &resv) == -1 ||
+	    (PQgetlength(res, i, 1) > 0 &&
+	    get_path(res, i, 1, u->folder, sizeof u->folder) == -1) ||
+	    get_path(res, i, 2, u->name, sizeof u->name) == -1 ||
+	    get_path(res, i, 3, u->tmp, sizeof u->tmp) == -1 ||
+	    get_int(res, i, 4, &u->length) == -1 ||
+	    get_int(res, i, 5, &u->offset) == -1 ||
+	    (size_t)PQgetlength(res, i, 6) >= sizeof u->metadata ||
+	    get_int(res, i, 8, &u->expires) == -1)
+		return -1;
+	u->lease = (uint64_t)resv;
+	memcpy(u->metadata, PQgetvalue(res, i, 6),
+	    (size_t)PQgetlength(res, i, 6) + 1);
+	u->finished = get_bool(res, i, 7);
+	return 0;
+}
+
+#define SQL_UPLOAD_COLS							\
+    "u.resv, encode(u.folder, 'hex'), encode(u.name, 'hex'),"		\
+    " encode(u.tmp, 'hex'), u.length, u.off, u.metadata, u.finished,"	\
+    " coalesce(floor(extract(epoch FROM r.expires))::int8, 0)"
+
+static int
+pg_upload_get(struct ledger *l, const char *user, const char *id,
+    struct upload *out)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
+	int             rc = -1;
+
+	if (enter(l, 0) != LEDGER_OK)
+		return -1;
+	arg_text(&a, id);
+	arg_text(&a, user);
+	res = run(l, "upload_get", "SELECT " SQL_UPLOAD_COLS " FROM upgate_uploads u JOIN upgate_reservations r"
+	    " ON r.id = u.resv WHERE u.id = $1 AND u.owner = $2", &a,
+	    PGRES_TUPLES_OK, &err);
+	if (res != NULL && PQntuples(res) == 0)
+		rc = 1;
+	else if (res != NULL && upload_row(res, 0, out) == 0) {
+		snprintf(out->id, sizeof out->id, "%s", id);
+		snprintf(out->owner, sizeof out->owner, "%s", user);
+		rc = 0;
+	} else if (res != NULL)
+		snprintf(l->cause, sizeof l->cause,
+		    "postgresql:upload_get:bad row");
+	PQclear(res);
+	leave(l);
+	return rc;
+}
+
+/*
+ * The lease's int4-pair lock, in the holder.  A session's advisory
+ * locks are re-entrant, and the responder's threads share one holder:
+ * the process's own list of held ids excludes them from each other.
+ */
+static enum ledger_err
+pg_upload_lock(struct ledger *l, struct upload *u)
+{
+	struct pg      *p = l->be;
+	struct args     a = { .n = 0 };
+	enum ledger_err err = LEDGER_BUSY;
+	struct pgsess  *h;
+	PGresult       *res = NULL;
+	uint64_t        gen;
+	int             got = 0;
+
+	if ((h = holder_get(l, &gen, &err)) == NULL)
+		return err;
+	err = LEDGER_BUSY;
+	if (!pgpool_own_has(p->pool, (int64_t)u->lease)) {
+		arg_resv(&a, u->lease);
+		res = run_on(l, h, 1, "upload_lock", "SELECT"
+		    " pg_try_advisory_lock($1::int4, $2::int4)", &a,
+		    PGRES_TUPLES_OK, &err);
+		if (res == NULL && PQstatus(h->conn) != CONNECTION_OK)
+			pgpool_holder_lost(p->pool);
+		got = res != NULL && get_bool(res, 0, 0);
+		PQclear(res);
+	}
+	if (got && pgpool_own_add(p->pool, (int64_t)u->lease, p) == -1) {
+		ledger_cause(l, "realloc");
+		err = LEDGER_IO;
+		holder_unlock_id(l, h, u->lease);
+		got = 0;
+	}
+	pgpool_holder_unlock(p->pool);
+	if (!got)
+		return err;
+	u->held = gen + 1;	/* never 0: held */
+	return LEDGER_OK;
+}
+
+static void
+pg_upload_unlock(struct ledger *l, struct upload *u)
+{
+	unhold(l, u->lease, u->held - 1);
+}
+
+/* One statement over the upload's two rows. */
+static enum ledger_err
+upload_change(struct ledger *l, const char *what, const char *sql,
+    const struct upload *u)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = enter(l, 0)) != LEDGER_OK)
+		return err;
+	arg_text(&a, u->id);
+	arg_int(&a, (int64_t)u->lease);
+	arg_int(&a, u->offset);
+	arg_int(&a, u->expires);
+	err = run_cmd(l, what, sql, &a);
+	leave(l);
+	return err;
+}
+
+static enum ledger_err
+pg_upload_put(struct ledger *l, const struct upload *u)
+{
+	return upload_change(l, "upload_put", "WITH e AS (UPDATE"
+	    " upgate_reservations SET expires = to_timestamp($4)"
+	    " WHERE id = $2) UPDATE upgate_uploads SET off = $3"
+	    " WHERE id = $1", u);
+}
+
+static enum ledger_err
+pg_upload_finish(struct ledger *l, struct upload *u)
+{
+	return upload_change(l, "upload_finish", "WITH e AS (UPDATE"
+	    " upgate_reservations SET bytes = 0, expires = to_timestamp($4)"
+	    " WHERE id = $2), t AS (DELETE FROM upgate_reservation_paths"
+	    " WHERE resv = $2 AND kind = 't') UPDATE upgate_uploads"
+	    " SET off = $3, finished = true WHERE id = $1", u);
+}
+
+static enum ledger_err
+pg_upload_end(struct ledger *l, struct upload *u)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = enter(l, 0)) != LEDGER_OK)
+		return err;
+	arg_int(&a, (int64_t)u->lease);
+	err = run_cmd(l, "upload_end", "DELETE FROM upgate_reservations"
+	    " WHERE id = $1", &a);
+	leave(l);
+	return err;
+}
+
+static enum ledger_err
+each_upload_run(struct ledger *l, const char *user,
+    int (*fn)(void *, const struct upload *), void *arg)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err = LEDGER_OK;
+	struct upload  *u;
+	PGresult       *res;
+	int             i;
+
+	arg_text(&a, user);
+	res = run(l, "each_upload", "SELECT " SQL_UPLOAD_COLS ", u.id,"
+	    " u.owner FROM upgate_uploads u JOIN upgate_reservations r"
+	    " ON r.id = u.resv WHERE $1::text IS NULL OR u.owner = $1"
+	    " ORDER BY u.owner, u.id", &a, PGRES_TUPLES_OK, &err);
+	if (res == NULL)
+		return err;
+	if ((u = malloc(sizeof *u)) == NULL) {
+		PQclear(res);
+		ledger_cause(l, "malloc");
+		return LEDGER_IO;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		memset(u, 0, sizeof *u);
+		if (upload_row(res, i, u) == -1 ||
+		    get_user(res, i, 10, u->owner, sizeof u->owner) == -1 ||
+		    PQgetlength(res, i, 9) != UPLOAD_ID_LEN)
+			continue;
+		memcpy(u->id, PQgetvalue(res, i, 9), UPLOAD_ID_LEN + 1);
+		if (fn(arg, u) != 0)
+			break;
+	}
+	free(u);
+	PQclear(res);
+	return LEDGER_OK;
+}
+
+static enum ledger_err
+pg_each_upload(struct ledger *l, const char *user,
+    int (*fn)(void *, const struct upload *), void *arg)
+{
+	enum ledger_err err;
+
+	if ((err = enter(l, 0)) != LEDGER_OK)
+		return err;
+	err = each_upload_run(l, user, fn, arg);
+	leave(l);
+	return err;
+}
+
 const struct ledger_ops ledger_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1977,4 +2259,12 @@ const struct ledger_ops ledger_pg_ops = {
 	.each_user = pg_each_user,
 	.each_record = pg_each_record,
 	.flush = pg_flush,
+	.lease_begin = pg_lease_begin,
+	.upload_get = pg_upload_get,
+	.upload_lock = pg_upload_lock,
+	.upload_unlock = pg_upload_unlock,
+	.upload_put = pg_upload_put,
+	.upload_finish = pg_upload_finish,
+	.upload_end = pg_upload_end,
+	.each_upload = pg_each_upload,
 };

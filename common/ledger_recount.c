@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * ledger_recount: rebuilds usage and records from the disk
  * (upgate-quota(8), recount), through the ledger's interface, so that it
@@ -123,7 +124,7 @@ collect_user_dirs(struct recount *rc)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (user_name_valid(de->d_name) &&
+		if (names_user_valid(de->d_name) &&
 		    fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			tally_add(rc, de->d_name);
@@ -211,13 +212,13 @@ recount_files(struct recount *rc)
 	size_t      i;
 
 	if (!rc->per_user_dirs) {
-		tree_init(&t, "", shared_file_visit, rc);
-		return tree_walk_at(&t, rc->upload_fd, "");
+		relpath_tree_init(&t, "", shared_file_visit, rc);
+		return relpath_tree_walk_at(&t, rc->upload_fd, "");
 	}
 	for (i = 0; i < rc->n; i++) {
 		rc->cur = &rc->v[i];
-		tree_init(&t, rc->cur->user, user_file_visit, rc);
-		if (tree_walk_at(&t, rc->upload_fd, rc->cur->user) == -1)
+		relpath_tree_init(&t, rc->cur->user, user_file_visit, rc);
+		if (relpath_tree_walk_at(&t, rc->upload_fd, rc->cur->user) == -1)
 			return -1;
 	}
 	return 0;
@@ -254,7 +255,7 @@ ledger_recount(struct ledger *l, int upload_fd, int per_user_dirs,
 	struct recount  rc;
 	enum ledger_err err;
 
-	if ((user != NULL && !user_name_valid(user)) || upload_fd < 0)
+	if ((user != NULL && !names_user_valid(user)) || upload_fd < 0)
 		return LEDGER_IO;
 	if ((err = ledger_reclaim(l, user, upload_fd, NULL, NULL)) !=
 	    LEDGER_OK)

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * lockwait: a bounded F_OFD_SETLKW.  The wait is interrupted by a POSIX
  * timer that signals this thread alone (SIGEV_THREAD_ID) with a signal
@@ -146,7 +147,7 @@ wait_for(int fd, short type, off_t start, off_t len, int timeout_ms)
 }
 
 int
-lock_range(int fd, short type, off_t start, off_t len, int timeout_ms)
+lockwait_range(int fd, short type, off_t start, off_t len, int timeout_ms)
 {
 	if (set(fd, F_OFD_SETLK, type, start, len) == 0)
 		return 0;

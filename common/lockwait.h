@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * lockwait: open-file-description locks (F_OFD_SETLK, F_OFD_SETLKW) on a
  * byte range, waited for in the kernel with a time limit.
@@ -17,7 +18,7 @@
  * timeout_ms 0: try once.  0, or -1 with errno (ETIMEDOUT when it stayed
  * held).
  */
-int lock_range(int fd, short type, off_t start, off_t len, int timeout_ms);
+int lockwait_range(int fd, short type, off_t start, off_t len, int timeout_ms);
 
 /*
  * Milliseconds since *since, a time of CLOCK_MONOTONIC: for a wait's

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multipart: a streaming multipart/form-data parser (RFC 7578, framing of
  * RFC 2046 §5.1.1).  Each read is searched whole for the delimiter

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multipart: a streaming multipart/form-data parser (RFC 7578, with the
  * framing of RFC 2046 §5.1).  It stands alone: no allocation, no I/O, no

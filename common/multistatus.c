@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multistatus: 207 bodies, streamed (RFC 4918 §14.16, RFC 4331 §3, §4).
  */
@@ -331,7 +332,7 @@ ms_status(struct multistatus *ms, const char *sub, int folder, int status)
 	buf_add(b, ms->href, len);
 	ms->href[ms->base_len] = '\0';
 	buf_printf(b, "</D:href>\n<D:status>HTTP/1.1 %d %s</D:status>"
-	    "</D:response>\n", status, status_phrase(status));
+	    "</D:response>\n", status, reason_status_phrase(status));
 	if (ms->out.len >= MULTISTATUS_FLUSH)
 		flush(ms);
 }

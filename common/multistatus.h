@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multistatus: the 207 body of PROPFIND and PROPPATCH (RFC 4918 §13,
  * §14.16), written through the io seam as it is made: one response at a

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -5,12 +6,12 @@
 
 #include "names.h"
 
-/* SPEC §3: the bytes a user name may hold. */
+/* upgate.conf(5), "The quota table": the bytes a user name may hold. */
 #define USER_CHARS \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-"
 
 int
-user_name_valid(const char *s)
+names_user_valid(const char *s)
 {
 	size_t n;
 
@@ -103,7 +104,7 @@ char_allowed(uint32_t c)
 }
 
 int
-file_name_valid(const char *s, size_t len)
+names_file_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	uint32_t             c;
@@ -119,14 +120,14 @@ file_name_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* Ends the component at buf[start..end) and checks it (SPEC §5). */
+/* Ends the component at buf[start..end) and checks it (upgate(8), Requests). */
 static int
 add_component(struct path *out, size_t start, size_t end)
 {
 	if (out->ncomp == PATH_DEPTH_MAX)
 		return -1;
 	out->buf[end] = '\0';
-	if (!file_name_valid(out->buf + start, end - start))
+	if (!names_file_valid(out->buf + start, end - start))
 		return -1;
 	out->comp[out->ncomp++] = out->buf + start;
 	return 0;
@@ -156,7 +157,7 @@ path_copy(const char *path_info, enum path_kind kind, struct path *out)
 }
 
 int
-path_parse(const char *path_info, enum path_kind kind, struct path *out)
+names_path_parse(const char *path_info, enum path_kind kind, struct path *out)
 {
 	ssize_t len;
 	size_t  start = 0, i;
@@ -184,7 +185,7 @@ fail:
 }
 
 const char *
-file_name_basename(const char *s, size_t slen, size_t *len)
+names_file_basename(const char *s, size_t slen, size_t *len)
 {
 	size_t i = slen;
 

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * names: validation of user names, file names and request paths
- * (SPEC §3, §5).  Pure functions, no I/O.
+ * (upgate.conf(5), "The quota table", upgate(8), Requests).  Pure functions, no I/O.
  */
 #ifndef UPGATE_NAMES_H
 #define UPGATE_NAMES_H
@@ -12,7 +13,7 @@
 #define PATH_DEPTH_MAX 32	/* components of a PATH_INFO */
 
 /* 1 if s is 1-64 bytes of A-Z a-z 0-9 . _ @ -, not starting with . or -. */
-int user_name_valid(const char *s);
+int names_user_valid(const char *s);
 
 /*
  * 1 if (s, len) is a valid stored name: valid UTF-8 (no overlong forms,
@@ -22,7 +23,7 @@ int user_name_valid(const char *s);
  * refused too (upgate(8), "Requests": no '\' in a PATH_INFO; a multipart
  * name has had it removed as a separator).
  */
-int file_name_valid(const char *s, size_t len);
+int names_file_valid(const char *s, size_t len);
 
 enum path_kind {
 	PATH_FILE,	/* PUT, DELETE: no trailing '/' */
@@ -31,7 +32,7 @@ enum path_kind {
 
 /*
  * A PATH_INFO split into components.  The components point into buf, a
- * NUL-separated copy made by path_parse; the struct owns nothing else.
+ * NUL-separated copy made by names_path_parse; the struct owns nothing else.
  */
 struct path {
 	char        buf[4096];
@@ -46,12 +47,12 @@ struct path {
  * component or a trailing '/').  A NULL or empty PATH_INFO is a valid
  * empty folder path for PATH_FOLDER and invalid for PATH_FILE.
  */
-int path_parse(const char *path_info, enum path_kind, struct path *out);
+int names_path_parse(const char *path_info, enum path_kind, struct path *out);
 
 /*
  * Reduces a multipart filename to its last component: both '/' and '\'
- * separate (SPEC §5).  Returns a pointer into s and sets *len.
+ * separate (upgate(8), Requests).  Returns a pointer into s and sets *len.
  */
-const char *file_name_basename(const char *s, size_t slen, size_t *len);
+const char *names_file_basename(const char *s, size_t slen, size_t *len);
 
 #endif

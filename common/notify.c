@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * notify: the command is run two forks away from the gate, so that the
  * gate reaps its own child at once and the command's watcher belongs to
@@ -60,7 +61,7 @@ static void
 command_init(struct command *c, const char *path, const char *user,
     int64_t used, int64_t limit, int threshold)
 {
-	int64_t tenths = muldiv64(used, 1000, limit);	/* rounded down */
+	int64_t tenths = number_muldiv64(used, 1000, limit);	/* rounded down */
 	size_t  i;
 
 	c->path = path;
@@ -87,7 +88,9 @@ child_fail(int report)
 {
 	int e = errno;
 
-	(void)write(report, &e, sizeof e);
+	/* nothing more to be done if the gate cannot be told */
+	if (write(report, &e, sizeof e) != (ssize_t)sizeof e)
+		_exit(126);
 	_exit(127);
 }
 
@@ -246,7 +249,7 @@ spawn(const struct command *c)
 static int
 reached(int64_t used, int64_t limit, int t)
 {
-	return muldiv64(used, 100, limit) >= t;	/* rounded down */
+	return number_muldiv64(used, 100, limit) >= t;	/* rounded down */
 }
 
 void

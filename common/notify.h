@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * notify: runs notify_command when an upload takes a user's usage from
  * below 80, 90 or 100 % of the limit to at or above it (upgate(8),

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -23,7 +24,7 @@ number_parse(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-/* The binary suffixes of SPEC §2, as powers of 1024. */
+/* The binary suffixes of upgate.conf(5), Keys, as powers of 1024. */
 static const struct {
 	const char *name;
 	int         shift;
@@ -33,7 +34,7 @@ static const struct {
 };
 
 int
-size_parse(const char *s, int64_t *out)
+number_size_parse(const char *s, int64_t *out)
 {
 	size_t  digits, i;
 	int64_t v;
@@ -82,7 +83,7 @@ percent_fraction(const char *s, size_t n, int64_t *v)
 }
 
 int
-percent_parse(const char *s, int64_t *ppm)
+number_percent_parse(const char *s, int64_t *ppm)
 {
 	size_t  whole, frac;
 	int64_t v;
@@ -123,7 +124,7 @@ mul128(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
 }
 
 int64_t
-muldiv64(int64_t a, int64_t b, int64_t c)
+number_muldiv64(int64_t a, int64_t b, int64_t c)
 {
 	uint64_t hi, lo, d = (uint64_t)c, q = 0, r = 0, bit;
 	int      i;

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * number: the one strict, bounded parser of numbers (SPEC §2, §6 row 5).
+ * number: the one strict, bounded parser of numbers (upgate.conf(5), Keys, upgate(8), Decisions row 5).
  * Plain decimal digits only: no sign, no space, no "0x", not empty, at most
  * 2^63-1.  Leading zeros are accepted ("007" is 7), as RFC 9110 allows in
  * Content-Length.
@@ -17,7 +18,7 @@ int number_parse(const char *s, size_t len, int64_t *out);
  * A size: digits with an optional suffix K, M, G, T, KiB, MiB, GiB, TiB in
  * any case, no space; 1024-based.  -1 on bad input or above 2^63-1.
  */
-int size_parse(const char *s, int64_t *out);
+int number_size_parse(const char *s, int64_t *out);
 
 /*
  * A percentage "5%" or "2.5%": a decimal number (digits, optionally a '.'
@@ -25,12 +26,12 @@ int size_parse(const char *s, int64_t *out);
  * whole (5% is 50000) so that the arithmetic stays integral.  -1 on bad
  * input.
  */
-int percent_parse(const char *s, int64_t *ppm);
+int number_percent_parse(const char *s, int64_t *ppm);
 
 /*
  * a*b/c rounded down, exact and without overflow (INT64_MAX when the
  * quotient is larger); 0 when an operand is 0 or negative.
  */
-int64_t muldiv64(int64_t a, int64_t b, int64_t c);
+int64_t number_muldiv64(int64_t a, int64_t b, int64_t c);
 
 #endif

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * pgpool: the sessions of one process's `postgresql` ledgers (see
  * pgpool.h).  A registry of pools, one per URI and sync; each pool a
@@ -426,6 +427,17 @@ pgpool_own_del(struct pgpool *pl, int64_t id)
 			pl->own[i] = pl->own[--pl->nown];
 			return 1;
 		}
+	return 0;
+}
+
+int
+pgpool_own_has(const struct pgpool *pl, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nown; i++)
+		if (pl->own[i].id == id)
+			return 1;
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * pgpool: the PostgreSQL sessions of one process, shared by the
  * `postgresql` ledgers (ledger_pg.c) that its threads open with one URI.
@@ -145,6 +146,7 @@ int pgpool_holder_lost(struct pgpool *);
  */
 int pgpool_own_add(struct pgpool *, int64_t id, const void *owner);
 int pgpool_own_del(struct pgpool *, int64_t id);	/* 1: it was there */
+int pgpool_own_has(const struct pgpool *, int64_t id);	/* 1: it is there */
 
 /*
  * "{id,...}" as an int8[] parameter, of every id (owner NULL) or of

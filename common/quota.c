@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -28,7 +29,7 @@ struct quota_rec {
 	int64_t limit;			/* bytes, or QUOTA_UNLIMITED */
 };
 
-/* What tells one version of the table file from another (SPEC §3). */
+/* What tells one version of the table file from another (upgate.conf(5), "The quota table"). */
 struct quota_id {
 	uint64_t dev, ino;
 	int64_t  size;
@@ -126,7 +127,7 @@ next_word(const char **p, const char *end, size_t *len)
 	return w;
 }
 
-/* 0 and *limit set for "unlimited" or a size (SPEC §2), else -1. */
+/* 0 and *limit set for "unlimited" or a size (upgate.conf(5), Keys), else -1. */
 static int
 limit_parse(const char *w, size_t len, int64_t *limit)
 {
@@ -140,7 +141,7 @@ limit_parse(const char *w, size_t len, int64_t *limit)
 		return -1;
 	memcpy(buf, w, len);
 	buf[len] = '\0';
-	return size_parse(buf, limit);
+	return number_size_parse(buf, limit);
 }
 
 /* Reports "before\"word\"after" at line. */
@@ -207,7 +208,7 @@ rule_add(struct parser *ps, unsigned line, const char *user, size_t ulen,
 			goto badname;
 		memcpy(name, user, ulen);
 		name[ulen] = '\0';
-		if (!user_name_valid(name))
+		if (!names_user_valid(name))
 			goto badname;
 	}
 	if (lim == NULL) {
@@ -411,8 +412,8 @@ index_write(int dir, const struct quota_table *t)
 	    O_CLOEXEC, 0600);
 	if (fd == -1)
 		return;
-	ok = write_all(fd, &h, sizeof h) == 0 &&
-	    write_all(fd, t->rec, t->n * sizeof t->rec[0]) == 0;
+	ok = fdio_write_all(fd, &h, sizeof h) == 0 &&
+	    fdio_write_all(fd, t->rec, t->n * sizeof t->rec[0]) == 0;
 	if (close(fd) == -1)
 		ok = 0;
 	if (!ok || renameat(dir, tmp, dir, INDEX_NAME) == -1)
@@ -597,7 +598,7 @@ rec_read(const struct quota_table *t, size_t i, struct quota_rec *rec)
 	if (read_at(t->fd, rec, sizeof *rec, off) == -1)
 		return -1;
 	k = strnlen(rec->name, REC_NAME);
-	if (k == REC_NAME || !user_name_valid(rec->name) ||
+	if (k == REC_NAME || !names_user_valid(rec->name) ||
 	    rec->limit < QUOTA_UNLIMITED)
 		goto bad;
 	while (k < REC_NAME)

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * quota: the flat quota table (SPEC §3), compiled into a sorted index of
+ * quota: the flat quota table (upgate.conf(5), "The quota table"), compiled into a sorted index of
  * fixed-size records so that a lookup costs O(log n) whatever the table's
  * size.  The index lives in state_dir (file "quota.idx") and is rebuilt,
  * atomically, when the table's identity (device, inode, size, mtime, ctime)

@@ -1,8 +1,9 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <stddef.h>
 
 #include "reason.h"
 
-/* The one table from outcomes to statuses (SPEC §6, §7). */
+/* The one table from outcomes to statuses (upgate(8), Decisions, upgate(8), Responses). */
 static const struct {
 	int         status;
 	const char *name;
@@ -23,6 +24,7 @@ static const struct {
 	[REASON_INCOMPLETE_BODY]        = { 400, "incomplete_body" },
 	[REASON_BUSY]                   = { 503, "busy" },
 	[REASON_RANGE_NOT_SATISFIABLE]  = { 416, "range_not_satisfiable" },
+	[REASON_CHECKSUM_MISMATCH]      = { 460, "checksum_mismatch" },
 	[REASON_STORED]                 = { 201, "stored" },
 	[REASON_REPLACED]               = { 204, "replaced" },
 	[REASON_DELETED]                = { 204, "deleted" },
@@ -38,6 +40,10 @@ static const struct {
 	[REASON_COPIED_OVER]            = { 204, "copied" },
 	[REASON_MOVED]                  = { 201, "moved" },
 	[REASON_MOVED_OVER]             = { 204, "moved" },
+	[REASON_UPLOAD_STORED]          = { 201, "stored" },
+	[REASON_APPENDED]               = { 204, "appended" },
+	[REASON_UPLOAD_DONE]            = { 204, "stored" },
+	[REASON_UPLOAD_STATUS]          = { 200, "upload_status" },
 };
 
 int
@@ -60,7 +66,7 @@ reason_refuses(enum reason r)
 
 /* RFC 9110 §15 phrases of the statuses above. */
 const char *
-status_phrase(int status)
+reason_status_phrase(int status)
 {
 	switch (status) {
 	case 200: return "OK";
@@ -79,6 +85,7 @@ status_phrase(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
+	case 460: return "Checksum Mismatch";	/* tus 1.0.0, checksum */
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default:  return "Internal Server Error";

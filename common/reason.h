@@ -1,14 +1,15 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reason: every outcome of a request, its HTTP status and its reason
  * phrase.  The mapping from outcomes to statuses lives in reason.c's one
- * table and nowhere else (SPEC §6, §7, RFC 9110 §15).
+ * table and nowhere else (upgate(8), Decisions, upgate(8), Responses, RFC 9110 §15).
  */
 #ifndef UPGATE_REASON_H
 #define UPGATE_REASON_H
 
 enum reason {
 	REASON_NONE,			/* no refusal (yet): go on */
-	/* refusals, SPEC §6 */
+	/* refusals, upgate(8), Decisions */
 	REASON_METHOD_NOT_ALLOWED,
 	REASON_SERVER_ERROR,
 	REASON_FORBIDDEN,
@@ -24,7 +25,8 @@ enum reason {
 	REASON_INCOMPLETE_BODY,
 	REASON_BUSY,
 	REASON_RANGE_NOT_SATISFIABLE,	/* 416: GET of a stored file */
-	/* successes, SPEC §7 and §9 */
+	REASON_CHECKSUM_MISMATCH,	/* 460: a tus PATCH's Upload-Checksum */
+	/* successes, upgate(8), Responses and upgate(8), Logs */
 	REASON_STORED,			/* 201 */
 	REASON_REPLACED,		/* 204 */
 	REASON_DELETED,			/* 204 */
@@ -41,6 +43,11 @@ enum reason {
 	REASON_COPIED_OVER,		/* 204 replacing */
 	REASON_MOVED,			/* MOVE: 201 new, */
 	REASON_MOVED_OVER,		/* 204 replacing */
+	/* successes of resumable uploads (upgate(8), "Resumable uploads") */
+	REASON_UPLOAD_STORED,		/* a creation that publishes: 201 */
+	REASON_APPENDED,		/* a PATCH: 204 */
+	REASON_UPLOAD_DONE,		/* the PATCH that publishes: 204 */
+	REASON_UPLOAD_STATUS,		/* HEAD of an upload: 200 */
 	REASON__MAX
 };
 
@@ -105,6 +112,6 @@ const char *reason_name(enum reason);	/* "quota_exceeded", "stored", ... */
 int         reason_refuses(enum reason);	/* 1 for the refusals */
 
 /* RFC 9110 reason phrase of a status this program sends ("Content Too Large"). */
-const char *status_phrase(int status);
+const char *reason_status_phrase(int status);
 
 #endif

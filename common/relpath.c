@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * relpath: safe walks of relative paths and trees (see relpath.h).
  */
@@ -15,7 +16,7 @@
 #include "relpath.h"
 
 int
-walk_split(struct walk *w, const char *rel, int last_dot)
+relpath_walk_split(struct walk *w, const char *rel, int last_dot)
 {
 	char  *p, *slash = NULL;
 	size_t i;
@@ -49,7 +50,7 @@ relpath_valid(const char *rel, int last_dot)
 {
 	struct walk w;
 
-	return walk_split(&w, rel, last_dot) == 0 &&
+	return relpath_walk_split(&w, rel, last_dot) == 0 &&
 	    strchr(rel, '\n') == NULL;
 }
 
@@ -57,7 +58,7 @@ relpath_valid(const char *rel, int last_dot)
 static int
 walk_step(struct walk *w, size_t i, int create)
 {
-	int dfd = walk_dir(w), fd, tries = 0;
+	int dfd = relpath_walk_dir(w), fd, tries = 0;
 
 	while ((fd = openat(dfd, w->comp[i], RELPATH_DIR_FLAGS)) == -1) {
 		if (tries++ == 3)
@@ -82,7 +83,7 @@ walk_step(struct walk *w, size_t i, int create)
 }
 
 int
-walk_open(struct walk *w, int base, size_t nfolders, int create)
+relpath_walk_open(struct walk *w, int base, size_t nfolders, int create)
 {
 	size_t i;
 	int    rc;
@@ -99,7 +100,7 @@ walk_open(struct walk *w, int base, size_t nfolders, int create)
 }
 
 void
-walk_release(struct walk *w)
+relpath_walk_release(struct walk *w)
 {
 	if (w->dir != -1)
 		close(w->dir);
@@ -108,26 +109,26 @@ walk_release(struct walk *w)
 }
 
 int
-walk_dir(const struct walk *w)
+relpath_walk_dir(const struct walk *w)
 {
 	return w->dir != -1 ? w->dir : w->base;
 }
 
 const char *
-walk_last(const struct walk *w)
+relpath_walk_last(const struct walk *w)
 {
 	return w->comp[w->ncomp - 1];
 }
 
 void
-walk_prune(struct walk *w)
+relpath_walk_prune(struct walk *w)
 {
 	size_t n = w->depth;
 
 	for (; n > 0; n--) {
-		walk_release(w);
-		if (walk_open(w, w->base, n - 1, 0) != 0 ||
-		    unlinkat(walk_dir(w), w->comp[n - 1], AT_REMOVEDIR) == -1)
+		relpath_walk_release(w);
+		if (relpath_walk_open(w, w->base, n - 1, 0) != 0 ||
+		    unlinkat(relpath_walk_dir(w), w->comp[n - 1], AT_REMOVEDIR) == -1)
 			break;
 	}
 }
@@ -137,7 +138,7 @@ walk_prune(struct walk *w)
 static int tree_walk(struct tree *);
 
 void
-tree_init(struct tree *t, const char *prefix,
+relpath_tree_init(struct tree *t, const char *prefix,
     int (*visit)(struct tree *, int, const char *, const struct stat *),
     void *arg)
 {
@@ -179,16 +180,16 @@ tree_open(const struct tree *t)
 
 	if (t->rlen == 0)
 		return openat(t->base, ".", RELPATH_DIR_FLAGS);
-	if (walk_split(&w, t->rel, 0) == -1) {
+	if (relpath_walk_split(&w, t->rel, 0) == -1) {
 		errno = ENOENT;		/* deeper than any stored path */
 		return -1;
 	}
-	if ((rc = walk_open(&w, t->base, w.ncomp, 0)) == 0) {
+	if ((rc = relpath_walk_open(&w, t->base, w.ncomp, 0)) == 0) {
 		fd = w.dir;
 		w.dir = -1;
 	} else if (rc == 1)
 		errno = ENOENT;
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return fd;
 }
 
@@ -300,7 +301,7 @@ tree_walk(struct tree *t)
 }
 
 int
-tree_walk_at(struct tree *t, int base, const char *rel)
+relpath_tree_walk_at(struct tree *t, int base, const char *rel)
 {
 	size_t n = strlen(rel);
 
@@ -338,7 +339,7 @@ remove_tree_at(int dfd, const char *name, unsigned depth)
 }
 
 int
-remove_tree(int dfd, const char *name)
+relpath_remove_tree(int dfd, const char *name)
 {
 	return remove_tree_at(dfd, name, 0);
 }
@@ -348,12 +349,12 @@ relpath_unlink_tmp(int base, const char *rel, const char *prefix)
 {
 	struct walk w;
 
-	if (base < 0 || walk_split(&w, rel, 1) == -1 ||
-	    strncmp(walk_last(&w), prefix, strlen(prefix)) != 0)
+	if (base < 0 || relpath_walk_split(&w, rel, 1) == -1 ||
+	    strncmp(relpath_walk_last(&w), prefix, strlen(prefix)) != 0)
 		return;
-	if (walk_open(&w, base, w.ncomp - 1, 0) == 0)
-		unlinkat(walk_dir(&w), walk_last(&w), 0);
-	walk_release(&w);
+	if (relpath_walk_open(&w, base, w.ncomp - 1, 0) == 0)
+		unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), 0);
+	relpath_walk_release(&w);
 }
 
 void
@@ -361,11 +362,11 @@ relpath_rmdir(int base, const char *rel)
 {
 	struct walk w;
 
-	if (base < 0 || walk_split(&w, rel, 0) == -1)
+	if (base < 0 || relpath_walk_split(&w, rel, 0) == -1)
 		return;
-	if (walk_open(&w, base, w.ncomp - 1, 0) == 0)
-		unlinkat(walk_dir(&w), walk_last(&w), AT_REMOVEDIR);
-	walk_release(&w);
+	if (relpath_walk_open(&w, base, w.ncomp - 1, 0) == 0)
+		unlinkat(relpath_walk_dir(&w), relpath_walk_last(&w), AT_REMOVEDIR);
+	relpath_walk_release(&w);
 }
 
 int
@@ -374,11 +375,11 @@ relpath_is_file(int base, const char *rel, struct stat *st)
 	struct walk w;
 	int         rc = 0;
 
-	if (walk_split(&w, rel, 0) == -1)
+	if (relpath_walk_split(&w, rel, 0) == -1)
 		return 0;
-	if (walk_open(&w, base, w.ncomp - 1, 0) == 0 &&
-	    fstatat(walk_dir(&w), walk_last(&w), st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (relpath_walk_open(&w, base, w.ncomp - 1, 0) == 0 &&
+	    fstatat(relpath_walk_dir(&w), relpath_walk_last(&w), st, AT_SYMLINK_NOFOLLOW) == 0)
 		rc = S_ISREG(st->st_mode);
-	walk_release(&w);
+	relpath_walk_release(&w);
 	return rc;
 }

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * relpath: '/'-separated paths below a folder descriptor, as the ledger
  * names files (records, reservations) — opened one component at a time
@@ -38,23 +39,23 @@ struct walk {
 };
 
 /* Splits rel as relpath_valid checks it; -1 when invalid. */
-int walk_split(struct walk *, const char *rel, int last_dot);
+int relpath_walk_split(struct walk *, const char *rel, int last_dot);
 
 /*
  * Opens the first nfolders components below base (borrowed) as folders,
  * creating them (mode 0700) when create is set.  0; 1 when one is
  * missing or not a folder (only without create); -1 with errno.
  */
-int walk_open(struct walk *, int base, size_t nfolders, int create);
-void walk_release(struct walk *);	/* closes what walk_open opened */
-int walk_dir(const struct walk *);	/* the deepest folder opened */
-const char *walk_last(const struct walk *);	/* the last component */
+int relpath_walk_open(struct walk *, int base, size_t nfolders, int create);
+void relpath_walk_release(struct walk *);	/* closes what relpath_walk_open opened */
+int relpath_walk_dir(const struct walk *);	/* the deepest folder opened */
+const char *relpath_walk_last(const struct walk *);	/* the last component */
 
 /*
  * Removes the folders of the walk that are now empty, deepest first,
  * opening each parent again from base.
  */
-void walk_prune(struct walk *);
+void relpath_walk_prune(struct walk *);
 
 /*
  * A depth-first walk over the regular files of a tree, skipping every
@@ -82,7 +83,7 @@ struct tree {
 	void     *arg;
 };
 
-void tree_init(struct tree *, const char *prefix,
+void relpath_tree_init(struct tree *, const char *prefix,
     int (*visit)(struct tree *, int, const char *, const struct stat *),
     void *arg);
 
@@ -90,10 +91,10 @@ void tree_init(struct tree *, const char *prefix,
  * Walks the folder rel below base (borrowed; "" for base itself).  A
  * missing folder is an empty one.  0, 1 when a visit stopped, or -1.
  */
-int tree_walk_at(struct tree *, int base, const char *rel);
+int relpath_tree_walk_at(struct tree *, int base, const char *rel);
 
 /* Removes the folder name below dfd and everything in it. */
-int remove_tree(int dfd, const char *name);
+int relpath_remove_tree(int dfd, const char *name);
 
 /* Removes rel below base when its last component starts with prefix. */
 void relpath_unlink_tmp(int base, const char *rel, const char *prefix);

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ render_limited(const struct reply *r)
 int64_t
 render_available(const struct quota_figures *q)
 {
-	return quota_left(q->limit, q->used, q->reserved);
+	return decide_quota_left(q->limit, q->used, q->reserved);
 }
 
 int64_t
@@ -38,8 +39,8 @@ render_tenths(const struct quota_figures *q)
 	if (q->limit == QUOTA_UNLIMITED || q->limit < 0)
 		return -1;
 	if (q->limit == 0)
-		return 1000;	/* SPEC §3 */
-	return muldiv64(q->used > 0 ? q->used : 0, 1000, q->limit);
+		return 1000;	/* upgate.conf(5), "The quota table" */
+	return number_muldiv64(q->used > 0 ? q->used : 0, 1000, q->limit);
 }
 
 void
@@ -50,7 +51,7 @@ render_tenths_text(int64_t tenths, char *out, size_t outlen)
 
 /* -1 when unlimited (the JSON null); the division is exact to one decimal. */
 double
-percentage_used(const struct quota_figures *q)
+render_percentage_used(const struct quota_figures *q)
 {
 	int64_t tenths = render_tenths(q);
 
@@ -62,7 +63,7 @@ percentage_used(const struct quota_figures *q)
  * reaches 1024 of this one ("1024.0 KiB" is "1.0 MiB").
  */
 void
-human_size(int64_t bytes, char *out, size_t outlen)
+render_human_size(int64_t bytes, char *out, size_t outlen)
 {
 	static const char *const units[] = {
 		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
@@ -202,7 +203,7 @@ header_safe(const char *url)
 	return url[0] != '\0';
 }
 
-/* X-Quota-* (SPEC §7), and X-Quota-Warning after a successful upload. */
+/* X-Quota-* (upgate(8), Responses), and X-Quota-Warning after a successful upload. */
 static void
 add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 {
@@ -214,7 +215,8 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 	    "\r\nX-Quota-Available: %" PRId64 "\r\n", r->quota.used,
 	    r->quota.limit, render_available(&r->quota));
 	if (reason != REASON_STORED && reason != REASON_REPLACED &&
-	    reason != REASON_COPIED && reason != REASON_COPIED_OVER)
+	    reason != REASON_COPIED && reason != REASON_COPIED_OVER &&
+	    reason != REASON_UPLOAD_STORED && reason != REASON_UPLOAD_DONE)
 		return;
 	tenths = render_tenths(&r->quota);
 	if (tenths >= 900)
@@ -231,7 +233,11 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 static void
 add_dav_headers(const struct reply *r, enum reason reason, struct buf *b)
 {
-	if (reason == REASON_METHOD_NOT_ALLOWED || reason == REASON_OPTIONS)
+	if ((reason == REASON_METHOD_NOT_ALLOWED ||
+	    reason == REASON_OPTIONS) && r->tus_url)
+		buf_puts(b, "Allow: " TUS_URL_METHODS "\r\n");
+	else if (reason == REASON_METHOD_NOT_ALLOWED ||
+	    reason == REASON_OPTIONS)
 		buf_printf(b, "Allow: %s%s\r\n", ALLOWED_METHODS,
 		    r->webdav ? ", " DAV_METHODS : "");
 	if (reason == REASON_OPTIONS && r->webdav)
@@ -249,7 +255,7 @@ add_head(const struct reply *r, const struct render_options *o,
 	int         status = reason_status(reason);
 
 	buf_printf(b, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n", status, status_phrase(status),
+	    "Cache-Control: no-store\r\n", status, reason_status_phrase(status),
 	    content_type);
 	if (reason == REASON_DISK_FULL)
 		buf_printf(b, "Retry-After: %" PRId64 "\r\n", o->retry_after);
@@ -266,6 +272,8 @@ add_head(const struct reply *r, const struct render_options *o,
 	if (r->etag != NULL && r->last_modified != NULL)
 		buf_printf(b, "ETag: %s\r\nLast-Modified: %s\r\n", r->etag,
 		    r->last_modified);
+	if (r->tus_headers != NULL)
+		buf_puts(b, r->tus_headers);
 	if (r->connection_close)
 		buf_puts(b, "Connection: close\r\n");
 	buf_puts(b, "\r\n");
@@ -279,7 +287,7 @@ render_head_lines(const struct reply *r, const char *content_type,
 	int         status = reason_status(reason);
 
 	buf_printf(out, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n", status, status_phrase(status),
+	    "Cache-Control: no-store\r\n", status, reason_status_phrase(status),
 	    content_type);
 	add_quota_headers(r, reason, out);
 }
@@ -294,7 +302,7 @@ add_body(const struct reply *r, const struct render_options *o,
 		render_html(r, o, b);
 		return;
 	}
-	if ((tree = render_tree(r, o)) == NULL) {
+	if ((tree = render_json_tree(r, o)) == NULL) {
 		b->failed = 1;
 		return;
 	}
@@ -317,9 +325,12 @@ render_reply(const struct reply *r, const struct render_options *o,
 	fixed.reason = reply_reason(r);
 	n = format_negotiate(accept, o->default_format);
 	add_head(&fixed, o, n.content_type, out);
+	/* the 201s of MKCOL and of a tus creation: no body */
 	if (head_only || reason_status(fixed.reason) == 204 ||
 	    fixed.reason == REASON_CREATED || fixed.reason == REASON_COPIED ||
-	    fixed.reason == REASON_MOVED)	/* MKCOL, COPY, MOVE: no body */
+	    fixed.reason == REASON_MOVED ||
+	    fixed.reason == REASON_UPLOAD_STORED ||
+	    fixed.reason == REASON_UPLOAD_STATUS)
 		return;
 	add_body(&fixed, o, n.format, out);
 }
@@ -361,6 +372,12 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_COPIED_OVER] = "The copy was made.",
 	[REASON_MOVED] = "The move was made.",
 	[REASON_MOVED_OVER] = "The move was made.",
+	[REASON_CHECKSUM_MISMATCH] = "The body does not match its "
+	    "Upload-Checksum; none of it was kept.",
+	[REASON_UPLOAD_STORED] = "The file was stored.",
+	[REASON_APPENDED] = "The bytes were appended to the upload.",
+	[REASON_UPLOAD_DONE] = "The upload is complete; the file was stored.",
+	[REASON_UPLOAD_STATUS] = "The upload's state is in its headers.",
 };
 
 /* What a refused request meant to do, as the subject of its sentence. */
@@ -450,8 +467,8 @@ message_too_large(const struct reply *r, struct buf *b)
 {
 	char size[32], limit[32];
 
-	human_size(r->too_large_size, size, sizeof size);
-	human_size(r->too_large_limit, limit, sizeof limit);
+	render_human_size(r->too_large_size, size, sizeof size);
+	render_human_size(r->too_large_limit, limit, sizeof limit);
 	buf_printf(b, "The request of %s is larger than the limit of %s.",
 	    size, limit);
 }
@@ -462,9 +479,9 @@ message_disk_full(const struct reply *r, struct buf *b)
 	char    need[32], avail[32], lack[32];
 	int64_t shortage = r->required_space - r->available_space;
 
-	human_size(r->required_space, need, sizeof need);
-	human_size(r->available_space, avail, sizeof avail);
-	human_size(shortage > 0 ? shortage : 0, lack, sizeof lack);
+	render_human_size(r->required_space, need, sizeof need);
+	render_human_size(r->available_space, avail, sizeof avail);
+	render_human_size(shortage > 0 ? shortage : 0, lack, sizeof lack);
 	buf_printf(b, "The %s of %s does not fit in the space the server "
 	    "has free: %s available, %s short; please try again later.",
 	    r->verb == VERB_COPY ? "copy" : "upload", need, avail, lack);
@@ -475,11 +492,11 @@ message_quota(const struct reply *r, struct buf *b)
 {
 	char size[32], limit[32], used[32], resv[32], avail[32];
 
-	human_size(r->upload_size, size, sizeof size);
-	human_size(r->quota.limit, limit, sizeof limit);
-	human_size(r->quota.used, used, sizeof used);
-	human_size(r->quota.reserved, resv, sizeof resv);
-	human_size(render_available(&r->quota), avail, sizeof avail);
+	render_human_size(r->upload_size, size, sizeof size);
+	render_human_size(r->quota.limit, limit, sizeof limit);
+	render_human_size(r->quota.used, used, sizeof used);
+	render_human_size(r->quota.reserved, resv, sizeof resv);
+	render_human_size(render_available(&r->quota), avail, sizeof avail);
 	buf_printf(b, "The %s of %s would exceed your quota of %s: %s "
 	    "used, ", r->verb == VERB_COPY ? "copy" : "upload", size, limit,
 	    used);
@@ -493,15 +510,15 @@ message_status(const struct reply *r, struct buf *b)
 {
 	char used[32], limit[32], avail[32], pct[24];
 
-	human_size(r->quota.used, used, sizeof used);
+	render_human_size(r->quota.used, used, sizeof used);
 	buf_puts(b, r->user != NULL ? r->user : "You");
 	buf_printf(b, " %s used %s", r->user != NULL ? "has" : "have", used);
 	if (!render_limited(r)) {
 		buf_puts(b, "; no quota applies.");
 		return;
 	}
-	human_size(r->quota.limit, limit, sizeof limit);
-	human_size(render_available(&r->quota), avail, sizeof avail);
+	render_human_size(r->quota.limit, limit, sizeof limit);
+	render_human_size(render_available(&r->quota), avail, sizeof avail);
 	render_tenths_text(render_tenths(&r->quota), pct, sizeof pct);
 	buf_printf(b, " of a quota of %s (%s%%); %s available.", limit, pct,
 	    avail);
@@ -516,7 +533,7 @@ message_stored(const struct reply *r, struct buf *b)
 
 	for (i = 0; i < r->nfiles; i++)
 		total += r->files[i].size > 0 ? r->files[i].size : 0;
-	human_size(total, size, sizeof size);
+	render_human_size(total, size, sizeof size);
 	if (r->nfiles != 1) {
 		buf_printf(b, "Stored %zu files (%s in all).", r->nfiles, size);
 		return;

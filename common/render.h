@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * render: a whole CGI response — Status and the other header lines, then
- * the body — in the format that Accept prefers (SPEC §7).
+ * the body — in the format that Accept prefers (upgate(8), Responses).
  */
 #ifndef UPGATE_RENDER_H
 #define UPGATE_RENDER_H
@@ -41,7 +42,7 @@ void render_head_lines(const struct reply *, const char *content_type,
  * units with one decimal, rounded to nearest ("1023.96 KiB" is "1.0 MiB").
  * Negative sizes are "0 bytes".  out holds at least 16 bytes.
  */
-void human_size(int64_t bytes, char *out, size_t outlen);
+void render_human_size(int64_t bytes, char *out, size_t outlen);
 
 /*
  * One human sentence for the reply (used by every format): reply->detail
@@ -54,6 +55,6 @@ void render_message(const struct reply *, struct buf *out);
  * used/limit in percent, rounded down to one decimal (so 100.0 means
  * full); 100 for a limit of 0; -1 when unlimited (JSON null).
  */
-double percentage_used(const struct quota_figures *);
+double render_percentage_used(const struct quota_figures *);
 
 #endif

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,7 +26,7 @@ page_head(struct buf *b, int status)
 	    "<style>body{font-family:sans-serif;max-width:40em;"
 	    "margin:2em auto;padding:0 1em}meter{width:100%%}</style>\n"
 	    "</head>\n<body>\n<h1>%d %s</h1>\n", status,
-	    status_phrase(status), status, status_phrase(status));
+	    reason_status_phrase(status), status, reason_status_phrase(status));
 }
 
 static void
@@ -51,14 +52,14 @@ usage_bar(struct buf *b, const struct reply *r)
 	const struct quota_figures *q = &r->quota;
 	char used[32], limit[32], avail[32], pct[24];
 
-	human_size(q->used, used, sizeof used);
-	human_size(q->limit, limit, sizeof limit);
-	human_size(render_available(q), avail, sizeof avail);
+	render_human_size(q->used, used, sizeof used);
+	render_human_size(q->limit, limit, sizeof limit);
+	render_human_size(render_available(q), avail, sizeof avail);
 	render_tenths_text(render_tenths(q), pct, sizeof pct);
 	buf_printf(b, "<p><meter min=\"0\" max=\"%" PRId64 "\" low=\"%" PRId64
 	    "\" high=\"%" PRId64 "\" optimum=\"0\" value=\"%" PRId64 "\">"
 	    "%s%%</meter><br>\n%s of %s used (%s%%), %s available.</p>\n",
-	    q->limit, muldiv64(q->limit, 8, 10), muldiv64(q->limit, 9, 10),
+	    q->limit, number_muldiv64(q->limit, 8, 10), number_muldiv64(q->limit, 9, 10),
 	    q->used > q->limit ? q->limit : q->used, pct, used, limit, pct,
 	    avail);
 }
@@ -68,7 +69,7 @@ file_item(struct buf *b, const struct stored_file *f)
 {
 	char size[32];
 
-	human_size(f->size, size, sizeof size);
+	render_human_size(f->size, size, sizeof size);
 	buf_puts(b, "<li>");
 	render_add_str(b, f->name, 1);
 	if (f->stored_as != NULL && (f->name == NULL ||
@@ -112,7 +113,7 @@ largest_files(struct buf *b, const struct reply *r)
 		return;
 	buf_puts(b, "<h2>Your largest files</h2>\n<ul>\n");
 	for (i = 0; i < r->nlargest; i++) {
-		human_size(r->largest[i].size, size, sizeof size);
+		render_human_size(r->largest[i].size, size, sizeof size);
 		buf_puts(b, "<li>");
 		render_add_clean(b, r->largest[i].name, strnlen(r->largest[i].name,
 		    sizeof r->largest[i].name), 1);

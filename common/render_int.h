@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * render_int: what the render files share, private to them.  The JSON
  * tree of a body (render_json.c) is the one model of its fields: the XML
@@ -42,10 +43,10 @@ void    render_add_clean(struct buf *, const char *s, size_t len, int xml);
 void    render_add_str(struct buf *, const char *s, int xml);
 
 /*
- * The body of the reply as a json-c tree (SPEC §7).  The caller owns it
+ * The body of the reply as a json-c tree (upgate(8), Responses).  The caller owns it
  * and calls json_object_put once.  NULL on allocation failure.
  */
-struct json_object *render_tree(const struct reply *,
+struct json_object *render_json_tree(const struct reply *,
     const struct render_options *);
 
 /* The bodies, appended to out; the tree is only read. */

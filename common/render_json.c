@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,7 +84,7 @@ put_percentage(struct json_object *o, int64_t tenths)
 	    json_object_new_double_s((double)tenths / 10.0, text));
 }
 
-/* The quota object of SPEC §7: limit and available null when unlimited. */
+/* The quota object of upgate(8), Responses: limit and available null when unlimited. */
 static int
 put_quota(struct json_object *o, const struct reply *r)
 {
@@ -117,7 +118,7 @@ put_common(struct json_object *o, const struct reply *r)
 	int        status = reason_status(r->reason), err;
 
 	err = put_int(o, "status", status);
-	err |= put(o, "error", json_object_new_string(status_phrase(status)));
+	err |= put(o, "error", json_object_new_string(reason_status_phrase(status)));
 	err |= put(o, "reason", json_object_new_string(reason_name(r->reason)));
 	buf_init(&msg);
 	render_message(r, &msg);
@@ -278,7 +279,7 @@ put_stored(struct json_object *o, const struct reply *r)
 }
 
 struct json_object *
-render_tree(const struct reply *r, const struct render_options *opt)
+render_json_tree(const struct reply *r, const struct render_options *opt)
 {
 	struct json_object *o;
 	int                 err;

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * reply: everything a response says, gathered by the gate and handed to
  * render.  It points to strings it does not own; they must outlive the
@@ -66,6 +67,9 @@ struct reply {
 	int64_t     range_size;		/* 416: the file's size */
 	int         connection_close;	/* refusal with the body unread */
 	int         retry_after;	/* busy: seconds, 0 for the usual 1 */
+	/* resumable uploads (upgate(8), "Resumable uploads") */
+	int         tus_url;		/* an upload's URL: its own Allow */
+	const char *tus_headers;	/* "Tus-Resumable: ...\r\n" lines */
 };
 
 #endif

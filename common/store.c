@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -93,7 +94,7 @@ close_fd(int *fd)
 }
 
 /*
- * Opens folder name in fd without following a link (SPEC §5).  -1 with
+ * Opens folder name in fd without following a link (upgate(8), Requests).  -1 with
  * errno ELOOP for a link, ENOTDIR for another non-folder, ENOENT, or any.
  * Linux answers ENOTDIR, not ELOOP, for a link opened with O_DIRECTORY, so
  * a look at the entry tells the two apart.
@@ -351,7 +352,7 @@ store_open_user_dir(int upload_fd, const char *user, int create)
 	}
 	return fd;
 fail:
-	/* a folder made for a failed request goes (SPEC §5) */
+	/* a folder made for a failed request goes (upgate(8), Requests) */
 	if (made) {
 		e = errno;
 		unlinkat(upload_fd, user, AT_REMOVEDIR);
@@ -362,7 +363,7 @@ fail:
 
 /*
  * ".upgate-tmp-" and 16 hex digits from getrandom(2): a name that no
- * request can create (SPEC §5) and no other local user can guess.
+ * request can create (upgate(8), Requests) and no other local user can guess.
  */
 static int
 tmp_name(char *name, size_t size)
@@ -454,7 +455,7 @@ store_tmp_allocate(struct store_tmp *t, int64_t len)
 		t->allocated = len;
 		return STORE_OK;
 	}
-	/* SPEC §4: without support, row 14 catches the overrun instead */
+	/* upgate(8), Accounting: without support, row 14 catches the overrun instead */
 	if (errno == EOPNOTSUPP || errno == ENOSYS)
 		return STORE_OK;
 	return errno_err("fallocate");
@@ -525,7 +526,7 @@ store_tmp_finish(struct store_tmp *t)
 	if (t->allocated > t->written && (injected(call) ||
 	    ftruncate(t->fd, t->written) == -1))
 		goto fail;
-	/* 0644: the web server may serve upload_dir (SPEC §5) */
+	/* 0644: the web server may serve upload_dir (upgate(8), Requests) */
 	call = "fchmod";
 	if (injected(call) || fchmod(t->fd, 0644) == -1)
 		goto fail;
@@ -534,7 +535,7 @@ store_tmp_finish(struct store_tmp *t)
 		goto fail;
 	fd = t->fd;
 	t->fd = -1;
-	/* NFS may report a full disk only now (SPEC §6 row 14) */
+	/* NFS may report a full disk only now (upgate(8), Decisions row 14) */
 	if (injected("close")) {
 		close_fd(&fd);
 		return errno_err("close");

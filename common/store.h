@@ -1,8 +1,9 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Every failure that returns STORE_IO, STORE_NOSPACE or STORE_QUOTA (or
  * -1) notes its system call and errno for the log (cause.h).
  *
- * store: the only filesystem code for uploads (SPEC §5).  Every step of a
+ * store: the only filesystem code for uploads (upgate(8), Requests).  Every step of a
  * path is opened relative to a directory descriptor with O_NOFOLLOW, so a
  * symbolic link is never followed; bodies go to a temporary file
  * ".upgate-tmp-..." in the target folder, created O_EXCL, given its

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * validators: HTTP dates and ETags (RFC 9110 §5.6.7, §8.8.3).
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * validators: the Last-Modified dates and ETags of stored files (RFC 9110
  * §8.8), the same in a PROPFIND and a GET (upgate(8), "WebDAV").

@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # snippets.sh ROOT: installs the web servers' snippets under ROOT (the
 # package's tree), from the tested files of apache-conf/, lighttpd-conf/
 # and nginx-conf/, their program paths turned into the package's.  Each
@@ -47,14 +48,11 @@ put apache-conf/upgate-proxy-fcgi.conf etc/apache2/conf-available/upgate.conf \
 put lighttpd-conf/upgate-fastcgi-socket.conf \
     etc/lighttpd/conf-available/50-upgate.conf \
     "Enable: lighty-enable-mod upgate, $service."
-# nginx (Debian's /etc/nginx/snippets/, included inside a server block),
-# once nginx-conf/ is in the tree.
-if [ -f nginx-conf/upgate-fastcgi.conf ]; then
-	grep -qF /run/upgate/upgate.sock nginx-conf/upgate-fastcgi.conf ||
-		die "nginx-conf/upgate-fastcgi.conf does not name /run/upgate/upgate.sock"
-	put nginx-conf/upgate-fastcgi.conf etc/nginx/snippets/upgate.conf \
-	    "Enable: include snippets/upgate.conf; in a server block, $service."
-fi
+# nginx (Debian's /etc/nginx/snippets/, included inside a server block).
+grep -qF /run/upgate/upgate.sock nginx-conf/upgate-fastcgi.conf ||
+	die "nginx-conf/upgate-fastcgi.conf does not name /run/upgate/upgate.sock"
+put nginx-conf/upgate-fastcgi.conf etc/nginx/snippets/upgate.conf \
+    "Enable: include snippets/upgate.conf; in a server block, $service."
 
 # The CGI, a fresh process a request, with no service to run: samples
 # to copy in place of the above (Debian names a package's one Apache

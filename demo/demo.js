@@ -1,9 +1,14 @@
-// The demo page's enhancement (SPEC §12): with JavaScript on, the form
-// goes through XMLHttpRequest (for upload progress), the quota meter is
-// filled from GET /upload, and refusals are shown on the page.  Without
-// it the form posts to the gate and its HTML answer replaces the page.
-// Every answer is asked for as JSON (SPEC §7); nothing comes from
-// elsewhere than this server.
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
+// The demo page's enhancement (README "The demo"): with JavaScript on,
+// the form goes through XMLHttpRequest (for upload progress), the quota
+// meter is filled from GET /upload, refusals are shown on the page, and
+// the user's folder is listed as a WebDAV client sees it: PROPFIND
+// Depth 1 (a sub-folder's on a click), with a download link (GET) and a
+// Delete button (DELETE) for each file, and the RFC 4331 quota
+// properties.  Without it the form posts to the gate and its HTML answer
+// replaces the page.
+// Every answer is asked for as JSON (upgate(8), Responses) but
+// PROPFIND's multistatus; nothing comes from elsewhere than this server.
 'use strict';
 
 (function () {
@@ -128,6 +133,169 @@
 		return dl;
 	}
 
+	// --- Your files: WebDAV PROPFIND (RFC 4918 §9.1), RFC 4331 quota
+	const DAV = 'DAV:';
+	const PROPFIND_BODY = '<?xml version="1.0" encoding="utf-8"?>' +
+	    '<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>' +
+	    '<D:getcontentlength/><D:getlastmodified/><D:quota-used-bytes/>' +
+	    '<D:quota-available-bytes/></D:prop></D:propfind>';
+	const filesList = $('files-list');
+
+	// The properties of one <D:response> that came with 200 (those the
+	// gate does not keep come under 404).
+	function davEntry(response) {
+		const href = response.getElementsByTagNameNS(DAV, 'href')[0];
+		const entry = { props: {} };
+		const path = new URL(href.textContent, location.href).pathname;
+		// the path under the gate, decoded a component at a time
+		entry.path = path.slice(GATE.length + 1).split('/')
+		    .map(decodeURIComponent).join('/');
+		for (const ps of response.getElementsByTagNameNS(DAV, 'propstat')) {
+			const st = ps.getElementsByTagNameNS(DAV, 'status')[0];
+			if (!st || !/ 200 /.test(st.textContent))
+				continue;
+			for (const p of ps.getElementsByTagNameNS(DAV, 'prop')[0]
+			    .children)
+				entry.props[p.localName] = p;
+		}
+		const type = entry.props.resourcetype;
+		entry.isFolder = !!type && type.getElementsByTagNameNS(DAV,
+		    'collection').length > 0;
+		const num = (name) => entry.props[name] ?
+		    Number(entry.props[name].textContent) : null;
+		entry.size = num('getcontentlength');
+		entry.used = num('quota-used-bytes');
+		entry.available = num('quota-available-bytes');
+		entry.modified = entry.props.getlastmodified ?
+		    new Date(entry.props.getlastmodified.textContent) : null;
+		return entry;
+	}
+
+	// PROPFIND Depth 1 of folder ('' for the user's, else 'a/b/'):
+	// resolves with its own entry and its children's.
+	function propfind(folder) {
+		return fetch(gateUrl(folder), {
+			method: 'PROPFIND',
+			headers: { Depth: '1',
+			    'Content-Type': 'application/xml; charset=utf-8' },
+			body: PROPFIND_BODY,
+			cache: 'no-store',
+			credentials: 'same-origin'
+		}).then((r) => {
+			if (r.status !== 207)
+				throw new Error('PROPFIND answered ' + r.status);
+			return r.text();
+		}).then((text) => {
+			const doc = new DOMParser().parseFromString(text,
+			    'application/xml');
+			const all = Array.from(doc.getElementsByTagNameNS(DAV,
+			    'response'), davEntry);
+			const self = all.find((e) => e.path === folder) || null;
+			const children = all.filter((e) => e !== self);
+			children.sort((a, b) => (b.isFolder - a.isFolder) ||
+			    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+			return { self, children };
+		});
+	}
+
+	function showDavQuota(self) {
+		if (!self || self.used === null)
+			return;
+		const p = $('files-quota');
+		p.dataset.used = self.used;
+		p.dataset.available = self.available;
+		p.textContent = 'Your folder: ' +
+		    humanSize(self.used) + ' used' + (self.available === null ?
+		    '.' : ', ' + humanSize(self.available) + ' available.');
+	}
+
+	// A row of the listing, indented by its depth; folders open on click.
+	function fileRow(entry, depth) {
+		const tr = el('tr');
+		tr.dataset.path = entry.path;
+		const name = entry.path.replace(/\/$/, '').split('/').pop();
+		const cell = el('td');
+		cell.style.paddingLeft = (depth * 1.5) + 'em';
+		const size = el('td', entry.isFolder ? '' :
+		    humanSize(entry.size), 'size');
+		const when = el('td', entry.modified ? entry.modified
+		    .toISOString().slice(0, 16).replace('T', ' ') : '');
+		const actions = el('td');
+		if (entry.isFolder) {
+			const b = el('button', name + '/', 'folder');
+			b.type = 'button';
+			b.setAttribute('aria-expanded', 'false');
+			b.addEventListener('click', () => toggleFolder(tr, b, entry,
+			    depth));
+			cell.append(b);
+		} else {
+			const a = el('a', name, 'download');
+			a.href = gateUrl(entry.path);
+			a.download = name;
+			cell.append(a);
+			const del = el('button', 'Delete', 'small');
+			del.type = 'button';
+			del.setAttribute('aria-label', 'Delete ' + entry.path);
+			del.addEventListener('click', () => {
+				del.disabled = true;
+				deleteEntry(entry.path);
+			});
+			actions.append(del);
+		}
+		tr.append(cell, size, when, actions);
+		return tr;
+	}
+
+	// Opens a folder (its rows below its own) or closes it again.
+	function toggleFolder(tr, button, entry, depth) {
+		if (button.getAttribute('aria-expanded') === 'true') {
+			for (const row of Array.from(filesList.rows))
+				if (row !== tr && row.dataset.path.startsWith(entry.path))
+					row.remove();
+			button.setAttribute('aria-expanded', 'false');
+			return;
+		}
+		button.setAttribute('aria-expanded', 'true');
+		propfind(entry.path).then(({ children }) => {
+			tr.after(...children.map((c) => fileRow(c, depth + 1)));
+		}).catch((e) => {
+			const row = el('tr');
+			row.dataset.path = entry.path;
+			const td = el('td', 'Not listed: ' + e.message, 'error');
+			td.colSpan = 4;
+			row.append(td);
+			tr.after(row);
+		});
+	}
+
+	function loadFiles() {
+		return propfind('').then(({ self, children }) => {
+			showDavQuota(self);
+			filesList.replaceChildren(...children.map((c) =>
+			    fileRow(c, 0)));
+			$('files-table').hidden = children.length === 0;
+			$('files-empty').hidden = children.length !== 0;
+		}).catch((e) => {
+			$('files-quota').textContent = 'Your files could not be ' +
+			    'listed (' + e.message + ').';
+		});
+	}
+
+	function deleteEntry(rel) {
+		fetch(gateUrl(rel), {
+			method: 'DELETE',
+			headers: { Accept: 'application/json' },
+			credentials: 'same-origin'
+		}).then((r) => {
+			if (r.status !== 204)
+				$('files-quota').textContent = rel + ' was not deleted (' +
+				    r.status + ').';
+		}).finally(() => {
+			loadFiles();
+			loadQuota();
+		});
+	}
+
 	function deleteFile(name, item) {
 		const xhr = new XMLHttpRequest();
 		xhr.open('DELETE', gateUrl(name));
@@ -140,6 +308,7 @@
 				    'error'));
 			}
 			loadQuota();
+			loadFiles();
 		};
 		xhr.send();
 	}
@@ -250,6 +419,7 @@
 			    xhr.statusText + '.', 'message'));
 		}
 		loadQuota();
+		loadFiles();
 	}
 
 	function send(event) {
@@ -290,5 +460,7 @@
 	form.addEventListener('submit', send);
 	progressText.textContent = 'Choose a file: its progress shows here.';
 	quotaText.textContent = 'Reading your quota…';
+	$('files-quota').textContent = 'Listing your files…';
 	loadQuota();
+	loadFiles();
 })();

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * upgate.fcgi: the FastCGI responder (FastCGI 1.0, libfcgi's fcgiapp.h).
  *
@@ -115,7 +116,7 @@ static void
 fcgi_log(void *ctx, const char *line)
 {
 	(void)ctx;
-	write_line(STDERR_FILENO, line);
+	fdio_write_line(STDERR_FILENO, line);
 }
 
 static void

@@ -1,12 +1,14 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # Installs the Debian packages that building and testing upgate need, and
 # does nothing when they are all present.  Needs root to install.
 set -eu
 
-packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev libexpat1-dev
-curl python3 time cppcheck mandoc valgrind btrfs-progs
+packages="gcc make pkg-config libfcgi-dev libjson-c-dev libcunit1-dev libpq-dev libexpat1-dev nettle-dev
+curl python3 time cppcheck mandoc valgrind btrfs-progs gcc-multilib
 apache2 apache2-utils libapache2-mod-fcgid lighttpd lighttpd-mod-webdav nginx-light wrk
 postgresql glusterfs-server glusterfs-client
+litmus rclone cadaver davfs2
 chromium fonts-dejavu-core
 clang libclang-rt-14-dev
 debhelper lintian systemd"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# make run: the demo of SPEC §12.  Serves on 127.0.0.1:8080, with lighttpd
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+# make run: the demo of README, "The two commands".  Serves on 127.0.0.1:8080, with lighttpd
 # and build/upgate.fcgi (lighttpd-conf/upgate-fastcgi.conf, its paths
 # pointed into ./var/), the demo page at / and the gate at /upload, for the
 # demo users alice (quota 10 MiB) and bob (1 MiB), until Ctrl-C.
@@ -58,7 +59,7 @@ upgrade_url     = /#upgrade
 cleanup_url     = /#cleanup
 EOF
 cat >"$var/quota.new" <<EOF
-# written by make run: the demo users (SPEC §12)
+# written by make run: the demo users (README, "The two commands")
 alice   10M
 bob     1M
 EOF

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * upgate-quota: the operator's tool (SPEC §10).
+ * upgate-quota: the operator's tool (upgate-quota(8)).
  *
  *   upgate-quota [--config FILE] check
  *   upgate-quota [--config FILE] show USER
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json.h>
@@ -33,6 +35,7 @@
 #include "quota.h"
 #include "relpath.h"
 #include "render.h"
+#include "validators.h"
 
 #define PROG		"upgate-quota"
 #define EXIT_USAGE	2
@@ -74,7 +77,7 @@ print_line(void *arg, const char *line)
 }
 
 /*
- * Each problem in d on a line of its own (SPEC §10: FILE:LINE: message),
+ * Each problem in d on a line of its own (upgate-quota(8): FILE:LINE: message),
  * and how many more there were than d could hold.
  */
 static void
@@ -102,7 +105,7 @@ print_bad_user(const char *user)
 }
 
 static int
-ledger_failed(const char *what, enum ledger_err e, int saved_errno)
+gate_ledger_failed(const char *what, enum ledger_err e, int saved_errno)
 {
 	if (e == LEDGER_IO && saved_errno != 0)
 		fprintf(stderr, "%s: %s: %s (%s)\n", PROG, what,
@@ -179,7 +182,7 @@ state_dir_failed(const struct tool *t, struct diag *d)
 /*
  * Opens state_dir into t->state_fd without following a link at its last
  * component, and, run as root, becomes its owner before anything in it
- * is read or written (SPEC §10).  While it does not exist, root becomes
+ * is read or written (upgate-quota(8)).  While it does not exist, root becomes
  * the owner of upload_dir (opened already) and creates it as that user.
  * Every later access goes through the descriptor, so a state_dir swapped
  * for a link meanwhile is never followed.  -1 with the problem in d.
@@ -309,7 +312,7 @@ tool_close(struct tool *t)
 	config_release(&t->cfg);
 }
 
-/* Loads the configuration (SPEC §2 order) into t->cfg; -1 on problems. */
+/* Loads the configuration (upgate.conf(5), Keys order) into t->cfg; -1 on problems. */
 static int
 load_config(struct tool *t, const char *option, struct diag *d)
 {
@@ -359,7 +362,7 @@ lock_ledger(struct ledger *l, const char *user)
 		return -1;
 	}
 	if (e != LEDGER_OK) {
-		ledger_failed("the ledger lock", e, errno);
+		gate_ledger_failed("the ledger lock", e, errno);
 		return -1;
 	}
 	return 0;
@@ -408,6 +411,31 @@ check_table_text(const char *path, struct diag *d)
 	}
 }
 
+/*
+ * notify_command, when set, names a program that can be run: a regular
+ * file with execute permission for this process (upgate.conf(5),
+ * notify_command).  At run time a failure to start it is only logged, so
+ * check is where an operator learns of a typing mistake.
+ */
+static void
+check_notify(const struct config *cfg, struct diag *d)
+{
+	const char *cmd = cfg->notify_command;
+	struct stat st;
+
+	if (cmd == NULL)
+		return;
+	if (stat(cmd, &st) == -1)
+		diag_add(d, cfg->path, 0, "notify_command %s: %s", cmd,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		diag_add(d, cfg->path, 0, "notify_command %s: not a regular "
+		    "file", cmd);
+	else if (access(cmd, X_OK) == -1)
+		diag_add(d, cfg->path, 0, "notify_command %s: not executable "
+		    "(%s)", cmd, strerror(errno));
+}
+
 static int
 cmd_check(const char *option)
 {
@@ -418,6 +446,7 @@ cmd_check(const char *option)
 	diag_init(&d);
 	if (load_config(&t, option, &d) == -1)
 		goto done;
+	check_notify(&t.cfg, &d);
 	(void)open_upload_dir(&t, &d);
 	if (open_state_dir(&t, &d) == 0 && open_state(&t, &d) == 0)
 		(void)open_table(&t, &d);
@@ -445,7 +474,7 @@ reclaim(struct tool *t, const char *user)
 	errno = 0;
 	e = ledger_reclaim(&t->ledger, user, t->upload_fd, NULL, NULL);
 	if (e != LEDGER_OK)
-		return ledger_failed("reclaiming reservations", e, errno);
+		return gate_ledger_failed("reclaiming reservations", e, errno);
 	return 0;
 }
 
@@ -494,7 +523,7 @@ user_figures(struct tool *t, const char *user, struct quota_figures *q)
 
 	errno = 0;
 	if ((e = ledger_usage(&t->ledger, user, &u)) != LEDGER_OK)
-		return ledger_failed(user, e, errno);
+		return gate_ledger_failed(user, e, errno);
 	if (user_limit(t, user, &q->limit) != 0)
 		return 1;
 	q->used = u.used;
@@ -507,7 +536,7 @@ available(const struct quota_figures *q)
 {
 	if (q->limit == QUOTA_UNLIMITED)
 		return QUOTA_UNLIMITED;
-	return quota_left(q->limit, q->used, q->reserved);
+	return decide_quota_left(q->limit, q->used, q->reserved);
 }
 
 /* "10.0 MiB (10485760 bytes)", or "512 bytes" where both say the same. */
@@ -520,11 +549,30 @@ show_size(const char *label, int64_t bytes)
 		printf("%s: unlimited\n", label);
 		return;
 	}
-	human_size(bytes, h, sizeof h);
+	render_human_size(bytes, h, sizeof h);
 	if (bytes < 1024)
 		printf("%s: %s\n", label, h);
 	else
 		printf("%s: %s (%jd bytes)\n", label, h, (intmax_t)bytes);
+}
+
+/*
+ * An unfinished resumable upload of the user's, whose lease counts in
+ * reserved: a line each (upgate-quota(8), show).
+ */
+static int
+show_upload(void *arg, const struct upload *u)
+{
+	char date[HTTP_DATE_SIZE];
+
+	(void)arg;
+	if (u->finished)
+		return 0;
+	http_date((time_t)u->expires, date, sizeof date);
+	printf("upload: %s %s%s%s %jd of %jd bytes, expires %s\n", u->id,
+	    u->folder, u->folder[0] != '\0' ? "/" : "", u->name,
+	    (intmax_t)u->offset, (intmax_t)u->length, date);
+	return 0;
 }
 
 static int
@@ -549,8 +597,9 @@ cmd_show(struct tool *t, const char *user)
 	if (q.limit == QUOTA_UNLIMITED)
 		printf("percentage: -\n");
 	else
-		printf("percentage: %.1f%%\n", percentage_used(&q));
-	return 0;
+		printf("percentage: %.1f%%\n", render_percentage_used(&q));
+	return ledger_each_upload(&t->ledger, user, show_upload, NULL) ==
+	    LEDGER_OK ? 0 : 1;
 }
 
 /* ---- report ---- */
@@ -574,7 +623,7 @@ rows_add(void *arg, const char *user)
 	struct row  *v;
 	size_t       cap;
 
-	if (rs->failed || strcmp(user, "*") == 0 || !user_name_valid(user))
+	if (rs->failed || strcmp(user, "*") == 0 || !names_user_valid(user))
 		return;
 	if (rs->n == rs->cap) {
 		cap = rs->cap == 0 ? 64 : rs->cap * 2;
@@ -610,7 +659,7 @@ by_name(const void *a, const void *b)
 	    ((const struct row *)b)->user);
 }
 
-/* Highest percentage first, unlimited users last, ties by name (§10). */
+/* Highest percentage first, unlimited users last, ties by name (upgate-quota(8)). */
 static int
 by_percentage(const void *a, const void *b)
 {
@@ -665,7 +714,7 @@ collect_users(struct tool *t, struct rows *rs)
 	}
 	errno = 0;
 	if ((e = ledger_each_user(&t->ledger, rows_add, rs)) != LEDGER_OK)
-		return ledger_failed("listing the ledger", e, errno);
+		return gate_ledger_failed("listing the ledger", e, errno);
 	if (rs->failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
 		return 1;
@@ -693,7 +742,7 @@ report_rows(struct tool *t, struct rows *rs)
 		return 1;
 	for (i = 0; i < rs->n; i++)
 		if (rs->v[i].q.limit != QUOTA_UNLIMITED)
-			rs->v[i].pct = percentage_used(&rs->v[i].q);
+			rs->v[i].pct = render_percentage_used(&rs->v[i].q);
 	if (rs->n > 1)
 		qsort(rs->v, rs->n, sizeof rs->v[0], by_percentage);
 	return 0;
@@ -723,7 +772,7 @@ size_cell(int64_t bytes, char *cell)
 	if (bytes == QUOTA_UNLIMITED)
 		snprintf(cell, CELL, "unlimited");
 	else
-		human_size(bytes, cell, CELL);
+		render_human_size(bytes, cell, CELL);
 }
 
 static void
@@ -946,7 +995,7 @@ by_user(const void *a, const void *b)
 }
 
 /*
- * One line per user (SPEC §10), the figures that changed:
+ * One line per user (upgate-quota(8)), the figures that changed:
  *   alice: used 1048576 -> 524288
  *   alice: used 1048576 -> 524288, reclaimed 4096 reserved
  *   alice: reclaimed 4096 reserved
@@ -1004,11 +1053,11 @@ cmd_recount(struct tool *t, const char *user)
 	errno = 0;
 	e = ledger_reclaim(&t->ledger, user, t->upload_fd, on_reclaim, &cs);
 	if (e != LEDGER_OK)
-		r = ledger_failed("reclaiming reservations", e, errno);
+		r = gate_ledger_failed("reclaiming reservations", e, errno);
 	errno = 0;
 	if (r == 0 && (e = ledger_recount(&t->ledger, t->upload_fd,
 	    t->cfg.per_user_dirs, user, on_recount, &cs)) != LEDGER_OK)
-		r = ledger_failed("recount", e, errno);
+		r = gate_ledger_failed("recount", e, errno);
 	ledger_unlock(&t->ledger);
 	if (cs.failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
@@ -1121,7 +1170,7 @@ copy_usage(struct migration *m)
 	memset(&rs, 0, sizeof rs);
 	errno = 0;
 	if ((e = ledger_each_user(&m->t->ledger, rows_add, &rs)) != LEDGER_OK)
-		r = ledger_failed("listing the ledger", e, errno);
+		r = gate_ledger_failed("listing the ledger", e, errno);
 	else if (rs.failed) {
 		fprintf(stderr, "%s: out of memory\n", PROG);
 		r = 1;
@@ -1130,7 +1179,7 @@ copy_usage(struct migration *m)
 		errno = 0;
 		if ((e = ledger_usage(&m->t->ledger, rs.v[i].user, &u)) !=
 		    LEDGER_OK)
-			r = ledger_failed(rs.v[i].user, e, errno);
+			r = gate_ledger_failed(rs.v[i].user, e, errno);
 		else if ((e = ledger_set_used(&m->dst, rs.v[i].user, u.used)) !=
 		    LEDGER_OK)
 			r = migrate_failed(&m->dst, "writing usage", e);
@@ -1174,7 +1223,7 @@ copy_records(struct migration *m)
 		return migrate_failed(&m->dst, "writing a record",
 		    e != LEDGER_OK ? e : LEDGER_IO);
 	if (e != LEDGER_OK)
-		return ledger_failed("reading the records", e, errno);
+		return gate_ledger_failed("reading the records", e, errno);
 	if (m->torn > 0)
 		fprintf(stderr, "%s: %zu unreadable records not copied; run "
 		    "recount once the configuration names the database\n",
@@ -1351,7 +1400,7 @@ run(const struct args *a)
 		return cmd_check(a->config);
 	if (a->cmd == CMD_MIGRATE)
 		return cmd_migrate(a->config, a->to);
-	if (a->user != NULL && !user_name_valid(a->user)) {
+	if (a->user != NULL && !names_user_valid(a->user)) {
 		print_bad_user(a->user);
 		return 1;
 	}

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The demo page of make run (SPEC §12) in a real browser: Debian's headless
+// Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+// The demo page of make run (README, "The two commands") in a real browser: Debian's headless
 // Chromium, driven by playwright-core, against scripts/run-demo.sh started
 // here on a free loopback port with its own var dir.  Screenshots go to
 // BUILD/browser/, and each is checked against the page's content.
@@ -575,6 +576,93 @@ test('no js: over quota, the gate\'s HTML 507 page', async (t) => {
 		eq(bar, 600 * KiB, 'usage bar');
 		await screenshot(page, 'nojs-quota-exceeded.png');
 		checkClean(t.demo, seen, [507]);
+	}
+});
+
+// The listing of the user's folder (PROPFIND), waited for until the
+// row of path is there (or gone, with gone).
+async function fileRows(page, path, gone = false) {
+	await page.waitForFunction(([p, g]) => {
+		const rows = document.querySelectorAll('#files-list tr');
+		return Array.from(rows).some((r) => r.dataset.path === p) !== g;
+	}, [path, gone]);
+	return page.evaluate(() => Array.from(
+	    document.querySelectorAll('#files-list tr'), (r) => ({
+		path: r.dataset.path,
+		cells: Array.from(r.cells, (c) => c.textContent.trim()),
+		href: r.querySelector('a') &&
+		    r.querySelector('a').getAttribute('href')
+	})));
+}
+
+test('js: your files listed (PROPFIND), downloaded, deleted', async (t) => {
+	const file = makeFile('report.txt', 40 * KiB);
+	const { page, seen } = await openPage(t, 'alice');
+	{
+		const before = JSON.parse((await request(t.demo.port, 'GET',
+		    '/upload', { user: 'alice',
+		    headers: { Accept: 'application/json' } })).body).quota;
+		await quotaShown(page);
+		await upload(page, file);
+		let rows = await fileRows(page, 'report.txt');
+		const row = rows.find((r) => r.path === 'report.txt');
+		eq(row.href, '/upload/report.txt', 'download link');
+		eq(row.cells[0], 'report.txt', 'name');
+		eq(row.cells[1], '40.0 KiB', 'size');
+		check(rows.some((r) => r.path === 'holiday.bin'),
+		    `holiday.bin not listed: ${JSON.stringify(rows)}`);
+
+		// RFC 4331's figures, as the gate's quota status gives them
+		const q = JSON.parse((await request(t.demo.port, 'GET', '/upload',
+		    { user: 'alice', headers: { Accept: 'application/json' } }))
+		    .body).quota;
+		await page.waitForFunction((u) => document.getElementById(
+		    'files-quota').dataset.used === String(u),
+		    q.used + q.reserved);
+		const dav = await page.evaluate(() => Object.assign({},
+		    document.getElementById('files-quota').dataset));
+		eq(dav.available, String(q.available), 'quota-available-bytes');
+		eq(q.used, before.used + 40 * KiB, 'used after the upload');
+
+		// the download link: the same bytes
+		const [dl] = await Promise.all([page.waitForEvent('download'),
+		    page.click('#files-list a[href="/upload/report.txt"]')]);
+		eq(dl.suggestedFilename(), 'report.txt', 'download name');
+		const got = fs.readFileSync(await dl.path());
+		check(got.equals(fs.readFileSync(file)),
+		    `downloaded ${got.length} bytes, not the file's`);
+
+		// a sub-folder made by a WebDAV client, opened on a click
+		const map = Buffer.from('a map\n'.repeat(100));
+		eq((await request(t.demo.port, 'MKCOL', '/upload/trip/',
+		    { user: 'alice' })).status, 201, 'MKCOL trip/');
+		eq((await request(t.demo.port, 'PUT', '/upload/trip/map.txt',
+		    { user: 'alice', body: map, headers:
+		    { 'Content-Length': String(map.length) } })).status, 201,
+		    'PUT trip/map.txt');
+		await page.reload();
+		await fileRows(page, 'trip/');
+		await page.click('#files-list button.folder');
+		rows = await fileRows(page, 'trip/map.txt');
+		eq(rows.find((r) => r.path === 'trip/map.txt').href,
+		    '/upload/trip/map.txt', 'link of a file in a sub-folder');
+		await screenshot(page, 'files.png');
+
+		// Delete: gone from the list and from the disk
+		await page.click('button[aria-label="Delete trip/map.txt"]');
+		await fileRows(page, 'trip/map.txt', true);
+		await page.click('button[aria-label="Delete report.txt"]');
+		rows = await fileRows(page, 'report.txt', true);
+		check(rows.some((r) => r.path === 'holiday.bin'),
+		    'holiday.bin is still listed');
+		for (const gone of ['report.txt', 'trip/map.txt'])
+			check(!fs.existsSync(path.join(VAR, 'uploads', 'alice', gone)),
+			    `${gone} is still on the disk`);
+		const after = JSON.parse((await request(t.demo.port, 'GET',
+		    '/upload', { user: 'alice',
+		    headers: { Accept: 'application/json' } })).body).quota;
+		eq(after.used, before.used, 'used after the deletes');
+		checkClean(t.demo, seen);
 	}
 });
 

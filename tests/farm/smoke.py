@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Smoke test of the farm fixtures: python3 tests/farm/smoke.py --build DIR
 
 Starts a GlusterFS volume with three mounts (tests/lib/gluster.py) and

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The web farm test (SPEC sections 4, 6 row 15, 10 and 15):
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""The web farm test (upgate(8): Accounting, Decisions row 15,
+"Several hosts"; upgate-quota(8)):
 python3 tests/farm/test_farm.py --build DIR
 
 One GlusterFS volume with three FUSE mounts (tests/lib/gluster.py), one

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * accept_fuzz: a libFuzzer harness for format_negotiate (common/format.c).
  * The input, cut at its first NUL, is an Accept header; it is negotiated

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * config_fuzz: a libFuzzer harness for common/config.c.  The input is a
  * whole configuration file, written to a memfd and loaded through
@@ -5,7 +6,7 @@
  * prepended: most inputs fail, the seeds (upload_dir = /tmp) pass.
  *
  * A failed load reported at least one problem and left *cfg zeroed.  A
- * successful one reported none and holds only what SPEC §2 allows:
+ * successful one reported none and holds only what upgate.conf(5), Keys allows:
  * normalised absolute paths (no "//", ".", "..", control byte or trailing
  * '/'), upload_dir a folder, state_dir and quota_file out of its reach,
  * numbers within their bounds, booleans 0 or 1, a valid anonymous user,
@@ -60,7 +61,7 @@ path_ok(const char *p)
 	return 1;
 }
 
-/* 1 if a request could reach dir below up (SPEC §2): a second reading. */
+/* 1 if a request could reach dir below up (upgate.conf(5), Keys): a second reading. */
 static int
 reachable(const char *up, const char *dir)
 {
@@ -113,7 +114,7 @@ check_loaded(const struct config *cfg, const char *path)
 	check(cfg->largest_files >= 0 && cfg->largest_files <= 1000);
 	check((unsigned)cfg->default_format < FORMAT__MAX);
 	check(cfg->anonymous_user == NULL ||
-	    user_name_valid(cfg->anonymous_user));
+	    names_user_valid(cfg->anonymous_user));
 	check(url_ok(cfg->upgrade_url) && url_ok(cfg->cleanup_url));
 	if (cfg->min_free_ppm == -1)
 		check(cfg->min_free_bytes >= 0 &&

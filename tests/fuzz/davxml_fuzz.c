@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davxml_fuzz: a libFuzzer harness for common/davxml.c (with expat).
  * The input's first byte chooses the document (PROPFIND or PROPPATCH)

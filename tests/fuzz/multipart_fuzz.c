@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * multipart_fuzz: a libFuzzer harness for common/multipart.c.  The input
  * is three bytes of settings then a body:

@@ -1,11 +1,12 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * names_fuzz: a libFuzzer harness for common/names.c.  The input's bytes
- * are a stored name for file_name_valid and a multipart filename for
- * file_name_basename; cut at its first NUL they are a user name and a
+ * are a stored name for names_file_valid and a multipart filename for
+ * names_file_basename; cut at its first NUL they are a user name and a
  * PATH_INFO of each kind.
  *
  * Each validator is compared with a second implementation here: the user
- * name with SPEC §3 read literally, the file name with the well-formed
+ * name with upgate.conf(5), "The quota table" read literally, the file name with the well-formed
  * byte sequences of Unicode 15 Table 3-7 and the bytes of each
  * bidirectional control (so no decoding at all), the path with a plain
  * split on '/'.  A parsed path holds 1 to PATH_DEPTH_MAX
@@ -165,7 +166,7 @@ check_path(const char *s, enum path_kind kind, char *joined)
 	size_t      i, n, at = 0;
 	int         want = ref_path(s, kind);
 
-	if (path_parse(s, kind, &p) == -1) {
+	if (names_path_parse(s, kind, &p) == -1) {
 		check(want == -1 && p.ncomp == 0);
 		return;
 	}
@@ -173,7 +174,7 @@ check_path(const char *s, enum path_kind kind, char *joined)
 	check(p.ncomp <= PATH_DEPTH_MAX && (kind == PATH_FOLDER || p.ncomp > 0));
 	for (i = 0; i < p.ncomp; i++) {
 		n = strlen(p.comp[i]);
-		check(file_name_valid(p.comp[i], n));
+		check(names_file_valid(p.comp[i], n));
 		check(strcmp(p.comp[i], ".") != 0 && strcmp(p.comp[i], "..") != 0);
 		joined[at++] = '/';
 		memcpy(joined + at, p.comp[i], n);
@@ -191,7 +192,7 @@ check_basename(const char *s, size_t slen)
 	const char *b;
 	size_t      len, i;
 
-	b = file_name_basename(s, slen, &len);
+	b = names_file_basename(s, slen, &len);
 	check(b >= s && len <= slen && b + len == s + slen);
 	for (i = 0; i < len; i++)
 		check(b[i] != '/' && b[i] != '\\');
@@ -206,13 +207,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *raw = (const char *)data;
 	char       *s, *joined;
 
-	check(file_name_valid(raw, size) == ref_file_name(raw, size));
+	check(names_file_valid(raw, size) == ref_file_name(raw, size));
 	check_basename(raw, size);
 	if ((s = malloc(size + 1)) == NULL || (joined = malloc(size + 1)) == NULL)
 		abort();
 	memcpy(s, data, size);
 	s[size] = '\0';
-	check(user_name_valid(s) == ref_user(s));
+	check(names_user_valid(s) == ref_user(s));
 	check_path(s, PATH_FILE, joined);
 	check_path(s, PATH_FOLDER, joined);
 	free(joined);

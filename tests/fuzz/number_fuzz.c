@@ -1,19 +1,20 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * number_fuzz: a libFuzzer harness for common/number.c, the parser of
- * CONTENT_LENGTH (decide.c, SPEC §6 row 5) and of the sizes and
- * percentages of the configuration and quota table (SPEC §2), and its
- * muldiv64 (min_free_space and percentages of a limit).
+ * CONTENT_LENGTH (decide.c, upgate(8), Decisions row 5) and of the sizes and
+ * percentages of the configuration and quota table (upgate.conf(5), Keys), and its
+ * number_muldiv64 (min_free_space and percentages of a limit).
  *
- * number_parse sees the input's bytes as they are; size_parse and
- * percent_parse see it cut at its first NUL.  Each is compared with a
+ * number_parse sees the input's bytes as they are; number_size_parse and
+ * number_percent_parse see it cut at its first NUL.  Each is compared with a
  * second, plainer implementation here: number_parse with one that drops
  * leading zeros and compares the rest with "9223372036854775807" as text
  * (so it never overflows), the other two with readings built on it.  An
  * accepted size or percentage, printed back (in digits, and with the
- * largest suffix that divides it), parses to the same value.  muldiv64
+ * largest suffix that divides it), parses to the same value.  number_muldiv64
  * of three numbers from the input's first 24 bytes is compared with the
  * compiler's 128-bit arithmetic (the fuzzer runs on a 64-bit target,
- * where it has one; muldiv64 itself must build where there is none).
+ * where it has one; number_muldiv64 itself must build where there is none).
  * Any difference traps.
  *
  *	clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon \
@@ -70,7 +71,7 @@ ref_number(const char *s, size_t len, int64_t *out)
 
 static const char *const suffix[] = { "", "K", "M", "G", "T" };
 
-/* Digits then nothing or a suffix of SPEC §2; the product must fit. */
+/* Digits then nothing or a suffix of upgate.conf(5), Keys; the product must fit. */
 static int
 ref_size(const char *s, int64_t *out)
 {
@@ -139,20 +140,20 @@ check_size(const char *s, const uint8_t *data, size_t size)
 	char    text[64];
 	int     rc, k;
 
-	rc = size_parse(s, &v);
+	rc = number_size_parse(s, &v);
 	check(rc == ref_size(s, &w) && (rc == -1 || v == w));
 	if (rc == -1)
 		return;
 	check(v >= 0);
 	snprintf(text, sizeof text, "%lld", (long long)v);
-	check(size_parse(text, &back) == 0 && back == v);
+	check(number_size_parse(text, &back) == 0 && back == v);
 	for (k = 4; k > 0 && (v & ((INT64_C(1) << (10 * k)) - 1)) != 0; k--)
 		;
 	if (k == 0 || v == 0)
 		return;
 	snprintf(text, sizeof text, "%lld%s", (long long)(v >> (10 * k)),
 	    spell[2 * (k - 1) + (size > 0 && (data[0] & 1))]);
-	check(size_parse(text, &back) == 0 && back == v);
+	check(number_size_parse(text, &back) == 0 && back == v);
 }
 
 static void
@@ -162,21 +163,21 @@ check_percent(const char *s)
 	char    text[64];
 	int     rc;
 
-	rc = percent_parse(s, &v);
+	rc = number_percent_parse(s, &v);
 	check(rc == ref_percent(s, &w) && (rc == -1 || v == w));
 	if (rc == -1)
 		return;
 	check(v >= 0 && v <= 1000000);
 	snprintf(text, sizeof text, "%lld.%04lld%%", (long long)(v / 10000),
 	    (long long)(v % 10000));
-	check(percent_parse(text, &back) == 0 && back == v);
+	check(number_percent_parse(text, &back) == 0 && back == v);
 	if (v % 10000 != 0)
 		return;
 	snprintf(text, sizeof text, "%lld%%", (long long)(v / 10000));
-	check(percent_parse(text, &back) == 0 && back == v);
+	check(number_percent_parse(text, &back) == 0 && back == v);
 }
 
-/* muldiv64 against __int128, on three operands taken from the input. */
+/* number_muldiv64 against __int128, on three operands taken from the input. */
 static void
 check_muldiv(const uint8_t *data, size_t size)
 {
@@ -188,11 +189,11 @@ check_muldiv(const uint8_t *data, size_t size)
 		return;
 	memcpy(op, data, sizeof op);
 	if (op[0] <= 0 || op[1] <= 0 || op[2] <= 0) {
-		check(muldiv64(op[0], op[1], op[2]) == 0);
+		check(number_muldiv64(op[0], op[1], op[2]) == 0);
 		return;
 	}
 	r = (wide)op[0] * op[1] / op[2];
-	check(muldiv64(op[0], op[1], op[2]) ==
+	check(number_muldiv64(op[0], op[1], op[2]) ==
 	    (r > INT64_MAX ? INT64_MAX : (int64_t)r));
 }
 

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * quota_fuzz: a libFuzzer harness for quota_table_parse and quota_lookup
- * (common/quota.c).  The input is the text of a quota table (SPEC §3).
+ * (common/quota.c).  The input is the text of a quota table (upgate.conf(5), "The quota table").
  *
  * A second reading of the lines here decides whether the table is good
  * (every line blank, a comment, or "user limit" with a valid name and
@@ -74,7 +75,7 @@ limit_of(const char *w, size_t len, int64_t *limit)
 		return -1;
 	memcpy(buf, w, len);
 	buf[len] = '\0';
-	return size_parse(buf, limit);
+	return number_size_parse(buf, limit);
 }
 
 /* What the table should hold, read here line by line. */
@@ -123,7 +124,7 @@ ref_line(struct ref *ref, const char *s, size_t len)
 	}
 	memcpy(r->name, ws.w[0], ws.len[0]);
 	r->name[ws.len[0]] = '\0';
-	if (!user_name_valid(r->name))
+	if (!names_user_valid(r->name))
 		ref->ok = 0;
 	ref->n++;
 }

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """A small FastCGI 1.0 client (the web server's side of the protocol), for
 driving build/upgate.fcgi from the integration tests.
 

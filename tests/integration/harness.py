@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Integration harness: runs build/upgate.cgi exactly as a web server
 would (CGI/1.1 environment + body on stdin) against a temporary upload
 folder, and reads back the response, the log, the files and the ledger.
@@ -10,8 +11,7 @@ file), and each Response gets the log lines its request wrote there.  At
 the end of a test every responder is stopped with SIGTERM and must exit 0
 with no log line left that no request accounts for.
 
-Python 3 standard library only.  SPEC sections are cited as in
-/work/shared/SPEC.md.
+Python 3 standard library only.
 """
 
 import fcntl
@@ -51,7 +51,7 @@ ALLOWED_DAV = ALLOWED | DAV_METHODS
 # successes that are not logged (upgate(8), "LOGS")
 QUIET = ("GET", "HEAD", "OPTIONS", "PROPFIND", "PROPPATCH")
 
-# RFC 9110 reason phrases (SPEC §7: 413 is "Content Too Large").
+# RFC 9110 reason phrases (upgate(8), Responses: 413 is "Content Too Large").
 PHRASES = {
     200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content",
     207: "Multi-Status", 304: "Not Modified", 416: "Range Not Satisfiable",
@@ -61,19 +61,20 @@ PHRASES = {
     413: "Content Too Large", 415: "Unsupported Media Type",
     500: "Internal Server Error", 503: "Service Unavailable",
     507: "Insufficient Storage",
+    460: "Checksum Mismatch",       # tus 1.0.0 (upgate(8))
 }
 
-# SPEC §6: reason -> status
+# upgate(8), Decisions: reason -> status
 REASONS = {
     "method_not_allowed": 405, "server_error": 500, "forbidden": 403,
     "length_required": 411, "bad_request": 400, "too_large": 413,
     "unsupported_media_type": 415, "not_found": 404,
     "precondition_failed": 412, "conflict": 409, "disk_full": 507,
     "quota_exceeded": 507, "incomplete_body": 400, "busy": 503,
-    "range_not_satisfiable": 416,
+    "range_not_satisfiable": 416, "checksum_mismatch": 460,
 }
 
-# SPEC §9, fields in this order; a 500 ends with its cause.
+# upgate(8), Logs, fields in this order; a 500 ends with its cause.
 LOG_RE = re.compile(
     r"^upgate: user=(?P<user>\S+) method=(?P<method>\S+)"
     r" status=(?P<status>\d{3}) reason=(?P<reason>[a-z_]+)"
@@ -82,13 +83,13 @@ LOG_RE = re.compile(
     r"(?: cause=(?P<cause>\S+))?$")
 # the cause of a 500: the failing call and its errno name, or "config"
 CAUSE_RE = re.compile(r"^(config|[a-z_0-9]+:E[A-Z0-9]+|postgresql:\S+)$")
-# SPEC §9: the method is logged as sent when it is an RFC 9110 token of
+# upgate(8), Logs: the method is logged as sent when it is an RFC 9110 token of
 # at most 32 characters
 TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
 
 
 def log_method(method):
-    """The method the §9 line names for a REQUEST_METHOD."""
+    """The method the log line names for a REQUEST_METHOD."""
     return method if method is not None and TOKEN_RE.match(method) else "-"
 
 KiB = 1024
@@ -608,7 +609,7 @@ class Responder:
 def _fcgi_params(env):
     """The request's meta-variables: the CGI environment without what
     belongs to a process (the responder takes its configuration from its
-    own --config or environment, SPEC §2)."""
+    own --config or environment, upgate.conf(5), Keys)."""
     drop = {"UPGATE_CONFIG", "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
             "LSAN_OPTIONS"}
     return {k: v for k, v in env.items() if k not in drop}
@@ -777,7 +778,7 @@ class Env:
             f.write(text)
 
     def write_quota(self, text):
-        """Replaces the table atomically, by rename (SPEC §3)."""
+        """Replaces the table atomically, by rename (upgate.conf(5), "The quota table")."""
         tmp = self.quota_path + ".new"
         with open(tmp, "w") as f:
             f.write(text)
@@ -803,7 +804,7 @@ class Env:
     def __exit__(self, etype, *exc):
         try:
             if etype is None:
-                # every test: nothing temporary left behind (SPEC §5)
+                # every test: nothing temporary left behind (upgate(8), Requests)
                 self.assert_clean("at the end of the test: ")
                 self.fcgi_stop(check=True)
         finally:
@@ -954,7 +955,7 @@ class Env:
         t.join(timeout)     # the feeder closes stdin when it is done
         return cgi.finish(req, timeout)
 
-    # -- the ledger (SPEC §4 / common/ledger.h)
+    # -- the ledger (upgate(8), Accounting / common/ledger.h)
     def sql(self, query):
         """Rows of a query of this Env's PostgreSQL ledger; none before
         upgate made its tables."""
@@ -1124,8 +1125,8 @@ def lock_offset(domain, key):
 # --------------------------------------------------------------- expectations
 
 def expect(r, status, reason=None, user="alice", log=None, head=False):
-    """Checks what every response must satisfy (SPEC §7, §9) and the
-    status/reason.  log: True/False whether a §9 line is due (default:
+    """Checks what every response must satisfy (upgate(8), Responses, upgate(8), Logs) and the
+    status/reason.  log: True/False whether a log line is due (default:
     every refusal, store and delete; no line for GET/HEAD/OPTIONS
     successes)."""
     w = r.what()
@@ -1166,7 +1167,7 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
     if r.media_type() == "application/json" and r.body and \
             method != "HEAD":
         _json_keys(r, status, r.json())
-    # SPEC §9
+    # upgate(8), Logs
     if log is None:
         log = not (status < 400 and method in QUIET)
     lines = r.log_lines()
@@ -1176,7 +1177,7 @@ def expect(r, status, reason=None, user="alice", log=None, head=False):
         check(len(lines) == 1, "%s: expected one log line, got %r"
               % (w, r.stderr.splitlines()))
         m = LOG_RE.match(lines[0])
-        check(m, "%s: log line does not follow SPEC §9 (fields, order): %r"
+        check(m, "%s: log line does not follow upgate(8), Logs (fields, order): %r"
               % (w, lines[0]))
         eq(int(m.group("status")), status, "%s: log status" % w)
         if reason is not None:
@@ -1213,7 +1214,7 @@ def _keys(obj, want, what):
 
 
 def _json_keys(r, status, j):
-    """The JSON fields of SPEC §7, no more, no fewer."""
+    """The JSON fields of upgate(8), Responses, no more, no fewer."""
     w = r.what() + ": JSON"
     if status >= 400:
         reason = j.get("reason")
@@ -1249,7 +1250,7 @@ def log_of(r):
 
 
 def expect_refusal_before_body(r):
-    """Rows 1-11 with a body: Connection: close (SPEC §6)."""
+    """Rows 1-11 with a body: Connection: close (upgate(8), Decisions)."""
     eq((r.header("Connection") or "").lower(), "close",
        "%s: Connection header of a refusal with the body unread" % r.what())
 
@@ -1270,14 +1271,14 @@ def expect_no_quota_headers(r):
 
 
 def pct_ok(p, used, limit):
-    """percentage_used: a number with one decimal (SPEC §7)."""
+    """percentage_used: a number with one decimal (upgate(8), Responses)."""
     if limit == 0:
         return p == 100
     if not isinstance(p, (int, float)) or isinstance(p, bool):
         return False
     if abs(p * 10 - round(p * 10)) > 1e-6:
         return False
-    # one decimal, rounded or truncated (SPEC §7 does not say which)
+    # one decimal, rounded or truncated (upgate(8), Responses does not say which)
     x = 100.0 * used / limit
     return abs(p - x) <= 0.05 + 1e-9 or \
         abs(p - int(x * 10 + 1e-9) / 10.0) <= 1e-9

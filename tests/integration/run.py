@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Runs the integration tests: python3 tests/integration/run.py --build DIR
 
 Prints "ok - name", "FAIL - name: why" or "skip - name: why" per test and

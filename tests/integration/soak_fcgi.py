@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Soak test of build/upgate.fcgi under valgrind (SPEC §8: "keeps no
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Soak test of build/upgate.fcgi under valgrind (upgate(8), Limits: "keeps no
 per-request state between requests, leaks nothing over millions of
 requests").
 

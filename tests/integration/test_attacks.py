@@ -1,4 +1,5 @@
-"""Attacks on the storage (SPEC §3, §5, §6 row 8, §7): symbolic links
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Attacks on the storage (upgate.conf(5), "The quota table", upgate(8), Requests, upgate(8), Decisions row 8, upgate(8), Responses): symbolic links
 planted in a user's folder (to /etc, to a decoy outside upload_dir, to
 another user's folder, to state_dir) as the target and as a parent
 folder; PUT, POST and DELETE that try to reach another user's files or
@@ -150,7 +151,7 @@ class Guard:
 
 
 def no_paths(e, r, extra=()):
-    """SPEC §7: no server path in a body unless expose_paths = yes."""
+    """upgate(8), Responses: no server path in a body unless expose_paths = yes."""
     for p in (e.root, e.upload, e.state) + tuple(extra):
         check(p.encode() not in r.body, "%s: the body reveals the server "
               "path %s: %r" % (r.what(), p, r.body[:500]))

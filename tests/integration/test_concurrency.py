@@ -1,4 +1,5 @@
-"""SPEC §4: concurrent uploads can never together exceed a quota."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Accounting: concurrent uploads can never together exceed a quota."""
 
 import os
 import threading
@@ -53,7 +54,7 @@ def _():
                     ok.append(i)
                 else:
                     expect(r, 507, "quota_exceeded")
-                    # row 11 decides before the body (SPEC §4, §6)
+                    # row 11 decides before the body (upgate(8), Accounting, upgate(8), Decisions)
                     expect_refusal_before_body(r)
             stored = e.stored()
             total = sum(len(b) for b in stored.values())

@@ -1,9 +1,10 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """The bad-input corpus (tests/corpus/*.req, format in its README.md): one
 request per file, each run against a fresh upload folder holding fixture
-files, and checked for the status and reason SPEC §6 gives, that nothing
-was stored (SPEC §5: no file, no folder, no temporary file, no ledger
-change), that no server path shows in the body (SPEC §7, expose_paths),
-and that the log is one SPEC §9 line with no raw control bytes."""
+files, and checked for the status and reason upgate(8), Decisions gives, that nothing
+was stored (upgate(8), Requests: no file, no folder, no temporary file, no ledger
+change), that no server path shows in the body (upgate(8), Responses, expose_paths),
+and that the log is one upgate(8), Logs line with no raw control bytes."""
 
 import glob
 import hashlib
@@ -20,7 +21,7 @@ CORPUS = os.path.normpath(os.path.join(HERE, "..", "corpus"))
 
 QUOTA = "# corpus\nalice 1M\nbob 1M\n"
 BOUNDARY = "corpusBoundary"
-USER_RE = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9._@-]{0,63}$")  # SPEC §3
+USER_RE = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9._@-]{0,63}$")  # upgate.conf(5), "The quota table"
 # fixtures: (user, name, bytes), stored through upgate before each case
 FIXTURES = [("alice", "keep.txt", b"keep"), ("bob", "secret.txt", b"bob's!")]
 DECOY = b"decoy outside upload_dir"
@@ -160,7 +161,7 @@ class Case:
         return gen_body(self.body_gen) if self.body_gen else self.body
 
     def log_user(self):
-        """The user the §9 line must name, whatever the row that refused
+        """The user the log line must name, whatever the row that refused
         (a 405 included)."""
         if "REMOTE_USER" in self.unset:
             return "-"
@@ -254,7 +255,7 @@ def check_format(c, r):
 
 
 def check_log(c, r, w):
-    """SPEC §9: one line per request, untrusted bytes never raw."""
+    """upgate(8), Logs: one line per request, untrusted bytes never raw."""
     for line in r.stderr.split("\n"):
         check(not line or line.startswith("upgate: "), "%s: a stderr line "
               "that is not an upgate line (a log line split by raw "

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """WebDAV class 1 (upgate(8), "WebDAV"; RFC 4918, RFC 4331): OPTIONS,
 PROPFIND, PROPPATCH, MKCOL, LOCK, GET and HEAD of stored files, and their
 refusals, with the disk, the ledger and the log checked after each; the

@@ -1,4 +1,5 @@
-"""SPEC §6 rows 1 to 9 and 12, 13, run through the real upgate.cgi."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions rows 1 to 9 and 12, 13, run through the real upgate.cgi."""
 
 import os
 
@@ -80,7 +81,7 @@ def _():
 
 def _diag_before_log(r, pattern_prefix, what):
     """Config problem lines 'upgate: FILE:LINE: message' before the
-    request's own line (SPEC §9)."""
+    request's own line (upgate(8), Logs)."""
     lines = [l for l in r.stderr.splitlines() if l.startswith("upgate: ")]
     hits = [i for i, l in enumerate(lines) if l.startswith(pattern_prefix)]
     check(hits, "%s: no stderr line starting %r; stderr %r"

@@ -1,4 +1,5 @@
-"""SPEC §6 row 16 (any other I/O failure -> 500 server_error)."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions row 16 (any other I/O failure -> 500 server_error)."""
 
 import os
 import subprocess

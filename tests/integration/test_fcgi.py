@@ -1,4 +1,5 @@
-"""SPEC §6 and §8: the FastCGI responder itself (run with --fcgi): graceful
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions and upgate(8), Limits: the FastCGI responder itself (run with --fcgi): graceful
 stop, refusals before the body, drain, re-read of configuration and quota
 table, clients that go away, kill -9, a quota race through one responder,
 how it is started (options, descriptor 0, TCP) and FastCGI framing."""
@@ -59,7 +60,7 @@ def _release(e, held, data=None):
     return out
 
 
-# ------------------------------------------------------------ SIGTERM (§8)
+# ------------------------------------------------------------ SIGTERM (upgate(8))
 
 @test("fcgi: SIGTERM while 4 slow uploads stream: all complete (201), exit "
       "0, nothing partial or temporary left", slow=True)
@@ -225,7 +226,7 @@ def _():
                "too_large")
         used = 20 + 1500 + 10
         eq(e.usage(), used, "usage")
-        # the quota table, replaced by rename (SPEC §3)
+        # the quota table, replaced by rename (upgate.conf(5), "The quota table")
         e.write_quota("alice %d\n" % (used + 30))
         held = [_hold(e, r, "/h4")]
         check(_tmp_count(e, 1), "held upload")

@@ -1,4 +1,5 @@
-"""SPEC §8: the FastCGI responder's descriptors (run with --fcgi).  It
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Limits: the FastCGI responder's descriptors (run with --fcgi).  It
 raises its limit to the hard one, sizes its pool by it (26 descriptors a
 worker: 10 when idle, 16 for a request, 32 kept by the process), answers
 503 busy when the pool is full, and a request holds a bounded number of

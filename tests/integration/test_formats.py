@@ -1,4 +1,5 @@
-"""SPEC §7: body formats (JSON, WebDAV XML, HTML, text), Accept
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Responses: body formats (JSON, WebDAV XML, HTML, text), Accept
 negotiation, escaping of client strings."""
 
 import html

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Row 14's EDQUOT on a real filesystem quota (upgate(8), "Decisions"):
 upload_dir is a btrfs subvolume with a qgroup limit, on a loop file, and
 the filesystem's own quota refuses the bytes, at the fallocate before the

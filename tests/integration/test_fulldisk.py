@@ -1,4 +1,5 @@
-"""SPEC §6 rows 10 and 14: disk_full, simulated with min_free_space and
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions rows 10 and 14: disk_full, simulated with min_free_space and
 real on a small tmpfs (root only)."""
 
 import os

@@ -1,4 +1,5 @@
-"""SPEC §4-§6: reservations while an upload runs, a handler killed with
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Accounting-upgate(8), Decisions: reservations while an upload runs, a handler killed with
 SIGKILL, the ledger lock held (row 15), and the answer before the body."""
 
 import os

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """upgate(8), LOCKS: locks are as narrow as the guarantees.  Each test
 here fails if a lock is missing, and also if one is kept too broadly: a
 request of one user never waits for another user, nor for a client that

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """The request's log line (upgate(8), "Logs"): the method as sent and the
 user whatever the row that refused; a 500 ends with cause= the failing
 call and its errno name, or cause=config, so that an operator can tell a

@@ -1,4 +1,5 @@
-"""SPEC §10 and §15: upgate-quota migrate --to URI (a files ledger into a
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate-quota(8) and upgate(8), "Several hosts": upgate-quota migrate --to URI (a files ledger into a
 PostgreSQL database), and check on a PostgreSQL ledger.
 
 The target database is a fresh schema in a PostgreSQL cluster: the run's

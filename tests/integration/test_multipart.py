@@ -1,5 +1,6 @@
-"""SPEC §5 (POST multipart/form-data), §6 rows 7, 10, 11, 13 and 14 for
-forms, §7 (the POST 201 body) and §9 (its log line).  Bodies are built
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Requests (POST multipart/form-data), upgate(8), Decisions rows 7, 10, 11, 13 and 14 for
+forms, upgate(8) Responses (the POST 201 body) and Logs (its log line).  Bodies are built
 byte for byte here (RFC 7578 / RFC 2046 §5.1), so every test names the
 exact bytes the program got."""
 
@@ -85,7 +86,7 @@ def post(e, parts, path=None, content_type=CT, **kw):
 
 def created(r, files, limit=None, used=None):
     """201 with exactly files = [(field, name, stored_as, size)], the
-    quota object, no Location, and a §9 line with size = the length."""
+    quota object, no Location, and a log line with size = the length."""
     expect(r, 201, "stored")
     w = r.what()
     eq(r.media_type(), "application/json", "%s: Content-Type" % w)
@@ -929,7 +930,7 @@ def _():
       "escaped")
 def _():
     with Env(quota="alice 1M\n") as e:
-        # no '/' (a separator) and no '"' (it ends the value): SPEC §5
+        # no '/' (a separator) and no '"' (it ends the value): upgate(8), Requests
         evil = "<b>x<i>&'.txt"
         r = post(e, [fpart("a", evil, b"html"),
                      fpart("b", "plain.txt", b"p"),

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """notify_command (upgate.conf(5); upgate(8), "Notifications"): run once
 per threshold (80, 90, 100 %) that a stored upload makes the user's usage
 cross, detached and bounded, with only the UPGATE_* variables and PATH;

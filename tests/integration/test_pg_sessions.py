@@ -1,4 +1,5 @@
-"""SPEC §8 and §15: slow uploads through upgate.fcgi on the PostgreSQL
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Limits and upgate(8), "Several hosts": slow uploads through upgate.fcgi on the PostgreSQL
 ledger do not hold database sessions while their bodies stream, so they
 cannot use up the server's max_connections and make other users' requests
 fail (a worker borrows a session for its lock scopes and short calls; one

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """FIFOs planted in state_dir (upgate(8), FILES): whoever can write there
 (the web server's user, on a shared host) must not hang the gate or
 upgate-quota.  Each name is opened without waiting (O_NONBLOCK) and its

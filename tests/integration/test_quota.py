@@ -1,4 +1,5 @@
-"""SPEC §6 row 11 (quota_exceeded) and §7's quota body, through the CGI."""
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Decisions row 11 (quota_exceeded) and upgate(8), Responses's quota body, through the CGI."""
 
 import os
 

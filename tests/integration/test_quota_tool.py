@@ -1,4 +1,5 @@
-"""SPEC §10: upgate-quota check, show, report, recount, usage errors; run
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate-quota(8): upgate-quota check, show, report, recount, usage errors; run
 as root, the owner of state_dir, and no write through a planted link."""
 
 import ctypes
@@ -64,6 +65,34 @@ def _():
         rc, out, err = e.quota_tool("check")
         eq(rc, 1, "exit status (stdout %r stderr %r)" % (out, err))
         check(err.strip(), "no message on stderr")
+
+
+@test("quota tool: check names a notify_command that is missing, not a "
+      "file or not executable, exit 1; a good one passes")
+def _():
+    with Env() as e:
+        good = os.path.join(e.root, "notify.sh")
+        plain = os.path.join(e.root, "notify.txt")
+        for path, mode in ((good, 0o755), (plain, 0o644)):
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\nexit 0\n")
+            os.chmod(path, mode)
+        cases = ((os.path.join(e.root, "missing"), "No such file"),
+                 (e.root, "not a regular file"),
+                 (plain, "not executable"))
+        for path, why in cases:
+            e.conf["notify_command"] = path
+            e.write_conf()
+            rc, out, err = e.quota_tool("check")
+            eq(rc, 1, "check with notify_command %s: exit (stderr %r)"
+               % (path, err))
+            check("notify_command %s" % path in err and why in err,
+                  "check with notify_command %s: expected a line naming "
+                  "it and %r, got %r" % (path, why, err))
+        e.conf["notify_command"] = good
+        e.write_conf()
+        rc, out, err = e.quota_tool("check")
+        eq((rc, out, err), (0, "", ""), "check with a good notify_command")
 
 
 @test("quota tool: show USER gives limit, used, reserved, available, %")
@@ -216,7 +245,7 @@ def _():
               "show nobody printed %r" % out)
 
 
-# ---------------------------------------------------- run as root (SPEC §10)
+# ---------------------------------------------------- run as root (upgate-quota(8))
 
 def _nobody():
     """The passwd entry the tests give state_dir to; skips unless root."""

@@ -1,4 +1,5 @@
-"""SPEC §5 and §7 success cases: PUT, replace, GET, HEAD, DELETE, with
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""upgate(8), Requests and upgate(8), Responses success cases: PUT, replace, GET, HEAD, DELETE, with
 the files on disk, the ledger and the log afterwards."""
 
 import os

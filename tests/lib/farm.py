@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """A web farm on one machine: N "hosts", each a lighttpd with upgate.fcgi
 behind it (lighttpd-conf/upgate-fastcgi.conf, started by the machinery
 of tests/servers/servers.py), all storing into one shared tree.

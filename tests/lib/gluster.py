@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """One shared folder tree mounted several times, for the farm tests: a
 one-brick GlusterFS volume on this machine with N FUSE mounts.
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Temporary folders that belong to one live test process, and the
 clean-up of what an earlier run left behind when it was killed.
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """A throwaway PostgreSQL server for the tests of the PostgreSQL ledger.
 
     import pgtmp

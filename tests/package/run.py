@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """The Debian package, end to end (make package; README "Installing the
 package").
 
@@ -284,6 +285,7 @@ def through_lighttpd(work, sock):
     finally:
         srv.terminate()
         srv.wait()
+    through_nginx(work, sock)
     apache = "/usr/sbin/apache2"
     if os.path.exists(apache):
         conf = snippet_copy(work, "/etc/apache2/conf-available/upgate.conf",
@@ -303,6 +305,48 @@ def through_lighttpd(work, sock):
                         "mod_%s.so\n" % (m, m))
             f.write("Include %s\n" % conf)
         run([apache, "-t", "-f", main])
+
+
+def through_nginx(work, sock):
+    """A PUT through the real nginx with the installed snippets/upgate.conf
+    included in a server block, as the README says (its socket and
+    password file pointed at the test's).  Skipped where nginx is
+    missing."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        print("package: nginx missing: the nginx snippet is not tried")
+        return
+    conf = snippet_copy(work, "/etc/nginx/snippets/upgate.conf", sock)
+    expect(conf is not None, "snippets/upgate.conf does not name %s and %s"
+           % (SOCKET, HTPASSWD))
+    http = os.path.join(work, "nginx-http.sock")
+    main = os.path.join(work, "nginx.conf")
+    with open(main, "w") as f:
+        f.write("daemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
+                "error_log %s/nginx-error.log;\nevents {}\nhttp {\n"
+                "  access_log off;\n"
+                "  client_body_temp_path %s;\n  fastcgi_temp_path %s;\n"
+                "  server {\n    listen unix:%s;\n    root %s;\n"
+                "    include %s;\n  }\n}\n"
+                % (work, work, work, work, http, work, conf))
+    run([nginx, "-t", "-q", "-c", main])
+    srv = subprocess.Popen([nginx, "-c", main], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 10
+        while not os.path.exists(http) and time.monotonic() < end:
+            time.sleep(0.05)
+        body = os.path.join(work, "journal")    # any file will do
+        out = run(["curl", "-sS", "--unix-socket", http, "-u",
+                   "alice:secret", "-T", body, "-o", "/dev/null", "-w",
+                   "%{http_code}", "http://localhost/upload/via-nginx"])
+        expect(out == "201", "the PUT through nginx got %s" % out)
+        expect(os.path.exists(os.path.join(UPLOADS, "alice", "via-nginx")),
+               "nothing stored through nginx")
+    finally:
+        srv.terminate()
+        srv.wait()
 
 
 def upgrade(deb, work):
@@ -371,7 +415,7 @@ def main():
         ("installed; systemd-analyze verify accepts the units",
          lambda: install(state["deb"])),
         ("upgate.fcgi under systemd-socket-activate stored a PUT, and one "
-         "through lighttpd's installed snippet; stopped on SIGTERM",
+         "through lighttpd's and one through nginx's installed snippets; stopped on SIGTERM",
          lambda: activate(work)),
         ("an upgrade kept a modified conffile",
          lambda: upgrade(state["deb"], work)),

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs the hosting tests against real servers (SPEC §11, §17):
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Runs the hosting tests against real servers (README, Hosting, README, "Installing the package"):
 python3 tests/servers/run.py --build DIR
 
 Apache 2.4 (mod_cgid, mod_fcgid, mod_proxy_fcgi), lighttpd (mod_cgi,
@@ -97,7 +98,9 @@ def preflight():
     return None, ""
 
 
-def main():
+def main(tests_dir=HERE):
+    """Runs the test_*.py of tests_dir (this folder; tests/dav_clients
+    runs its own through here)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("-k", dest="filter", action="append", default=[])
@@ -111,7 +114,8 @@ def main():
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + \
         ":/usr/sbin:/sbin"
 
-    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+    sys.path.insert(0, tests_dir)
+    for path in sorted(glob.glob(os.path.join(tests_dir, "test_*.py"))):
         importlib.import_module(os.path.basename(path)[:-3])
     groups = []
     for g in servers.GROUPS:

@@ -1,4 +1,5 @@
-"""Real web servers for the hosting tests (SPEC §11, §17): Apache 2.4,
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Real web servers for the hosting tests (README, Hosting, README, "Installing the package"): Apache 2.4,
 lighttpd and nginx started on loopback high ports from the very files in
 apache-conf/, lighttpd-conf/ and nginx-conf/, with only their paths
 substituted, and curl to drive them.  Each serves the site's upload_dir
@@ -33,7 +34,7 @@ MODULES = "/usr/lib/apache2/modules"
 RUNAS = "www-data"
 KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 
-# Demo users (SPEC §12): the password is the user name.
+# Demo users (README, "The two commands"): the password is the user name.
 USERS = ("alice", "bob", "carol", "dave")
 
 # The hosting paths: name -> (server, snippet, needs upgate.fcgi)
@@ -768,7 +769,7 @@ def leftover_processes(root):
 
 # ---------------------------------------------------------- expectations
 
-# SPEC §6: the refusals decided before the body
+# upgate(8), Decisions: the refusals decided before the body
 EARLY_REASONS = {"length_required", "bad_request", "too_large",
                  "unsupported_media_type", "conflict", "disk_full",
                  "quota_exceeded", "forbidden", "not_found",
@@ -776,8 +777,8 @@ EARLY_REASONS = {"length_required", "bad_request", "too_large",
 
 
 def expect(r, status, reason=None, curl_ok=True):
-    """What every answer of upgate through a server must satisfy (SPEC
-    §7) and the status/reason."""
+    """What every answer of upgate through a server must satisfy
+    (upgate(8), Responses) and the status/reason."""
     w = r.what()
     if r.status != status:
         fail("%s: expected status %s%s, got %s; %s" % (
@@ -819,7 +820,7 @@ OWN_CONNECTION = {"nginx-fastcgi"}
 
 
 def expect_close(r):
-    """A refusal with the body unread carries Connection: close (SPEC §6)
+    """A refusal with the body unread carries Connection: close (upgate(8), Decisions)
     and the server passes it on (except OWN_CONNECTION)."""
     if r.req["via"] in OWN_CONNECTION:
         return

@@ -1,4 +1,5 @@
-"""Early refusal, measured per hosting path (SPEC §6, §11): a 1 GiB and a
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Early refusal, measured per hosting path (upgate(8), Decisions, README, Hosting): a 1 GiB and a
 4 GiB PUT by a user over quota get 507 through every path, with and
 without Expect: 100-continue, and so does a 1 GiB multipart form sent
 with curl -F (far beyond the 64 KiB framing allowance); curl's
@@ -76,7 +77,7 @@ def _big_refusal(fx, size, expect100):
 
 def _big_form_refusal(fx, size):
     """curl -F file=@SPARSE: a form of one size-byte file, with the
-    Content-Length curl computed (SPEC §6 rows 7 and 11 with the 64 KiB
+    Content-Length curl computed (upgate(8), Decisions rows 7 and 11 with the 64 KiB
     framing allowance: far over it, so refused before the body)."""
     f = sparse_file(os.path.join(fx.root, "form-%d.bin" % size), size)
     try:

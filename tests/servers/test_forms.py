@@ -1,5 +1,6 @@
-"""Forms through every hosting path (SPEC §5, §6 rows 7, 11 and 14 with
-the 64 KiB framing allowance, §7): real `curl -F` uploads -- one file,
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Forms through every hosting path (upgate(8), Requests, upgate(8), Decisions rows 7, 11 and 14 with
+the 64 KiB framing allowance, upgate(8), Responses): real `curl -F` uploads -- one file,
 several files with text fields between them, a taken name -- come back
 201 with the JSON list of stored files, and the disk and the ledger are
 checked afterwards; a browser's Accept gets the HTML page.  Through
@@ -84,7 +85,7 @@ def _on_disk(fx, user, want, what):
 
 
 def _logged(fx, prefix, timeout=5):
-    """The SPEC §9 line reaches the server's (or responder's) log."""
+    """The upgate(8), Logs line reaches the server's (or responder's) log."""
     end = time.monotonic() + timeout
     while True:
         lines = [l[l.index("upgate: "):] for l in fx.srv.logs().splitlines()

@@ -1,4 +1,5 @@
-"""Every hosting path end to end (SPEC §5-§7, §11): authentication sets
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Every hosting path end to end (upgate(8), Requests-upgate(8), Responses, README, Hosting): authentication sets
 REMOTE_USER, PATH_INFO reaches upgate decoded, and PUT 201/204, GET,
 DELETE, 413, 411, 507 disk and 507 quota come back through the server
 with their headers and bodies, the disk checked afterwards; upload_dir
@@ -60,7 +61,7 @@ def _nothing_stored(fx, user):
 
 
 def _logged(fx, prefix, timeout=5):
-    """The SPEC §9 line reaches the server's log (or, behind
+    """The upgate(8), Logs line reaches the server's log (or, behind
     mod_proxy_fcgi, the responder's standard error)."""
     end = time.monotonic() + timeout
     while True:

@@ -1,4 +1,5 @@
-"""Concurrency and shutdown through the servers (SPEC §4, §8): 32 uploads
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Concurrency and shutdown through the servers (upgate(8), Accounting, upgate(8), Limits): 32 uploads
 racing for one user's last quota bytes through lighttpd mod_fastcgi and
 through nginx never overshoot the limit, and the ledger is what
 upgate-quota recount finds on disk; SIGTERM to upgate.fcgi while uploads stream lets them finish and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Runs the torture tests: python3 tests/torture/run.py --build DIR
 
 Each torture (tests/torture/test_*.py) drives upgate through a real

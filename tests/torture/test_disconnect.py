@@ -1,4 +1,5 @@
-"""Clients that disconnect mid-body (SPEC §4, §5, §8): 50 times, at a
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Clients that disconnect mid-body (upgate(8), Accounting, upgate(8), Requests, upgate(8), Limits): 50 times, at a
 random byte of the body, a client drops its connection — half of them
 with a plain close (FIN), half with a reset (SO_LINGER 0) — through
 lighttpd + upgate.fcgi; then 50 times a FastCGI connection to a

@@ -1,4 +1,5 @@
-"""Disk full (SPEC §4, §6 rows 10 and 14): upload_dir (and state_dir in
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Disk full (upgate(8), Accounting, upgate(8), Decisions rows 10 and 14): upload_dir (and state_dir in
 it) on a 12 MiB tmpfs behind lighttpd + upgate.fcgi.  Three files are
 stored first (3 MiB).  Then, in each of 5 rounds, 8 uploads stream at
 once, paced so that they overlap — PUTs with a length, multipart POSTs,

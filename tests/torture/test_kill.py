@@ -1,4 +1,5 @@
-"""kill -9 of the handler at random points (SPEC §4, §5): 50 uploads to
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""kill -9 of the handler at random points (upgate(8), Accounting, upgate(8), Requests): 50 uploads to
 the CGI (run directly, as the integration harness does) and 50 to a
 standalone upgate.fcgi (--listen on a Unix socket, started again after
 each kill), each killed with SIGKILL at a random moment: before the head
@@ -12,7 +13,7 @@ its old or its whole new content); then the next request of that user (a
 GET) reclaims the reservation: no ".upgate-tmp-" file is left, the GET
 says reserved 0 and state_dir/resv is empty, with no operator; and the
 ledger equals `upgate-quota recount` — except where the kill landed after
-the last body byte, where SPEC §4 lets the ledger over-count (usage is
+the last body byte, where upgate(8), Accounting lets the ledger over-count (usage is
 written before the rename): such over-counts are counted in the figures
 and must be what recount repairs; an under-count always fails.  With
 run.py --strict-ledger an over-count fails too (the issue's words:

@@ -1,4 +1,5 @@
-"""Quota race (SPEC §4, §6 row 11): 32 concurrent uploads x 50 rounds
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Quota race (upgate(8), Accounting, upgate(8), Decisions row 11): 32 concurrent uploads x 50 rounds
 through lighttpd + upgate.fcgi (its default 4 threads), PUT and
 multipart POST mixed, racing for the last bytes of one user's quota.
 

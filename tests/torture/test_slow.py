@@ -1,4 +1,5 @@
-"""Slow clients (SPEC §8, the issue's "must not starve"): 200 connections
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
+"""Slow clients (upgate(8), Limits, the issue's "must not starve"): 200 connections
 through lighttpd + upgate.fcgi each send a PUT head with a length of
 100,000 and then trickle 2 to 5 body bytes a second, for 20 s.  Meanwhile
 a GET starts every second and a 4 KiB PUT every two: each must be

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 """Shared pieces of the torture tests (tests/torture/test_*.py): test
 registration, figures, a raw HTTP/1.1 client on sockets (so a test can
 pace, cut or abandon a body at any byte), multipart bodies, and a
@@ -337,7 +338,7 @@ def user_files(upload, user):
 
 def visible_total(upload, user):
     """Bytes under final names in the user's folder (temporary files do
-    not count: SPEC §4 charges st_size of the files upgate stored)."""
+    not count: upgate(8), Accounting charges st_size of the files upgate stored)."""
     return sum(sz for n, sz in user_files(upload, user).items()
                if not os.path.basename(n).startswith(TMP_PREFIX))
 
@@ -360,7 +361,7 @@ def wait_until(pred, timeout, step=0.02):
 
 
 def ledger_matches(env, user, recount_fn, what):
-    """SPEC §4 as the issue words it: `upgate-quota recount` prints
+    """upgate(8), Accounting as the issue words it: `upgate-quota recount` prints
     nothing (and exits 0), and the usage file equals the sum of st_size
     of the user's files; no temporary file, no live reservation."""
     disk = visible_total(env.upload, user)

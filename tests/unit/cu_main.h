@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * cu_main: the main() of every unit-test program.  A test file defines
  * its suites in a CU_SuiteInfo table and ends with CU_MAIN(table).

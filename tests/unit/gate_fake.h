@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_fake: the whole handler inside CUnit (the `struct io` of io.h
  * filled by the test).  A request is a table of CGI variables, a body

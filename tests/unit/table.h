@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * table: helpers of the table-driven unit tests.  Header-only, included
  * after cu_main.h.

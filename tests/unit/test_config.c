@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/config.c: the configuration file (SPEC §2).  Each case
+ * Tests of common/config.c: the configuration file (upgate.conf(5), Keys).  Each case
  * writes a file into a temporary folder and loads it.
  */
 #include <fcntl.h>
@@ -131,6 +132,8 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg.min_free_ppm, -1);
 	CU_ASSERT_EQUAL(cfg.min_free_bytes, 0);
 	CU_ASSERT_EQUAL(cfg.retry_after, 3600);
+	CU_ASSERT_EQUAL(cfg.resumable, 1);
+	CU_ASSERT_EQUAL(cfg.resumable_expiry, 86400);
 	CU_ASSERT_PTR_NULL(cfg.anonymous_user);
 	CU_ASSERT_EQUAL(cfg.allow_overwrite, 1);
 	CU_ASSERT_EQUAL(cfg.create_parents, 0);
@@ -158,6 +161,14 @@ static const struct {
 	const char *s;		/* V_STR ($D expanded); V_FREE: bytes */
 } goods[] = {
 	{ "per_user_dirs = no", V_INT, FLD(per_user_dirs), 0, NULL },
+	{ "resumable = no", V_INT, FLD(resumable), 0, NULL },
+	{ "resumable_expiry = 90", V_I64, FLD(resumable_expiry), 90, NULL },
+	{ "resumable_expiry = 2s", V_I64, FLD(resumable_expiry), 2, NULL },
+	{ "resumable_expiry = 30m", V_I64, FLD(resumable_expiry), 1800, NULL },
+	{ "resumable_expiry = 12h", V_I64, FLD(resumable_expiry), 43200, NULL },
+	{ "resumable_expiry = 7d", V_I64, FLD(resumable_expiry), 604800, NULL },
+	{ "resumable_expiry = 3650d", V_I64, FLD(resumable_expiry), 315360000,
+	    NULL },
 	{ "per_user_dirs = yes", V_INT, FLD(per_user_dirs), 1, NULL },
 	{ "state_dir = $D/state", V_STR, FLD(state_dir), 0, "$D/state" },
 	{ "state_dir = $D//state//", V_STR, FLD(state_dir), 0, "$D/state" },
@@ -289,6 +300,8 @@ test_good_values(void)
 #define BOOL_MSG	"is not yes or no"
 #define SIZE_MSG	"is not a size (digits and an optional K, M, G, T, " \
 	"KiB, MiB, GiB or TiB, at most 2^63-1)"
+#define DUR_MSG "is not a duration: seconds, or a number with s, m, h " \
+    "or d, from 1 second to 3650 days"
 #define FREE_MSG	"is not a size or a percentage from 0% to 100%"
 #define USER_MSG	"is not a valid user name (1 to 64 of A-Z a-z 0-9 " \
 	". _ @ -, not starting with . or -)"
@@ -360,6 +373,14 @@ static const struct {
 	    "$F:2: min_free_space: \"1KB\" " FREE_MSG "\n" },
 	{ "min_free_space = lots",
 	    "$F:2: min_free_space: \"lots\" " FREE_MSG "\n" },
+	{ "resumable_expiry = 0", "$F:2: resumable_expiry: \"0\" " DUR_MSG "\n" },
+	{ "resumable_expiry = 3651d",
+	    "$F:2: resumable_expiry: \"3651d\" " DUR_MSG "\n" },
+	{ "resumable_expiry = 1w", "$F:2: resumable_expiry: \"1w\" " DUR_MSG "\n" },
+	{ "resumable_expiry = h", "$F:2: resumable_expiry: \"h\" " DUR_MSG "\n" },
+	{ "resumable_expiry = 1H", "$F:2: resumable_expiry: \"1H\" " DUR_MSG "\n" },
+	{ "resumable_expiry = 1 h",
+	    "$F:2: resumable_expiry: \"1 h\" " DUR_MSG "\n" },
 	{ "retry_after = -1",
 	    "$F:2: retry_after: \"-1\" is not a number from 0 to 604800\n" },
 	{ "retry_after = 604801", "$F:2: retry_after: \"604801\" "

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Tests of common/davxml.c: PROPFIND and PROPPATCH bodies (RFC 4918
  * §14.20, §14.19), and the bodies upgate(8) refuses ("WebDAV"): entity

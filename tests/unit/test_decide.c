@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Every row of SPEC §6 that decide() owns (1 to 11), as a table: the
+ * Every row of upgate(8), Decisions that decide() owns (1 to 11), as a table: the
  * facts, the settings, and the reason and row expected.
  */
 #include <stdint.h>
@@ -46,7 +47,7 @@ struct row {
 	{ (void)f; (void)p; body; }
 
 CHANGE(nothing, )
-CHANGE(patch, f->method = METHOD_OTHER)
+CHANGE(patch, f->method = METHOD_PATCH)
 CHANGE(options, f->method = METHOD_OPTIONS; f->config_ok = 0)
 CHANGE(options_unknown_config, f->method = METHOD_OPTIONS; f->known = 0)
 CHANGE(other_bad_config, f->method = METHOD_OTHER; f->config_ok = 0)
@@ -224,10 +225,100 @@ CHANGE(cp_missing, CP(METHOD_COPY); f->target = TARGET_NEW)
 CHANGE(cp_if_match, CP(METHOD_MOVE); f->if_match = IF_MATCH_FAILED)
 CHANGE(put_if_match, f->if_match = IF_MATCH_FAILED)
 
+/* resumable uploads (upgate(8), "Resumable uploads") */
+#define TUS_CREATE_OF(f)  ((f)->method = METHOD_POST, (f)->tus = TUS_CREATE, \
+    (f)->tus_version = "1.0.0", (f)->upload_length_text = "100", \
+    (f)->length_text = "0", (f)->multipart_ok = 0, (f)->resumable = 1)
+#define TUS_PATCH_OF(f)  ((f)->method = METHOD_PATCH, (f)->tus = TUS_URL, \
+    (f)->tus_version = "1.0.0", (f)->known |= KNOW_UPLOAD, \
+    (f)->upload_found = 1, (f)->upload_length = 100, \
+    (f)->upload_offset = 40, (f)->upload_offset_text = "40", \
+    (f)->offset_stream = 1, (f)->length_text = "60", (f)->resumable = 1)
+CHANGE(tus_create, TUS_CREATE_OF(f))
+CHANGE(tus_create_no_version, TUS_CREATE_OF(f); f->tus_version = NULL)
+CHANGE(tus_create_old_version, TUS_CREATE_OF(f); f->tus_version = "0.2.2")
+CHANGE(tus_create_no_length, TUS_CREATE_OF(f); f->upload_length_text = NULL)
+CHANGE(tus_create_deferred, TUS_CREATE_OF(f); f->defer_length = 1)
+CHANGE(tus_create_bad_length, TUS_CREATE_OF(f);
+    f->upload_length_text = "1e3")
+CHANGE(tus_create_too_large, TUS_CREATE_OF(f); p->max_upload_size = 99)
+CHANGE(tus_create_bad_name, TUS_CREATE_OF(f); f->target = TARGET_BAD_NAME)
+CHANGE(tus_create_no_parent, TUS_CREATE_OF(f);
+    f->target = TARGET_PARENT_MISSING)
+CHANGE(tus_create_disk, TUS_CREATE_OF(f); f->free_space = 99)
+CHANGE(tus_create_quota, TUS_CREATE_OF(f); f->limit = 1000; f->used = 901)
+CHANGE(tus_create_no_framing, TUS_CREATE_OF(f);
+    f->upload_length_text = "65636"; f->free_space = 100)
+CHANGE(tus_create_empty_full, TUS_CREATE_OF(f);
+    f->upload_length_text = "0"; f->free_space = 0; f->limit = 0)
+CHANGE(tus_create_body, TUS_CREATE_OF(f); f->offset_stream = 1;
+    f->length_text = "100")
+CHANGE(tus_create_body_past, TUS_CREATE_OF(f); f->offset_stream = 1;
+    f->length_text = "101")
+CHANGE(tus_url_get, TUS_PATCH_OF(f); f->method = METHOD_GET)
+CHANGE(tus_url_put, TUS_PATCH_OF(f); f->method = METHOD_PUT)
+CHANGE(tus_url_options, TUS_PATCH_OF(f); f->method = METHOD_OPTIONS;
+    f->tus_version = NULL)
+CHANGE(tus_url_head, TUS_PATCH_OF(f); f->method = METHOD_HEAD)
+CHANGE(tus_url_head_unknown, TUS_PATCH_OF(f); f->method = METHOD_HEAD;
+    f->upload_found = 0)
+CHANGE(tus_url_no_version, TUS_PATCH_OF(f); f->tus_version = NULL)
+CHANGE(tus_url_not_yet_found, TUS_PATCH_OF(f); f->known &= ~KNOW_UPLOAD)
+CHANGE(tus_patch, TUS_PATCH_OF(f))
+CHANGE(tus_patch_unknown, TUS_PATCH_OF(f); f->upload_found = 0)
+CHANGE(tus_patch_type, TUS_PATCH_OF(f); f->offset_stream = 0)
+CHANGE(tus_patch_offset, TUS_PATCH_OF(f); f->upload_offset_text = "39")
+CHANGE(tus_patch_no_offset, TUS_PATCH_OF(f); f->upload_offset_text = NULL)
+CHANGE(tus_patch_past, TUS_PATCH_OF(f); f->length_text = "61")
+CHANGE(tus_patch_short, TUS_PATCH_OF(f); f->length_text = "1")
+CHANGE(tus_patch_no_length, TUS_PATCH_OF(f); f->length_text = NULL)
+CHANGE(tus_patch_checksum_bad, TUS_PATCH_OF(f);
+    f->checksum = TUS_CHECKSUM_BAD)
+CHANGE(tus_patch_checksum_ok, TUS_PATCH_OF(f);
+    f->checksum = TUS_CHECKSUM_OK)
+CHANGE(tus_patch_full_quota, TUS_PATCH_OF(f); f->limit = 0;
+    f->free_space = 0)
+CHANGE(tus_off_post, f->method = METHOD_POST; f->tus_version = "1.0.0";
+    f->multipart_ok = 0)
+
 static const struct row rows[] = {
 	{ "PUT that fits",                nothing,          REASON_NONE, 0 },
 	{ "PATCH",                        patch,            REASON_METHOD_NOT_ALLOWED, 1 },
 	{ "PATCH with a broken config",   other_bad_config, REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "tus creation",                 tus_create,       REASON_NONE, 0 },
+	{ "tus creation, no version",     tus_create_no_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "tus creation, other version",  tus_create_old_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "tus creation, no Upload-Length", tus_create_no_length, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, deferred length", tus_create_deferred, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, bad length",     tus_create_bad_length, REASON_BAD_REQUEST, 5 },
+	{ "tus creation, too large",      tus_create_too_large, REASON_TOO_LARGE, 6 },
+	{ "tus creation, bad name",       tus_create_bad_name, REASON_BAD_REQUEST, 8 },
+	{ "tus creation, no parent",      tus_create_no_parent, REASON_CONFLICT, 9 },
+	{ "tus creation, disk full",      tus_create_disk,  REASON_DISK_FULL, 10 },
+	{ "tus creation, quota",          tus_create_quota, REASON_QUOTA_EXCEEDED, 11 },
+	{ "tus creation, no form margin", tus_create_no_framing, REASON_DISK_FULL, 10 },
+	{ "tus creation, empty, no room", tus_create_empty_full, REASON_NONE, 0 },
+	{ "tus creation with its body",   tus_create_body,  REASON_NONE, 0 },
+	{ "tus creation, body past length", tus_create_body_past, REASON_BAD_REQUEST, 5 },
+	{ "GET of an upload's URL",       tus_url_get,      REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "PUT of an upload's URL",       tus_url_put,      REASON_METHOD_NOT_ALLOWED, 1 },
+	{ "OPTIONS of an upload's URL",   tus_url_options,  REASON_OPTIONS, 1 },
+	{ "HEAD of an upload",            tus_url_head,     REASON_NONE, 0 },
+	{ "HEAD of an unknown upload",    tus_url_head_unknown, REASON_NOT_FOUND, 8 },
+	{ "upload's URL, no version",     tus_url_no_version, REASON_PRECONDITION_FAILED, 3 },
+	{ "upload's URL, not yet looked up", tus_url_not_yet_found, REASON_NONE, 0 },
+	{ "PATCH that fits",              tus_patch,        REASON_NONE, 0 },
+	{ "PATCH of an unknown upload",   tus_patch_unknown, REASON_NOT_FOUND, 8 },
+	{ "PATCH of another type",        tus_patch_type,   REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
+	{ "PATCH at another offset",      tus_patch_offset, REASON_CONFLICT, 9 },
+	{ "PATCH without Upload-Offset",  tus_patch_no_offset, REASON_BAD_REQUEST, 5 },
+	{ "PATCH past the length",        tus_patch_past,   REASON_BAD_REQUEST, 13 },
+	{ "PATCH of one byte",            tus_patch_short,  REASON_NONE, 0 },
+	{ "PATCH of unknown length",      tus_patch_no_length, REASON_NONE, 0 },
+	{ "PATCH, unknown checksum",      tus_patch_checksum_bad, REASON_BAD_REQUEST, 5 },
+	{ "PATCH with a checksum",        tus_patch_checksum_ok, REASON_NONE, 0 },
+	{ "PATCH, no room: reserved",     tus_patch_full_quota, REASON_NONE, 0 },
+	{ "tus POST, resumable = no",     tus_off_post,     REASON_UNSUPPORTED_MEDIA_TYPE, 7 },
 	{ "OPTIONS needs no config",      options,          REASON_OPTIONS, 1 },
 	{ "PROPFIND, webdav = no",        dav_off,          REASON_METHOD_NOT_ALLOWED, 1 },
 	{ "MKCOL, webdav = no, bad config", dav_off_mkcol,  REASON_METHOD_NOT_ALLOWED, 1 },
@@ -502,15 +593,16 @@ test_extremes(void)
 static void
 test_methods(void)
 {
-	CU_ASSERT_EQUAL(method_parse("PUT"), METHOD_PUT);
-	CU_ASSERT_EQUAL(method_parse("put"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse("OPTIONS"), METHOD_OPTIONS);
-	CU_ASSERT_EQUAL(method_parse("PATCH"), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(""), METHOD_OTHER);
-	CU_ASSERT_EQUAL(method_parse(NULL), METHOD_OTHER);
-	CU_ASSERT_STRING_EQUAL(method_name(METHOD_DELETE), "DELETE");
-	CU_ASSERT_EQUAL(space_available(10, 20), 0);
-	CU_ASSERT_EQUAL(space_available(20, 5), 15);
+	CU_ASSERT_EQUAL(decide_method_parse("PUT"), METHOD_PUT);
+	CU_ASSERT_EQUAL(decide_method_parse("put"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse("OPTIONS"), METHOD_OPTIONS);
+	CU_ASSERT_EQUAL(decide_method_parse("PATCH"), METHOD_PATCH);
+	CU_ASSERT_EQUAL(decide_method_parse("patch"), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(""), METHOD_OTHER);
+	CU_ASSERT_EQUAL(decide_method_parse(NULL), METHOD_OTHER);
+	CU_ASSERT_STRING_EQUAL(decide_method_name(METHOD_DELETE), "DELETE");
+	CU_ASSERT_EQUAL(decide_space_available(10, 20), 0);
+	CU_ASSERT_EQUAL(decide_space_available(20, 5), 15);
 }
 
 /* Asked again once bytes came (KNOW_BODY): exact, and what is held. */
@@ -561,11 +653,11 @@ test_room(void)
 {
 	struct facts f = base();
 
-	CU_ASSERT_EQUAL(quota_left(1000, 300, 200), 500);
-	CU_ASSERT_EQUAL(quota_left(1000, 900, 200), 0);
-	CU_ASSERT_EQUAL(quota_left(1000, INT64_MAX, INT64_MAX), 0);
-	CU_ASSERT_EQUAL(quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
-	CU_ASSERT_EQUAL(quota_left(1000, -5, -7), 1000);	/* forged */
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 300, 200), 500);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, 900, 200), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, INT64_MAX, INT64_MAX), 0);
+	CU_ASSERT_EQUAL(decide_quota_left(INT64_MAX, INT64_MAX - 1, 0), 1);
+	CU_ASSERT_EQUAL(decide_quota_left(1000, -5, -7), 1000);	/* forged */
 	f.limit = 1000;
 	f.used = 100;
 	f.reserved = 100;

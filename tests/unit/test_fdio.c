@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * read_whole: a file of any size up to its limit read whole, from a
  * regular file and from a pipe (no size known ahead), one byte past the
@@ -31,7 +32,7 @@ file_of(size_t len, char *data)
 	unlink(path);
 	for (i = 0; i < len; i++)
 		data[i] = (char)('a' + i % 26);
-	if (write_all(fd, data, len) == -1 || lseek(fd, 0, SEEK_SET) == -1) {
+	if (fdio_write_all(fd, data, len) == -1 || lseek(fd, 0, SEEK_SET) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -83,7 +84,7 @@ test_read_whole_pipe(void)
 	CU_ASSERT_FATAL(pipe(p) == 0);
 	if ((pid = fork()) == 0) {
 		close(p[0]);
-		_exit(write_all(p[1], data, sizeof data) == 0 ? 0 : 1);
+		_exit(fdio_write_all(p[1], data, sizeof data) == 0 ? 0 : 1);
 	}
 	close(p[1]);
 	CU_ASSERT_EQUAL(read_whole(p[0], sizeof data, &text, &len), 0);

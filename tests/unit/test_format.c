@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_format: format names and Accept negotiation (SPEC §7, RFC 9110
+ * test_format: format names and Accept negotiation (upgate(8), Responses, RFC 9110
  * §12.5.1), as one table, plus hostile headers.
  */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * The whole handler inside CUnit, a table of requests: PUT, DELETE, GET,
  * HEAD, OPTIONS and the refusals of upgate(8)'s decision table, each run

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Storage failing under the whole handler: each scenario runs once to
  * record the storage calls it makes, then once per call with that call
@@ -378,7 +379,7 @@ release(struct after *a, struct after *b)
  * The failures a call can meet: storage, EIO and ENOSPC, and EMFILE
  * for an open; the ledger, LEDGER_IO for all, LEDGER_BUSY for a lock,
  * LEDGER_NOSPACE for a change (a read neither waits nor writes),
- * LEDGER_DOWN for both.  Sets *n.
+ * LEDGER_DOWN for all but a record's read (it reports -1 alone).  Sets *n.
  */
 static const int *
 errors_of(int ledger, const char *op, size_t *n)
@@ -387,6 +388,7 @@ errors_of(int ledger, const char *op, size_t *n)
 	static const int lock_errs[] = { LEDGER_IO, LEDGER_BUSY, LEDGER_DOWN };
 	static const int write_errs[] = { LEDGER_IO, LEDGER_NOSPACE,
 	    LEDGER_DOWN };
+	static const int read_errs[] = { LEDGER_IO, LEDGER_DOWN };
 
 	*n = 3;
 	if (!ledger) {
@@ -395,7 +397,11 @@ errors_of(int ledger, const char *op, size_t *n)
 	}
 	if (strncmp(op, "lock_", 5) == 0)
 		return lock_errs;
-	if (strcmp(op, "usage") == 0 || strcmp(op, "record_get") == 0)
+	if (strcmp(op, "usage") == 0) {
+		*n = 2;
+		return read_errs;
+	}
+	if (strcmp(op, "record_get") == 0)
 		*n = 1;
 	return write_errs;
 }

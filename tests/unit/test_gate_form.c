@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Forms (multipart/form-data POSTs, RFC 7578) through the whole handler,
  * a table of requests run with reads of 1 byte, 7 bytes and the whole

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -618,7 +619,8 @@ test_lock_waits_for_child(void)
 		if (open_at(&l2, fx.state) != LEDGER_OK ||
 		    ledger_lock_user(&l2, "alice", 1000) != LEDGER_OK)
 			_exit(1);
-		(void)write(p[1], "x", 1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
 		usleep(400 * 1000);
 		_exit(0);	/* the lock dies with the process */
 	}
@@ -1122,7 +1124,8 @@ test_reclaim_killed_child(void)
 		    ledger_reserve(&l2, "alice", 1000,
 		    "alice/.upgate-tmp-abc", &r) != LEDGER_OK)
 			_exit(1);
-		(void)write(p[1], "x", 1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
 		for (;;)
 			pause();
 	}

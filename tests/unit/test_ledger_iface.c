@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * The ledger's interface (ledger.h), the same cases against each
  * backend, through the public ledger_* functions only.
@@ -1584,6 +1585,273 @@ test_pg_holder_killed(void)
 	ledger_close(&a);
 }
 
+/* ---- leases: resumable uploads (ledger.h) ---- */
+
+/* A lease of bytes for alice's upload into tmp, expiring at expires. */
+static void
+lease_make(struct ledger *l, const char *tmp, int64_t bytes,
+    int64_t expires, struct upload *u)
+{
+	struct reservation r;
+
+	memset(u, 0, sizeof *u);
+	make_path(tmp, 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_reserve(l, "alice", bytes, tmp, &r),
+	    LEDGER_OK);
+	snprintf(u->folder, sizeof u->folder, "alice");
+	snprintf(u->name, sizeof u->name, "movie.mkv");
+	snprintf(u->tmp, sizeof u->tmp, "%s", tmp);
+	snprintf(u->metadata, sizeof u->metadata, "filename bW92aWUubWt2");
+	u->length = bytes;
+	u->expires = expires;
+	CU_ASSERT_EQUAL_FATAL(ledger_lease_begin(l, &r, u), LEDGER_OK);
+	CU_ASSERT_EQUAL(r.id, 0);
+	CU_ASSERT(upload_id_valid(u->id));
+	CU_ASSERT_STRING_EQUAL(u->owner, "alice");
+}
+
+static int64_t
+now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/*
+ * A lease is tied to no process: the one that made it exits and it
+ * still holds its bytes and its temporary file, and its state reads
+ * back as it was written.
+ */
+static void
+test_lease_outlives_process(void)
+{
+	struct reclaimed c = { 0, "", 0 };
+	struct upload    u;
+	char             uri[sizeof fx.uri + 32], id[UPLOAD_ID_LEN + 1];
+	int              pfd[2], status;
+	pid_t            pid;
+
+	/* a URI of its own: the child must not share inherited sessions */
+	snprintf(uri, sizeof uri, "%s&connect_timeout=4", fx.uri);
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	if ((pid = fork()) == 0) {
+		struct ledger l;
+		struct upload v;
+
+		close(pfd[0]);
+		ledger_init(&l);
+		if (open_ledger_as(&l, fx.base != NULL ? uri : NULL, 0) !=
+		    LEDGER_OK)
+			_exit(1);
+		lease_make(&l, "alice/.upgate-tmp-L", 64, now_s() + 3600, &v);
+		if (write(pfd[1], v.id, UPLOAD_ID_LEN) != UPLOAD_ID_LEN)
+			_exit(1);
+		_exit(0);	/* no ledger_close: as if killed */
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	close(pfd[1]);
+	memset(id, 0, sizeof id);
+	CU_ASSERT_EQUAL(read(pfd[0], id, UPLOAD_ID_LEN), UPLOAD_ID_LEN);
+	close(pfd[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* a killed process's session ends a moment later: still live */
+	usleep(200000);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT(exists("alice/.upgate-tmp-L"));
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_get(&fx.l, "alice", id, &u), 0);
+	CU_ASSERT_STRING_EQUAL(u.id, id);
+	CU_ASSERT_STRING_EQUAL(u.owner, "alice");
+	CU_ASSERT_STRING_EQUAL(u.folder, "alice");
+	CU_ASSERT_STRING_EQUAL(u.name, "movie.mkv");
+	CU_ASSERT_STRING_EQUAL(u.tmp, "alice/.upgate-tmp-L");
+	CU_ASSERT_STRING_EQUAL(u.metadata, "filename bW92aWUubWt2");
+	CU_ASSERT_EQUAL(u.length, 64);
+	CU_ASSERT_EQUAL(u.offset, 0);
+	CU_ASSERT_EQUAL(u.finished, 0);
+	CU_ASSERT(u.expires > now_s() + 3500);
+	/* another user's id is nobody's; a malformed one too */
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "bob", id, &u), 1);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice",
+	    "0123456789abcdef0123456789abcdef", &u), 1);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", "../x", &u), 1);
+}
+
+/*
+ * An expired lease holds nothing and is dead: the user's next reclaim
+ * removes it with its temporary file, and its id is then unknown.
+ */
+static void
+test_lease_expiry(void)
+{
+	struct reclaimed c = { 0, "", 0 };
+	struct upload    u, v;
+
+	lease_make(&fx.l, "alice/.upgate-tmp-E", 64, now_s() - 1, &u);
+	lease_make(&fx.l, "alice/.upgate-tmp-F", 10, now_s() + 3600, &v);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 10);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 1);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT_EQUAL(c.bytes, 64);
+	CU_ASSERT(!exists("alice/.upgate-tmp-E"));
+	CU_ASSERT(exists("alice/.upgate-tmp-F"));
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &u), 1);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 10);
+}
+
+/*
+ * Renewal pushes the expiry on and keeps the offset; the upload's own
+ * lock excludes a second request (another thread's ledger), and keeps
+ * a lease that expires under it live and unreclaimed.
+ */
+static void
+test_lease_renew_lock(void)
+{
+	struct reclaimed c = { 0, "", 0 };
+	struct upload    u, w, again;
+	struct ledger    l2;
+
+	ledger_init(&l2);
+	CU_ASSERT_EQUAL_FATAL(open_shared(&l2), LEDGER_OK);
+	lease_make(&fx.l, "alice/.upgate-tmp-R", 64, now_s() - 1, &u);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, &u), LEDGER_OK);
+	w = u;
+	w.held = 0;
+	CU_ASSERT_EQUAL(ledger_upload_lock(&l2, &w), LEDGER_BUSY);
+	u.offset = 40;
+	u.expires = now_s() + 3600;
+	CU_ASSERT_EQUAL(ledger_upload_put(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_get(&fx.l, "alice", u.id, &again),
+	    0);
+	CU_ASSERT_EQUAL(again.offset, 40);
+	CU_ASSERT(again.expires > now_s() + 3500);
+	ledger_upload_unlock(&fx.l, &u);
+	CU_ASSERT_EQUAL(u.held, 0);
+	ledger_upload_unlock(&fx.l, &u);	/* twice: safe */
+
+	/* expired while another request holds it: live, left alone */
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&l2, &w), LEDGER_OK);
+	u.expires = now_s() - 1;
+	CU_ASSERT_EQUAL(ledger_upload_put(&l2, &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 0);
+	CU_ASSERT(exists("alice/.upgate-tmp-R"));
+	ledger_upload_unlock(&l2, &w);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd,
+	    on_reclaim, &c), LEDGER_OK);
+	CU_ASSERT_EQUAL(c.calls, 1);
+	CU_ASSERT(!exists("alice/.upgate-tmp-R"));
+	ledger_close(&l2);
+}
+
+/*
+ * Completion: the file committed, the lease holds nothing and forgets
+ * the temporary file, the upload answers as finished until it expires;
+ * its reclaim then leaves the stored file.
+ */
+static void
+test_lease_complete(void)
+{
+	struct upload u, got;
+
+	lease_make(&fx.l, "alice/.upgate-tmp-C", 64, now_s() + 3600, &u);
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, &u), LEDGER_OK);
+	u.offset = 64;
+	make_path("alice/movie.mkv", 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice",
+	    LEDGER_LOCK_TIMEOUT_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/movie.mkv", 64),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_finish(&fx.l, &u), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	ledger_upload_unlock(&fx.l, &u);
+	CU_ASSERT_EQUAL(u.finished, 1);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_get(&fx.l, "alice", u.id, &got),
+	    0);
+	CU_ASSERT_EQUAL(got.finished, 1);
+	CU_ASSERT_EQUAL(got.offset, 64);
+	/* once expired: forgotten, and nothing of the stored file goes */
+	make_path("alice/.upgate-tmp-C", 1);	/* a name it no longer owns */
+	u.expires = now_s() - 1;
+	CU_ASSERT_EQUAL(ledger_upload_put(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd, NULL,
+	    NULL), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &got), 1);
+	CU_ASSERT(exists("alice/movie.mkv"));
+	CU_ASSERT(exists("alice/.upgate-tmp-C"));
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+}
+
+/* Termination: the upload and its lease are gone at once. */
+static void
+test_lease_terminate(void)
+{
+	struct upload u, got;
+
+	lease_make(&fx.l, "alice/.upgate-tmp-T", 64, now_s() + 3600, &u);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u), LEDGER_OK);
+	ledger_upload_unlock(&fx.l, &u);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &got), 1);
+}
+
+static int
+on_upload(void *arg, const struct upload *u)
+{
+	int *n = arg;
+
+	*n += u->length == 64 && strcmp(u->owner, "alice") == 0;
+	return 0;
+}
+
+/*
+ * recount reclaims expired leases with their files, keeps live ones
+ * (reserved, their temporary files not counted as used); each_upload
+ * lists them.
+ */
+static void
+test_lease_recount(void)
+{
+	struct upload u, v;
+	int           n = 0;
+
+	lease_make(&fx.l, "alice/.upgate-tmp-X", 64, now_s() - 1, &u);
+	lease_make(&fx.l, "alice/.upgate-tmp-Y", 64, now_s() + 3600, &v);
+	CU_ASSERT_EQUAL(ledger_each_upload(&fx.l, NULL, on_upload, &n),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_all(&fx.l, LEDGER_LOCK_TIMEOUT_MS),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_recount(&fx.l, fx.upload_fd, 1, NULL, NULL,
+	    NULL), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	CU_ASSERT(!exists("alice/.upgate-tmp-X"));
+	CU_ASSERT(exists("alice/.upgate-tmp-Y"));
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &u), 1);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 0);
+	n = 0;
+	CU_ASSERT_EQUAL(ledger_each_upload(&fx.l, "alice", on_upload, &n),
+	    LEDGER_OK);
+	CU_ASSERT_EQUAL(n, 1);
+}
+
 #define COMMON_TESTS							\
 	{ "usage of nobody", test_usage_empty },			\
 	{ "commit a new file", test_commit_new },			\
@@ -1610,7 +1878,13 @@ test_pg_holder_killed(void)
 	{ "the user lock keeps a quota", test_lock_race },		\
 	{ "each_user", test_each_user },				\
 	{ "each_record", test_each_record },				\
-	{ "largest", test_largest }
+	{ "largest", test_largest },					\
+	{ "a lease outlives its process", test_lease_outlives_process }, \
+	{ "an expired lease is reclaimed", test_lease_expiry },	\
+	{ "a lease renewed, its upload locked", test_lease_renew_lock }, \
+	{ "a lease completed", test_lease_complete },			\
+	{ "a lease terminated", test_lease_terminate },		\
+	{ "recount and leases", test_lease_recount }
 
 static CU_TestInfo files_tests[] = {
 	COMMON_TESTS,

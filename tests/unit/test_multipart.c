@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/multipart.c (SPEC §5, §6 rows 7 and 13; RFC 7578,
+ * Tests of common/multipart.c (upgate(8), Requests, upgate(8), Decisions rows 7 and 13; RFC 7578,
  * RFC 2046 §5.1.1, RFC 8187).  Each body case is one row: the parser's
  * events as a transcript, the same whether the body is fed whole (before
  * an unreadable page), one byte at a time, or split in two at every

@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/names.c: user names (SPEC §3), file names and PATH_INFO
- * (SPEC §5).
+ * Tests of common/names.c: user names (upgate.conf(5), "The quota table"), file names and PATH_INFO
+ * (upgate(8), Requests).
  */
 #include <stdio.h>
 #include <string.h>
@@ -66,8 +67,8 @@ test_user_table(void)
 	size_t i;
 
 	for (i = 0; i < sizeof users / sizeof users[0]; i++)
-		ROW(user_name_valid(users[i].s) == users[i].ok, i, users[i].s);
-	CU_ASSERT_EQUAL(user_name_valid(NULL), 0);
+		ROW(names_user_valid(users[i].s) == users[i].ok, i, users[i].s);
+	CU_ASSERT_EQUAL(names_user_valid(NULL), 0);
 }
 
 static void
@@ -75,11 +76,11 @@ test_user_length(void)
 {
 	char s[80];
 
-	CU_ASSERT_EQUAL(user_name_valid(repeat(s, "a", 64)), 1);
-	CU_ASSERT_EQUAL(user_name_valid(repeat(s, "a", 65)), 0);
-	CU_ASSERT_EQUAL(user_name_valid(repeat(s, "@", 64)), 1);
+	CU_ASSERT_EQUAL(names_user_valid(repeat(s, "a", 64)), 1);
+	CU_ASSERT_EQUAL(names_user_valid(repeat(s, "a", 65)), 0);
+	CU_ASSERT_EQUAL(names_user_valid(repeat(s, "@", 64)), 1);
 	s[0] = '-';
-	CU_ASSERT_EQUAL(user_name_valid(repeat(s, "a", 63)), 1);
+	CU_ASSERT_EQUAL(names_user_valid(repeat(s, "a", 63)), 1);
 }
 
 static const struct {
@@ -182,10 +183,10 @@ test_file_table(void)
 	size_t i;
 
 	for (i = 0; i < sizeof files / sizeof files[0]; i++)
-		ROW(file_name_valid(files[i].s, files[i].len) == files[i].ok,
+		ROW(names_file_valid(files[i].s, files[i].len) == files[i].ok,
 		    i, files[i].s);
-	CU_ASSERT_EQUAL(file_name_valid(NULL, 0), 0);
-	CU_ASSERT_EQUAL(file_name_valid("abc", 0), 0);
+	CU_ASSERT_EQUAL(names_file_valid(NULL, 0), 0);
+	CU_ASSERT_EQUAL(names_file_valid("abc", 0), 0);
 }
 
 /* Every row again, right before an unreadable page: no read past len. */
@@ -201,7 +202,7 @@ test_file_guarded(void)
 			continue;
 		p = guard_copy(files[i].s, files[i].len, &map, &maplen);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-		ROW(file_name_valid(p, files[i].len) == files[i].ok, i,
+		ROW(names_file_valid(p, files[i].len) == files[i].ok, i,
 		    files[i].s);
 		munmap(map, maplen);
 	}
@@ -212,14 +213,14 @@ test_file_length(void)
 {
 	char s[400];
 
-	CU_ASSERT_EQUAL(file_name_valid(repeat(s, "a", 255), 255), 1);
-	CU_ASSERT_EQUAL(file_name_valid(repeat(s, "a", 256), 256), 0);
+	CU_ASSERT_EQUAL(names_file_valid(repeat(s, "a", 255), 255), 1);
+	CU_ASSERT_EQUAL(names_file_valid(repeat(s, "a", 256), 256), 0);
 	/* 85 three-byte characters are 255 bytes, 86 are too many */
-	CU_ASSERT_EQUAL(file_name_valid(repeat(s, "\xe6\x97\xa5", 85), 255), 1);
-	CU_ASSERT_EQUAL(file_name_valid(repeat(s, "\xe6\x97\xa5", 86), 258), 0);
+	CU_ASSERT_EQUAL(names_file_valid(repeat(s, "\xe6\x97\xa5", 85), 255), 1);
+	CU_ASSERT_EQUAL(names_file_valid(repeat(s, "\xe6\x97\xa5", 86), 258), 0);
 	/* only len bytes count: a sequence cut by len is truncated */
-	CU_ASSERT_EQUAL(file_name_valid("ab/c", 2), 1);
-	CU_ASSERT_EQUAL(file_name_valid("r\xc3\xa9", 2), 0);
+	CU_ASSERT_EQUAL(names_file_valid("ab/c", 2), 1);
+	CU_ASSERT_EQUAL(names_file_valid("r\xc3\xa9", 2), 0);
 }
 
 /* The components joined by '|', for comparing with a table. */
@@ -311,7 +312,7 @@ test_path_table(void)
 	int         rc;
 
 	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-		rc = path_parse(paths[i].s, paths[i].kind, &p);
+		rc = names_path_parse(paths[i].s, paths[i].kind, &p);
 		if (paths[i].comps == NULL) {
 			ROW(rc == -1 && p.ncomp == 0, i, paths[i].s);
 			continue;
@@ -342,27 +343,27 @@ test_path_limits(void)
 	static char s[10000];
 	struct path p;
 
-	CU_ASSERT_EQUAL(path_parse(deep(s, 1, 255, 255), F, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, 1, 255, 255), F, &p), 0);
 	CU_ASSERT_EQUAL(strlen(p.comp[0]), 255);
-	CU_ASSERT_EQUAL(path_parse(deep(s, 1, 256, 256), F, &p), -1);
-	CU_ASSERT_EQUAL(path_parse(deep(s, 3, 1, 256), F, &p), -1);
-	CU_ASSERT_EQUAL(path_parse(deep(s, 3, 256, 1), D, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, 1, 256, 256), F, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, 3, 1, 256), F, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, 3, 256, 1), D, &p), -1);
 	/* depth: PATH_DEPTH_MAX components, not one more */
-	CU_ASSERT_EQUAL(path_parse(deep(s, PATH_DEPTH_MAX, 1, 1), F, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, PATH_DEPTH_MAX, 1, 1), F, &p), 0);
 	CU_ASSERT_EQUAL(p.ncomp, PATH_DEPTH_MAX);
-	CU_ASSERT_EQUAL(path_parse(deep(s, PATH_DEPTH_MAX + 1, 1, 1), F, &p),
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, PATH_DEPTH_MAX + 1, 1, 1), F, &p),
 	    -1);
 	strcat(deep(s, PATH_DEPTH_MAX, 1, 1), "/");
-	CU_ASSERT_EQUAL(path_parse(s, D, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse(s, D, &p), 0);
 	strcat(deep(s, PATH_DEPTH_MAX + 1, 1, 1), "/");
-	CU_ASSERT_EQUAL(path_parse(s, D, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(s, D, &p), -1);
 	/* length: 4095 bytes after the leading '/' fit, 4096 do not */
 	CU_ASSERT_EQUAL(strlen(deep(s, 16, 255, 255)), 4096);
-	CU_ASSERT_EQUAL(path_parse(s, F, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse(s, F, &p), 0);
 	CU_ASSERT_EQUAL(p.ncomp, 16);
 	CU_ASSERT_EQUAL(strlen(deep(s, 17, 240, 240)), 4097);
-	CU_ASSERT_EQUAL(path_parse(s, F, &p), -1);
-	CU_ASSERT_EQUAL(path_parse(deep(s, 30, 255, 255), F, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(s, F, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse(deep(s, 30, 255, 255), F, &p), -1);
 }
 
 /* A failure leaves an empty path, not half of one. */
@@ -371,13 +372,13 @@ test_path_reset(void)
 {
 	struct path p;
 
-	CU_ASSERT_EQUAL(path_parse("/a/b", F, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse("/a/b", F, &p), 0);
 	CU_ASSERT_EQUAL(p.ncomp, 2);
-	CU_ASSERT_EQUAL(path_parse("/a/b/../c", F, &p), -1);
+	CU_ASSERT_EQUAL(names_path_parse("/a/b/../c", F, &p), -1);
 	CU_ASSERT_EQUAL(p.ncomp, 0);
-	CU_ASSERT_EQUAL(path_parse("/a/", D, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse("/a/", D, &p), 0);
 	CU_ASSERT_EQUAL(p.ncomp, 1);
-	CU_ASSERT_EQUAL(path_parse(NULL, D, &p), 0);
+	CU_ASSERT_EQUAL(names_path_parse(NULL, D, &p), 0);
 	CU_ASSERT_EQUAL(p.ncomp, 0);
 }
 
@@ -412,7 +413,7 @@ test_basename(void)
 
 	for (i = 0; i < sizeof bases / sizeof bases[0]; i++) {
 		n = 99;
-		r = file_name_basename(bases[i].s, bases[i].len, &n);
+		r = names_file_basename(bases[i].s, bases[i].len, &n);
 		ROW(n == strlen(bases[i].base) &&
 		    memcmp(r, bases[i].base, n) == 0 &&
 		    r + n == bases[i].s + bases[i].len,
@@ -442,9 +443,9 @@ static CU_TestInfo path_tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "user_name_valid", NULL, NULL, NULL, NULL, user_tests },
-	{ "file_name_valid", NULL, NULL, NULL, NULL, file_tests },
-	{ "path_parse", NULL, NULL, NULL, NULL, path_tests },
+	{ "names_user_valid", NULL, NULL, NULL, NULL, user_tests },
+	{ "names_file_valid", NULL, NULL, NULL, NULL, file_tests },
+	{ "names_path_parse", NULL, NULL, NULL, NULL, path_tests },
 	CU_SUITE_INFO_NULL
 };
 

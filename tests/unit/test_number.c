@@ -1,6 +1,7 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * Tests of common/number.c: CONTENT_LENGTH (SPEC §6 row 5), sizes and
- * percentages (SPEC §2).
+ * Tests of common/number.c: CONTENT_LENGTH (upgate(8), Decisions row 5), sizes and
+ * percentages (upgate.conf(5), Keys).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -166,11 +167,11 @@ test_size_table(void)
 
 	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		v = -42;
-		rc = size_parse(sizes[i].s, &v);
+		rc = number_size_parse(sizes[i].s, &v);
 		ROW(rc == sizes[i].rc && v == (rc == OK ? sizes[i].v : -42), i,
 		    sizes[i].s);
 	}
-	CU_ASSERT_EQUAL(size_parse(NULL, &v), -1);
+	CU_ASSERT_EQUAL(number_size_parse(NULL, &v), -1);
 }
 
 static const struct {
@@ -224,11 +225,11 @@ test_percent_table(void)
 
 	for (i = 0; i < sizeof percents / sizeof percents[0]; i++) {
 		v = -42;
-		rc = percent_parse(percents[i].s, &v);
+		rc = number_percent_parse(percents[i].s, &v);
 		ROW(rc == percents[i].rc &&
 		    v == (rc == OK ? percents[i].ppm : -42), i, percents[i].s);
 	}
-	CU_ASSERT_EQUAL(percent_parse(NULL, &v), -1);
+	CU_ASSERT_EQUAL(number_percent_parse(NULL, &v), -1);
 }
 
 static const struct {
@@ -256,8 +257,8 @@ test_muldiv(void)
 	size_t i;
 
 	for (i = 0; i < sizeof muldivs / sizeof muldivs[0]; i++)
-		ROW(muldiv64(muldivs[i].a, muldivs[i].b, muldivs[i].c) ==
-		    muldivs[i].r, i, "muldiv64");
+		ROW(number_muldiv64(muldivs[i].a, muldivs[i].b, muldivs[i].c) ==
+		    muldivs[i].r, i, "number_muldiv64");
 }
 
 static CU_TestInfo number_tests[] = {
@@ -270,13 +271,14 @@ static CU_TestInfo number_tests[] = {
 static CU_TestInfo size_tests[] = {
 	{ "sizes", test_size_table },
 	{ "percentages", test_percent_table },
-	{ "muldiv64", test_muldiv },
+	{ "number_muldiv64", test_muldiv },
 	CU_TEST_INFO_NULL
 };
 
 static CU_SuiteInfo suites[] = {
 	{ "number_parse", NULL, NULL, NULL, NULL, number_tests },
-	{ "size_parse, percent_parse", NULL, NULL, NULL, NULL, size_tests },
+	{ "number_size_parse, number_percent_parse", NULL, NULL, NULL, NULL,
+	    size_tests },
 	CU_SUITE_INFO_NULL
 };
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * test_quota: the quota table (upgate.conf(5)) — parsing, lookups, and the
  * compiled index in state_dir that the CGI reads instead of parsing.
@@ -79,7 +80,7 @@ file_write(const char *path, const char *text, size_t len)
 	fclose(f);
 }
 
-/* Replaces path atomically, as SPEC §3 says operators do. */
+/* Replaces path atomically, as upgate.conf(5), "The quota table" says operators do. */
 static void
 file_replace(const char *path, const char *text)
 {
@@ -1037,7 +1038,7 @@ test_index_fifo(void)
 /* ---------------------------------------------------------------- main */
 
 static CU_TestInfo parse_tests[] = {
-	{ "the SPEC example", test_parse_example },
+	{ "the example of upgate.conf(5)", test_parse_example },
 	{ "valid lines", test_parse_valid },
 	{ "empty tables", test_parse_empty },
 	{ "invalid tables", test_parse_invalid },

@@ -1,5 +1,6 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
- * test_render: whole CGI responses (SPEC §6, §7): header lines checked
+ * test_render: whole CGI responses (upgate(8), Decisions, upgate(8), Responses): header lines checked
  * exactly, JSON parsed back field by field, XML, HTML and text checked for
  * their structure and escaping, human sizes and messages as tables.
  */
@@ -155,7 +156,7 @@ body_of(const struct buf *b)
 	return p == NULL ? NULL : p + 4;
 }
 
-/* ---- human_size and percentage_used ---- */
+/* ---- render_human_size and render_percentage_used ---- */
 
 static void
 test_human_size(void)
@@ -189,10 +190,10 @@ test_human_size(void)
 	size_t i;
 
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		human_size(rows[i].bytes, out, sizeof out);
+		render_human_size(rows[i].bytes, out, sizeof out);
 		CU_ASSERT_STRING_EQUAL(out, rows[i].text);
 	}
-	human_size(1536, out, 4);	/* truncated, still terminated */
+	render_human_size(1536, out, 4);	/* truncated, still terminated */
 	CU_ASSERT_STRING_EQUAL(out, "1.5");
 }
 
@@ -211,7 +212,7 @@ test_percentage_used(void)
 		{ 10000, 9999, 99.9 },
 		{ 1000, 1000, 100.0 },
 		{ 1000, 1500, 150.0 },
-		{ 0, 0, 100.0 },		/* SPEC §3 */
+		{ 0, 0, 100.0 },		/* upgate.conf(5), "The quota table" */
 		{ 0, 10, 100.0 },
 		{ INT64_MAX, INT64_MAX / 2, 49.9 },
 		{ QUOTA_UNLIMITED, 5, -1.0 },
@@ -223,7 +224,7 @@ test_percentage_used(void)
 		q.limit = rows[i].limit;
 		q.used = rows[i].used;
 		q.reserved = 0;
-		CU_ASSERT_DOUBLE_EQUAL(percentage_used(&q), rows[i].pct, 1e-9);
+		CU_ASSERT_DOUBLE_EQUAL(render_percentage_used(&q), rows[i].pct, 1e-9);
 	}
 }
 
@@ -480,7 +481,7 @@ check_json(const struct reply *r, const char *body, int status)
 		    reason_name(r->reason));
 		CU_ASSERT_FATAL(json_object_object_get_ex(o, "error", &v));
 		CU_ASSERT_STRING_EQUAL(json_object_get_string(v),
-		    status_phrase(status));
+		    reason_status_phrase(status));
 		CU_ASSERT_FATAL(json_object_object_get_ex(o, "message", &v));
 		CU_ASSERT(json_object_get_string_len(v) > 0);
 	}
@@ -527,7 +528,7 @@ check_html(const char *body, int status)
 
 	CU_ASSERT(strncmp(body, "<!doctype html>\n<html lang=\"en\">\n", 33) == 0);
 	snprintf(want, sizeof want, "<title>%d %s</title>", status,
-	    status_phrase(status));
+	    reason_status_phrase(status));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, want));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "<p>"));
 	CU_ASSERT(ends_with(body, "</body>\n</html>\n"));
@@ -562,13 +563,18 @@ check_one(const struct reply *r, size_t f)
 
 	run(r, &url_opts, formats[f].accept, 0, &b);
 	snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    NOSTORE, status, status_phrase(status), formats[f].content_type);
+	    NOSTORE, status, reason_status_phrase(status), formats[f].content_type);
 	CU_ASSERT(strncmp(b.data, head, strlen(head)) == 0);
 	body = body_of(&b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
 	if (status == 204 || r->reason == REASON_CREATED ||
-	    r->reason == REASON_COPIED || r->reason == REASON_MOVED) {
-		/* MKCOL, COPY, MOVE: 201 without a body (upgate(8), "WebDAV") */
+	    r->reason == REASON_COPIED || r->reason == REASON_MOVED ||
+	    r->reason == REASON_UPLOAD_STORED ||
+	    r->reason == REASON_UPLOAD_STATUS) {
+		/*
+		 * MKCOL, COPY and MOVE's 201 has no body either (upgate(8), "WebDAV"), nor
+		 * a tus creation's ("Resumable uploads")
+		 */
 		CU_ASSERT_EQUAL(*body, '\0');
 	} else if (formats[f].format == FORMAT_JSON)
 		check_json(r, body, status);

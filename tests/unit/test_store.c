@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * Tests of store: path walks, folder creation and rollback, temporary
  * files, publishing, and every error path through the store_fault hook,
@@ -442,14 +443,21 @@ static int race_mkdirs;
 static int
 race_hook(const char *op)
 {
+	int fd;
+
 	if (strcmp(op, "mkdir") != 0 || ++race_mkdirs != 2)
 		return 0;
-	if (strcmp(race_what, "link") == 0)
-		symlinkat("/etc", race_fd, "r/s");
-	else if (strcmp(race_what, "folder") == 0)
-		mkdirat(race_fd, "r/s", 0755);
-	else
-		close(openat(race_fd, "r/s", O_CREAT | O_WRONLY, 0644));
+	/* a plant that fails shows as the test's own failure below */
+	if (strcmp(race_what, "link") == 0) {
+		CU_ASSERT_EQUAL(symlinkat("/etc", race_fd, "r/s"), 0);
+	} else if (strcmp(race_what, "folder") == 0) {
+		CU_ASSERT_EQUAL(mkdirat(race_fd, "r/s", 0755), 0);
+	} else if ((fd = openat(race_fd, "r/s", O_CREAT | O_WRONLY,
+	    0644)) >= 0) {
+		close(fd);
+	} else {
+		CU_FAIL("cannot plant r/s");
+	}
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * tmpdir: a fresh folder of a test's own under $TMPDIR (default /tmp),
  * never at a fixed path: a folder of that name left by another user (say

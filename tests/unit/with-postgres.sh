@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE.
 # with-postgres.sh COMMAND [ARG...]: runs COMMAND against a throwaway
 # PostgreSQL server, then stops it and removes everything, even when
 # COMMAND fails or the script is interrupted.  Exits with COMMAND's
