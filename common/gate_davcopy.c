@@ -374,6 +374,7 @@ struct folder_copy {
 	struct request *rq;
 	const char     *to;	/* the Destination's rel */
 	size_t          skip;	/* the source's rel */
+	int64_t         total;	/* what the decision let it copy */
 	int64_t         copied;
 	struct outcome  o;
 };
@@ -407,7 +408,14 @@ copy_visit(struct tree *t, int dfd, const char *name, const struct stat *st)
 		c->o = errno_failed(c->rq, "mkdirat", 0);
 		return 1;
 	}
-	c->o = copy_file(c->rq, dfd, name, dir, relpath_walk_last(&w), rel, &c->copied);
+	/*
+	 * each file's space is checked against what is still to come (row
+	 * 10 counts the copied files' space as taken already)
+	 */
+	c->rq->facts.copy_bytes = c->total > c->copied ? c->total - c->copied :
+	    0;
+	c->o = copy_file(c->rq, dfd, name, dir, relpath_walk_last(&w), rel,
+	    &c->copied);
 	close(dir);
 	return c->o.reason == REASON_NONE ? 0 : 1;
 }
@@ -447,6 +455,7 @@ copy_folder(struct request *rq, const char *from, const char *to,
 	c.rq = rq;
 	c.to = to;
 	c.skip = strlen(from);
+	c.total = rq->facts.copy_bytes;
 	c.o = outcome(REASON_NONE, NULL);
 	if (rq->facts.depth == DEPTH_0) {	/* the folder alone */
 		if ((dir = open_made(rq, to, rq->dest_path.ncomp +

@@ -36,12 +36,20 @@ struct removal {
 				   folder, F '/' for a folder or '-' */
 };
 
-/* Notes what could not be removed, for the 207. */
+/*
+ * Notes what could not be removed, for the 207; a 500 among them is
+ * logged with its cause (upgate(8), "Logs"), on a line before the
+ * request's.
+ */
 static void
 note(struct removal *d, const char *rel, int folder, int status)
 {
 	const char *sub = strlen(rel) > d->skip ? rel + d->skip : "";
+	char        safe[300];
 
+	if (status == 500)
+		gate_diag_cause(d->rq, logsafe_copy(safe, sizeof safe, rel,
+		    strlen(rel), 200));
 	d->nfailed++;
 	if (d->failed.len + strlen(sub) + 8 > FAILED_MAX)
 		return;

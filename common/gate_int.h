@@ -220,6 +220,11 @@ void gate_respond(struct request *, enum reason, const char *detail);
 void gate_respond_verdict(struct request *);
 /* The log lines of an answer streamed without gate_respond() (a 207). */
 void gate_respond_log(struct request *);
+/*
+ * A line before the request's for what, below upload_dir, a folder
+ * DELETE could not remove, with the cause noted last (cause.h).
+ */
+void gate_diag_cause(struct request *, const char *what);
 void gate_verdict_figures(struct request *);
 void gate_fill_quota(struct request *);
 int  gate_body_unread(const struct request *);

@@ -366,6 +366,16 @@ gate_respond(struct request *rq, enum reason reason, const char *detail)
 }
 
 void
+gate_diag_cause(struct request *rq, const char *what)
+{
+	char text[96];
+
+	snprintf(text, sizeof text, "%s", cause_text());
+	diag_add(&rq->diag, rq->g->cfg.upload_dir, 0, "%s could not be "
+	    "removed: cause=%s", what, text[0] != '\0' ? text : "unknown");
+}
+
+void
 gate_respond_log(struct request *rq)
 {
 	diag_each(&rq->diag, log_problem, rq);

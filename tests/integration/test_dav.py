@@ -914,3 +914,34 @@ def _():
                             "copy.txt": b"bob"}, "files")
         eq((e.usage("alice"), e.usage("bob")), (6, 3), "ledger")
         e.assert_clean()
+
+
+@test("dav: a folder DELETE that cannot remove a file: 207 with 500 for it, "
+      "its cause logged, the ledger exact")
+def _():
+    import subprocess
+    from harness import skip
+
+    def immutable(path, on):
+        return subprocess.run(["chattr", "+i" if on else "-i", path],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"12345")
+        put(e, "/d/b.txt", b"67")
+        stuck = os.path.join(e.user_dir(), "d", "a.txt")
+        if os.geteuid() != 0 or not immutable(stuck, True):
+            skip("no chattr +i here")
+        try:
+            r = e.run("DELETE", "/d/")
+        finally:
+            immutable(stuck, False)
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/a.txt": 500}, "what stayed")
+        eq(log_of(r)["size"], "2", "bytes freed")
+        check(any(l.endswith("alice/d/a.txt could not be removed: "
+                             "cause=unlinkat:EPERM")
+                  for l in r.stderr.splitlines()),
+              "%s: the cause is not logged: %r" % (r.what(), r.stderr))
+        unchanged(e, {"d/a.txt": b"12345"}, 5)
