@@ -157,7 +157,7 @@ $(BUILD)/fuzz/quota_fuzz: common/quota.c common/names.c common/number.c \
     common/fdio.c common/diag.c common/buf.c
 $(BUILD)/fuzz/accept_fuzz: common/format.c
 $(BUILD)/fuzz/number_fuzz: common/number.c
-$(BUILD)/fuzz/names_fuzz: common/names.c
+$(BUILD)/fuzz/names_fuzz: common/names.c common/davdest.c
 $(BUILD)/fuzz/davxml_fuzz: common/davxml.c
 $(BUILD)/fuzz/davxml_fuzz: FUZZ_LIBS = $(XML_LIBS)
 

@@ -20,6 +20,8 @@ static const char *const method_names[METHOD__MAX] = {
 	[METHOD_PROPFIND] = "PROPFIND",
 	[METHOD_PROPPATCH] = "PROPPATCH",
 	[METHOD_MKCOL]   = "MKCOL",
+	[METHOD_COPY]    = "COPY",
+	[METHOD_MOVE]    = "MOVE",
 	[METHOD_PATCH]   = "PATCH",
 	[METHOD_OTHER]   = "-",
 };
@@ -41,7 +43,7 @@ int
 method_dav(enum method m)
 {
 	return m == METHOD_PROPFIND || m == METHOD_PROPPATCH ||
-	    m == METHOD_MKCOL;
+	    m == METHOD_MKCOL || m == METHOD_COPY || m == METHOD_MOVE;
 }
 
 const char *
@@ -63,6 +65,16 @@ method_verb(enum method m)
 	case METHOD_GET:
 	case METHOD_HEAD:
 		return VERB_SHOW;
+	case METHOD_PROPFIND:
+		return VERB_LIST;
+	case METHOD_PROPPATCH:
+		return VERB_PROPS;
+	case METHOD_MKCOL:
+		return VERB_MAKE_FOLDER;
+	case METHOD_COPY:
+		return VERB_COPY;
+	case METHOD_MOVE:
+		return VERB_MOVE;
 	default:
 		return VERB_NONE;
 	}
@@ -109,6 +121,13 @@ struct verdict
 decide_refuse(struct verdict v, enum reason reason, int row)
 {
 	return decided(v, reason, row);
+}
+
+struct verdict
+decide_refuse_by(struct verdict v, enum reason reason, int row,
+    enum cause cause)
+{
+	return decided_by(v, reason, row, cause);
 }
 
 /* Rows 4 to 7: what an upload's request line and headers alone decide. */
@@ -158,6 +177,9 @@ decide_target(const struct facts *f, struct verdict v)
 	if (f->method == METHOD_PUT && f->if_none_match_star && exists)
 		return decided_by(v, REASON_PRECONDITION_FAILED, 8,
 		    CAUSE_EXISTS);
+	if (f->if_match == IF_MATCH_FAILED)
+		return decided_by(v, REASON_PRECONDITION_FAILED, 8,
+		    CAUSE_IF_MATCH);
 	return v;
 }
 
@@ -222,7 +244,8 @@ decide_quota(const struct facts *f, struct verdict v)
 	int64_t committed;
 
 	v.charge = v.length;
-	if (f->target == TARGET_EXISTS)
+	/* a COPY's recorded: what it replaces at its Destination */
+	if (f->target == TARGET_EXISTS || f->method == METHOD_COPY)
 		v.charge = v.length - f->recorded;	/* may be negative */
 	if (f->limit == QUOTA_UNLIMITED || v.charge <= 0)
 		return v;
@@ -233,6 +256,16 @@ decide_quota(const struct facts *f, struct verdict v)
 	v.available = decide_quota_left(f->limit, f->used, f->reserved);
 	v.shortage = sub0(add_sat(committed, v.charge), f->limit);
 	return decided(v, REASON_QUOTA_EXCEEDED, 11);
+}
+
+struct verdict
+decide_room_rows(const struct facts *f, struct verdict v)
+{
+	if (v.length <= 0 || !(f->known & KNOW_SPACE) ||
+	    (v = decide_space(f, v)).reason != REASON_NONE ||
+	    !(f->known & KNOW_QUOTA))
+		return v;
+	return decide_quota(f, v);
 }
 
 int64_t
@@ -289,8 +322,9 @@ decide(const struct facts *f, const struct policy *p)
 	if (f->tus != TUS_NONE)
 		return decide_tus(f, p, v);
 	if (method_dav(f->method) || (f->webdav && (f->known & KNOW_TARGET) &&
-	    (f->method == METHOD_GET || f->method == METHOD_HEAD)))
-		return decide_dav(f, v);
+	    (f->method == METHOD_GET || f->method == METHOD_HEAD ||
+	    (f->method == METHOD_DELETE && f->dav_path))))
+		return decide_dav(f, p, v);
 	if (upload && (f->known & KNOW_BODY))
 		v.length = f->body_length;
 	else if (upload && (v = decide_length(f, p, v)).reason != REASON_NONE)

@@ -27,6 +27,8 @@ enum method {
 	METHOD_PROPFIND,	/* WebDAV (upgate(8), "WebDAV") */
 	METHOD_PROPPATCH,
 	METHOD_MKCOL,
+	METHOD_COPY,
+	METHOD_MOVE,
 	METHOD_PATCH,		/* resumable uploads (upgate(8)) */
 	METHOD_OTHER,
 	METHOD__MAX
@@ -39,7 +41,7 @@ const char *decide_method_name(enum method);
 /* 1 for the methods that `webdav = no` answers with 405 */
 int method_dav(enum method);
 /* what Allow adds to ALLOWED_METHODS with `webdav = yes` */
-#define DAV_METHODS "PROPFIND, PROPPATCH, MKCOL"
+#define DAV_METHODS "PROPFIND, PROPPATCH, MKCOL, COPY, MOVE"
 /* Allow on an upload's URL (upgate(8), "Resumable uploads") */
 #define TUS_URL_METHODS "OPTIONS, HEAD, PATCH, DELETE"
 #define TUS_VERSION "1.0.0"
@@ -82,6 +84,35 @@ enum depth {
 	DEPTH_BAD	/* anything else: 400 */
 };
 
+/*
+ * What a COPY or MOVE's Destination names (upgate(8), "WebDAV"): a
+ * path below the user's folder, or why not.
+ */
+enum dest {
+	DEST_NONE,		/* no Destination header: 400 */
+	DEST_PATH,		/* a path below the user's folder */
+	DEST_ROOT,		/* the user's folder itself: 403 */
+	DEST_OUTSIDE,		/* another host, or outside the user's
+				   folder; a "." or ".." segment, a dot
+				   name: 403 */
+	DEST_BAD		/* any other breach of the path rules: 400 */
+};
+
+/* Where a Destination lies against the source (both below the user's). */
+enum dest_place {
+	PLACE_APART,
+	PLACE_SAME,		/* the source itself: 403 */
+	PLACE_INSIDE,		/* below the source: 409 */
+	PLACE_ABOVE		/* a folder that holds the source: 409 */
+};
+
+/* If-Match against the request's target (RFC 9110 §13.1.1). */
+enum if_match {
+	IF_MATCH_NONE,		/* no header */
+	IF_MATCH_OK,
+	IF_MATCH_FAILED		/* another ETag, or no file: 412 */
+};
+
 /* Which groups of facts are known (bits of facts.known). */
 enum {
 	KNOW_CONFIG   = 1 << 0,	/* config_ok */
@@ -106,7 +137,20 @@ struct facts {
 	enum target target;
 	int         target_folder;	/* TARGET_NOT_REGULAR is a folder */
 	int         trailing_slash;	/* WebDAV: the path ended in '/' */
-	enum depth  depth;		/* PROPFIND */
+	enum depth  depth;		/* PROPFIND, COPY, MOVE */
+	int         dav_path;		/* DELETE: the path was walked as a
+					   WebDAV path (a folder, the user's
+					   folder, or ending in '/') */
+	int         names_root;		/* the path is the user's folder */
+	/* COPY and MOVE */
+	enum dest   dest;
+	enum target dest_target;	/* what the Destination names */
+	int         dest_slash;		/* it ended in '/' */
+	enum dest_place dest_place;
+	int         overwrite;		/* Overwrite: T (the default) */
+	enum if_match if_match;
+	int64_t     copy_bytes;		/* COPY: the bytes of the source's files
+					   (with KNOW_SPACE) */
 	int         if_none_match_star;
 	int64_t     free_space;		/* f_bavail x f_frsize */
 	int64_t     min_free;		/* from config_min_free() */
@@ -167,9 +211,20 @@ struct verdict decide(const struct facts *, const struct policy *);
 
 /*
  * The WebDAV methods' rows (decide_dav.c), asked by decide() after row
- * 3: PROPFIND, PROPPATCH, MKCOL, and GET or HEAD of a WebDAV path.
+ * 3: PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, GET or HEAD of a WebDAV
+ * path, and DELETE of a folder.
  */
-struct verdict decide_dav(const struct facts *, struct verdict);
+struct verdict decide_dav(const struct facts *, const struct policy *,
+    struct verdict);
+
+/*
+ * COPY and MOVE's rows (decide_copy.c), asked by decide_dav once the
+ * source is walked: the source, Depth, the Destination, Overwrite, then
+ * for COPY rows 10 and 11 with length the bytes to copy and recorded
+ * the bytes the copy replaces.
+ */
+struct verdict decide_copy(const struct facts *, const struct policy *,
+    struct verdict);
 
 /*
  * The rows of resumable uploads (decide_tus.c), asked by decide() after
@@ -187,6 +242,19 @@ struct verdict decide_store(const struct facts *, const struct policy *,
 
 /* v refused with reason by row (for decide_dav.c) */
 struct verdict decide_refuse(struct verdict v, enum reason, int row);
+/* The same, naming the one cause of the row that applies. */
+struct verdict decide_refuse_by(struct verdict v, enum reason, int row,
+    enum cause);
+
+/*
+ * Rows 8 and 9 of what a WebDAV path's walk found (decide_dav.c): a bad
+ * name (400, cause bad), a link or another user's file (403), a file
+ * where a folder is needed (409); else v.
+ */
+struct verdict decide_walk(enum target, enum cause bad, struct verdict v);
+
+/* Rows 10 and 11 for v.length bytes (COPY: decide_copy.c). */
+struct verdict decide_room_rows(const struct facts *, struct verdict);
 
 /*
  * max(0, limit - used - reserved) of a finite limit, saturating: the

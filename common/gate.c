@@ -297,6 +297,26 @@ if_none_match_star(const char *v)
 	return *v == '*' && v[1 + strspn(v + 1, " \t")] == '\0';
 }
 
+/*
+ * If-Match (RFC 9110 §13.1.1) against the file the path names: another
+ * ETag, or no file, is row 8's 412 (davfs2 sends it when replacing).
+ */
+static void
+find_if_match(struct request *rq)
+{
+	const char *v = request_param(rq, "HTTP_IF_MATCH");
+	char        etag[ETAG_SIZE];
+
+	if (v == NULL)
+		return;
+	rq->facts.if_match = IF_MATCH_FAILED;
+	if (rq->facts.target != TARGET_EXISTS)
+		return;
+	etag_of(&rq->target.st, etag, sizeof etag);
+	if (etag_list_match(v, etag))
+		rq->facts.if_match = IF_MATCH_OK;
+}
+
 /* Rows 8 and 9: walk the path, never following a link. */
 int
 gate_find_target(struct request *rq)
@@ -323,6 +343,7 @@ gate_find_target(struct request *rq)
 		rq->facts.target = rq->path.ncomp == (rq->kind == PATH_FILE) ?
 		    TARGET_NEW : TARGET_PARENT_MISSING;
 		rq->target.found = 0;
+		find_if_match(rq);
 		return 0;
 	}
 	if (store_resolve(rq->user_fd, &rq->path, rq->kind, &rq->target) !=
@@ -331,6 +352,7 @@ gate_find_target(struct request *rq)
 	rq->facts.target = rq->target.state;
 	rq->facts.target_folder = rq->target.state == TARGET_NOT_REGULAR &&
 	    S_ISDIR(rq->target.st.st_mode);
+	find_if_match(rq);
 	return 0;
 }
 
@@ -599,6 +621,7 @@ request_init(struct request *rq, struct gate *g, const struct io *io)
 	rq->upload_fd = rq->user_fd = -1;
 	rq->target.dir_fd = rq->target.anchor_fd = -1;
 	rq->dav.dir_fd = -1;
+	rq->dest.dir_fd = -1;
 	rq->tmp.fd = -1;
 	rq->resv.fd = -1;
 	rq->verdict.length = -1;
@@ -613,6 +636,7 @@ request_release(struct request *rq)
 	gate_unlock_user(rq);
 	store_target_release(&rq->target);
 	davpath_release(&rq->dav);
+	davpath_release(&rq->dest);
 	davxml_free(rq->xml);
 	gate_tus_release(rq);
 	if (rq->user_fd != -1)

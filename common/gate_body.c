@@ -16,9 +16,9 @@
 #include "gate_int.h"
 #include "quota.h"
 
-/* "USER/a/b" (or "a/b") for the first n components of the path. */
-static void
-folder_rel(const struct request *rq, size_t n, char *out, size_t size)
+int
+gate_path_rel(const struct request *rq, const struct path *path, size_t n,
+    char *out, size_t size)
 {
 	size_t i, len;
 
@@ -26,7 +26,8 @@ folder_rel(const struct request *rq, size_t n, char *out, size_t size)
 	    rq->g->cfg.per_user_dirs ? rq->user : "");
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(out + len, size - len, "%s%s",
-		    len > 0 ? "/" : "", rq->path.comp[i]);
+		    len > 0 ? "/" : "", path->comp[i]);
+	return len < size ? 0 : -1;
 }
 
 /*
@@ -51,7 +52,7 @@ note_folders(struct request *rq, struct reservation *r)
 			return gate_ledger_failed(rq, le);
 	}
 	for (; i < folders; i++) {
-		folder_rel(rq, i + 1, rel, sizeof rel);
+		(void)gate_path_rel(rq, &rq->path, i + 1, rel, sizeof rel);
 		le = ledger_reservation_add(rq->ledger, r, RESV_DIR, rel);
 		if (le != LEDGER_OK)
 			return gate_ledger_failed(rq, le);

@@ -50,11 +50,35 @@ find_dav_target(struct request *rq)
 	}
 	rq->facts.trailing_slash = rq->path.ncomp > 0 &&
 	    pi[strlen(pi) - 1] == '/';
+	rq->facts.names_root = rq->path.ncomp == 0;
 	if ((r = open_user_dir(rq)) != 0)
 		return r == 1 ? 0 : -1;
 	if (davpath_resolve(rq->user_fd, &rq->path, &rq->dav) == -1)
 		return -1;
 	rq->facts.target = rq->dav.state;
+	return 0;
+}
+
+/*
+ * A DELETE is WebDAV's when it names a folder, the user's folder, or
+ * ends in '/'; a file's is gate.c's, as with webdav = no.  1 when it
+ * is; else what the walk left is undone.
+ */
+static int
+delete_is_dav(struct request *rq)
+{
+	struct facts *f = &rq->facts;
+
+	if (f->names_root || f->trailing_slash || f->target == TARGET_FOLDER) {
+		f->dav_path = 1;
+		return 1;
+	}
+	davpath_release(&rq->dav);
+	if (rq->user_fd != -1)
+		close(rq->user_fd);
+	rq->user_fd = -1;
+	f->known &= ~(unsigned)KNOW_TARGET;
+	f->target = TARGET_NEW;
 	return 0;
 }
 
@@ -64,7 +88,7 @@ dav_wanted(const struct request *rq)
 	enum method m = rq->facts.method;
 	const char *pi;
 
-	if (method_dav(m))
+	if (method_dav(m) || (m == METHOD_DELETE && rq->facts.webdav))
 		return 1;
 	if (!rq->facts.webdav || (m != METHOD_GET && m != METHOD_HEAD))
 		return 0;
@@ -274,7 +298,15 @@ dav_locked(struct request *rq, const struct usage *u)
 {
 	enum method m = rq->facts.method;
 
-	if (find_dav_target(rq) == -1 || find_room(rq, u) == -1) {
+	if (find_dav_target(rq) == -1) {
+		gate_respond(rq, REASON_SERVER_ERROR, NULL);
+		return 1;
+	}
+	if (m == METHOD_DELETE && !delete_is_dav(rq))
+		return 0;
+	if ((m == METHOD_COPY || m == METHOD_MOVE) && find_copy_facts(rq) == -1)
+		return 1;
+	if (find_room(rq, u) == -1) {
 		gate_respond(rq, REASON_SERVER_ERROR, NULL);
 		return 1;
 	}
@@ -289,6 +321,13 @@ dav_locked(struct request *rq, const struct usage *u)
 		return 1;
 	case METHOD_MKCOL:
 		mkcol(rq);
+		return 1;
+	case METHOD_DELETE:
+		dav_delete_folder(rq);
+		return 1;
+	case METHOD_COPY:
+	case METHOD_MOVE:
+		dav_copy(rq);
 		return 1;
 	default:
 		return get_file(rq);

@@ -29,33 +29,6 @@ struct served {
 	int64_t     first, last;	/* the range served, inclusive */
 };
 
-/* An entity tag of a list, weak or strong, against ours (weak compare). */
-static int
-tag_is(const char *t, size_t n, const char *etag)
-{
-	if (n >= 2 && t[0] == 'W' && t[1] == '/') {
-		t += 2;
-		n -= 2;
-	}
-	return n == strlen(etag) && memcmp(t, etag, n) == 0;
-}
-
-/* If-None-Match: "*" or a list of entity tags (RFC 9110 §13.1.2). */
-static int
-none_match(const char *v, const char *etag)
-{
-	size_t n;
-
-	while (*v != '\0') {
-		v += strspn(v, " \t,");
-		n = strcspn(v, " \t,");
-		if ((n == 1 && *v == '*') || (n > 0 && tag_is(v, n, etag)))
-			return 1;
-		v += n;
-	}
-	return 0;
-}
-
 /* 304 when the client's copy is current (RFC 9110 §13.2.2, steps 3, 4). */
 static int
 not_modified(struct request *rq, const struct served *s)
@@ -65,7 +38,7 @@ not_modified(struct request *rq, const struct served *s)
 	time_t      t;
 
 	if (inm != NULL)
-		return none_match(inm, s->etag);
+		return etag_list_match(inm, s->etag);
 	return ims != NULL && http_date_parse(ims, &t) == 0 &&
 	    s->st.st_mtime <= t;
 }

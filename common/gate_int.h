@@ -18,6 +18,7 @@
 #include "names.h"
 #include "reply.h"
 #include "store.h"
+#include "validators.h"
 
 #define BODY_BUFFER (256 * 1024)	/* the one streaming buffer */
 #define SUFFIX_MAX 100000	/* "name-N" tried before giving up */
@@ -51,6 +52,10 @@ struct request {
 	struct store_target target;
 	struct davpath      dav;	/* a WebDAV path's target (gate_dav.c) */
 	struct davxml      *xml;	/* its request body, parsed */
+	struct path         dest_path;	/* COPY, MOVE: the Destination */
+	struct davpath      dest;	/* what it names (gate_davcopy.c) */
+	char                etag[64];	/* a stored file's validators */
+	char                modified[32];
 	char                rel[4352];	/* target below upload_dir */
 	char                folder[4352];	/* its folder below upload_dir */
 	struct store_tmp    tmp;
@@ -89,6 +94,12 @@ outcome(enum reason reason, const char *detail)
 typedef struct outcome (*sink_fn)(struct request *, const char *, size_t);
 
 /* gate_body.c */
+/*
+ * "USER/a/b" (or "a/b" without per_user_dirs): the first n components
+ * of path below upload_dir, as the ledger names them.  -1: too long.
+ */
+int            gate_path_rel(const struct request *, const struct path *,
+    size_t n, char *out, size_t size);
 struct outcome gate_make_folders(struct request *, struct reservation *);
 struct outcome gate_note_tmp(struct request *, struct reservation *,
     const struct store_tmp *);
@@ -141,6 +152,46 @@ int  dav_wanted(const struct request *);
  */
 int  dav_locked(struct request *, const struct usage *u);
 
+/* gate_davdelete.c: a folder DELETE that the decision let through */
+void dav_delete_folder(struct request *);
+/*
+ * The same for the folder rel below upload_dir (what a failed COPY
+ * made): 0 when it is gone whole, else -1 (what must stay stays).
+ */
+int  dav_remove_folder(struct request *, const char *rel);
+/* 1 when the folder rel holds what a DELETE would leave. */
+int  dav_folder_stays(struct request *, const char *rel);
+
+/*
+ * gate_davcopy.c: the Destination's facts, and the bytes a COPY would
+ * copy (under the user's lock): 0, or -1 when answered (a 500).  Then
+ * the COPY or MOVE the decision let through.
+ */
+int  find_copy_facts(struct request *);
+void dav_copy(struct request *);
+
+/* The validators of the file st describes, into the reply (PUT, COPY). */
+void gate_reply_validators(struct request *, const struct stat *st);
+
+/*
+ * gate_davaside.c: what a COPY or MOVE replaces, set aside (renamed to
+ * a temporary name beside it) until the new one is in place.  name is
+ * empty when nothing is set aside.
+ */
+struct aside {
+	char name[64];
+	int  folder;
+};
+/*
+ * Sets aside what the Destination holds (to: its rel), if anything, and
+ * forgets its records; a folder only when nothing in it must stay (409).
+ */
+struct outcome aside_take(struct request *, const char *to, struct aside *);
+/* The new one is in place: what was set aside is removed. */
+void aside_drop(struct request *, struct aside *);
+/* It could not be: put back as it was, records and all; errno kept. */
+void aside_put_back(struct request *, const char *to, struct aside *);
+
 /* gate_get.c: GET or HEAD of what dav_locked found: 1, or 0 (a folder) */
 int  get_file(struct request *);
 
@@ -167,6 +218,13 @@ void gate_tus_release(struct request *);
 /* gate_respond.c */
 void gate_respond(struct request *, enum reason, const char *detail);
 void gate_respond_verdict(struct request *);
+/* The log lines of an answer streamed without gate_respond() (a 207). */
+void gate_respond_log(struct request *);
+/*
+ * A line before the request's for what, below upload_dir, a folder
+ * DELETE could not remove, with the cause noted last (cause.h).
+ */
+void gate_diag_cause(struct request *, const char *what);
 void gate_verdict_figures(struct request *);
 void gate_fill_quota(struct request *);
 int  gate_body_unread(const struct request *);

@@ -190,6 +190,7 @@ void
 gate_put_store(struct request *rq)
 {
 	struct outcome o;
+	struct stat    st;
 	int            replaced = 0, err;
 
 	o = store_body(rq, &replaced);
@@ -206,5 +207,8 @@ gate_put_store(struct request *rq)
 		return;
 	}
 	describe(rq);
+	if (fstatat(rq->target.dir_fd, rq->path.comp[rq->path.ncomp - 1], &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		gate_reply_validators(rq, &st);	/* as PROPFIND gives them */
 	gate_respond(rq, replaced ? REASON_REPLACED : REASON_STORED, NULL);
 }

@@ -313,6 +313,8 @@ notify_usage(struct request *rq)
 	    rq->facts.used, r->quota.used, r->quota.limit, &rq->diag);
 }
 
+static enum verb request_verb(const struct request *);
+
 /*
  * Writes the one response of the request; later calls do nothing, so
  * that an error path may answer without knowing whether one was sent.
@@ -339,7 +341,7 @@ gate_respond(struct request *rq, enum reason reason, const char *detail)
 	o = options_of(rq);
 	r->reason = reason;
 	r->detail = detail;
-	r->verb = method_verb(rq->facts.method);
+	r->verb = request_verb(rq);
 	r->user = rq->user;
 	if (reason != REASON_OPTIONS && reason != REASON_METHOD_NOT_ALLOWED)
 		gate_fill_quota(rq);
@@ -356,8 +358,45 @@ gate_respond(struct request *rq, enum reason reason, const char *detail)
 		(void)rq->io->write(rq->io->ctx, out.data, out.len);
 	buf_release(&out);
 	if (reason == REASON_STORED || reason == REASON_REPLACED ||
+	    reason == REASON_COPIED || reason == REASON_COPIED_OVER ||
 	    reason == REASON_UPLOAD_STORED || reason == REASON_UPLOAD_DONE)
 		notify_usage(rq);
 	diag_each(&rq->diag, log_problem, rq);
 	log_request(rq);
+}
+
+void
+gate_diag_cause(struct request *rq, const char *what)
+{
+	char text[96];
+
+	snprintf(text, sizeof text, "%s", cause_text());
+	diag_add(&rq->diag, rq->g->cfg.upload_dir, 0, "%s could not be "
+	    "removed: cause=%s", what, text[0] != '\0' ? text : "unknown");
+}
+
+void
+gate_respond_log(struct request *rq)
+{
+	diag_each(&rq->diag, log_problem, rq);
+	log_request(rq);
+}
+
+/*
+ * What the request meant to do, for a refusal's message: a WebDAV path
+ * that GET or HEAD names is a file to serve, a DELETE that walked one
+ * a folder to delete (upgate(8), "WebDAV").
+ */
+static enum verb
+request_verb(const struct request *rq)
+{
+	enum method m = rq->facts.method;
+	int         dav = rq->facts.webdav && (rq->facts.known & KNOW_TARGET);
+
+	if (dav && (m == METHOD_GET || m == METHOD_HEAD) &&
+	    rq->facts.target != TARGET_FOLDER)
+		return VERB_SERVE;
+	if (m == METHOD_DELETE && rq->facts.dav_path)
+		return VERB_DELETE_FOLDER;
+	return method_verb(m);
 }

@@ -202,6 +202,14 @@ ledger_forget(struct ledger *l, const char *rel)
 	return l->ops->forget(l, rel);
 }
 
+enum ledger_err
+ledger_move(struct ledger *l, const char *from, const char *to)
+{
+	if (l->ops == NULL || !relpath_valid(from, 0) || !relpath_valid(to, 0))
+		return LEDGER_IO;
+	return l->ops->move(l, from, to);
+}
+
 void
 ledger_reservation_init(struct reservation *r)
 {

@@ -177,6 +177,17 @@ enum ledger_err ledger_commit(struct ledger *, const char *user,
 /* Drops the record of rel and lowers its owner's usage.  After unlink. */
 enum ledger_err ledger_forget(struct ledger *, const char *rel);
 
+/*
+ * The records follow a file or a folder that was renamed from `from` to
+ * `to` (MOVE): the record of from, and every record below it as a
+ * folder, now names the same place below to, owner and size unchanged,
+ * so usage does not move.  A record at or below to that was not
+ * forgotten first is stale and dropped.  After the rename: a crash
+ * between leaves the records at from, which a recount mends.
+ */
+enum ledger_err ledger_move(struct ledger *, const char *from,
+    const char *to);
+
 void ledger_reservation_init(struct reservation *);	/* id 0, fd -1 */
 
 /*
@@ -374,6 +385,7 @@ struct ledger_ops {
 	enum ledger_err (*commit)(struct ledger *, const char *, const char *,
 	    int64_t);
 	enum ledger_err (*forget)(struct ledger *, const char *);
+	enum ledger_err (*move)(struct ledger *, const char *, const char *);
 	enum ledger_err (*reserve)(struct ledger *, const char *, int64_t,
 	    struct reservation *);
 	enum ledger_err (*reservation_set)(struct ledger *,

@@ -747,6 +747,50 @@ done:
 	return err;
 }
 
+/*
+ * Records are files below files/ at the paths they name, so a folder's
+ * records move with one rename of their folder.
+ */
+static enum ledger_err
+files_move(struct ledger *l, const char *from, const char *to)
+{
+	enum ledger_err err = LEDGER_OK;
+	struct walk     wf, wt;
+	int             rc;
+
+	if (relpath_walk_split(&wf, from, 0) == -1 || relpath_walk_split(&wt, to, 0) == -1)
+		return LEDGER_IO;
+	if ((rc = relpath_walk_open(&wf, be(l)->files_fd, wf.ncomp - 1, 0)) != 0) {
+		relpath_walk_release(&wf);
+		return rc == 1 ? LEDGER_OK : fail(l, "openat");	/* none */
+	}
+	if (relpath_walk_open(&wt, be(l)->files_fd, wt.ncomp - 1, 1) != 0) {
+		err = fail(l, "mkdirat");
+		goto done;
+	}
+	rc = renameat(relpath_walk_dir(&wf), relpath_walk_last(&wf), relpath_walk_dir(&wt),
+	    relpath_walk_last(&wt));
+	if (rc == -1 && (errno == ENOTEMPTY || errno == EEXIST ||
+	    errno == EISDIR || errno == ENOTDIR)) {
+		/* stale records in the way: dropping them only over-counts */
+		(void)relpath_remove_tree(relpath_walk_dir(&wt), relpath_walk_last(&wt));
+		(void)unlinkat(relpath_walk_dir(&wt), relpath_walk_last(&wt), 0);
+		rc = renameat(relpath_walk_dir(&wf), relpath_walk_last(&wf), relpath_walk_dir(&wt),
+		    relpath_walk_last(&wt));
+	}
+	if (rc == -1)
+		err = errno == ENOENT ? LEDGER_OK : fail(l, "renameat");
+	else if (sync_all(l, relpath_walk_dir(&wt)) == -1 ||
+	    sync_all(l, relpath_walk_dir(&wf)) == -1)
+		err = fail(l, "fsync");
+	else
+		relpath_walk_prune(&wf);
+done:
+	relpath_walk_release(&wt);
+	relpath_walk_release(&wf);
+	return err;
+}
+
 static enum ledger_err
 files_record_put(struct ledger *l, const char *rel, const struct record *r)
 {
@@ -1815,6 +1859,7 @@ const struct ledger_ops ledger_files_ops = {
 	.record_drop = files_record_drop,
 	.commit = files_commit,
 	.forget = files_forget,
+	.move = files_move,
 	.reserve = files_reserve,
 	.reservation_set = files_reservation_set,
 	.reservation_add = files_reservation_add,

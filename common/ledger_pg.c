@@ -1261,6 +1261,35 @@ pg_forget(struct ledger *l, const char *rel)
 	return err;
 }
 
+/*
+ * Every record at from or below it (a '/' after from) now names the
+ * same place below to; stale records there are dropped first, their
+ * owners' usage left as it was (an over-count, never an under-count).
+ */
+static enum ledger_err
+pg_move(struct ledger *l, const char *from, const char *to)
+{
+	struct args     a = { .n = 0 };
+	enum ledger_err err;
+
+	if ((err = enter(l, 1)) != LEDGER_OK)
+		return err;
+	arg_bytes(&a, from);
+	arg_bytes(&a, to);
+	/* two statements: one statement's parts share one snapshot */
+	err = run_cmd(l, "move", "DELETE FROM upgate_records"
+	    " WHERE ($1 = $1) AND (sha256(rel) = sha256($2) OR"
+	    " substring(rel from 1 for length($2) + 1) ="
+	    " $2 || decode('2f', 'hex'))", &a);
+	if (err == LEDGER_OK)
+		err = run_cmd(l, "move", "UPDATE upgate_records"
+		    " SET rel = $2 || substring(rel from length($1) + 1)"
+		    " WHERE sha256(rel) = sha256($1) OR substring(rel from 1"
+		    " for length($1) + 1) = $1 || decode('2f', 'hex')", &a);
+	leave(l);
+	return err;
+}
+
 /* ---- reservations ---- */
 
 /* The int4 pair that stands for a reservation's id in the locks. */
@@ -2220,6 +2249,7 @@ const struct ledger_ops ledger_pg_ops = {
 	.record_drop = pg_record_drop,
 	.commit = pg_commit,
 	.forget = pg_forget,
+	.move = pg_move,
 	.reserve = pg_reserve,
 	.reservation_set = pg_reservation_set,
 	.reservation_add = pg_reservation_add,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "multistatus.h"
+#include "reason.h"
 #include "validators.h"
 
 /* The live properties upgate answers (RFC 4918 §15, RFC 4331 §3, §4). */
@@ -314,6 +315,26 @@ ms_refuse_all(struct multistatus *ms)
 	}
 	buf_puts(&ms->out, "<D:responsedescription>No properties are kept "
 	    "here.</D:responsedescription></D:response>\n");
+}
+
+void
+ms_status(struct multistatus *ms, const char *sub, int folder, int status)
+{
+	size_t len = ms->base_len;
+	struct buf *b = &ms->out;
+
+	if (ms->failed)
+		return;
+	if (sub != NULL && (encode(ms->href, &len, sub, 1) == -1 ||
+	    (folder && add_char(ms->href, &len, '/') == -1)))
+		len = ms->base_len;	/* too long to name: its folder */
+	buf_puts(b, "<D:response><D:href>");
+	buf_add(b, ms->href, len);
+	ms->href[ms->base_len] = '\0';
+	buf_printf(b, "</D:href>\n<D:status>HTTP/1.1 %d %s</D:status>"
+	    "</D:response>\n", status, reason_status_phrase(status));
+	if (ms->out.len >= MULTISTATUS_FLUSH)
+		flush(ms);
 }
 
 int

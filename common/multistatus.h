@@ -58,6 +58,15 @@ void ms_resource(struct multistatus *, const char *child, const char *name,
 /* PROPPATCH's one response: every property named, 403 (nothing kept). */
 void ms_refuse_all(struct multistatus *);
 
+/*
+ * A response with a status alone (RFC 4918 §13: DELETE, COPY and MOVE
+ * name what failed): the base href followed by sub, a '/'-separated
+ * path below it (NULL: the base itself), '/' at its end for a folder;
+ * status is an HTTP status (409).
+ */
+void ms_status(struct multistatus *, const char *sub, int folder,
+    int status);
+
 /* Ends the document and writes the rest; -1 when a write failed. */
 int  ms_end(struct multistatus *);
 void ms_release(struct multistatus *);	/* safe twice */

@@ -38,6 +38,11 @@ enum reason {
 	REASON_SERVED,			/* GET of a stored file: 200 */
 	REASON_PARTIAL,			/* its one range: 206 */
 	REASON_NOT_MODIFIED,		/* 304 */
+	REASON_DELETED_PARTIAL,		/* folder DELETE, some left: 207 */
+	REASON_COPIED,			/* COPY: 201 new, */
+	REASON_COPIED_OVER,		/* 204 replacing */
+	REASON_MOVED,			/* MOVE: 201 new, */
+	REASON_MOVED_OVER,		/* 204 replacing */
 	/* successes of resumable uploads (upgate(8), "Resumable uploads") */
 	REASON_UPLOAD_STORED,		/* a creation that publishes: 201 */
 	REASON_APPENDED,		/* a PATCH: 204 */
@@ -66,6 +71,22 @@ enum cause {
 	CAUSE_TARGET_FOLDER,	/* row 9: the target is a folder */
 	CAUSE_TARGET_SPECIAL,	/* row 9: a FIFO, a device, a socket */
 	CAUSE_NO_OVERWRITE,	/* row 9: with allow_overwrite = no */
+	/* WebDAV (upgate(8), "WebDAV") */
+	CAUSE_ROOT,		/* row 8: the user's folder itself */
+	CAUSE_NOT_FOLDER_NAMED,	/* row 9: a file named with a final '/' */
+	CAUSE_NO_DESTINATION,	/* row 8: no Destination header */
+	CAUSE_DEST_OUTSIDE,	/* row 8: another host, outside the folder */
+	CAUSE_DEST_BAD,		/* row 8: a Destination breaking the rules */
+	CAUSE_DEST_SAME,	/* row 8: the Destination is the source */
+	CAUSE_DEST_INSIDE,	/* row 9: one inside the other */
+	CAUSE_DEST_EXISTS,	/* row 8: Overwrite: F and a target */
+	CAUSE_IF_MATCH,		/* row 8: If-Match does not match */
+	CAUSE_BAD_DEPTH,	/* row 8: a Depth the method does not take */
+	CAUSE_NOTHING,		/* row 8: nothing of that name */
+	CAUSE_INFINITE_DEPTH,	/* row 8: PROPFIND of a folder, infinity */
+	CAUSE_NO_PARENT,	/* row 9: MKCOL, Destination: no parent */
+	CAUSE_TAKEN,		/* row 9: MKCOL where something is */
+	CAUSE_BODY,		/* row 7: MKCOL with a body */
 	CAUSE__MAX
 };
 
@@ -76,6 +97,13 @@ enum verb {
 	VERB_STORE_FORM,	/* POST */
 	VERB_DELETE,		/* DELETE */
 	VERB_SHOW,		/* GET, HEAD: the quota status */
+	VERB_SERVE,		/* GET, HEAD of a stored file */
+	VERB_LIST,		/* PROPFIND */
+	VERB_PROPS,		/* PROPPATCH */
+	VERB_MAKE_FOLDER,	/* MKCOL */
+	VERB_DELETE_FOLDER,	/* DELETE of a folder */
+	VERB_COPY,		/* COPY */
+	VERB_MOVE,		/* MOVE */
 	VERB__MAX
 };
 

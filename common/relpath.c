@@ -148,6 +148,7 @@ relpath_tree_init(struct tree *t, const char *prefix,
 	t->base = -1;
 	t->depth = 0;
 	t->visit = visit;
+	t->leave = NULL;
 	t->arg = arg;
 }
 
@@ -294,6 +295,8 @@ tree_walk(struct tree *t)
 	    p += strlen(p) + 1)
 		rc = tree_down(t, p);
 	free(sub.buf);
+	if (rc == 0 && t->leave != NULL)
+		rc = t->leave(t);
 	return rc;
 }
 

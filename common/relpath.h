@@ -74,6 +74,12 @@ struct tree {
 	unsigned  depth;
 	int     (*visit)(struct tree *, int dfd, const char *name,
 		    const struct stat *);
+	/*
+	 * When set, called once a folder is walked whole, its sub-folders
+	 * included, with rel naming it (deepest first, the top one last):
+	 * 0 to go on, 1 to stop, -1 on failure.  NULL after tree_init.
+	 */
+	int     (*leave)(struct tree *);
 	void     *arg;
 };
 

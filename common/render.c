@@ -215,6 +215,7 @@ add_quota_headers(const struct reply *r, enum reason reason, struct buf *b)
 	    "\r\nX-Quota-Available: %" PRId64 "\r\n", r->quota.used,
 	    r->quota.limit, render_available(&r->quota));
 	if (reason != REASON_STORED && reason != REASON_REPLACED &&
+	    reason != REASON_COPIED && reason != REASON_COPIED_OVER &&
 	    reason != REASON_UPLOAD_STORED && reason != REASON_UPLOAD_DONE)
 		return;
 	tenths = render_tenths(&r->quota);
@@ -268,6 +269,9 @@ add_head(const struct reply *r, const struct render_options *o,
 	add_dav_headers(r, reason, b);
 	if (status == 201 && r->location != NULL)
 		add_location(b, r->location);
+	if (r->etag != NULL && r->last_modified != NULL)
+		buf_printf(b, "ETag: %s\r\nLast-Modified: %s\r\n", r->etag,
+		    r->last_modified);
 	if (r->tus_headers != NULL)
 		buf_puts(b, r->tus_headers);
 	if (r->connection_close)
@@ -323,7 +327,8 @@ render_reply(const struct reply *r, const struct render_options *o,
 	add_head(&fixed, o, n.content_type, out);
 	/* the 201s of MKCOL and of a tus creation: no body */
 	if (head_only || reason_status(fixed.reason) == 204 ||
-	    fixed.reason == REASON_CREATED ||
+	    fixed.reason == REASON_CREATED || fixed.reason == REASON_COPIED ||
+	    fixed.reason == REASON_MOVED ||
 	    fixed.reason == REASON_UPLOAD_STORED ||
 	    fixed.reason == REASON_UPLOAD_STATUS)
 		return;
@@ -362,6 +367,11 @@ static const char *const sentences[REASON__MAX] = {
 	[REASON_SERVED] = "The file is served.",
 	[REASON_PARTIAL] = "A part of the file is served.",
 	[REASON_NOT_MODIFIED] = "The file has not changed.",
+	[REASON_DELETED_PARTIAL] = "Some of the folder could not be deleted.",
+	[REASON_COPIED] = "The copy was made.",
+	[REASON_COPIED_OVER] = "The copy was made.",
+	[REASON_MOVED] = "The move was made.",
+	[REASON_MOVED_OVER] = "The move was made.",
 	[REASON_CHECKSUM_MISMATCH] = "The body does not match its "
 	    "Upload-Checksum; none of it was kept.",
 	[REASON_UPLOAD_STORED] = "The file was stored.",
@@ -377,6 +387,13 @@ static const char *const subjects[VERB__MAX] = {
 	[VERB_STORE_FORM] = "The files cannot be stored",
 	[VERB_DELETE]     = "The file cannot be deleted",
 	[VERB_SHOW]       = "The quota status cannot be shown",
+	[VERB_SERVE]      = "The file cannot be served",
+	[VERB_LIST]       = "The properties cannot be listed",
+	[VERB_PROPS]      = "The properties cannot be changed",
+	[VERB_MAKE_FOLDER] = "The folder cannot be created",
+	[VERB_DELETE_FOLDER] = "The folder cannot be deleted",
+	[VERB_COPY]       = "The copy cannot be made",
+	[VERB_MOVE]       = "The move cannot be made",
 };
 
 /* Why, after the subject (upgate(8), "Decisions"). */
@@ -407,6 +424,30 @@ static const char *const causes[CAUSE__MAX] = {
 	    "not a regular file",
 	[CAUSE_NO_OVERWRITE] = "a file of that name exists, and overwriting "
 	    "is turned off",
+	[CAUSE_ROOT] = "that is your own folder, which is never removed, "
+	    "moved, copied or replaced",
+	[CAUSE_NOT_FOLDER_NAMED] = "a file has that name, and the path names "
+	    "a folder (it ends in /)",
+	[CAUSE_NO_DESTINATION] = "the request has no Destination header",
+	[CAUSE_DEST_OUTSIDE] = "the Destination lies on another host or "
+	    "outside your folder, or holds a . or .. segment or a name "
+	    "starting with a dot",
+	[CAUSE_DEST_BAD] = "the Destination is not a valid path (each name 1 "
+	    "to 255 bytes of UTF-8 without control characters, no "
+	    "backslash, no empty name, at most 32 names)",
+	[CAUSE_DEST_SAME] = "the Destination is the source itself",
+	[CAUSE_DEST_INSIDE] = "the Destination lies inside the source, or "
+	    "holds it",
+	[CAUSE_DEST_EXISTS] = "the Destination exists, and the request asked "
+	    "not to replace it (Overwrite: F)",
+	[CAUSE_IF_MATCH] = "the file is not the one If-Match names",
+	[CAUSE_BAD_DEPTH] = "the Depth header is not one this method takes",
+	[CAUSE_NOTHING] = "nothing of that name is there",
+	[CAUSE_INFINITE_DEPTH] = "a folder is listed at Depth 0 or 1 only",
+	[CAUSE_NO_PARENT] = "the folder that would hold it is missing",
+	[CAUSE_TAKEN] = "something of that name is there already",
+	[CAUSE_BODY] = "the request carries a body, which this method does "
+	    "not take",
 };
 
 /* A refusal with a known cause: "The file cannot be deleted: ...". */
@@ -441,9 +482,9 @@ message_disk_full(const struct reply *r, struct buf *b)
 	render_human_size(r->required_space, need, sizeof need);
 	render_human_size(r->available_space, avail, sizeof avail);
 	render_human_size(shortage > 0 ? shortage : 0, lack, sizeof lack);
-	buf_printf(b, "The upload of %s does not fit in the space the server "
+	buf_printf(b, "The %s of %s does not fit in the space the server "
 	    "has free: %s available, %s short; please try again later.",
-	    need, avail, lack);
+	    r->verb == VERB_COPY ? "copy" : "upload", need, avail, lack);
 }
 
 static void
@@ -456,8 +497,9 @@ message_quota(const struct reply *r, struct buf *b)
 	render_human_size(r->quota.used, used, sizeof used);
 	render_human_size(r->quota.reserved, resv, sizeof resv);
 	render_human_size(render_available(&r->quota), avail, sizeof avail);
-	buf_printf(b, "The upload of %s would exceed your quota of %s: %s "
-	    "used, ", size, limit, used);
+	buf_printf(b, "The %s of %s would exceed your quota of %s: %s "
+	    "used, ", r->verb == VERB_COPY ? "copy" : "upload", size, limit,
+	    used);
 	if (r->quota.reserved > 0)
 		buf_printf(b, "%s reserved by uploads in progress, ", resv);
 	buf_printf(b, "%s available.", avail);

@@ -53,6 +53,9 @@ struct reply {
 	const struct stored_file *files;
 	size_t      nfiles;
 	const char *location;		/* PUT 201: the request's own URI */
+	/* PUT and COPY of a file: its validators, as PROPFIND gives them */
+	const char *etag;
+	const char *last_modified;
 	/* a sentence that says more than the reason's own (may be NULL) */
 	const char *detail;
 	/* else, for a refusal: what the request meant to do, and why not */

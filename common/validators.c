@@ -60,3 +60,29 @@ etag_of(const struct stat *st, char *out, size_t size)
 	    (uint64_t)st->st_ino, (uint64_t)st->st_size,
 	    (uint64_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
 }
+
+/* An entity tag of a list, weak or strong, against ours (weak compare). */
+static int
+tag_is(const char *t, size_t n, const char *etag)
+{
+	if (n >= 2 && t[0] == 'W' && t[1] == '/') {
+		t += 2;
+		n -= 2;
+	}
+	return n == strlen(etag) && memcmp(t, etag, n) == 0;
+}
+
+int
+etag_list_match(const char *v, const char *etag)
+{
+	size_t n;
+
+	while (*v != '\0') {
+		v += strspn(v, " \t,");
+		n = strcspn(v, " \t,");
+		if ((n == 1 && *v == '*') || (n > 0 && tag_is(v, n, etag)))
+			return 1;
+		v += n;
+	}
+	return 0;
+}

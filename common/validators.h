@@ -29,4 +29,10 @@ void rfc3339_date(time_t t, char *out, size_t size);
  */
 void etag_of(const struct stat *st, char *out, size_t size);
 
+/*
+ * 1 when the list of entity tags v (If-Match, If-None-Match: RFC 9110
+ * §13.1) is "*" or names etag, compared weakly.
+ */
+int  etag_list_match(const char *v, const char *etag);
+
 #endif

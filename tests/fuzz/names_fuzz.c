@@ -12,8 +12,11 @@
  * split on '/'.  A parsed path holds 1 to PATH_DEPTH_MAX
  * components (0 for an empty folder), each a valid file name, none "."
  * or "..", that joined again give the PATH_INFO.  A basename is a suffix
- * of its input without '/' or '\\', preceded by one or by nothing.  Any
- * difference traps.
+ * of its input without '/' or '\\', preceded by one or by nothing.  The
+ * input as a COPY's Destination (common/davdest.c) is checked too: a
+ * path it lets through is below SCRIPT_NAME, starts with '/', holds no
+ * NUL, no empty segment but a last one, no segment starting with '.'
+ * (upgate(8), "WebDAV").  Any difference traps.
  *
  *	clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon \
  *	    tests/fuzz/names_fuzz.c common/names.c
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "davdest.h"
 #include "names.h"
 
 static void
@@ -199,6 +203,25 @@ check_basename(const char *s, size_t slen)
 	check(b == s || b[-1] == '/' || b[-1] == '\\');
 }
 
+/* A Destination davdest_parse lets through, held to its promises. */
+static void
+check_dest(const char *s)
+{
+	struct davdest_request r = { s, "example.org:8080", 0, "/upload" };
+	char                   out[4096];
+	const char            *p;
+	enum dest              d = davdest_parse(&r, out, sizeof out);
+
+	if (d != DEST_PATH)
+		return;
+	check(out[0] == '/' && strlen(out) < sizeof out);
+	for (p = out; *p == '/'; p += 1 + strcspn(p + 1, "/")) {
+		check(p[1] != '.');
+		check(p[1] != '/' && (p[1] != '\0' || p > out));
+	}
+	check(*p == '\0');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -216,6 +239,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(names_user_valid(s) == ref_user(s));
 	check_path(s, PATH_FILE, joined);
 	check_path(s, PATH_FOLDER, joined);
+	check_dest(s);
 	free(joined);
 	free(s);
 	return 0;

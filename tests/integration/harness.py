@@ -46,7 +46,7 @@ KEEP = os.environ.get("UPGATE_KEEP") == "1"
 TMP_PREFIX = ".upgate-tmp-"
 ALLOWED = {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"}
 # with webdav = yes, the default (upgate(8), "WebDAV")
-DAV_METHODS = {"PROPFIND", "PROPPATCH", "MKCOL"}
+DAV_METHODS = {"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE"}
 ALLOWED_DAV = ALLOWED | DAV_METHODS
 # successes that are not logged (upgate(8), "LOGS")
 QUIET = ("GET", "HEAD", "OPTIONS", "PROPFIND", "PROPPATCH")

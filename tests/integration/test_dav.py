@@ -6,6 +6,7 @@ attacks: links and dot names on the path, XXE, billion laughs, a 100 MB
 PROPFIND body."""
 
 import os
+import threading
 import urllib.parse
 
 from harness import (ALLOWED, ALLOWED_DAV, Env, MiB, check, eq, expect,
@@ -514,3 +515,433 @@ def _():
            "hrefs")
         eq({urllib.parse.unquote(h) for h in res},
            {"/upload/a b/", "/upload/a b/%41?#.txt"}, "hrefs decoded")
+
+
+# ------------------------------------------------------------ DELETE folder
+
+def tree_of(e, user="alice"):
+    """Every folder and file below the user's folder, dot names too."""
+    out = set()
+    top = e.user_dir(user)
+    for dp, dns, fns in os.walk(top):
+        for n in dns:
+            p = os.path.join(dp, n)
+            out.add(os.path.relpath(p, top) + ("" if os.path.islink(p)
+                                               else "/"))
+        for n in fns:
+            out.add(os.path.relpath(os.path.join(dp, n), top))
+    return out
+
+
+def statuses(r):
+    """{href: status} of a 207 whose responses carry a status alone."""
+    check(r.media_type() == "application/xml", "%s: 207 type" % r.what())
+    return {x.find(D + "href").text: int(x.find(D + "status").text.split()[1])
+            for x in r.xml().findall(D + "response")}
+
+
+@test("dav: DELETE of a folder removes what PROPFIND shows and frees its "
+      "bytes (204, logged deleted with the bytes freed)")
+def _():
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        expect(e.run("MKCOL", "/d/e"), 201, "created", head=True)
+        expect(e.run("MKCOL", "/d/e/empty"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"12345")
+        put(e, "/d/e/b.txt", b"123")
+        put(e, "/keep.txt", b"k")
+        os.symlink(e.outside, os.path.join(e.user_dir(), "d", "e", "out"))
+        with open(os.path.join(e.outside, "o.txt"), "w") as f:
+            f.write("outside")
+        # a link inside stays, and so does its folder: 409 in the 207
+        r = e.run("DELETE", "/d/")
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/e/": 409}, "what stayed")
+        eq(log_of(r)["size"], "8", "bytes freed")
+        eq(tree_of(e), {"keep.txt", "d/", "d/e/", "d/e/out"}, "what is left")
+        eq(os.listdir(e.outside), ["o.txt"], "followed the link")
+        unchanged(e, {"keep.txt": b"k"}, 1)
+        os.unlink(os.path.join(e.user_dir(), "d", "e", "out"))
+        r = e.run("DELETE", "/d")
+        expect(r, 204, "deleted")
+        eq(log_of(r)["size"], "0", "nothing left to free")
+        eq(tree_of(e), {"keep.txt"}, "the folder went")
+        unchanged(e, {"keep.txt": b"k"}, 1)
+
+
+@test("dav: DELETE of a folder leaves dot names and their folder (207 "
+      "409); the user's folder 403; file/ 409; nothing there 404")
+def _():
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"12345")
+        put(e, "/d/b.txt", b"67")
+        e.plant("d/.upgate-tmp-0123456789abcdef", b"partial")
+        r = e.run("DELETE", "/d")
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/": 409}, "what stayed")
+        eq(tree_of(e), {"d/", "d/.upgate-tmp-0123456789abcdef"}, "left")
+        eq(e.usage(), 0, "ledger")
+        os.unlink(os.path.join(e.user_dir(), "d",
+                               ".upgate-tmp-0123456789abcdef"))
+        put(e, "/f.txt", b"x")
+        for path, status, reason in (("/", 403, "forbidden"),
+                                     (None, 403, "forbidden"),
+                                     ("/f.txt/", 409, "conflict"),
+                                     ("/nope/", 404, "not_found"),
+                                     ("/d/.x/", 400, "bad_request")):
+            r = e.run("DELETE", path)
+            expect(r, status, reason)
+            if path in ("/", None):
+                check("folder" in r.json()["message"],
+                      "%s: message %r" % (r.what(), r.json()["message"]))
+        unchanged(e, {"f.txt": b"x"}, 1)
+        check(os.path.isdir(os.path.join(e.user_dir(), "d")), "d went")
+
+
+@test("dav: a folder DELETE racing an upload into it leaves the ledger "
+      "exact")
+def _():
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"a" * 1000)
+        import time as _t
+        c, req = e.start("PUT", "/d/late.bin", body=b"", length=2000)
+        c.write(b"b" * 1000)
+        # the upload streams into its temporary file in d: d stays
+        deadline = _t.time() + 10
+        while not e.tmp_files(e.user_dir()) and _t.time() < deadline:
+            _t.sleep(0.01)
+        r = e.run("DELETE", "/d")
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/": 409}, "the folder with the upload")
+        c.write(b"b" * 1000)
+        c.close_stdin()
+        expect(c.finish(req), 201, "stored")
+        unchanged(e, {"d/late.bin": b"b" * 2000}, 2000)
+
+
+# --------------------------------------------------------------- COPY, MOVE
+
+def dest(path):
+    return {"Destination": "http://localhost/upload" + path,
+            "Host": "localhost"}
+
+
+@test("dav: COPY of a file: 201 with ETag and Last-Modified, charged; "
+      "204 replacing; Overwrite: F 412; logged copied with its size")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        r = e.run("COPY", "/a.txt", headers=dest("/b.txt"))
+        expect(r, 201, "copied", head=True)
+        eq(log_of(r)["size"], "5", "log size")
+        expect_quota_headers(r, 10, MiB)
+        g = e.run("GET", "/b.txt")
+        eq(r.header("ETag"), g.header("ETag"), "COPY's ETag")
+        eq(r.header("Last-Modified"), g.header("Last-Modified"),
+           "COPY's Last-Modified")
+        eq(e.record("alice/b.txt"), ("alice", 5), "record")
+        put(e, "/c.txt", b"123")
+        r = e.run("COPY", "/c.txt", headers=dest("/a.txt"))
+        expect(r, 204, "copied")
+        unchanged(e, {"a.txt": b"123", "b.txt": b"12345", "c.txt": b"123"},
+                  11)
+        h = dest("/b.txt")
+        h["Overwrite"] = "F"
+        expect(e.run("COPY", "/c.txt", headers=h), 412, "precondition_failed")
+        unchanged(e, {"a.txt": b"123", "b.txt": b"12345", "c.txt": b"123"},
+                  11)
+
+
+@test("dav: COPY over quota: 507 before anything is copied")
+def _():
+    with Env(quota="alice 10\n") as e:
+        put(e, "/a.txt", b"123456")
+        r = e.run("COPY", "/a.txt", headers=dest("/b.txt"))
+        expect(r, 507, "quota_exceeded")
+        eq(r.json()["upload"]["size"], 6, "upload.size")
+        unchanged(e, {"a.txt": b"123456"}, 6)
+        # replacing what it copies over is charged the difference
+        put(e, "/c.txt", b"1234")
+        expect(e.run("COPY", "/a.txt", headers=dest("/c.txt")), 507,
+               "quota_exceeded")
+        expect(e.run("COPY", "/c.txt", headers=dest("/a.txt")), 204,
+               "copied")
+        unchanged(e, {"a.txt": b"1234", "c.txt": b"1234"}, 8)
+
+
+@test("dav: COPY and MOVE refusals: Destination elsewhere, through links, "
+      "encoded .., the user's folder, the source itself, no parent")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        os.symlink(e.outside, os.path.join(e.user_dir(), "out"))
+        e.plant("x.txt", b"bob's", user="bob")
+        cases = [
+            ({}, 400, "bad_request"),
+            ({"Destination": "http://elsewhere/upload/b.txt"}, 403,
+             "forbidden"),
+            ({"Destination": "https://localhost/upload/b.txt"}, 403,
+             "forbidden"),
+            ({"Destination": "/other/b.txt"}, 403, "forbidden"),
+            ({"Destination": "/upload/%2e%2e/bob/y.txt"}, 403, "forbidden"),
+            ({"Destination": "/upload/../bob/y.txt"}, 403, "forbidden"),
+            ({"Destination": "/upload/.hidden"}, 403, "forbidden"),
+            ({"Destination": "/upload/"}, 403, "forbidden"),
+            ({"Destination": "/upload"}, 403, "forbidden"),
+            ({"Destination": "/upload/a.txt"}, 403, "forbidden"),
+            ({"Destination": "/upload/out/b.txt"}, 403, "forbidden"),
+            ({"Destination": "/upload/out"}, 403, "forbidden"),
+            ({"Destination": "/upload/no/b.txt"}, 409, "conflict"),
+            ({"Destination": "/upload/a.txt/b"}, 409, "conflict"),
+            ({"Destination": "/upload/b%00.txt"}, 400, "bad_request"),
+            ({"Destination": "/upload/a%5Cb"}, 400, "bad_request"),
+            ({"Destination": "ftp://localhost/upload/b"}, 400, "bad_request"),
+        ]
+        for m in ("COPY", "MOVE"):
+            # one Destination parser: MOVE takes a sample of the table
+            for h, status, reason in cases if m == "COPY" else cases[3:12:2]:
+                expect(e.run(m, "/a.txt", headers=dict(h)), status, reason)
+            expect(e.run(m, "/", headers=dest("/z/")), 403, "forbidden")
+            expect(e.run(m, "/missing", headers=dest("/z")), 404,
+                   "not_found")
+            expect(e.run(m, "/d", headers=dest("/d/in")), 409, "conflict")
+            expect(e.run(m, "/out", headers=dest("/z")), 403, "forbidden")
+        eq(os.listdir(e.outside), [], "written through a link")
+        unchanged(e, {"a.txt": b"12345"}, 5)
+        eq(e.stored("bob"), {"x.txt": b"bob's"}, "bob's files")
+
+
+@test("dav: MOVE of a file and a folder: 201/204, costs nothing, the "
+      "ledger's records follow")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/b.txt", b"123")
+        r = e.run("MOVE", "/a.txt", headers=dest("/d/c.txt"))
+        expect(r, 201, "moved", head=True)
+        eq(log_of(r)["size"], "-", "log size")
+        eq(e.record("alice/a.txt"), None, "old record")
+        eq(e.record("alice/d/c.txt"), ("alice", 5), "new record")
+        r = e.run("MOVE", "/d/", headers=dest("/e/"))
+        expect(r, 201, "moved", head=True)
+        eq(e.record("alice/e/b.txt"), ("alice", 3), "a folder's records")
+        eq(e.record("alice/d/b.txt"), None, "old folder record")
+        unchanged(e, {"e/b.txt": b"123", "e/c.txt": b"12345"}, 8)
+        put(e, "/f.txt", b"1")
+        r = e.run("MOVE", "/f.txt", headers=dest("/e/b.txt"))
+        expect(r, 204, "moved")
+        eq(e.record("alice/e/b.txt"), ("alice", 1), "replaced record")
+        unchanged(e, {"e/b.txt": b"1", "e/c.txt": b"12345"}, 6)
+        # a folder over a folder: the target set aside, then dropped
+        expect(e.run("MKCOL", "/g"), 201, "created", head=True)
+        put(e, "/g/z.txt", b"zz")
+        expect(e.run("MOVE", "/g", headers=dest("/e")), 204, "moved")
+        unchanged(e, {"e/z.txt": b"zz"}, 2)
+
+
+@test("dav: COPY of a folder, Depth infinity and 0: charged, records made")
+def _():
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        expect(e.run("MKCOL", "/d/sub"), 201, "created", head=True)
+        expect(e.run("MKCOL", "/d/empty"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"12345")
+        put(e, "/d/sub/b.txt", b"123")
+        e.plant("d/.hidden", b"h")
+        r = e.run("COPY", "/d/", headers=dest("/c/"))
+        expect(r, 201, "copied", head=True)
+        eq(log_of(r)["size"], "8", "log size")
+        eq(e.record("alice/c/sub/b.txt"), ("alice", 3), "record")
+        eq(tree_of(e) - {"d/.hidden"}, {
+            "d/", "d/sub/", "d/empty/", "d/a.txt", "d/sub/b.txt", "c/",
+            "c/sub/", "c/empty/", "c/a.txt", "c/sub/b.txt"}, "tree")
+        h = dest("/z")
+        h["Depth"] = "0"
+        expect(e.run("COPY", "/d", headers=h), 201, "copied", head=True)
+        check(os.listdir(os.path.join(e.user_dir(), "z")) == [], "Depth 0")
+        h["Depth"] = "1"
+        expect(e.run("COPY", "/d", headers=h), 400, "bad_request")
+        eq(e.usage(), 16, "ledger")
+        eq(e.disk_usage(), 17, "disk (with the dot file)")
+        # over a folder: replaced whole, charged the difference
+        expect(e.run("PUT", "/d/a.txt", body=b"1"), 204, "replaced")
+        put(e, "/c/only.txt", b"12")
+        expect(e.run("COPY", "/d", headers=dest("/c")), 204, "copied")
+        eq(e.record("alice/c/a.txt"), ("alice", 1), "replaced record")
+        eq(e.record("alice/c/only.txt"), None, "record of what went")
+        eq(tree_of(e) - {"d/.hidden"}, {
+            "d/", "d/sub/", "d/empty/", "d/a.txt", "d/sub/b.txt", "c/",
+            "c/sub/", "c/empty/", "c/a.txt", "c/sub/b.txt", "z/"}, "tree")
+        eq(e.usage(), 8, "ledger")
+        e.assert_clean()
+
+
+@test("dav: COPY racing uploads for the last bytes of a quota: never over")
+def _():
+    with Env(quota="alice 10000\n") as e:
+        put(e, "/a.bin", b"a" * 3000)
+        results = []
+
+        def copy(i):
+            results.append(e.run("COPY", "/a.bin",
+                                 headers=dest("/c%d.bin" % i)))
+
+        def upload(i):
+            results.append(e.run("PUT", "/p%d.bin" % i, body=b"p" * 3000))
+        ts = [threading.Thread(target=copy, args=(i,)) for i in range(4)]
+        ts += [threading.Thread(target=upload, args=(i,)) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        ok = [r for r in results if r.status == 201]
+        eq(len(ok), 2, "requests that fit")
+        for r in results:
+            if r.status == 201:
+                expect(r, 201, "copied" if r.req["method"] == "COPY" else
+                       "stored", head=r.req["method"] == "COPY")
+            else:
+                expect(r, 507, "quota_exceeded")
+        eq(e.usage(), 9000, "ledger")
+        eq(e.disk_usage(), 9000, "disk")
+        e.assert_clean()
+
+
+@test("dav: PUT answers ETag and Last-Modified; If-Match another ETag or "
+      "on a missing file: 412")
+def _():
+    with env() as e:
+        r = e.run("PUT", "/a.txt", body=b"12345")
+        expect(r, 201, "stored")
+        g = e.run("GET", "/a.txt")
+        eq(r.header("ETag"), g.header("ETag"), "PUT's ETag")
+        eq(r.header("Last-Modified"), g.header("Last-Modified"),
+           "PUT's Last-Modified")
+        r = e.run("PUT", "/a.txt", body=b"1", headers={"If-Match": '"x"'})
+        expect(r, 412, "precondition_failed")
+        r = e.run("PUT", "/b.txt", body=b"1",
+                  headers={"If-Match": g.header("ETag")})
+        expect(r, 412, "precondition_failed")
+        r = e.run("PUT", "/a.txt", body=b"678",
+                  headers={"If-Match": g.header("ETag")})
+        expect(r, 204, "replaced")
+        check(r.header("ETag") not in (None, g.header("ETag")), "new ETag")
+        unchanged(e, {"a.txt": b"678"}, 3)
+
+
+@test("dav: COPY of a file over a folder: the folder goes only once the "
+      "copy is made, and stays whole when it holds a dot name (409)")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        expect(e.run("MKCOL", "/f"), 201, "created", head=True)
+        put(e, "/f/x.txt", b"xx")
+        e.plant("f/.keep", b"k")
+        for m in ("COPY", "MOVE"):
+            r = e.run(m, "/a.txt", headers=dest("/f"))
+            expect(r, 409, "conflict")
+            eq(tree_of(e), {"a.txt", "f/", "f/x.txt", "f/.keep"},
+               "what is left")
+            eq(e.usage(), 7, "ledger")
+            e.assert_clean()
+        os.unlink(os.path.join(e.user_dir(), "f", ".keep"))
+        expect(e.run("COPY", "/a.txt", headers=dest("/f")), 204, "copied")
+        unchanged(e, {"a.txt": b"12345", "f": b"12345"}, 10)
+
+
+@test("dav: each refusal's message names what the request meant to do")
+def _():
+    with env() as e:
+        put(e, "/a.txt", b"12345")
+        cases = [("PROPFIND", "/nope", {"Depth": "0"},
+                  "The properties cannot be listed: "),
+                 ("PROPPATCH", "/nope", {}, "The properties cannot be "
+                  "changed: "),
+                 ("MKCOL", "/no/pe", {}, "The folder cannot be created: "),
+                 ("GET", "/nope", {}, "The file cannot be served: "),
+                 ("HEAD", "/.x", {}, None),
+                 ("GET", "/.x", {}, "The file cannot be served: "),
+                 ("DELETE", "/nope/", {}, "The folder cannot be deleted: "),
+                 ("COPY", "/a.txt", {}, "The copy cannot be made: "),
+                 ("MOVE", "/a.txt", {"Destination": "/upload/"},
+                  "The move cannot be made: ")]
+        for m, path, h, start in cases:
+            r = e.run(m, path, headers=dict(h))
+            check(r.status >= 400, "%s: status %s" % (r.what(), r.status))
+            if start is None:
+                continue
+            msg = r.json()["message"]
+            check(msg.startswith(start), "%s: message %r, expected %r..."
+                  % (r.what(), msg, start))
+        r = e.run("COPY", "/a.txt", headers=dest("/b.txt"))
+        expect(r, 201, "copied", head=True)
+        e.write_quota("alice 12\n")
+        r = e.run("COPY", "/a.txt", headers=dest("/c.txt"))
+        expect(r, 507, "quota_exceeded")
+        check(r.json()["message"].startswith("The copy of 5 bytes would "
+                                             "exceed your quota"),
+              "507 message %r" % r.json()["message"])
+
+
+@test("dav: per_user_dirs = no: another user's file blocks a folder's "
+      "DELETE (207 403) and MOVE (403), and is never replaced; a COPY of "
+      "it is the copier's")
+def _():
+    with env(per_user_dirs="no") as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/mine.txt", b"123")
+        expect(e.run("PUT", "/d/bobs.txt", body=b"bob", user="bob"), 201,
+               "stored", user="bob")
+        r = e.run("DELETE", "/d")
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/bobs.txt": 403}, "what stayed")
+        eq(e.stored(None), {"d/bobs.txt": b"bob"}, "files")
+        eq((e.usage("alice"), e.usage("bob")), (0, 3), "ledger")
+        put(e, "/d/mine.txt", b"123")
+        for m, path, to in (("MOVE", "/d", "/e"),
+                            ("MOVE", "/d/bobs.txt", "/x.txt"),
+                            ("COPY", "/d/mine.txt", "/d/bobs.txt"),
+                            ("MOVE", "/d/mine.txt", "/d/bobs.txt")):
+            expect(e.run(m, path, headers=dest(to)), 403, "forbidden")
+        r = e.run("COPY", "/d/bobs.txt", headers=dest("/copy.txt"))
+        expect(r, 201, "copied", head=True)
+        eq(e.record("copy.txt"), ("alice", 3), "the copy's owner")
+        eq(e.stored(None), {"d/bobs.txt": b"bob", "d/mine.txt": b"123",
+                            "copy.txt": b"bob"}, "files")
+        eq((e.usage("alice"), e.usage("bob")), (6, 3), "ledger")
+        e.assert_clean()
+
+
+@test("dav: a folder DELETE that cannot remove a file: 207 with 500 for it, "
+      "its cause logged, the ledger exact")
+def _():
+    import subprocess
+    from harness import skip
+
+    def immutable(path, on):
+        return subprocess.run(["chattr", "+i" if on else "-i", path],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0
+    with env() as e:
+        expect(e.run("MKCOL", "/d"), 201, "created", head=True)
+        put(e, "/d/a.txt", b"12345")
+        put(e, "/d/b.txt", b"67")
+        stuck = os.path.join(e.user_dir(), "d", "a.txt")
+        if os.geteuid() != 0 or not immutable(stuck, True):
+            skip("no chattr +i here")
+        try:
+            r = e.run("DELETE", "/d/")
+        finally:
+            immutable(stuck, False)
+        expect(r, 207, "deleted", log=True)
+        eq(statuses(r), {"/upload/d/a.txt": 500}, "what stayed")
+        eq(log_of(r)["size"], "2", "bytes freed")
+        check(any(l.endswith("alice/d/a.txt could not be removed: "
+                             "cause=unlinkat:EPERM")
+                  for l in r.stderr.splitlines()),
+              "%s: the cause is not logged: %r" % (r.what(), r.stderr))
+        unchanged(e, {"d/a.txt": b"12345"}, 5)

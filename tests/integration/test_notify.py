@@ -168,3 +168,23 @@ def _():
         eq(left, [], "processes of the command's group still alive")
         check(not os.path.exists(end), "the command ran to its end")
         _no_zombie(e)
+
+
+@test("notify: a COPY that crosses a threshold runs the command, and "
+      "answers X-Quota-Warning")
+def _():
+    with Env(quota="alice 1000\n") as e:
+        calls = os.path.join(e.root, "calls")
+        script = _script(e, "notify", RECORDER % calls)
+        e.conf["notify_command"] = script
+        e.write_conf()
+        expect(e.run("PUT", "/a", body=b"x" * 450), 201, "stored")
+        r = e.run("COPY", "/a", headers={
+            "Destination": "http://localhost/upload/b", "Host": "localhost"})
+        expect(r, 201, "copied", head=True)
+        eq(r.header("X-Quota-Warning"), "90", "X-Quota-Warning")
+        got = _calls(e, script, calls, 2)
+        eq(sorted(c["env"]["UPGATE_THRESHOLD"] for c in got), ["80", "90"],
+           "thresholds notified")
+        eq({c["env"]["UPGATE_USED"] for c in got}, {"900"}, "used")
+        _no_zombie(e)

@@ -181,6 +181,49 @@ CHANGE(get_file, DAV(METHOD_GET); f->target = TARGET_EXISTS)
 CHANGE(get_folder, DAV(METHOD_GET); f->depth = DEPTH_INFINITY)
 CHANGE(get_missing, DAV(METHOD_GET); f->target = TARGET_NEW)
 CHANGE(head_link, DAV(METHOD_HEAD); f->target = TARGET_SYMLINK)
+/* DELETE of a folder, COPY and MOVE (upgate(8), "WebDAV") */
+#define DELDIR f->webdav = 1; f->method = METHOD_DELETE; f->dav_path = 1; \
+	f->length_text = NULL; f->target = TARGET_FOLDER
+CHANGE(del_folder, DELDIR)
+CHANGE(del_root, DELDIR; f->names_root = 1)
+CHANGE(del_file_slash, DELDIR; f->target = TARGET_EXISTS;
+    f->trailing_slash = 1)
+CHANGE(del_missing, DELDIR; f->target = TARGET_NEW)
+#define CP(m) DAV(m); f->target = TARGET_EXISTS; f->depth = DEPTH_INFINITY; \
+	f->dest = DEST_PATH; f->dest_target = TARGET_NEW; f->overwrite = 1
+CHANGE(cp_new, CP(METHOD_COPY); f->copy_bytes = 100)
+CHANGE(cp_no_dest, CP(METHOD_COPY); f->dest = DEST_NONE)
+CHANGE(cp_outside, CP(METHOD_COPY); f->dest = DEST_OUTSIDE)
+CHANGE(cp_bad_dest, CP(METHOD_COPY); f->dest = DEST_BAD)
+CHANGE(cp_dest_root, CP(METHOD_MOVE); f->dest = DEST_ROOT)
+CHANGE(cp_root, CP(METHOD_COPY); f->target = TARGET_FOLDER;
+    f->names_root = 1)
+CHANGE(cp_same, CP(METHOD_COPY); f->dest_place = PLACE_SAME)
+CHANGE(cp_inside, CP(METHOD_MOVE); f->target = TARGET_FOLDER;
+    f->dest_place = PLACE_INSIDE)
+CHANGE(cp_link, CP(METHOD_COPY); f->dest_target = TARGET_SYMLINK)
+CHANGE(cp_no_parent, CP(METHOD_COPY); f->dest_target = TARGET_PARENT_MISSING;
+    p->create_parents = 1)
+CHANGE(cp_no_overwrite, CP(METHOD_COPY); f->dest_target = TARGET_EXISTS;
+    f->overwrite = 0)
+CHANGE(cp_overwrite_off, CP(METHOD_MOVE); f->dest_target = TARGET_FOLDER;
+    p->allow_overwrite = 0)
+CHANGE(cp_over_folder, CP(METHOD_MOVE); f->dest_target = TARGET_FOLDER)
+CHANGE(cp_quota, CP(METHOD_COPY); f->copy_bytes = 100; f->limit = 150;
+    f->used = 60)
+CHANGE(cp_quota_replacing, CP(METHOD_COPY); f->copy_bytes = 100;
+    f->limit = 150; f->used = 60; f->dest_target = TARGET_EXISTS;
+    f->recorded = 20)
+CHANGE(cp_disk, CP(METHOD_COPY); f->copy_bytes = 100; f->free_space = 99)
+CHANGE(mv_no_room, CP(METHOD_MOVE); f->copy_bytes = 100; f->free_space = 0;
+    f->limit = 0)
+CHANGE(cp_folder_depth1, CP(METHOD_COPY); f->target = TARGET_FOLDER;
+    f->depth = DEPTH_1)
+CHANGE(mv_folder_depth0, CP(METHOD_MOVE); f->target = TARGET_FOLDER;
+    f->depth = DEPTH_0)
+CHANGE(cp_missing, CP(METHOD_COPY); f->target = TARGET_NEW)
+CHANGE(cp_if_match, CP(METHOD_MOVE); f->if_match = IF_MATCH_FAILED)
+CHANGE(put_if_match, f->if_match = IF_MATCH_FAILED)
 
 /* resumable uploads (upgate(8), "Resumable uploads") */
 #define TUS_CREATE_OF(f)  ((f)->method = METHOD_POST, (f)->tus = TUS_CREATE, \
@@ -305,6 +348,32 @@ static const struct row rows[] = {
 	{ "GET of a folder",              get_folder,       REASON_NONE, 0 },
 	{ "GET of nothing",               get_missing,      REASON_NOT_FOUND, 8 },
 	{ "HEAD through a link",          head_link,        REASON_FORBIDDEN, 8 },
+	{ "DELETE of a folder",           del_folder,       REASON_NONE, 0 },
+	{ "DELETE of the user's folder",  del_root,         REASON_FORBIDDEN, 8 },
+	{ "DELETE of file/",              del_file_slash,   REASON_CONFLICT, 9 },
+	{ "DELETE of nothing/",           del_missing,      REASON_NOT_FOUND, 8 },
+	{ "COPY to a new name",           cp_new,           REASON_NONE, 0 },
+	{ "COPY without Destination",     cp_no_dest,       REASON_BAD_REQUEST, 8 },
+	{ "COPY elsewhere",               cp_outside,       REASON_FORBIDDEN, 8 },
+	{ "COPY to a bad path",           cp_bad_dest,      REASON_BAD_REQUEST, 8 },
+	{ "MOVE onto the user's folder",  cp_dest_root,     REASON_FORBIDDEN, 8 },
+	{ "COPY of the user's folder",    cp_root,          REASON_FORBIDDEN, 8 },
+	{ "COPY onto itself",             cp_same,          REASON_FORBIDDEN, 8 },
+	{ "MOVE into itself",             cp_inside,        REASON_CONFLICT, 9 },
+	{ "COPY through a link",          cp_link,          REASON_FORBIDDEN, 8 },
+	{ "COPY, no parent, create_parents", cp_no_parent,  REASON_CONFLICT, 9 },
+	{ "COPY, Overwrite: F",           cp_no_overwrite,  REASON_PRECONDITION_FAILED, 8 },
+	{ "MOVE, allow_overwrite = no",   cp_overwrite_off, REASON_CONFLICT, 9 },
+	{ "MOVE over a folder",           cp_over_folder,   REASON_NONE, 0 },
+	{ "COPY over quota",              cp_quota,         REASON_QUOTA_EXCEEDED, 11 },
+	{ "COPY replacing: the difference", cp_quota_replacing, REASON_NONE, 0 },
+	{ "COPY, disk full",              cp_disk,          REASON_DISK_FULL, 10 },
+	{ "MOVE costs nothing",           mv_no_room,       REASON_NONE, 0 },
+	{ "COPY of a folder, Depth 1",    cp_folder_depth1, REASON_BAD_REQUEST, 8 },
+	{ "MOVE of a folder, Depth 0",    mv_folder_depth0, REASON_BAD_REQUEST, 8 },
+	{ "COPY of nothing",              cp_missing,       REASON_NOT_FOUND, 8 },
+	{ "MOVE, If-Match fails",         cp_if_match,      REASON_PRECONDITION_FAILED, 8 },
+	{ "PUT, If-Match fails",          put_if_match,     REASON_PRECONDITION_FAILED, 8 },
 	{ "OPTIONS with nothing known",   options_unknown_config, REASON_OPTIONS, 1 },
 	{ "broken config",                bad_config,       REASON_SERVER_ERROR, 2 },
 	{ "config not read yet",          config_unknown,   REASON_NONE, 0 },
@@ -452,6 +521,10 @@ test_verbs(void)
 	CU_ASSERT_EQUAL(method_verb(METHOD_POST), VERB_STORE_FORM);
 	CU_ASSERT_EQUAL(method_verb(METHOD_DELETE), VERB_DELETE);
 	CU_ASSERT_EQUAL(method_verb(METHOD_GET), VERB_SHOW);
+	CU_ASSERT_EQUAL(method_verb(METHOD_COPY), VERB_COPY);
+	CU_ASSERT_EQUAL(method_verb(METHOD_MOVE), VERB_MOVE);
+	CU_ASSERT_EQUAL(method_verb(METHOD_MKCOL), VERB_MAKE_FOLDER);
+	CU_ASSERT_EQUAL(method_verb(METHOD_PROPFIND), VERB_LIST);
 	CU_ASSERT_EQUAL(method_verb(METHOD_HEAD), VERB_SHOW);
 	CU_ASSERT_EQUAL(method_verb(METHOD_OTHER), VERB_NONE);
 	CU_ASSERT_EQUAL(method_verb(METHOD__MAX), VERB_NONE);

@@ -97,7 +97,7 @@ static const struct row refusal_rows[] = {
 	{ .what = "row 1: an unknown method", .vars = { AS("alice", "BREW") },
 	  .status = 405, .reason = "method_not_allowed",
 	  .has = "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS, PROPFIND, "
-	      "PROPPATCH, MKCOL\r\n" },
+	      "PROPPATCH, MKCOL, COPY, MOVE\r\n" },
 	{ .what = "row 1: methods are case-sensitive",
 	  .vars = { AS("alice", "put"), "CONTENT_LENGTH=1" }, .body = "a",
 	  .status = 405, .reason = "method_not_allowed", .early = 1 },
@@ -268,7 +268,7 @@ static const struct row other_rows[] = {
 	{ .what = "OPTIONS", .vars = { "REQUEST_METHOD=OPTIONS" },
 	  .status = 204,
 	  .has = "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS, PROPFIND, "
-	      "PROPPATCH, MKCOL\r\n" },
+	      "PROPPATCH, MKCOL, COPY, MOVE\r\n" },
 	{ .what = "DELETE of a file", .before = "put alice /a abc;"
 	  "put alice /b hello", .vars = { AS("alice", "DELETE"),
 	    "PATH_INFO=/a" }, .status = 204, .reason = "deleted",
@@ -289,10 +289,44 @@ static const struct row other_rows[] = {
 	{ .what = "DELETE in a missing folder",
 	  .vars = { AS("alice", "DELETE"), "PATH_INFO=/d/a" }, .status = 404,
 	  .reason = "not_found" },
-	{ .what = "DELETE of a folder", .before = "mkdir up/alice;"
+	{ .what = "DELETE of a folder (WebDAV)", .before = "mkdir up/alice;"
 	  "mkdir up/alice/d", .vars = { AS("alice", "DELETE"),
-	    "PATH_INFO=/d" }, .status = 409, .reason = "conflict",
-	  .disk = "alice/ alice/d/" },
+	    "PATH_INFO=/d" }, .status = 204, .reason = "deleted",
+	  .disk = "alice/" },
+	{ .what = "DELETE of a folder holding a dot name (WebDAV)",
+	  .before = "put alice /d/a abc;file up/alice/d/.keep k",
+	  .conf = "create_parents = yes\n",
+	  .vars = { AS("alice", "DELETE"), "PATH_INFO=/d/" }, .status = 207,
+	  .reason = "deleted", .has = "<D:href>/d/</D:href>\n<D:status>"
+	      "HTTP/1.1 409 Conflict</D:status>",
+	  .disk = "alice/ alice/d/ alice/d/.keep=k" },
+	{ .what = "DELETE of the user's folder (WebDAV)",
+	  .before = "put alice /a abc", .vars = { AS("alice", "DELETE"),
+	    "PATH_INFO=/" }, .status = 403, .reason = "forbidden",
+	  .has = "The folder cannot be deleted: that is your own folder",
+	  .disk = "alice/ alice/a=abc", .used = 3 },
+	{ .what = "COPY of a file", .before = "put alice /a abc",
+	  .vars = { AS("alice", "COPY"), "PATH_INFO=/a",
+	    "HTTP_DESTINATION=/b" }, .status = 201, .reason = "copied",
+	  .has = "ETag: \"", .disk = "alice/ alice/a=abc alice/b=abc",
+	  .used = 6 },
+	{ .what = "COPY over quota", .before = "put alice /a #600",
+	  .vars = { AS("alice", "COPY"), "PATH_INFO=/a",
+	    "HTTP_DESTINATION=/b" }, .status = 507, .reason = "quota_exceeded",
+	  .has = "The copy of 600 bytes would exceed your quota",
+	  .disk = "alice/ alice/a=#600", .used = 600 },
+	{ .what = "MOVE of a folder", .before = "put alice /d/a abc",
+	  .conf = "create_parents = yes\n",
+	  .vars = { AS("alice", "MOVE"), "PATH_INFO=/d",
+	    "HTTP_DESTINATION=http://h/e/", "HTTP_HOST=h" }, .status = 201,
+	  .reason = "moved", .disk = "alice/ alice/e/ alice/e/a=abc",
+	  .used = 3 },
+	{ .what = "MOVE to another host", .before = "put alice /a abc",
+	  .vars = { AS("alice", "MOVE"), "PATH_INFO=/a",
+	    "HTTP_DESTINATION=http://elsewhere/b", "HTTP_HOST=h" },
+	  .status = 403, .reason = "forbidden",
+	  .has = "The move cannot be made: the Destination lies on another "
+	      "host", .disk = "alice/ alice/a=abc", .used = 3 },
 	{ .what = "DELETE through a link", .before = "mkdir up/alice;"
 	  "ln /etc up/alice/etc", .vars = { AS("alice", "DELETE"),
 	    "PATH_INFO=/etc/passwd" }, .status = 403, .reason = "forbidden",
@@ -358,7 +392,7 @@ test_options_without_config(void)
 	CU_ASSERT_EQUAL(tree_run(&t, &f), 0);
 	CU_ASSERT_EQUAL(fake_status(&f), 204);
 	CU_ASSERT(fake_has(&f, "Allow: GET, HEAD, PUT, POST, DELETE, "
-	    "OPTIONS, PROPFIND, PROPPATCH, MKCOL\r\nDAV: 1\r\n"));
+	    "OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE\r\nDAV: 1\r\n"));
 	CU_ASSERT_EQUAL(f.log.len, 0);
 	fake_release(&f);
 }

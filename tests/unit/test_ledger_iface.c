@@ -384,6 +384,47 @@ test_forget(void)
 	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/b", &rec), 0);
 }
 
+/*
+ * MOVE (upgate(8), "WebDAV"): a file's record, then a folder's records,
+ * follow to the new path; a path that only starts like the folder
+ * stays; usage does not move; a stale record at the target goes.
+ */
+static void
+test_move(void)
+{
+	struct record rec;
+
+	commit_locked("alice", "alice/a", 100);
+	commit_locked("alice", "alice/d/x", 5);
+	commit_locked("alice", "alice/d/e/y", 7);
+	commit_locked("alice", "alice/dd", 1);
+	CU_ASSERT_EQUAL(ledger_move(&fx.l, "alice/a", "alice/b"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/a", &rec), 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/b", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 100);
+	CU_ASSERT_EQUAL(ledger_move(&fx.l, "alice/d", "alice/n/m"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/d/x", &rec), 1);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/d/e/y", &rec), 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/n/m/e/y", &rec),
+	    0);
+	CU_ASSERT_EQUAL(rec.size, 7);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/n/m/x", &rec), 0);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/dd", &rec), 0);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 113);
+	/* nothing recorded there: nothing to move */
+	CU_ASSERT_EQUAL(ledger_move(&fx.l, "alice/none", "alice/z"), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_record_get(&fx.l, "alice/z", &rec), 1);
+	/* a stale record in the way is dropped */
+	snprintf(rec.owner, sizeof rec.owner, "alice");
+	rec.size = 3;
+	CU_ASSERT_EQUAL(ledger_record_put(&fx.l, "alice/c", &rec), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_move(&fx.l, "alice/b", "alice/c"), LEDGER_OK);
+	CU_ASSERT_EQUAL_FATAL(ledger_record_get(&fx.l, "alice/c", &rec), 0);
+	CU_ASSERT_EQUAL(rec.size, 100);
+	CU_ASSERT_EQUAL(ledger_move(&fx.l, "alice/../x", "alice/y"), LEDGER_IO);
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 113);
+}
+
 /* A path that only one byte tells apart, and a long deep one. */
 static void
 test_record_paths(void)
@@ -1819,6 +1860,7 @@ test_lease_recount(void)
 	{ "commit an empty file", test_commit_empty },			\
 	{ "commit refuses bad input", test_commit_bad },		\
 	{ "forget", test_forget },					\
+	{ "move", test_move },						\
 	{ "records by exact path", test_record_paths },			\
 	{ "record put and drop", test_record_put_drop },		\
 	{ "set_used and flush", test_set_used_flush },			\

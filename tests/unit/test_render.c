@@ -568,10 +568,11 @@ check_one(const struct reply *r, size_t f)
 	body = body_of(&b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
 	if (status == 204 || r->reason == REASON_CREATED ||
+	    r->reason == REASON_COPIED || r->reason == REASON_MOVED ||
 	    r->reason == REASON_UPLOAD_STORED ||
 	    r->reason == REASON_UPLOAD_STATUS) {
 		/*
-		 * MKCOL's 201 has no body either (upgate(8), "WebDAV"), nor
+		 * MKCOL, COPY and MOVE's 201 has no body either (upgate(8), "WebDAV"), nor
 		 * a tus creation's ("Resumable uploads")
 		 */
 		CU_ASSERT_EQUAL(*body, '\0');
