@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davdest: a Destination, decoded and held to the path rules of
  * upgate(8) "Requests" and "WebDAV".

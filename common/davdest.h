@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * davdest: the Destination header of COPY and MOVE (upgate(8),
  * "WebDAV"; RFC 4918 §10.3): an absolute URI on the request's own

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * decide_copy: the rows of upgate(8) "DECISIONS" as COPY and MOVE meet
  * them ("WebDAV"; RFC 4918 §9.8, §9.9): the source, Depth, the

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_davaside: what a COPY or MOVE replaces, set aside until the copy
  * or the move is done (upgate(8), "WebDAV"): renamed whole to a

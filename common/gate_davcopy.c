@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_davcopy: COPY and MOVE within the user's folder (upgate(8),
  * "WebDAV"; RFC 4918 §9.8, §9.9).  The decision is taken under the

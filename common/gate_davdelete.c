@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The upgate authors.  ISC licence: see LICENSE. */
 /*
  * gate_davdelete: DELETE of a folder (upgate(8), "WebDAV"; RFC 4918
  * §9.6.1).  All of it under the user's lock, so that no upload of the
