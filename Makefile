@@ -285,7 +285,7 @@ package:
 # The six hosting paths with the real servers, from apache-conf/,
 # lighttpd-conf/ and nginx-conf/; needs root, apache2, libapache2-mod-fcgid,
 # lighttpd, nginx.  Prints the measured early-refusal figures.
-servers: all
+servers: all node-modules
 	@python3 tests/servers/run.py --build $(BUILD)
 
 # Real WebDAV clients from Debian (litmus, rclone, cadaver, davfs2)
@@ -323,13 +323,17 @@ run:
 # download).  npm ci runs unless node_modules already holds the locked
 # tree, so that a machine without the registry can run it again.
 # Screenshots go to $(BUILD)/browser/.
-browser: all
+browser: all node-modules
+	@node tests/browser/run.js --build $(BUILD)
+
+# tests/browser/node_modules: playwright-core for the browser test and
+# tus-js-client, which the servers test runs in Node too.
+node-modules:
 	@cd tests/browser && { npm ls --offline --all >/dev/null 2>&1 || \
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
 		    --loglevel=error >/dev/null; }
-	@node tests/browser/run.js --build $(BUILD)
 
-.PHONY: servers dav-clients run browser
+.PHONY: servers dav-clients run browser node-modules
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
