@@ -294,9 +294,10 @@ servers: all node-modules
 dav-clients: all
 	@python3 tests/dav_clients/run.py --build $(BUILD)
 
-# Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
+# Torture tests (needs root; about 3 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
-# that leave mid-body, 200 slow clients.  Prints the measured figures.
+# that leave mid-body, 200 slow clients, 50 resumable uploads under kill
+# -9 and resumable creations racing PUTs.  Prints the measured figures.
 # Then the tortures of the ledger (races, kill -9, a full disk, dropped
 # connections) once more on a throwaway PostgreSQL.
 torture: all
