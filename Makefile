@@ -125,6 +125,14 @@ CLIENTS_ARGS ?=
 bench-clients: all
 	python3 bench/clients.py --build $(BUILD) $(CLIENTS_ARGS)
 
+# Resumable uploads through lighttpd and upgate.fcgi: 1 GiB as tus
+# PATCHes of 16 MiB against one PUT, and 4 KiB tus uploads (creation and
+# PATCH) against 4 KiB PUTs, in the same run (needs root; about 4
+# minutes).  TUS_ARGS: more options, say TUS_ARGS="--size 256 --rounds 1".
+TUS_ARGS ?=
+bench-tus: all
+	python3 bench/tus.py --build $(BUILD) $(TUS_ARGS)
+
 # The web farm against one host, with wrk: 4 KiB stores, quota refusals
 # and quota status through three lighttpd + upgate.fcgi hosts on three
 # GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
@@ -354,4 +362,4 @@ install: all
 clean:
 	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm bench-tus fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
