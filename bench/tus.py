@@ -20,7 +20,8 @@ names every time, through the gate's ledger) at the end.  Figures are medians
 of --rounds; nothing is asserted.
 
   python3 bench/tus.py --build DIR [--size MIB] [--chunk MIB]
-                       [--rounds N] [--seconds S] [--dir DIR] [--keep]
+                       [--rounds N] [--seconds S] [--dir DIR]
+                       [--conf KEY=VALUE] [--keep]
 
 Needs root (the server's children run as www-data), lighttpd and curl.
 """
@@ -217,6 +218,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--conf", action="append", default=[],
+                    metavar="KEY=VALUE", help="an upgate.conf(5) key for "
+                    "both, say sync=no")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + \
@@ -232,7 +236,8 @@ def main():
     try:
         print("# load %.2f %.2f %.2f at the start (%d CPUs)"
               % (os.getloadavg() + (os.cpu_count(),)), flush=True)
-        fx = servers.Fixture("tus", "lighttpd-fastcgi", "alice 64G\n", {})
+        conf = dict(kv.split("=", 1) for kv in a.conf)
+        fx = servers.Fixture("tus", "lighttpd-fastcgi", "alice 64G\n", conf)
         big = large(fx, run_root, a.size * MiB, a.chunk * MiB, a.rounds,
                     a.timeout)
         rates = {}
