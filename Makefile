@@ -126,6 +126,14 @@ CLIENTS_ARGS ?=
 bench-clients: all
 	python3 bench/clients.py --build $(BUILD) $(CLIENTS_ARGS)
 
+# Resumable uploads through lighttpd and upgate.fcgi: 1 GiB as tus
+# PATCHes of 16 MiB against one PUT, and 4 KiB tus uploads (creation and
+# PATCH) against 4 KiB PUTs, in the same run (needs root; about 4
+# minutes).  TUS_ARGS: more options, say TUS_ARGS="--size 256 --rounds 1".
+TUS_ARGS ?=
+bench-tus: all
+	python3 bench/tus.py --build $(BUILD) $(TUS_ARGS)
+
 # The web farm against one host, with wrk: 4 KiB stores, quota refusals
 # and quota status through three lighttpd + upgate.fcgi hosts on three
 # GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
@@ -286,7 +294,7 @@ package:
 # The six hosting paths with the real servers, from apache-conf/,
 # lighttpd-conf/ and nginx-conf/; needs root, apache2, libapache2-mod-fcgid,
 # lighttpd, nginx.  Prints the measured early-refusal figures.
-servers: all
+servers: all node-modules
 	@python3 tests/servers/run.py --build $(BUILD)
 
 # Real WebDAV clients from Debian (litmus, rclone, cadaver, davfs2)
@@ -295,9 +303,10 @@ servers: all
 dav-clients: all
 	@python3 tests/dav_clients/run.py --build $(BUILD)
 
-# Torture tests (needs root; about 2 minutes): a quota race of 32 x 50
+# Torture tests (needs root; about 3 minutes): a quota race of 32 x 50
 # uploads, kill -9 of the CGI and the responder, a full disk, clients
-# that leave mid-body, 200 slow clients.  Prints the measured figures.
+# that leave mid-body, 200 slow clients, 50 resumable uploads under kill
+# -9 and resumable creations racing PUTs.  Prints the measured figures.
 # Then the tortures of the ledger (races, kill -9, a full disk, dropped
 # connections) once more on a throwaway PostgreSQL.
 torture: all
@@ -324,13 +333,17 @@ run:
 # download).  npm ci runs unless node_modules already holds the locked
 # tree, so that a machine without the registry can run it again.
 # Screenshots go to $(BUILD)/browser/.
-browser: all
+browser: all node-modules
+	@node tests/browser/run.js --build $(BUILD)
+
+# tests/browser/node_modules: playwright-core for the browser test and
+# tus-js-client, which the servers test runs in Node too.
+node-modules:
 	@cd tests/browser && { npm ls --offline --all >/dev/null 2>&1 || \
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
 		    --loglevel=error >/dev/null; }
-	@node tests/browser/run.js --build $(BUILD)
 
-.PHONY: servers dav-clients run browser
+.PHONY: servers dav-clients run browser node-modules
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
@@ -350,4 +363,4 @@ install: all
 clean:
 	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm bench-tus fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package

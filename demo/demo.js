@@ -9,6 +9,7 @@
 // replaces the page.
 // Every answer is asked for as JSON (upgate(8), Responses) but
 // PROPFIND's multistatus; nothing comes from elsewhere than this server.
+// Files above 8 MiB go as resumable uploads (tus), with Pause and Resume.
 'use strict';
 
 (function () {
@@ -426,6 +427,12 @@
 		if (!window.FormData || fileInput.files.length === 0)
 			return;
 		event.preventDefault();
+		const files = Array.from(fileInput.files);
+		if (window.tus && tus.isSupported &&
+		    files.some((f) => f.size > LARGE)) {
+			sendResumable(files);
+			return;
+		}
 		let total = 0;
 		for (const f of fileInput.files)
 			total += f.size;
@@ -456,6 +463,149 @@
 		xhr.setRequestHeader('Accept', 'application/json');
 		xhr.send(data);
 	}
+
+	// --- Resumable uploads (README, "Resumable uploads"): a selection
+	// with a file above 8 MiB goes file by file through tus-js-client, in
+	// PATCHes of 4 MiB, so that a dropped connection costs at most a
+	// chunk, even behind a server that spools request bodies (it keeps
+	// nothing of a PATCH cut short).  tus-js-client keeps each upload's
+	// URL in localStorage under the file's fingerprint (name, type, size,
+	// date): the same file chosen again, after a reload too, carries on
+	// from the offset the gate reports (HEAD).
+	const LARGE = 8 * 1024 * 1024;
+	const CHUNK = 4 * 1024 * 1024;
+	const pauseButton = $('pause');
+	const resumeButton = $('resume');
+	let current = null;	// the tus.Upload under way, for Pause and Resume
+	const shown = { sent: 0, total: 0 };	// what the bar shows of it
+
+	function resumableControls(running) {
+		pauseButton.hidden = resumeButton.hidden = current === null;
+		pauseButton.disabled = !running;
+		resumeButton.disabled = running;
+	}
+
+	function resumableEnd() {
+		current = null;
+		resumableControls(false);
+		button.disabled = false;
+		progress.classList.remove('busy');
+		loadQuota();
+		loadFiles();
+	}
+
+	// Retried as tus-js-client does by default (a dropped connection, a
+	// 5xx, a 409 while the gate still holds a PATCH that was cut off),
+	// but not a 507: the disk or the quota will not have grown.
+	function shouldRetry(err) {
+		const res = err.originalResponse;
+		const status = res ? res.getStatus() : 0;
+		const again = status !== 507 && (status < 400 || status >= 500 ||
+		    status === 409 || status === 423);
+		if (again)
+			progressText.textContent += ' The connection was lost; ' +
+			    'trying again…';
+		return again;
+	}
+
+	function resumableFailed(err, sent, total) {
+		const res = err.originalResponse;
+		let body = null;
+		try {
+			body = res ? JSON.parse(res.getBody()) : null;
+		} catch (e) {
+			body = null;
+		}
+		if (body && body.message) {
+			setProgress(sent, total, 'refused.');
+			showRefusal(body);
+		} else {
+			setProgress(sent, total, 'interrupted.');
+			clearResult('refusal');
+			result.append(el('p', 'The upload stopped (' + (res ?
+			    'the gate answered ' + res.getStatus() :
+			    'the connection ended') + '). Choose the same file ' +
+			    'again, after a reload too, to carry on where it stopped.',
+			    'message'));
+		}
+		resumableEnd();
+	}
+
+	function sendResumable(files) {
+		let total = 0;
+		for (const f of files)
+			total += f.size;
+		let done = 0;	// bytes of the files finished
+		const names = [];
+		button.disabled = true;
+		progress.classList.add('busy');
+		result.hidden = true;
+		setProgress(0, total, 'starting.');
+		shown.sent = 0;
+		shown.total = total;
+		const next = (i) => {
+			if (i === files.length) {
+				setProgress(total, total, 'stored.');
+				clearResult('success');
+				result.append(el('p', 'Stored ' + names.join(', ') +
+				    ' (resumable).', 'message'));
+				form.reset();
+				resumableEnd();
+				return;
+			}
+			const file = files[i];
+			let resumedAt = null;
+			const upload = new tus.Upload(file, {
+				endpoint: new URL(GATE, location.href).href,
+				chunkSize: CHUNK,
+				retryDelays: [0, 1000, 3000, 5000],
+				metadata: { filename: file.name },
+				headers: { Accept: 'application/json' },
+				removeFingerprintOnSuccess: true,
+				onShouldRetry: shouldRetry,
+				onProgress: (sent) => {
+					shown.sent = done + sent;
+					setProgress(shown.sent, total, resumedAt === null ?
+					    null : 'resumed at ' + humanSize(resumedAt) + '.');
+				},
+				// HEAD: the offset that an upload found again goes on from
+				onAfterResponse: (req, res) => {
+					const offset = Number(res.getHeader('Upload-Offset'));
+					if (req.getMethod() === 'HEAD' && offset > 0)
+						resumedAt = offset;
+				},
+				onSuccess: () => {
+					done += file.size;
+					names.push(file.name);
+					next(i + 1);
+				},
+				onError: (err) => resumableFailed(err, shown.sent, total)
+			});
+			current = upload;
+			resumableControls(true);
+			upload.findPreviousUploads().then((previous) => {
+				if (previous.length > 0)
+					upload.resumeFromPreviousUpload(previous[0]);
+				upload.start();
+			});
+		};
+		next(0);
+	}
+
+	pauseButton.addEventListener('click', () => {
+		if (current === null)
+			return;
+		// abort() without terminating: the upload stays on the gate
+		current.abort();
+		resumableControls(false);
+		setProgress(shown.sent, shown.total, 'paused.');
+	});
+	resumeButton.addEventListener('click', () => {
+		if (current === null)
+			return;
+		resumableControls(true);
+		current.start();
+	});
 
 	form.addEventListener('submit', send);
 	progressText.textContent = 'Choose a file: its progress shows here.';

@@ -666,6 +666,142 @@ test('js: your files listed (PROPFIND), downloaded, deleted', async (t) => {
 	}
 });
 
+// The tus upload's URL that tus-js-client keeps in the page's
+// localStorage, as a path, or null.
+function storedTusPath(page) {
+	return page.evaluate(() => {
+		for (let i = 0; i < localStorage.length; i++) {
+			const k = localStorage.key(i);
+			if (k.startsWith('tus::'))
+				return new URL(JSON.parse(localStorage.getItem(k))
+				    .uploadUrl, location.href).pathname;
+		}
+		return null;
+	});
+}
+
+async function tusOffset(port, urlPath) {
+	const r = await request(port, 'HEAD', urlPath, { user: 'alice',
+	    headers: { 'Tus-Resumable': '1.0.0' } });
+	eq(r.status, 200, `HEAD ${urlPath}`);
+	return Number(r.headers['upload-offset']);
+}
+
+test('js: a large file goes as a resumable upload (tus), is cut off, ' +
+    'resumes after a reload, pauses and resumes, byte-exact', async (t) => {
+	const SIZE = 12 * MiB;
+	const file = makeFile('film.mkv', SIZE);
+	const quotaFile = path.join(VAR, 'quota');
+	const quotas = fs.readFileSync(quotaFile, 'utf8');
+	// alice's 10 MiB would not hold it (the gate reads the file anew)
+	fs.writeFileSync(quotaFile, quotas.replace(/^alice .*$/m, 'alice 40M'));
+	try {
+		const { page, seen, context } = await openPage(t, 'alice');
+		await quotaShown(page);
+		const used = JSON.parse((await request(t.demo.port, 'GET',
+		    '/upload', { user: 'alice',
+		    headers: { Accept: 'application/json' } })).body).quota.used;
+		const tusSeen = [];
+		page.on('request', (r) => {
+			if (/\/upload(\/\.resumable\/.*)?$/.test(r.url()) &&
+			    r.method() !== 'GET')
+				tusSeen.push(r.method());
+		});
+		// The connection drops after a PATCH of 4 MiB: every PATCH from
+		// the second on fails as a reset connection would.
+		let patches = 0;
+		const cut = (route) => {
+			if (route.request().method() === 'PATCH' && ++patches > 1)
+				return route.abort('connectionreset');
+			return route.continue();
+		};
+		await page.route('**/upload/.resumable/*', cut);
+		await page.setInputFiles('#file', file);
+		await page.click('button[type="submit"]');
+		await page.waitForFunction(() => /trying again/.test(
+		    document.getElementById('progress-text').textContent), null,
+		    { timeout: 20000 });
+		eq(tusSeen[0], 'POST', 'the creation');
+		const urlPath = await storedTusPath(page);
+		check(/^\/upload\/\.resumable\/[0-9a-f]{32}$/.test(urlPath),
+		    `the upload's URL in localStorage: ${urlPath}`);
+		eq(await tusOffset(t.demo.port, urlPath), 4 * MiB,
+		    'the offset on the gate after the cut');
+		check(!fs.existsSync(path.join(VAR, 'uploads', 'alice', 'film.mkv')),
+		    'film.mkv under its name before the end');
+
+		// A reload, the same file chosen again: it carries on from the
+		// gate's offset, without a new creation.  (The cut lasts until
+		// the page is gone, or a retry of the old page would go through.)
+		await page.reload();
+		await page.unroute('**/upload/.resumable/*', cut);
+		await quotaShown(page);
+		tusSeen.length = 0;
+		// 4 MiB/s, to pause on the way
+		const cdp = await context.newCDPSession(page);
+		await cdp.send('Network.enable');
+		await cdp.send('Network.emulateNetworkConditions', {
+			offline: false, latency: 0, downloadThroughput: -1,
+			uploadThroughput: 4 * MiB });
+		await page.setInputFiles('#file', file);
+		await page.click('button[type="submit"]');
+		await page.waitForFunction(() => {
+			const p = document.getElementById('upload-progress');
+			return p.value > 5 * 1024 * 1024;
+		}, null, { timeout: 20000, polling: 20 });
+		has((await state(page)).progress.text, 'resumed at 4.0 MiB',
+		    'progress figures');
+		await page.click('#pause');
+		check(await page.isEnabled('#resume'), 'Resume after Pause');
+		check(await page.isDisabled('#pause'), 'Pause after Pause');
+		has((await state(page)).progress.text, 'paused', 'when paused');
+		const paused = await tusOffset(t.demo.port, urlPath);
+		check(paused >= 4 * MiB && paused < SIZE,
+		    `offset when paused: ${paused}`);
+		await screenshot(page, 'resumable-paused.png');
+		await cdp.send('Network.emulateNetworkConditions', {
+			offline: false, latency: 0, downloadThroughput: -1,
+			uploadThroughput: -1 });
+		await page.click('#resume');
+		await page.waitForFunction(() =>
+		    !document.getElementById('result').hidden, null,
+		    { timeout: 30000 });
+		const s = await state(page);
+		eq(s.result.cls, 'success', `result (${s.result.text})`);
+		eq(s.result.text, 'Stored film.mkv (resumable).', 'result message');
+		eq(s.progress.value, SIZE, 'progress at the end');
+		eq(tusSeen[0], 'HEAD', `the first request after the reload ` +
+		    `(${tusSeen})`);
+		check(!tusSeen.includes('POST'), `a new creation: ${tusSeen}`);
+		await screenshot(page, 'resumable-done.png');
+
+		// the gate has it, whole, and holds nothing more for it
+		const got = fs.readFileSync(path.join(VAR, 'uploads', 'alice',
+		    'film.mkv'));
+		check(got.equals(fs.readFileSync(file)),
+		    `stored ${got.length} bytes, not the file's`);
+		const q = JSON.parse((await request(t.demo.port, 'GET', '/upload',
+		    { user: 'alice', headers: { Accept: 'application/json' } }))
+		    .body).quota;
+		eq(q.used, used + SIZE, 'used');
+		eq(q.reserved, 0, 'reserved');
+		const tmp = fs.readdirSync(path.join(VAR, 'uploads', 'alice'))
+		    .filter((n) => n.startsWith('.upgate-tmp-'));
+		eq(tmp.length, 0, 'temporary files');
+		eq(await storedTusPath(page), null,
+		    'the URL left in localStorage after the end');
+		// the resets of the cut, and the 409s of a gate still busy with
+		// a PATCH cut off, are expected
+		seen.errors = seen.errors.filter((e) =>
+		    !e.includes('net::ERR_CONNECTION_RESET'));
+		checkClean(t.demo, seen, ['409']);
+		eq((await request(t.demo.port, 'DELETE', '/upload/film.mkv',
+		    { user: 'alice' })).status, 204, 'DELETE film.mkv');
+	} finally {
+		fs.writeFileSync(quotaFile, quotas);
+	}
+});
+
 // --- running ------------------------------------------------------------
 
 async function main() {
