@@ -446,7 +446,7 @@ publish(struct request *rq, struct tus_state *t, enum reason reason)
 		    "was stored, but its lease not ended: %s", t->u.id,
 		    rq->ledger->cause);
 	t->u.finished = 1;
-	upload_headers(t, 0);
+	upload_headers(t, reason == REASON_UPLOAD_STATUS);
 	answer(rq, t, reason, NULL);
 }
 
@@ -662,6 +662,40 @@ patch(struct request *rq, struct tus_state *t)
 	answer(rq, t, REASON_APPENDED, NULL);
 }
 
+/*
+ * A HEAD of an upload whose bytes all arrived but which a killed handler
+ * never published (the ledger's offset reached the length, the rename
+ * did not happen) publishes it, under the upload's lock as a PATCH
+ * would: tus clients take a HEAD that reports the whole length for done
+ * and send nothing more.  2 when it answered; else what find_upload
+ * says of the upload read again (0: answer the HEAD as it is).
+ */
+static int
+head_publishes(struct request *rq, struct tus_state *t, const char *id)
+{
+	enum ledger_err le;
+	struct outcome  o;
+	int             rc;
+
+	if (t->u.finished || t->u.offset != t->u.length)
+		return 0;
+	if ((le = ledger_upload_lock(rq->ledger, &t->u)) == LEDGER_BUSY)
+		return 0;	/* a PATCH is at it, and it publishes */
+	if (le != LEDGER_OK) {
+		answer_outcome(rq, t, gate_ledger_failed(rq, le));
+		return 2;
+	}
+	if ((rc = find_upload(rq, t, id)) != 0 || t->u.finished ||
+	    t->u.offset != t->u.length)
+		return rc;
+	if (t->tmp.fd == -1 && (o = tmp_reopen(rq, t)).reason != REASON_NONE) {
+		answer_outcome(rq, t, o);
+		return 2;
+	}
+	publish(rq, t, REASON_UPLOAD_STATUS);
+	return 2;
+}
+
 /* Upload-Checksum: started when its algorithm is known. */
 static int
 find_checksum(struct request *rq, struct tus_state *t)
@@ -712,6 +746,13 @@ on_url(struct request *rq, struct tus_state *t)
 	if (refused(rq, t))
 		return;
 	if (f->method == METHOD_HEAD) {
+		if ((rc = head_publishes(rq, t, id)) == 2)
+			return;
+		if (rc != 0) {
+			answer(rq, t, rc == 1 ? REASON_NOT_FOUND :
+			    REASON_SERVER_ERROR, NULL);
+			return;
+		}
 		upload_headers(t, 1);
 		answer(rq, t, REASON_UPLOAD_STATUS, NULL);
 	} else if (f->method == METHOD_DELETE)
