@@ -134,6 +134,14 @@ TUS_ARGS ?=
 bench-tus: all
 	python3 bench/tus.py --build $(BUILD) $(TUS_ARGS)
 
+# WebDAV reads against lighttpd mod_webdav on the same folder: PROPFIND
+# Depth 1 of 10,000 files, peak RSS from 100 to 100,000 files, GET of
+# 1 GiB against lighttpd's static path (needs root, wrk,
+# lighttpd-mod-webdav; about 5 minutes).  DAV_ARGS: more options.
+DAV_ARGS ?=
+bench-dav: all
+	python3 bench/dav.py --build $(BUILD) $(DAV_ARGS)
+
 # The web farm against one host, with wrk: 4 KiB stores, quota refusals
 # and quota status through three lighttpd + upgate.fcgi hosts on three
 # GlusterFS mounts sharing a PostgreSQL ledger, against one host with the
