@@ -371,4 +371,4 @@ install: all
 clean:
 	rm -rf $(BUILD) $(BUILD)-32
 
-.PHONY: all bench bench-hosting bench-ledger bench-clients bench-farm bench-tus fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
+.PHONY: all bench bench-hosting bench-ledger bench-clients bench-dav bench-farm bench-tus fuzz deps unit check m32 valgrind coverage integration soak test lint install clean torture package
