@@ -317,8 +317,9 @@ dav-clients: all
 # -9 and resumable creations racing PUTs.  Prints the measured figures.
 # Then the tortures of the ledger (races, kill -9, a full disk, dropped
 # connections) once more on a throwaway PostgreSQL.
+TORTURE_ARGS ?=
 torture: all
-	@python3 tests/torture/run.py --build $(BUILD)
+	@python3 tests/torture/run.py --build $(BUILD) $(TORTURE_ARGS)
 	@python3 tests/torture/run.py --build $(BUILD) --ledger postgresql \
 	    -k "quota race" -k "kill -9" -k "disk full" -k disconnects
 

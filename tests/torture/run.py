@@ -71,6 +71,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("-k", dest="filter", action="append", default=[])
+    ap.add_argument("--skip", action="append", default=[],
+                    help="leave out the tortures whose name holds this")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("-v", action="store_true", help="print durations")
     ap.add_argument("--long", action="store_true",
@@ -100,7 +102,8 @@ def main():
         sys.modules[name] = mod
         spec.loader.exec_module(mod)
     tests = [t for t in torture.TESTS
-             if not a.filter or any(f in t[0] for f in a.filter)]
+             if (not a.filter or any(f in t[0] for f in a.filter)) and
+             not any(f in t[0] for f in a.skip)]
     if a.list:
         for name, _, _ in tests:
             print(name)
