@@ -374,19 +374,6 @@ gate_read_usage(struct request *rq, struct usage *u)
 }
 
 /*
- * A ledger read that failed, answered as a write's failure is: 503 when
- * the database cannot be reached (upgate(8), "Several hosts"), else 500
- * with the ledger's cause.
- */
-static void
-respond_ledger(struct request *rq, enum ledger_err e)
-{
-	struct outcome o = gate_ledger_failed(rq, e);
-
-	gate_respond(rq, o.reason, o.detail);
-}
-
-/*
  * The user's limit into facts.limit, looked up once a request.  An index
  * that cannot be read (cut or rewritten under the process: another
  * program's doing) is compiled anew from the table, as a stale one is,
@@ -523,8 +510,9 @@ locked_part(struct request *rq)
 	struct usage u;
 	enum ledger_err e;
 
+	/* a database gone is 503, as for a lock or a write */
 	if ((e = gate_read_usage(rq, &u)) != LEDGER_OK) {
-		respond_ledger(rq, e);
+		gate_respond_outcome(rq, gate_ledger_failed(rq, e));
 		return;
 	}
 	/* WebDAV's methods, and GET or HEAD of a path (gate_dav.c) */

@@ -242,7 +242,7 @@ answer_207(struct request *rq, enum davxml_root root,
 	quota_from_facts(rq);
 	gate_unlock_user(rq);
 	if ((o = read_xml(rq, root)).reason != REASON_NONE) {
-		gate_respond(rq, o.reason, o.detail);
+		gate_respond_outcome(rq, o);
 		return;
 	}
 	if ((ms = malloc(sizeof *ms)) == NULL) {

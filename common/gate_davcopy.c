@@ -656,7 +656,7 @@ dav_copy(struct request *rq)
 		o = do_move(rq, from, to);
 		if (o.reason == REASON_NONE)
 			o.reason = replaced ? REASON_MOVED_OVER : REASON_MOVED;
-		gate_respond(rq, o.reason, o.detail);
+		gate_respond_outcome(rq, o);
 		return;
 	}
 	if (f->target == TARGET_FOLDER) {
@@ -687,5 +687,5 @@ dav_copy(struct request *rq)
 			gate_reply_validators(rq, &st);
 		o.reason = replaced ? REASON_COPIED_OVER : REASON_COPIED;
 	}
-	gate_respond(rq, o.reason, o.detail);
+	gate_respond_outcome(rq, o);
 }

@@ -217,6 +217,8 @@ void gate_tus_release(struct request *);
 
 /* gate_respond.c */
 void gate_respond(struct request *, enum reason, const char *detail);
+/* The same for what a step came to (its reason is not REASON_NONE). */
+void gate_respond_outcome(struct request *, struct outcome);
 void gate_respond_verdict(struct request *);
 /* The log lines of an answer streamed without gate_respond() (a 207). */
 void gate_respond_log(struct request *);

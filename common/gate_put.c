@@ -203,7 +203,7 @@ gate_put_store(struct request *rq)
 		errno = err;
 		if (o.reason == REASON_QUOTA_EXCEEDED && rq->reply.upload_size == 0)
 			rq->reply.upload_size = rq->received;
-		gate_respond(rq, o.reason, o.detail);
+		gate_respond_outcome(rq, o);
 		return;
 	}
 	describe(rq);

@@ -366,6 +366,12 @@ gate_respond(struct request *rq, enum reason reason, const char *detail)
 }
 
 void
+gate_respond_outcome(struct request *rq, struct outcome o)
+{
+	gate_respond(rq, o.reason, o.detail);
+}
+
+void
 gate_diag_cause(struct request *rq, const char *what)
 {
 	char text[96];

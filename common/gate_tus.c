@@ -551,7 +551,7 @@ create(struct request *rq, struct tus_state *t)
 		store_tmp_abort(&rq->tmp);
 		ledger_release_reservation(rq->ledger, &rq->resv);
 		gate_undo_folders(rq);
-		gate_respond(rq, o.reason, o.detail);
+		gate_respond_outcome(rq, o);
 		return;
 	}
 	locate(rq, t);
