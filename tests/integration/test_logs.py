@@ -25,8 +25,9 @@ def expect_cause(r, want):
           % (r.what(), want, got, r.log_lines()))
 
 
-@test("logs: PROPFIND, LOCK and a lower-case method: 405 logged with the "
-      "method as sent and the user")
+@test("logs: LOCK and a lower-case method (405), a refused PROPFIND (404, "
+      "and 405 with webdav = no): logged with the method as sent and the "
+      "user")
 def _():
     with Env() as e:
         for m in ("LOCK", "patch"):
