@@ -688,6 +688,19 @@ head_publishes(struct request *rq, struct tus_state *t, const char *id)
 	if ((rc = find_upload(rq, t, id)) != 0 || t->u.finished ||
 	    t->u.offset != t->u.length)
 		return rc;
+	/*
+	 * No temporary file: the killed handler had renamed it, after the
+	 * ledger's commit; only the lease's end is missing.
+	 */
+	if (faccessat(rq->upload_fd, t->u.tmp, F_OK, AT_SYMLINK_NOFOLLOW) ==
+	    -1 && errno == ENOENT) {
+		if ((le = ledger_upload_finish(rq->ledger, &t->u)) != LEDGER_OK) {
+			answer_outcome(rq, t, gate_ledger_failed(rq, le));
+			return 2;
+		}
+		t->u.finished = 1;
+		return 0;
+	}
 	if (t->tmp.fd == -1 && (o = tmp_reopen(rq, t)).reason != REASON_NONE) {
 		answer_outcome(rq, t, o);
 		return 2;
