@@ -5,8 +5,11 @@ lighttpd + upgate.fcgi (tests/servers/servers.py starts it from
 lighttpd-conf/upgate-fastcgi.conf), the same run, one after the other:
 
   large   1 GiB as one PUT (curl -T) against the same 1 GiB as a tus
-          upload: the creation, then PATCHes of 16 MiB (one curl each, as
-          a client sends chunks), wall-clock time of the whole; the
+          upload: the creation, then PATCHes of 16 MiB one after the
+          other over one connection (one curl, each PATCH after --next),
+          as tus-js-client sends chunks; wall-clock time of the whole.
+          Also the same PATCHes with a curl process and a new connection
+          each, which shows what a connection and a process cost.  The
           order alternates between rounds.  Target: tus at least 0.8x.
   small   uploads per second of 4 KiB: a PUT to a new name against a
           tus upload (the creation, then the PATCH that completes and
@@ -84,26 +87,75 @@ def put_large(fx, body, name, timeout):
     return dt if st == 201 else None, out
 
 
-def tus_large(fx, chunks, size, name, timeout):
+def create(fx, size, name, timeout):
+    """The creation: (Location as a URL, None), or (None, curl's output)."""
     meta = "filename " + base64.b64encode(name.encode()).decode()
-    t0 = time.monotonic()
     st, out = curl(["-X", "POST", "-H", "Content-Length: 0", "-H",
                     "Upload-Length: %d" % size, "-H",
                     "Upload-Metadata: " + meta] + TUS + [fx.srv.url("")],
                    timeout)
     if st != 201:
         return None, out
-    url = "http://127.0.0.1:%d%s" % (fx.srv.port, header(out, "Location"))
+    return "http://127.0.0.1:%d%s" % (fx.srv.port,
+                                      header(out, "Location")), out
+
+
+def patch_argv(url, chunk, off):
+    return ["-X", "PATCH", "-T", chunk, "-H", "Content-Type: "
+            "application/offset+octet-stream", "-H", "Upload-Offset: %d"
+            % off] + TUS + [url]
+
+
+def tus_large(fx, chunks, size, name, timeout):
+    """A curl per PATCH: a new process and connection for every chunk."""
+    t0 = time.monotonic()
+    url, out = create(fx, size, name, timeout)
+    if url is None:
+        return None, out
     off = 0
     for c in chunks:
-        st, out = curl(["-X", "PATCH", "-T", c, "-H", "Content-Type: "
-                        "application/offset+octet-stream", "-H",
-                        "Upload-Offset: %d" % off] + TUS + [url], timeout)
+        st, out = curl(patch_argv(url, c, off), timeout)
         if st != 204:
             return None, out
         off = int(header(out, "Upload-Offset"))
     dt = time.monotonic() - t0
     return dt if off == size else None, out
+
+
+def tus_large_kept(fx, chunks, size, name, timeout):
+    """The PATCHes one after the other over one kept connection, as
+    tus-js-client and the other clients send them: one curl, each
+    request after --next (curl reuses the connection), each offset the
+    one the previous PATCH must have answered; every answer checked."""
+    t0 = time.monotonic()
+    url, out = create(fx, size, name, timeout)
+    if url is None:
+        return None, out
+    argv, off = [], 0
+    for c in chunks:
+        if argv:
+            argv.append("--next")
+        argv += ["-sS", "--http1.1", "-u", "alice:alice", "-H", "Expect:",
+                 "--max-time", str(timeout), "-o", "/dev/null", "-D", "-",
+                 "-w", "connects %{num_connects}\r\n"]
+        argv += patch_argv(url, c, off)
+        off += os.path.getsize(c)
+    p = subprocess.run(["curl"] + argv, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    dt = time.monotonic() - t0
+    out = p.stdout.decode("latin-1")
+    lines = out.split("\r\n")
+    codes = [int(x.split()[1]) for x in lines if x.startswith("HTTP/")]
+    offsets = [int(x.split(":", 1)[1]) for x in lines
+               if x.lower().startswith("upload-offset:")]
+    connects = sum(int(x.split()[1]) for x in lines
+                   if x.startswith("connects "))
+    step = os.path.getsize(chunks[0])
+    ok = p.returncode == 0 and codes == [204] * len(chunks) and \
+        offsets == [min(size, (i + 1) * step) for i in range(len(chunks))]
+    if ok and connects != 1:
+        harness.fail("the PATCHes took %d connections, not one" % connects)
+    return dt if ok else None, out
 
 
 def large(fx, run_root, size, chunk, rounds, timeout):
@@ -116,16 +168,17 @@ def large(fx, run_root, size, chunk, rounds, timeout):
             with open(p, "wb") as o:
                 o.write(f.read(chunk))
             chunks.append(p)
-    res = {"PUT": [], "tus": []}
+    runs = {"PUT": put_large, "tus": tus_large_kept, "tus-curls": tus_large}
+    res = {kind: [] for kind in runs}
     for r in range(rounds):
-        order = ("PUT", "tus") if r % 2 == 0 else ("tus", "PUT")
+        order = list(runs) if r % 2 == 0 else list(reversed(list(runs)))
         for kind in order:
             name = "large-%d-%s.bin" % (r, kind)
             os.sync()
             if kind == "PUT":
                 dt, out = put_large(fx, body, name, timeout)
             else:
-                dt, out = tus_large(fx, chunks, size, name, timeout)
+                dt, out = runs[kind](fx, chunks, size, name, timeout)
             where = os.path.join(fx.env.user_dir(USER), name)
             ok = dt is not None and os.path.getsize(where) == size \
                 if os.path.exists(where) else False
@@ -134,7 +187,7 @@ def large(fx, run_root, size, chunk, rounds, timeout):
                 harness.fail("%s of %d MiB failed: %s" % (kind, size >> 20,
                                                            out[-600:]))
             res[kind].append(size / dt / MB)
-            print("# round %d %-3s %7.1f MB/s  %6.2fs; load %.2f"
+            print("# round %d %-9s %7.1f MB/s  %6.2fs; load %.2f"
                   % (r + 1, kind, size / dt / MB, dt, os.getloadavg()[0]),
                   flush=True)
     for p in chunks + [body]:
@@ -261,9 +314,12 @@ def main():
             shutil.rmtree(run_root, ignore_errors=True)
     put = statistics.median(big["PUT"])
     tus = statistics.median(big["tus"])
-    print("# %d MiB, median of %d: PUT %.1f MB/s, tus (PATCHes of %d MiB) "
-          "%.1f MB/s: %.2fx" % (a.size, a.rounds, put, a.chunk, tus,
-                                tus / put))
+    curls = statistics.median(big["tus-curls"])
+    print("# %d MiB, median of %d: PUT %.1f MB/s, tus (PATCHes of %d MiB "
+          "over one connection) %.1f MB/s: %.2fx" % (a.size, a.rounds, put,
+                                                     a.chunk, tus, tus / put))
+    print("# the same PATCHes, a curl process and connection each: "
+          "%.1f MB/s: %.2fx" % (curls, curls / put))
     for conns in (1, 8):
         p = statistics.median(rates["PUT", conns])
         t = statistics.median(rates["tus", conns])

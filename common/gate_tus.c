@@ -334,20 +334,20 @@ keeps(const struct tus_state *t, enum reason reason)
 }
 
 /*
- * Appends the request's body, under the upload's lock: the lease is
- * renewed first, then the bytes streamed at the offset; what is kept
- * is made durable and acknowledged.
+ * Appends the request's body, under the upload's lock: the bytes
+ * streamed at the offset, what is kept made durable and acknowledged
+ * with the lease renewed in the same write.  While the lock is held the
+ * lease is not reclaimed, however long the body takes; a handler killed
+ * before its first checkpoint leaves the lease as the last PATCH that
+ * kept bytes renewed it (upgate(8), "Resumable uploads").
  */
 static struct outcome
 append(struct request *rq, struct tus_state *t)
 {
-	struct outcome  o, c;
-	enum ledger_err le;
-	int             match;
+	struct outcome o, c;
+	int            match;
 
 	t->u.expires = (int64_t)time(NULL) + rq->g->cfg.resumable_expiry;
-	if ((le = ledger_upload_put(rq->ledger, &t->u)) != LEDGER_OK)
-		return gate_ledger_failed(rq, le);
 	if (t->tmp.fd == -1 && (o = tmp_reopen(rq, t)).reason != REASON_NONE)
 		return o;
 	t->base = t->u.offset;
@@ -592,11 +592,14 @@ create(struct request *rq, struct tus_state *t)
 static int
 find_upload(struct request *rq, struct tus_state *t, const char *id)
 {
-	uint64_t held = t->u.held;
+	uint64_t held = t->u.held, lease = t->u.lease;
 	int      rc;
 
 	rc = ledger_upload_get(rq->ledger, rq->user, id, &t->u);
+	/* a lock is the lease's it was taken on, should the upload finish */
 	t->u.held = held;
+	if (held != 0)
+		t->u.lease = lease;
 	if (rc == -1) {
 		cause_copy(rq->ledger->cause);
 		return -1;
@@ -606,7 +609,8 @@ find_upload(struct request *rq, struct tus_state *t, const char *id)
 
 /*
  * PATCH and DELETE take the upload's lock, tried once: a second request
- * on it gets 409 at once.  Its state is read again under the lock.
+ * on it gets 409 at once.  Its state is read again under the lock.  A
+ * finished upload changes no more (its DELETE forgets it): no lock.
  */
 static int
 find_locked(struct request *rq, struct tus_state *t, const char *id)
@@ -615,7 +619,7 @@ find_locked(struct request *rq, struct tus_state *t, const char *id)
 	int             rc;
 
 	if ((rc = find_upload(rq, t, id)) != 0 ||
-	    rq->facts.method == METHOD_HEAD)
+	    rq->facts.method == METHOD_HEAD || t->u.finished)
 		return rc;
 	if ((le = ledger_upload_lock(rq->ledger, &t->u)) == LEDGER_BUSY) {
 		gate_respond(rq, REASON_CONFLICT, "Another request is writing to "

@@ -357,8 +357,9 @@ enum ledger_err ledger_upload_finish(struct ledger *, struct upload *);
 enum ledger_err ledger_upload_end(struct ledger *, struct upload *);
 
 /*
- * Every upload of user (every user when NULL), expired ones too:
- * fn returns 0 to go on, 1 to stop.  Needs no lock.
+ * Every unfinished upload of user (every user when NULL), expired ones
+ * too; finished ones may be among them.  fn returns 0 to go on, 1 to
+ * stop.  Needs no lock.
  */
 enum ledger_err ledger_each_upload(struct ledger *, const char *user,
     int (*fn)(void *, const struct upload *), void *arg);

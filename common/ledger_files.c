@@ -23,6 +23,9 @@
  *   uploads/USER/ID a resumable upload's state and its lease (see
  *                   "leases" below): tied to no process, live until it
  *                   expires
+ *   uploads/USER/done/ID
+ *                   a finished upload's state, holding nothing, until
+ *                   its expiry: out of the way of usage's scan
  *
  * Durability: a raise of usage is one pwrite and one fdatasync of
  * usage/USER (a 21-byte line within the file's first sector: written
@@ -1353,6 +1356,30 @@ files_reclaim(struct ledger *l, const char *user,
  */
 #define UPLOADS		"uploads"
 #define UPLOAD_FILE_MAX	(3 * 4096 + UPLOAD_META_MAX + 64 * 1024)
+/*
+ * A finished upload's state moves to uploads/USER/done: usage reads
+ * every file of uploads/USER on each request, and a user who finishes
+ * thousands of uploads within resumable_expiry would make each of their
+ * requests read thousands of files holding nothing.  The expired ones
+ * are swept at most every DONE_SWEEP_EVERY seconds by the request that
+ * finishes an upload (DONE_SWEPT's mtime says when last), and by the
+ * operator's reclaim: a request reads only what it must.
+ */
+#define UPLOADS_DONE	"done"
+#define DONE_SWEPT	".swept"
+#define DONE_SWEEP_EVERY 600
+
+/* The folder name in top, made when create is set: a descriptor, or -1. */
+static int
+subdir_open(int top, const char *name, int create)
+{
+	int fd = openat(top, name, RELPATH_DIR_FLAGS);
+
+	if (fd == -1 && errno == ENOENT && create &&
+	    (mkdirat(top, name, 0700) == 0 || errno == EEXIST))
+		fd = openat(top, name, RELPATH_DIR_FLAGS);
+	return fd;
+}
 
 /* uploads/USER, made when create is set: a descriptor, or -1. */
 static int
@@ -1360,16 +1387,9 @@ uploads_open(struct ledger *l, const char *user, int create)
 {
 	int top, fd;
 
-	top = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS);
-	if (top == -1 && errno == ENOENT && create &&
-	    (mkdirat(l->state_fd, UPLOADS, 0700) == 0 || errno == EEXIST))
-		top = openat(l->state_fd, UPLOADS, RELPATH_DIR_FLAGS);
-	if (top == -1)
+	if ((top = subdir_open(l->state_fd, UPLOADS, create)) == -1)
 		return -1;
-	fd = openat(top, user, RELPATH_DIR_FLAGS);
-	if (fd == -1 && errno == ENOENT && create &&
-	    (mkdirat(top, user, 0700) == 0 || errno == EEXIST))
-		fd = openat(top, user, RELPATH_DIR_FLAGS);
+	fd = subdir_open(top, user, create);
 	close(top);
 	return fd;
 }
@@ -1569,12 +1589,16 @@ files_upload_get(struct ledger *l, const char *user, const char *id,
     struct upload *out)
 {
 	int64_t bytes;
-	int     dfd, rc;
+	int     dfd, done, rc;
 
 	if ((dfd = uploads_open(l, user, 0)) == -1)
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
 		    1 : (fail(l, "openat"), -1);
 	rc = upload_read(dfd, user, id, out, &bytes, NULL, NULL);
+	if (rc == 1 && (done = subdir_open(dfd, UPLOADS_DONE, 0)) != -1) {
+		rc = upload_read(done, user, id, out, &bytes, NULL, NULL);
+		close(done);
+	}
 	close(dfd);
 	if (rc == -1)
 		(void)fail(l, "upload");
@@ -1650,27 +1674,123 @@ files_upload_put(struct ledger *l, const struct upload *u)
 	return upload_rewrite(l, u, 1);
 }
 
+/*
+ * A walk of the folder fd (which it takes) with room for one upload's
+ * state: 0, or -1 with fd closed.
+ */
+static int
+uploads_walk(int fd, DIR **d, struct upload **u)
+{
+	if ((*d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	if ((*u = malloc(sizeof **u)) == NULL) {
+		closedir(*d);
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes the finished uploads in done whose expiry passed. */
+static void
+done_sweep(int done)
+{
+	struct dirent *de;
+	struct upload *u;
+	int64_t        bytes, now = (int64_t)time(NULL);
+	DIR           *d;
+	int            fd;
+
+	if ((fd = dup(done)) == -1 || uploads_walk(fd, &d, &u) == -1)
+		return;
+	/* nothing changes a finished state but its removal: no lock */
+	while ((de = readdir(d)) != NULL)
+		if (upload_id_valid(de->d_name) && upload_read(dirfd(d), "",
+		    de->d_name, u, &bytes, NULL, NULL) == 0 &&
+		    u->expires <= now)
+			unlinkat(dirfd(d), de->d_name, 0);
+	free(u);
+	closedir(d);
+}
+
+/* done_sweep, when DONE_SWEEP_EVERY passed since the last one began. */
+static void
+done_sweep_due(int done)
+{
+	struct stat st;
+	int         fd;
+
+	if (fstatat(done, DONE_SWEPT, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_mtime + DONE_SWEEP_EVERY > time(NULL))
+		return;
+	/* the stamp first: requests finishing meanwhile do not sweep too */
+	fd = openat(done, DONE_SWEPT, O_WRONLY | O_CREAT | O_NONBLOCK |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	(void)futimens(fd, NULL);
+	close(fd);
+	done_sweep(done);
+}
+
+/*
+ * The finished state is durable in done/ before the lease's file goes:
+ * a crash in between leaves the lease, which the next HEAD finishes
+ * again (or its expiry reclaims), never an upload with no state.  The
+ * folders the creation made are no longer the upload's: they hold its
+ * file, as a PUT's do.
+ */
 static enum ledger_err
 files_upload_finish(struct ledger *l, struct upload *u)
 {
-	struct upload done = *u;
-
-	done.finished = 1;
-	return upload_rewrite(l, &done, 0);
-}
-
-static enum ledger_err
-files_upload_end(struct ledger *l, struct upload *u)
-{
-	int dfd;
+	struct upload  *fin;
+	enum ledger_err err;
+	int             dfd, done;
 
 	if ((dfd = uploads_open(l, u->owner, 0)) == -1)
 		return fail(l, "openat");
-	if (unlinkat(dfd, u->id, 0) == -1 && errno != ENOENT) {
+	if ((done = subdir_open(dfd, UPLOADS_DONE, 1)) == -1) {
 		close(dfd);
-		return fail(l, "unlinkat");
+		return fail(l, "mkdirat");
+	}
+	if ((fin = malloc(sizeof *fin)) == NULL)
+		err = fail(l, "malloc");
+	else {
+		*fin = *u;
+		fin->finished = 1;
+		err = upload_write(l, done, fin, NULL, 0);
+		free(fin);
+	}
+	if (err == LEDGER_OK && unlinkat(dfd, u->id, 0) == -1 &&
+	    errno != ENOENT)
+		err = fail(l, "unlinkat");
+	else if (err == LEDGER_OK && sync_all(l, dfd) == -1)
+		err = fail(l, "fsync");
+	if (err == LEDGER_OK)
+		done_sweep_due(done);
+	close(done);
+	close(dfd);
+	return err;
+}
+
+/* An upload's state, wherever it is: uploads/USER or done/. */
+static enum ledger_err
+files_upload_end(struct ledger *l, struct upload *u)
+{
+	int dfd, done, rc;
+
+	if ((dfd = uploads_open(l, u->owner, 0)) == -1)
+		return fail(l, "openat");
+	rc = unlinkat(dfd, u->id, 0);
+	if (rc == -1 && errno == ENOENT &&
+	    (done = subdir_open(dfd, UPLOADS_DONE, 0)) != -1) {
+		rc = unlinkat(done, u->id, 0);
+		close(done);
 	}
 	close(dfd);
+	if (rc == -1 && errno != ENOENT)
+		return fail(l, "unlinkat");
 	return LEDGER_OK;
 }
 
@@ -1761,7 +1881,25 @@ lease_scan_user(struct ledger *l, struct resv_scan *s)
 	return LEDGER_OK;
 }
 
-/* Every user with a folder in uploads/: their expired leases. */
+/* The expired finished uploads of user (uploads/USER/done, in top). */
+static void
+done_sweep_of(int top, const char *user)
+{
+	int dfd, done;
+
+	if ((dfd = subdir_open(top, user, 0)) == -1)
+		return;
+	if ((done = subdir_open(dfd, UPLOADS_DONE, 0)) != -1) {
+		done_sweep(done);
+		close(done);
+	}
+	close(dfd);
+}
+
+/*
+ * Every user with a folder in uploads/: their expired leases, and their
+ * finished uploads whose expiry passed.
+ */
 static enum ledger_err
 lease_reclaim_all(struct ledger *l, struct resv_scan *s)
 {
@@ -1781,6 +1919,7 @@ lease_reclaim_all(struct ledger *l, struct resv_scan *s)
 			s->user = de->d_name;
 			if ((e = lease_scan_user(l, s)) != LEDGER_OK)
 				err = e;
+			done_sweep_of(dirfd(d), de->d_name);
 		}
 	closedir(d);
 	return err;
@@ -1801,15 +1940,9 @@ each_upload_of(struct ledger *l, const char *user, struct each_upload_ctx *c)
 	DIR           *d;
 	int            dfd;
 
-	if ((dfd = uploads_open(l, user, 0)) == -1)
+	if ((dfd = uploads_open(l, user, 0)) == -1 ||
+	    uploads_walk(dfd, &d, &u) == -1)
 		return;
-	if ((d = fdopendir(dfd)) == NULL || (u = malloc(sizeof *u)) == NULL) {
-		if (d != NULL)
-			closedir(d);
-		else
-			close(dfd);
-		return;
-	}
 	while (!c->stop && (de = readdir(d)) != NULL)
 		if (upload_id_valid(de->d_name) && upload_read(dirfd(d), user,
 		    de->d_name, u, &bytes, NULL, NULL) == 0)

@@ -425,16 +425,21 @@ static const char SQL_SCHEMA[] =
     " ON upgate_reservation_paths (resv);"
     "CREATE TABLE IF NOT EXISTS upgate_uploads ("
     " id text COLLATE \"C\" PRIMARY KEY,"
-    " resv bigint NOT NULL"
+    " resv bigint"
     "  REFERENCES upgate_reservations ON DELETE CASCADE,"
     " owner text COLLATE \"C\" NOT NULL,"
     " folder bytea NOT NULL, name bytea NOT NULL, tmp bytea NOT NULL,"
     " length bigint NOT NULL CHECK (length >= 0),"
     " off bigint NOT NULL CHECK (off >= 0),"
     " metadata text NOT NULL,"
-    " finished boolean NOT NULL DEFAULT false);"
+    " finished boolean NOT NULL DEFAULT false,"
+    " expires timestamptz,"
+    " CHECK ((resv IS NULL) = finished),"
+    " CHECK (resv IS NOT NULL OR expires IS NOT NULL));"
     "CREATE INDEX IF NOT EXISTS upgate_uploads_resv"
     " ON upgate_uploads (resv);"
+    "CREATE INDEX IF NOT EXISTS upgate_uploads_done"
+    " ON upgate_uploads (owner, expires) WHERE resv IS NULL;"
     "INSERT INTO upgate_schema (version) SELECT 1"
     " WHERE NOT EXISTS (SELECT FROM upgate_schema)";
 
@@ -1744,12 +1749,18 @@ reclaim_run(struct ledger *l, const char *user,
 	int64_t         id;
 	int             i;
 
-	if (user == NULL)
+	if (user == NULL) {
+		res = run(l, "reclaim", "DELETE FROM upgate_uploads"
+		    " WHERE resv IS NULL AND expires <= now()", NULL,
+		    PGRES_COMMAND_OK, &err);
+		if (res == NULL)
+			return err;
+		PQclear(res);
 		res = run(l, "reclaim", "WITH " SQL_HELD
 		    " SELECT r.id FROM upgate_reservations r"
 		    " WHERE NOT " SQL_LIVE_HELD " ORDER BY r.id", NULL,
 		    PGRES_TUPLES_OK, &err);
-	else {
+	} else {
 		args_mine(&a, user);
 		res = run(l, "reclaim", "WITH " SQL_MINE("id, expires")
 		    " SELECT r.id FROM mine r WHERE NOT " SQL_LIVE_MINE
@@ -1975,6 +1986,13 @@ pg_flush(struct ledger *l)
  * the holder, so that a PATCH that outlasts the expiry is not reclaimed
  * under it.  Its state is a row of upgate_uploads that goes with the
  * lease (ON DELETE CASCADE), so a reclaim removes both.
+ *
+ * A finished upload holds nothing: its lease goes, and its row keeps
+ * its own expires (resv NULL), so that the reservations every request
+ * of its user reads are those of the uploads in progress, however many
+ * finished within resumable_expiry.  The user's expired finished rows
+ * go when another of their uploads finishes (through the partial index
+ * upgate_uploads_done: only those), and every user's with recount.
  */
 static enum ledger_err
 lease_row(struct ledger *l, const struct reservation *r,
@@ -2049,9 +2067,10 @@ upload_row(const PGresult *res, int i, struct upload *u)
 }
 
 #define SQL_UPLOAD_COLS							\
-    "u.resv, encode(u.folder, 'hex'), encode(u.name, 'hex'),"		\
+    "coalesce(u.resv, 0), encode(u.folder, 'hex'), encode(u.name, 'hex'),"	\
     " encode(u.tmp, 'hex'), u.length, u.off, u.metadata, u.finished,"	\
-    " coalesce(floor(extract(epoch FROM r.expires))::int8, 0)"
+    " coalesce(floor(extract(epoch FROM coalesce(r.expires, u.expires)))"	\
+    "::int8, 0)"
 
 static int
 pg_upload_get(struct ledger *l, const char *user, const char *id,
@@ -2066,7 +2085,8 @@ pg_upload_get(struct ledger *l, const char *user, const char *id,
 		return -1;
 	arg_text(&a, id);
 	arg_text(&a, user);
-	res = run(l, "upload_get", "SELECT " SQL_UPLOAD_COLS " FROM upgate_uploads u JOIN upgate_reservations r"
+	res = run(l, "upload_get", "SELECT " SQL_UPLOAD_COLS
+	    " FROM upgate_uploads u LEFT JOIN upgate_reservations r"
 	    " ON r.id = u.resv WHERE u.id = $1 AND u.owner = $2", &a,
 	    PGRES_TUPLES_OK, &err);
 	if (res != NULL && PQntuples(res) == 0)
@@ -2131,10 +2151,13 @@ pg_upload_unlock(struct ledger *l, struct upload *u)
 	unhold(l, u->lease, u->held - 1);
 }
 
-/* One statement over the upload's two rows. */
+/*
+ * One statement over the upload's rows: $1 its id, $2 its lease, $3 its
+ * offset, $4 its expiry, and $5 its owner when owner is set.
+ */
 static enum ledger_err
 upload_change(struct ledger *l, const char *what, const char *sql,
-    const struct upload *u)
+    const struct upload *u, int owner)
 {
 	struct args     a = { .n = 0 };
 	enum ledger_err err;
@@ -2145,6 +2168,8 @@ upload_change(struct ledger *l, const char *what, const char *sql,
 	arg_int(&a, (int64_t)u->lease);
 	arg_int(&a, u->offset);
 	arg_int(&a, u->expires);
+	if (owner)
+		arg_text(&a, u->owner);
 	err = run_cmd(l, what, sql, &a);
 	leave(l);
 	return err;
@@ -2156,19 +2181,27 @@ pg_upload_put(struct ledger *l, const struct upload *u)
 	return upload_change(l, "upload_put", "WITH e AS (UPDATE"
 	    " upgate_reservations SET expires = to_timestamp($4)"
 	    " WHERE id = $2) UPDATE upgate_uploads SET off = $3"
-	    " WHERE id = $1", u);
+	    " WHERE id = $1", u, 0);
 }
 
+/*
+ * The row is out of its lease before the lease goes (the cascade, run
+ * at the statement's end, finds it no longer the lease's); the lease's
+ * paths go with it: the folders it made hold the file now, as a PUT's
+ * do.  The user's finished rows whose expiry passed go too.
+ */
 static enum ledger_err
 pg_upload_finish(struct ledger *l, struct upload *u)
 {
-	return upload_change(l, "upload_finish", "WITH e AS (UPDATE"
-	    " upgate_reservations SET bytes = 0, expires = to_timestamp($4)"
-	    " WHERE id = $2), t AS (DELETE FROM upgate_reservation_paths"
-	    " WHERE resv = $2 AND kind = 't') UPDATE upgate_uploads"
-	    " SET off = $3, finished = true WHERE id = $1", u);
+	return upload_change(l, "upload_finish", "WITH f AS (UPDATE"
+	    " upgate_uploads SET off = $3, finished = true, resv = NULL,"
+	    " expires = to_timestamp($4) WHERE id = $1 AND resv = $2),"
+	    " x AS (DELETE FROM upgate_uploads WHERE owner = $5"
+	    " AND resv IS NULL AND expires <= now() AND id <> $1)"
+	    " DELETE FROM upgate_reservations WHERE id = $2", u, 1);
 }
 
+/* Its lease and its row; a finished upload has only the row. */
 static enum ledger_err
 pg_upload_end(struct ledger *l, struct upload *u)
 {
@@ -2178,8 +2211,10 @@ pg_upload_end(struct ledger *l, struct upload *u)
 	if ((err = enter(l, 0)) != LEDGER_OK)
 		return err;
 	arg_int(&a, (int64_t)u->lease);
-	err = run_cmd(l, "upload_end", "DELETE FROM upgate_reservations"
-	    " WHERE id = $1", &a);
+	arg_text(&a, u->id);
+	err = run_cmd(l, "upload_end", "WITH u AS (DELETE FROM upgate_uploads"
+	    " WHERE id = $2) DELETE FROM upgate_reservations WHERE id = $1",
+	    &a);
 	leave(l);
 	return err;
 }

@@ -356,6 +356,69 @@ def _():
         expect(head(e, uid2), 404, "not_found")
 
 
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def ledger_uploads(e):
+    """(ids of uploads in progress, ids of finished ones kept) in the
+    ledger: what every request of alice reads, and what none does."""
+    if e.schema is not None:
+        rows = e.sql("SELECT u.id, u.resv IS NULL, (SELECT count(*) FROM"
+                     " upgate_reservations WHERE owner = 'alice') FROM"
+                     " upgate_uploads u WHERE u.owner = 'alice'")
+        live = sorted(r[0] for r in rows if r[1] == "f")
+        eq(int(rows[0][2]) if rows else 0, len(live),
+           "reservations of alice (no PUT running)")
+        return live, sorted(r[0] for r in rows if r[1] == "t")
+    top = os.path.join(e.state, "uploads", "alice")
+
+    def ids(d):
+        try:
+            return sorted(n for n in os.listdir(d) if ID_RE.match(n))
+        except FileNotFoundError:
+            return []
+    return ids(top), ids(os.path.join(top, "done"))
+
+
+@test("tus: a finished upload holds nothing and is out of the way of the "
+      "user's requests, which read only the uploads in progress; expired, "
+      "it goes with a later completion or recount", slow=True)
+def _():
+    with Env(quota="alice 100000\n", conf={"resumable_expiry": "3s"}) as e:
+        done = []
+        for i in range(5):
+            r = create(e, 10, "f%d.bin" % i, body=b"%09d\n" % i)
+            done.append(created(r, 10))
+        live = created(create(e, 10, "live.bin"), 0)
+        eq(ledger_uploads(e), ([live], sorted(done)),
+           "uploads in progress, and finished ones kept")
+        eq(offset_of(e, done[0]), 10, "HEAD of a finished upload")
+        expect(delete(e, done[1]), 204, "deleted")
+        eq(ledger_uploads(e)[1], sorted(done[:1] + done[2:]),
+           "finished ones kept after a DELETE of one")
+        eq(reserved(e), 10, "reserved: the upload in progress")
+        wait_expiry(r)
+        expect(head(e, done[0]), 404, "not_found")
+        eq(ledger_uploads(e)[0], [], "uploads in progress after the expiry")
+        # the next completion sweeps them (the files ledger at most every
+        # ten minutes: its last sweep is made older here)
+        stamp = os.path.join(e.state, "uploads", "alice", "done", ".swept")
+        if e.schema is None:
+            check(os.path.exists(stamp), "no sweep stamp %s" % stamp)
+            os.utime(stamp, (0, 0))
+        r = create(e, 10, "g.bin", body=b"g" * 10)
+        fresh = created(r, 10)
+        eq(ledger_uploads(e), ([], [fresh]),
+           "the ledger after a completion that followed the expiry")
+        wait_expiry(r)
+        rc, out, err = e.quota_tool("recount")
+        eq(rc, 0, "recount's exit status (%r)" % err)
+        eq(ledger_uploads(e), ([], []), "the ledger after recount")
+        eq(sorted(e.stored()), ["f0.bin", "f1.bin", "f2.bin", "f3.bin",
+                                "f4.bin", "g.bin"], "files")
+        eq(e.usage(), 60, "usage")
+
+
 @test("tus: a PATCH cut short keeps what arrived, made durable; the "
       "upload resumes from HEAD's offset")
 def _():

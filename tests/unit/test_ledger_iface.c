@@ -1754,45 +1754,68 @@ test_lease_renew_lock(void)
 	ledger_close(&l2);
 }
 
+/* u, a lease of 64 bytes, completed: its file committed, then finished. */
+static void
+lease_finish(struct upload *u, const char *tmp, const char *rel)
+{
+	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, u), LEDGER_OK);
+	u->offset = 64;
+	make_path(rel, 1);
+	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice",
+	    LEDGER_LOCK_TIMEOUT_MS), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", rel, 64), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_finish(&fx.l, u), LEDGER_OK);
+	ledger_unlock(&fx.l);
+	ledger_upload_unlock(&fx.l, u);
+	CU_ASSERT_EQUAL(u->finished, 1);
+	make_path(tmp, 1);	/* a name it no longer owns */
+}
+
 /*
  * Completion: the file committed, the lease holds nothing and forgets
- * the temporary file, the upload answers as finished until it expires;
- * its reclaim then leaves the stored file.
+ * the temporary file, the upload answers as finished until it expires.
+ * A finished upload is no longer the business of the user's requests:
+ * once expired it is not counted dead, and the operator's reclaim
+ * forgets it (the user's own may too), leaving the stored file.
  */
 static void
 test_lease_complete(void)
 {
-	struct upload u, got;
+	struct upload u, v, got;
+	struct usage  us;
 
 	lease_make(&fx.l, "alice/.upgate-tmp-C", 64, now_s() + 3600, &u);
-	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, &u), LEDGER_OK);
-	u.offset = 64;
-	make_path("alice/movie.mkv", 1);
-	CU_ASSERT_EQUAL_FATAL(ledger_lock_user(&fx.l, "alice",
-	    LEDGER_LOCK_TIMEOUT_MS), LEDGER_OK);
-	CU_ASSERT_EQUAL(ledger_commit(&fx.l, "alice", "alice/movie.mkv", 64),
-	    LEDGER_OK);
-	CU_ASSERT_EQUAL(ledger_upload_finish(&fx.l, &u), LEDGER_OK);
-	ledger_unlock(&fx.l);
-	ledger_upload_unlock(&fx.l, &u);
-	CU_ASSERT_EQUAL(u.finished, 1);
+	lease_finish(&u, "alice/.upgate-tmp-C", "alice/movie.mkv");
 	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 64);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
 	CU_ASSERT_EQUAL_FATAL(ledger_upload_get(&fx.l, "alice", u.id, &got),
 	    0);
 	CU_ASSERT_EQUAL(got.finished, 1);
 	CU_ASSERT_EQUAL(got.offset, 64);
-	/* once expired: forgotten, and nothing of the stored file goes */
-	make_path("alice/.upgate-tmp-C", 1);	/* a name it no longer owns */
-	u.expires = now_s() - 1;
-	CU_ASSERT_EQUAL(ledger_upload_put(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT(got.expires > now_s() + 3500);
+	/* another, whose expiry passed by the time it finished */
+	lease_make(&fx.l, "alice/.upgate-tmp-D", 64, now_s() + 3600, &v);
+	v.expires = now_s() - 1;
+	lease_finish(&v, "alice/.upgate-tmp-D", "alice/movie2.mkv");
+	CU_ASSERT_EQUAL_FATAL(ledger_usage(&fx.l, "alice", &us), LEDGER_OK);
+	CU_ASSERT_EQUAL(us.dead, 0);
+	CU_ASSERT_EQUAL(us.reserved, 0);
 	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, "alice", fx.upload_fd, NULL,
 	    NULL), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_reclaim(&fx.l, NULL, fx.upload_fd, NULL,
+	    NULL), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", v.id, &got), 1);
+	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &got), 0);
+	CU_ASSERT(exists("alice/movie.mkv"));
+	CU_ASSERT(exists("alice/movie2.mkv"));
+	CU_ASSERT(exists("alice/.upgate-tmp-C"));
+	CU_ASSERT(exists("alice/.upgate-tmp-D"));
+	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 128);
+	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
+	/* DELETE of a finished upload forgets it */
+	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u), LEDGER_OK);
 	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &got), 1);
 	CU_ASSERT(exists("alice/movie.mkv"));
-	CU_ASSERT(exists("alice/.upgate-tmp-C"));
-	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 64);
-	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
 }
 
 /* Termination: the upload and its lease are gone at once. */
