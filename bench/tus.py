@@ -259,7 +259,11 @@ def small(fx, kind, conns, seconds, tag):
     dt = time.monotonic() - t0
     if errors:
         harness.fail("small %s: %s" % (kind, errors[:3]))
+    small.stored += sum(counts)
     return sum(counts) / dt
+
+
+small.stored = 0
 
 
 def main():
@@ -327,6 +331,10 @@ def main():
               "tus (creation + PATCH) %.0f uploads/s (%.0f requests/s): "
               "%.2fx" % (conns, "" if conns == 1 else "s", a.rounds, p, t,
                          2 * t, t / p))
+    # flat cost: a user's finished uploads must not slow their requests
+    print("# 4 KiB PUT on 1 connection, the last round against the first "
+          "(%d uploads stored in all, tus and PUT): %.2fx"
+          % (small.stored, rates["PUT", 1][-1] / rates["PUT", 1][0]))
     print("# load %.2f %.2f %.2f at the end; %.0fs in all"
           % (os.getloadavg() + (time.monotonic() - t0,)))
     return 0

@@ -633,15 +633,17 @@ find_locked(struct request *rq, struct tus_state *t, const char *id)
 	return find_upload(rq, t, id);
 }
 
-/* Termination: its bytes and its reservation go; a stored file stays. */
+/*
+ * Termination: its bytes, the folders its creation made (when empty) and
+ * its reservation go; a stored file stays.
+ */
 static void
 terminate(struct request *rq, struct tus_state *t)
 {
 	enum ledger_err le;
 
-	if (!t->u.finished)
-		relpath_unlink_tmp(rq->upload_fd, t->u.tmp, STORE_TMP_PREFIX);
-	if ((le = ledger_upload_end(rq->ledger, &t->u)) != LEDGER_OK) {
+	if ((le = ledger_upload_end(rq->ledger, &t->u, rq->upload_fd)) !=
+	    LEDGER_OK) {
 		answer_outcome(rq, t, gate_ledger_failed(rq, le));
 		return;
 	}

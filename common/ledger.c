@@ -294,6 +294,18 @@ reclaim_done(void *arg, const char *user, int64_t bytes)
 		c->fn(c->arg, user, bytes);
 }
 
+/* The paths of a lease are a reservation's: they go as in a reclaim. */
+enum ledger_err
+ledger_upload_end(struct ledger *l, struct upload *u, int upload_fd)
+{
+	struct reclaim_ctx c = { upload_fd, NULL, NULL };
+
+	if (l->ops == NULL || !upload_id_valid(u->id) ||
+	    !names_user_valid(u->owner))
+		return LEDGER_IO;
+	return l->ops->upload_end(l, u, reclaim_path, &c);
+}
+
 enum ledger_err
 ledger_reclaim(struct ledger *l, const char *user, int upload_fd,
     void (*fn)(void *, const char *, int64_t), void *arg)

@@ -351,10 +351,12 @@ enum ledger_err ledger_upload_put(struct ledger *, const struct upload *);
 enum ledger_err ledger_upload_finish(struct ledger *, struct upload *);
 
 /*
- * Termination: forgets u and its lease (the caller removed the
- * temporary file).  Under u's lock.
+ * Termination: removes u's temporary file, then the folders its creation
+ * made when they are empty, below upload_fd (as a reclaim does); then
+ * forgets u and its lease.  Under u's lock (an unfinished one).
  */
-enum ledger_err ledger_upload_end(struct ledger *, struct upload *);
+enum ledger_err ledger_upload_end(struct ledger *, struct upload *,
+    int upload_fd);
 
 /*
  * Every unfinished upload of user (every user when NULL), expired ones
@@ -418,7 +420,8 @@ struct ledger_ops {
 	void (*upload_unlock)(struct ledger *, struct upload *);
 	enum ledger_err (*upload_put)(struct ledger *, const struct upload *);
 	enum ledger_err (*upload_finish)(struct ledger *, struct upload *);
-	enum ledger_err (*upload_end)(struct ledger *, struct upload *);
+	enum ledger_err (*upload_end)(struct ledger *, struct upload *,
+	    void (*)(void *, enum resv_path, const char *), void *);
 	enum ledger_err (*each_upload)(struct ledger *, const char *,
 	    int (*)(void *, const struct upload *), void *);
 };

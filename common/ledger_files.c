@@ -1692,6 +1692,25 @@ uploads_walk(int fd, DIR **d, struct upload **u)
 	return 0;
 }
 
+/*
+ * Calls fn for the paths of the state u read as text (its path lines at
+ * at): the temporary file of an unfinished one, then the folders, as a
+ * reservation's (resv_paths).
+ */
+static void
+upload_paths(const struct upload *u, char *text, size_t at,
+    void (*fn)(void *, enum resv_path, const char *), void *arg)
+{
+	struct resv_info info = { 0, NULL, 0 };
+
+	/* resv_paths reads past USED_WIDTH: the paths start there */
+	info.paths = text + at - USED_WIDTH;
+	info.len = strlen(text) - at + USED_WIDTH;
+	if (!u->finished)
+		resv_paths(&info, RESV_TMP, fn, arg);
+	resv_paths(&info, RESV_DIR, fn, arg);
+}
+
 /* Removes the finished uploads in done whose expiry passed. */
 static void
 done_sweep(int done)
@@ -1774,14 +1793,32 @@ files_upload_finish(struct ledger *l, struct upload *u)
 	return err;
 }
 
-/* An upload's state, wherever it is: uploads/USER or done/. */
+/*
+ * An upload's state, wherever it is: uploads/USER (its paths removed
+ * first, so that a crash in between leaves the state, which its expiry
+ * reclaims, never a file that nothing owns) or done/.
+ */
 static enum ledger_err
-files_upload_end(struct ledger *l, struct upload *u)
+files_upload_end(struct ledger *l, struct upload *u,
+    void (*fn)(void *, enum resv_path, const char *), void *arg)
 {
-	int dfd, done, rc;
+	struct upload *old;
+	int64_t        bytes;
+	char          *text;
+	size_t         at;
+	int            dfd, done, rc;
 
 	if ((dfd = uploads_open(l, u->owner, 0)) == -1)
 		return fail(l, "openat");
+	if ((old = malloc(sizeof *old)) == NULL) {
+		close(dfd);
+		return fail(l, "malloc");
+	}
+	if (upload_read(dfd, u->owner, u->id, old, &bytes, &text, &at) == 0) {
+		upload_paths(old, text, at, fn, arg);
+		free(text);
+	}
+	free(old);
 	rc = unlinkat(dfd, u->id, 0);
 	if (rc == -1 && errno == ENOENT &&
 	    (done = subdir_open(dfd, UPLOADS_DONE, 0)) != -1) {
@@ -1819,7 +1856,6 @@ static void
 lease_reclaim(struct ledger *l, struct resv_scan *s, int dfd,
     const char *name)
 {
-	struct resv_info info = { 0, NULL, 0 };
 	struct upload    u;
 	int64_t          bytes;
 	char            *text = NULL;
@@ -1830,12 +1866,7 @@ lease_reclaim(struct ledger *l, struct resv_scan *s, int dfd,
 		return;
 	if (upload_read(dfd, s->user, name, &u, &bytes, &text, &at) == 0 &&
 	    u.expires <= (int64_t)time(NULL)) {
-		/* resv_paths reads past USED_WIDTH: the paths start there */
-		info.paths = text + at - USED_WIDTH;
-		info.len = strlen(text) - at + USED_WIDTH;
-		if (!u.finished)
-			resv_paths(&info, RESV_TMP, s->fn, s->arg);
-		resv_paths(&info, RESV_DIR, s->fn, s->arg);
+		upload_paths(&u, text, at, s->fn, s->arg);
 		unlinkat(dfd, name, 0);
 		if (bytes > 0)
 			s->done(s->arg, s->user, bytes);

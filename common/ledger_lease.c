@@ -127,15 +127,6 @@ ledger_upload_finish(struct ledger *l, struct upload *u)
 }
 
 enum ledger_err
-ledger_upload_end(struct ledger *l, struct upload *u)
-{
-	if (l->ops == NULL || !upload_id_valid(u->id) ||
-	    !names_user_valid(u->owner))
-		return LEDGER_IO;
-	return l->ops->upload_end(l, u);
-}
-
-enum ledger_err
 ledger_each_upload(struct ledger *l, const char *user,
     int (*fn)(void *, const struct upload *), void *arg)
 {

@@ -2201,20 +2201,34 @@ pg_upload_finish(struct ledger *l, struct upload *u)
 	    " DELETE FROM upgate_reservations WHERE id = $2", u, 1);
 }
 
-/* Its lease and its row; a finished upload has only the row. */
+/*
+ * Its lease's paths, then the lease and its row; a finished upload has
+ * only the row.  A crash in between leaves the lease, which its expiry
+ * reclaims.
+ */
 static enum ledger_err
-pg_upload_end(struct ledger *l, struct upload *u)
+pg_upload_end(struct ledger *l, struct upload *u,
+    void (*fn)(void *, enum resv_path, const char *), void *arg)
 {
 	struct args     a = { .n = 0 };
-	enum ledger_err err;
+	enum ledger_err err = LEDGER_OK;
+	PGresult       *res;
 
 	if ((err = enter(l, 0)) != LEDGER_OK)
 		return err;
 	arg_int(&a, (int64_t)u->lease);
-	arg_text(&a, u->id);
-	err = run_cmd(l, "upload_end", "WITH u AS (DELETE FROM upgate_uploads"
-	    " WHERE id = $2) DELETE FROM upgate_reservations WHERE id = $1",
-	    &a);
+	/* the columns of reclaim_one's query, for reclaim_paths */
+	res = run(l, "upload_end", "SELECT NULL, NULL, kind,"
+	    " encode(rel, 'hex') FROM upgate_reservation_paths"
+	    " WHERE resv = $1", &a, PGRES_TUPLES_OK, &err);
+	if (res != NULL) {
+		reclaim_paths(res, fn, arg);
+		PQclear(res);
+		arg_text(&a, u->id);
+		err = run_cmd(l, "upload_end", "WITH u AS (DELETE FROM"
+		    " upgate_uploads WHERE id = $2) DELETE FROM"
+		    " upgate_reservations WHERE id = $1", &a);
+	}
 	leave(l);
 	return err;
 }

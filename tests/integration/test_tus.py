@@ -313,7 +313,7 @@ def _():
 @test("tus: termination of an unfinished upload frees its bytes and its "
       "reservation; its URL is then unknown")
 def _():
-    with Env(quota="alice 1000\n") as e:
+    with Env(quota="alice 1000\n", conf={"create_parents": "yes"}) as e:
         uid = created(create(e, 500))
         expect(patch(e, uid, 0, b"x" * 200), 204, "appended")
         r = delete(e, uid)
@@ -324,6 +324,18 @@ def _():
         eq(reserved(e), 0, "reserved")
         expect(head(e, uid), 404, "not_found")
         expect(patch(e, uid, 200, b"x"), 404, "not_found")
+        # the folders its creation made go with it, when empty
+        os.makedirs(e.path("alice", "a/kept"))
+        uid = created(create(e, 300, path="/a/b/c/"))
+        check(os.path.isdir(e.path("alice", "a/b/c")),
+              "the creation made the folders a/b/c")
+        expect(patch(e, uid, 0, b"y" * 100), 204, "appended")
+        expect(delete(e, uid), 204, "deleted")
+        eq(tmp_sizes(e), [], "temporary files")
+        eq(sorted(os.listdir(e.path("alice", "a"))), ["kept"],
+           "alice/a after the termination (b and c were made by the "
+           "creation)")
+        eq(reserved(e), 0, "reserved")
 
 
 def wait_expiry(r):

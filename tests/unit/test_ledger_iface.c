@@ -1813,12 +1813,12 @@ test_lease_complete(void)
 	CU_ASSERT_EQUAL(used_of(&fx.l, "alice"), 128);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
 	/* DELETE of a finished upload forgets it */
-	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u, fx.upload_fd), LEDGER_OK);
 	CU_ASSERT_EQUAL(ledger_upload_get(&fx.l, "alice", u.id, &got), 1);
 	CU_ASSERT(exists("alice/movie.mkv"));
 }
 
-/* Termination: the upload and its lease are gone at once. */
+/* Termination: the upload, its file and its lease are gone at once. */
 static void
 test_lease_terminate(void)
 {
@@ -1827,7 +1827,9 @@ test_lease_terminate(void)
 	lease_make(&fx.l, "alice/.upgate-tmp-T", 64, now_s() + 3600, &u);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 64);
 	CU_ASSERT_EQUAL_FATAL(ledger_upload_lock(&fx.l, &u), LEDGER_OK);
-	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u), LEDGER_OK);
+	CU_ASSERT(exists("alice/.upgate-tmp-T"));
+	CU_ASSERT_EQUAL(ledger_upload_end(&fx.l, &u, fx.upload_fd), LEDGER_OK);
+	CU_ASSERT(!exists("alice/.upgate-tmp-T"));
 	ledger_upload_unlock(&fx.l, &u);
 	CU_ASSERT_EQUAL(reserved_of(&fx.l, "alice"), 0);
 	CU_ASSERT_EQUAL(dead_of(&fx.l, "alice"), 0);
