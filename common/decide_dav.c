@@ -116,8 +116,10 @@ decide_walk(enum target t, enum cause bad, struct verdict v)
 {
 	switch (t) {
 	case TARGET_BAD_NAME:
-	case TARGET_TOO_LONG:
 		return decide_refuse_by(v, REASON_BAD_REQUEST, 8, bad);
+	case TARGET_TOO_LONG:
+		return decide_refuse_by(v, REASON_BAD_REQUEST, 8,
+		    CAUSE_PATH_TOO_LONG);
 	case TARGET_SYMLINK:
 		return decide_refuse_by(v, REASON_FORBIDDEN, 8, CAUSE_SYMLINK);
 	case TARGET_FOREIGN:

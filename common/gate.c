@@ -194,25 +194,28 @@ join_rel(struct request *rq)
 
 /*
  * upgate(8), "Limits": the whole path of what a request stores (the
- * file and the temporary name it streams under; for a form, its folder
- * with room for a name of FILE_NAME_MAX bytes) fits in PATH_MAX, so that
- * any program can open it by its name: the web server that serves
- * upload_dir, a backup, the operator's shell.  The gate itself would
- * cope, walking one folder at a time.
+ * file and the temporary name it streams under; for a form, and for a
+ * folder WebDAV makes, the folder with room for a name of FILE_NAME_MAX
+ * bytes) fits in PATH_MAX, so that any program can open it by its name:
+ * the web server that serves upload_dir, a backup, the operator's shell.
+ * The gate itself would cope, walking one folder at a time.  folder is
+ * the length of the folder below upload_dir, last the name's in it.
  */
+int
+gate_fits_path_max(const struct request *rq, size_t folder, size_t last)
+{
+	if (last < STORE_TMP_NAME_LEN)
+		last = STORE_TMP_NAME_LEN;
+	return strlen(rq->g->cfg.upload_dir) + 1 + folder + (folder > 0) +
+	    last < PATH_MAX;
+}
+
 static int
 within_path_max(const struct request *rq)
 {
-	size_t last = FILE_NAME_MAX, len;
-
-	if (rq->kind == PATH_FILE) {
-		last = strlen(rq->path.comp[rq->path.ncomp - 1]);
-		if (last < STORE_TMP_NAME_LEN)
-			last = STORE_TMP_NAME_LEN;
-	}
-	len = strlen(rq->g->cfg.upload_dir) + 1 + strlen(rq->folder) +
-	    (rq->folder[0] != '\0') + last;
-	return len < PATH_MAX;
+	return gate_fits_path_max(rq, strlen(rq->folder),
+	    rq->kind == PATH_FILE ? strlen(rq->path.comp[rq->path.ncomp - 1]) :
+	    FILE_NAME_MAX);
 }
 
 /*

@@ -40,6 +40,7 @@ static int
 find_dav_target(struct request *rq)
 {
 	const char *pi = request_param(rq, "PATH_INFO");
+	char        rel[sizeof rq->rel];
 	int         r;
 
 	rq->facts.known |= KNOW_TARGET;
@@ -51,6 +52,13 @@ find_dav_target(struct request *rq)
 	rq->facts.trailing_slash = rq->path.ncomp > 0 &&
 	    pi[strlen(pi) - 1] == '/';
 	rq->facts.names_root = rq->path.ncomp == 0;
+	/* the folder MKCOL makes leaves room for a file, as a form's does */
+	if (rq->facts.method == METHOD_MKCOL && (gate_path_rel(rq, &rq->path,
+	    rq->path.ncomp, rel, sizeof rel) == -1 ||
+	    !gate_fits_path_max(rq, strlen(rel), FILE_NAME_MAX))) {
+		rq->facts.target = TARGET_TOO_LONG;
+		return 0;
+	}
 	if ((r = open_user_dir(rq)) != 0)
 		return r == 1 ? 0 : -1;
 	if (davpath_resolve(rq->user_fd, &rq->path, &rq->dav) == -1)

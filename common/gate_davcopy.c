@@ -145,6 +145,7 @@ find_dest(struct request *rq)
 	const char            *https = request_param(rq, "HTTPS");
 	const char            *name = request_param(rq, "SERVER_NAME");
 	const char            *port = request_param(rq, "SERVER_PORT");
+	size_t                 len, last;
 
 	d.destination = request_param(rq, "HTTP_DESTINATION");
 	/* without a Host header, the server's own name (RFC 3875 §4.1.14) */
@@ -166,6 +167,17 @@ find_dest(struct request *rq)
 		return 0;
 	}
 	f->dest_slash = buf[strlen(buf) - 1] == '/';
+	/* a file's Destination as a PUT's path, a folder's as MKCOL's */
+	len = strlen(rel);
+	if (f->target == TARGET_EXISTS && rq->dest_path.ncomp > 0) {
+		last = strlen(rq->dest_path.comp[rq->dest_path.ncomp - 1]);
+		len -= last + (len > last);	/* its folder, without the '/' */
+	} else
+		last = FILE_NAME_MAX;
+	if (!gate_fits_path_max(rq, len, last)) {
+		f->dest_target = TARGET_TOO_LONG;
+		return 0;
+	}
 	/*
 	 * users share folders: the target's lock, as a PUT takes it, so
 	 * that no other user stores there while this request decides and

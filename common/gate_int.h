@@ -124,6 +124,12 @@ struct outcome gate_decide_again(struct request *, int64_t own, int quota);
 int            gate_refresh_target(struct request *);
 /* Rows 8 and 9: the target path walked, never following a link. */
 int            gate_find_target(struct request *);
+/*
+ * 1 when a name of last bytes (at least a temporary name's) in a folder
+ * of folder bytes below upload_dir stays within PATH_MAX.
+ */
+int            gate_fits_path_max(const struct request *, size_t folder,
+    size_t last);
 /* The user's figures, under the lock, dead reservations reclaimed. */
 enum ledger_err gate_read_usage(struct request *, struct usage *);
 /* A CGI variable of the request; NULL when unset or empty. */

@@ -1096,6 +1096,21 @@ class Env:
         return fd
 
 
+def long_rel(e, total):
+    """A path below alice's folder whose whole path on the server,
+    upload_dir/alice/REL, is total bytes: folders of 200 bytes, the last
+    component 55 to 255 bytes (longer than a temporary name)."""
+    n = total - len(e.upload) - len("/alice/")
+    comps = []
+    while n > 255:
+        comps.append(chr(ord("a") + len(comps) % 26) * 200)
+        n -= 201
+    comps.append("z" * n)
+    rel = "/".join(comps)
+    eq(len(os.path.join(e.upload, "alice", rel)), total, "test path length")
+    return rel
+
+
 def _read_below(top, rel):
     """The text of top/REL, opened one folder at a time as upgate does:
     with a long REL the whole path may pass PATH_MAX."""

@@ -11,7 +11,7 @@ import urllib.parse
 
 from harness import (ALLOWED, ALLOWED_DAV, Env, MiB, check, eq, expect,
                      expect_quota_headers, expect_refusal_before_body,
-                     log_of, test)
+                     log_of, long_rel, test)
 
 QUOTA = "alice 1M\nbob 1M\n"
 D = "{DAV:}"
@@ -360,6 +360,45 @@ def _():
               "415 made the folder")
         eq(sorted(os.listdir(e.user_dir())), ["a.txt", "new"], "folders")
         unchanged(e, {"a.txt": b"hello"}, 5)
+
+
+@test("dav: MKCOL and a COPY's or MOVE's Destination are held to PUT's "
+      "limit (upgate(8), Limits): a folder leaves room for a 255-byte "
+      "name, a file's whole path stays within PATH_MAX")
+def _():
+    with env(create_parents="yes") as e:
+        too_long = "the path is too long"
+        # a folder: itself, a '/' and 255 bytes of name
+        rel = long_rel(e, 4096 - 256)
+        parent = rel.rsplit("/", 1)[0]
+        expect(e.run("PUT", "/" + parent + "/f.txt", body=b"x"), 201)
+        r = e.run("MKCOL", "/" + rel)
+        expect(r, 400, "bad_request")
+        check(too_long in r.json()["message"], "%s: message %r"
+              % (r.what(), r.json()["message"]))
+        eq(sorted(os.listdir(os.path.join(e.user_dir(), parent))),
+           ["f.txt"], "folders made by a refused MKCOL")
+        ok = long_rel(e, 4095 - 256)
+        expect(e.run("MKCOL", "/" + ok), 201, "created", head=True)
+        # a file's Destination: the whole path within PATH_MAX
+        put(e, "/a.txt", b"hello")
+        for method in ("COPY", "MOVE"):
+            far = long_rel(e, 4096)
+            r = e.run(method, "/a.txt", headers=dest("/" + far))
+            expect(r, 400, "bad_request")
+            check(too_long in r.json()["message"], "%s: message %r"
+                  % (r.what(), r.json()["message"]))
+        near = long_rel(e, 4095)
+        os.makedirs(os.path.join(e.user_dir(), near.rsplit("/", 1)[0]))
+        expect(e.run("COPY", "/a.txt", headers=dest("/" + near)), 201,
+               "copied", head=True)
+        # a folder's Destination: as MKCOL's
+        r = e.run("COPY", "/" + ok, headers=dest("/" + rel))
+        expect(r, 400, "bad_request")
+        check(too_long in r.json()["message"], "%s: message %r"
+              % (r.what(), r.json()["message"]))
+        eq(e.usage(), 11, "usage: f.txt, a.txt and its copy")
+        eq(e.record("alice/a.txt"), ("alice", 5), "the source's record")
 
 
 @test("dav: MKCOL makes the user's folder as needed; never through a link")

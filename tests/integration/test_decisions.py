@@ -5,7 +5,7 @@ import os
 
 from harness import (ALLOWED_DAV, Env, MiB, check, eq, expect,
                      expect_no_quota_headers, expect_quota_headers,
-                     expect_refusal_before_body, log_of, test)
+                     expect_refusal_before_body, log_of, long_rel, test)
 
 QUOTA = "# test table\nalice 1M\nbob 1M\n"
 LIMIT = MiB
@@ -725,21 +725,6 @@ def _():
 
 # ------------------------------------------- row 8: the path's length
 
-def _long_rel(e, total):
-    """A path below alice's folder whose whole path on the server,
-    upload_dir/alice/REL, is total bytes: folders of 200 bytes, the last
-    component 55 to 255 bytes (longer than a temporary name)."""
-    n = total - len(e.upload) - len("/alice/")
-    comps = []
-    while n > 255:
-        comps.append(chr(ord("a") + len(comps) % 26) * 200)
-        n -= 201
-    comps.append("z" * n)
-    rel = "/".join(comps)
-    eq(len(os.path.join(e.upload, "alice", rel)), total, "test path length")
-    return rel
-
-
 def _nothing_left(e, what):
     """Nothing of alice's on disk, in the ledger, or reserved."""
     check(not os.path.exists(e.user_dir()) or not e.stored(),
@@ -753,7 +738,7 @@ def _nothing_left(e, what):
 def _():
     # upgate(8), "Limits": upload_dir/USER/PATH stays within PATH_MAX
     with env(create_parents="yes") as e:
-        rel = _long_rel(e, 4096)
+        rel = long_rel(e, 4096)
         r = e.run("PUT", "/" + rel, body=b"hello")
         expect(r, 400, "bad_request")
         expect_refusal_before_body(r)
@@ -769,7 +754,7 @@ def _():
         r = e.run("PUT", p16 + "/f.txt", body=b"hello")
         expect(r, 400, "bad_request")
         _nothing_left(e, r.what())
-        rel = _long_rel(e, 4095)
+        rel = long_rel(e, 4095)
         r = expect(e.run("PUT", "/" + rel, body=b"hello"), 201, "stored")
         eq(e.stored(), {rel: b"hello"}, "stored at 4095 bytes")
         eq(e.record("alice/" + rel), ("alice", 5), "ledger record")
@@ -781,7 +766,7 @@ def _():
 @test("row8: DELETE past PATH_MAX on the server -> 400 'cannot be deleted'")
 def _():
     with env() as e:
-        rel = _long_rel(e, 4100)
+        rel = long_rel(e, 4100)
         r = e.run("DELETE", "/" + rel)
         expect(r, 400, "bad_request")
         m = r.json()["message"]
@@ -795,7 +780,7 @@ def _():
     body, ct = _one_file_form("a.txt", b"hello")
     with env(create_parents="yes") as e:
         # the folder, a '/' and 255 bytes of name: 4096 is past PATH_MAX
-        rel = _long_rel(e, 4096 - 256)
+        rel = long_rel(e, 4096 - 256)
         r = e.run("POST", "/" + rel + "/", body=body, content_type=ct)
         expect(r, 400, "bad_request")
         expect_refusal_before_body(r)
@@ -803,7 +788,7 @@ def _():
                                              "the path is too long"),
               "%s: message %r" % (r.what(), r.json()["message"]))
         _nothing_left(e, r.what())
-        rel = _long_rel(e, 4095 - 256)
+        rel = long_rel(e, 4095 - 256)
         r = e.run("POST", "/" + rel + "/", body=body, content_type=ct)
         expect(r, 201, "stored")
         eq(e.stored(), {rel + "/a.txt": b"hello"}, "stored")
