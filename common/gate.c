@@ -244,24 +244,22 @@ open_user_dir(struct request *rq)
 }
 
 /* Who stored the target, for per_user_dirs = no and for the charge. */
-static int
+static enum ledger_err
 check_record(struct request *rq)
 {
 	struct record rec;
 	int           r;
 
 	if (rq->facts.target != TARGET_EXISTS)
-		return 0;
+		return LEDGER_OK;
 	r = ledger_record_get(rq->ledger, rq->rel, &rec);
-	if (r == -1) {
-		cause_copy(rq->ledger->cause);
-		return -1;
-	}
+	if (r == -1)
+		return rq->ledger->failed;
 	if (r == 0 && strcmp(rec.owner, rq->user) == 0)
 		rq->facts.recorded = rec.size;
 	else if (!rq->g->cfg.per_user_dirs)
 		rq->facts.target = TARGET_FOREIGN;	/* someone's, or nobody's */
-	return 0;
+	return LEDGER_OK;
 }
 
 /*
@@ -269,25 +267,26 @@ check_record(struct request *rq)
  * is at its name now, and who stored it.  Under the user's lock (and
  * the file's).
  */
-int
+struct outcome
 gate_refresh_target(struct request *rq)
 {
-	const char *name = rq->path.comp[rq->path.ncomp - 1];
-	struct stat st;
+	const char     *name = rq->path.comp[rq->path.ncomp - 1];
+	struct stat     st;
+	enum ledger_err le;
 
 	rq->facts.recorded = 0;
 	if (fstatat(rq->target.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT) {
-			cause_note("fstatat");
-			return -1;
-		}
+		if (errno != ENOENT)
+			return errno_failed(rq, "fstatat", 0);
 		rq->facts.target = TARGET_NEW;
-		return 0;
+		return outcome(REASON_NONE, NULL);
 	}
 	rq->facts.target = S_ISLNK(st.st_mode) ? TARGET_SYMLINK :
 	    S_ISREG(st.st_mode) ? TARGET_EXISTS : TARGET_NOT_REGULAR;
 	rq->facts.target_folder = S_ISDIR(st.st_mode);
-	return check_record(rq);
+	if ((le = check_record(rq)) != LEDGER_OK)
+		return gate_ledger_failed(rq, le);
+	return outcome(REASON_NONE, NULL);
 }
 
 /* "If-None-Match: *" (RFC 9110 §13.1.2), white space around it allowed. */
@@ -527,8 +526,8 @@ locked_part(struct request *rq)
 	}
 	if (files && lock_target(rq) == -1)
 		return;
-	if (files && check_record(rq) == -1) {
-		gate_respond(rq, REASON_SERVER_ERROR, NULL);
+	if (files && (e = check_record(rq)) != LEDGER_OK) {
+		gate_respond_outcome(rq, gate_ledger_failed(rq, e));
 		return;
 	}
 	if (files && decided(rq))

@@ -96,7 +96,8 @@ remove_file(struct tree *t, int dfd, const char *name, const struct stat *st)
 	}
 	if ((r = ledger_record_get(rq->ledger, t->path, &rec)) == -1) {
 		cause_copy(rq->ledger->cause);
-		note(d, t->path, 0, 500);
+		/* a database gone, or busy, is 503 as for any ledger call */
+		note(d, t->path, 0, rq->ledger->failed == LEDGER_IO ? 500 : 503);
 		return 0;
 	}
 	if (!rq->g->cfg.per_user_dirs &&

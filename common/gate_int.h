@@ -121,7 +121,7 @@ struct outcome gate_hold_more(struct request *, struct reservation *,
 struct outcome gate_decide_again(struct request *, int64_t own, int quota);
 
 /* gate.c */
-int            gate_refresh_target(struct request *);
+struct outcome gate_refresh_target(struct request *);
 /* Rows 8 and 9: the target path walked, never following a link. */
 int            gate_find_target(struct request *);
 /*

@@ -107,8 +107,8 @@ commit_locked(struct request *rq, int *replaced)
 	enum ledger_err le;
 	int            had, exists, shrinks;
 
-	if (gate_refresh_target(rq) == -1)
-		return errno_failed(rq, NULL, 0);
+	if ((o = gate_refresh_target(rq)).reason != REASON_NONE)
+		return o;
 	rq->facts.body_length = rq->tmp.written;
 	rq->facts.space_held = rq->tmp.written;
 	if ((o = gate_decide_again(rq, rq->resv.bytes, 1)).reason != REASON_NONE)

@@ -179,6 +179,7 @@ ledger_set_used(struct ledger *l, const char *user, int64_t used)
 int
 ledger_record_get(struct ledger *l, const char *rel, struct record *out)
 {
+	l->failed = LEDGER_IO;	/* unless the backend says otherwise */
 	if (l->ops == NULL || !relpath_valid(rel, 0))
 		return -1;
 	return l->ops->record_get(l, rel, out);

@@ -81,6 +81,8 @@ struct ledger {
 	void  *be;			/* the backend's state, owned */
 	/* why the last call failed, for the log: "fsync:EIO" */
 	char   cause[96];
+	/* what ledger_record_get's -1 came to: a database gone is 503 */
+	enum ledger_err failed;
 };
 
 /* Callers set it up with ledger_reservation_init. */
@@ -162,7 +164,10 @@ enum ledger_err ledger_usage(struct ledger *, const char *user,
 enum ledger_err ledger_set_used(struct ledger *, const char *user,
     int64_t used);
 
-/* The record of rel: 0 and *out filled, 1 when there is none, or -1. */
+/*
+ * The record of rel: 0 and *out filled, 1 when there is none, or -1
+ * with l->failed saying what the failure came to (LEDGER_DOWN, ...).
+ */
 int ledger_record_get(struct ledger *, const char *rel, struct record *out);
 
 /*

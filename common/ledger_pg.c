@@ -1150,8 +1150,10 @@ record_get_run(struct ledger *l, const char *rel, struct record *out)
 	arg_bytes(&a, rel);
 	res = run(l, "record_get", "SELECT owner, size FROM upgate_records"
 	    " WHERE sha256(rel) = sha256($1)", &a, PGRES_TUPLES_OK, &err);
-	if (res == NULL)
+	if (res == NULL) {
+		l->failed = err;
 		return -1;
+	}
 	if ((rc = PQntuples(res)) == 1) {
 		rc = get_user(res, 0, 0, out->owner, sizeof out->owner) == 0 &&
 		    get_int(res, 0, 1, &out->size) == 0 ? 0 : -1;
@@ -1167,10 +1169,13 @@ record_get_run(struct ledger *l, const char *rel, struct record *out)
 static int
 pg_record_get(struct ledger *l, const char *rel, struct record *out)
 {
-	int rc;
+	enum ledger_err err;
+	int             rc;
 
-	if (enter(l, 1) != LEDGER_OK)
+	if ((err = enter(l, 1)) != LEDGER_OK) {
+		l->failed = err;
 		return -1;
+	}
 	rc = record_get_run(l, rel, out);
 	leave(l);
 	return rc;

@@ -193,11 +193,20 @@ shared_file_visit(struct tree *t, int dfd, const char *name,
 	struct recount *rc = t->arg;
 	struct record   rec;
 	struct tally   *e;
+	int             r;
 
 	(void)dfd;
 	(void)name;
-	if (ledger_record_get(rc->l, t->path, &rec) != 0 ||
-	    (e = tally_find(rc, rec.owner)) == NULL)
+	/*
+	 * a corrupt record is nobody's, as none; a database gone stops the
+	 * recount rather than count its files as nobody's
+	 */
+	if ((r = ledger_record_get(rc->l, t->path, &rec)) == -1 &&
+	    rc->l->failed != LEDGER_IO) {
+		rc->err = rc->l->failed;
+		return -1;
+	}
+	if (r != 0 || (e = tally_find(rc, rec.owner)) == NULL)
 		return 0;	/* stored by nobody, through upgate */
 	tally_grow(e, st->st_size);
 	if (rec.size == st->st_size)

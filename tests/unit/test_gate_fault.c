@@ -68,7 +68,10 @@ f_usage(struct ledger *l, const char *u, struct usage *out)
 static int
 f_record_get(struct ledger *l, const char *rel, struct record *out)
 {
-	return lfail("record_get") ? -1 : real->record_get(l, rel, out);
+	if (!lfail("record_get"))
+		return real->record_get(l, rel, out);
+	l->failed = (enum ledger_err)calls.err;
+	return -1;
 }
 
 static enum ledger_err
@@ -379,7 +382,7 @@ release(struct after *a, struct after *b)
  * The failures a call can meet: storage, EIO and ENOSPC, and EMFILE
  * for an open; the ledger, LEDGER_IO for all, LEDGER_BUSY for a lock,
  * LEDGER_NOSPACE for a change (a read neither waits nor writes),
- * LEDGER_DOWN for all but a record's read (it reports -1 alone).  Sets *n.
+ * LEDGER_DOWN for all.  Sets *n.
  */
 static const int *
 errors_of(int ledger, const char *op, size_t *n)
@@ -397,12 +400,10 @@ errors_of(int ledger, const char *op, size_t *n)
 	}
 	if (strncmp(op, "lock_", 5) == 0)
 		return lock_errs;
-	if (strcmp(op, "usage") == 0) {
+	if (strcmp(op, "usage") == 0 || strcmp(op, "record_get") == 0) {
 		*n = 2;
 		return read_errs;
 	}
-	if (strcmp(op, "record_get") == 0)
-		*n = 1;
 	return write_errs;
 }
 
