@@ -1935,6 +1935,38 @@ test_recount_shared_corrupt(void)
 	CU_ASSERT_STRING_EQUAL(c.text, "alice:112>14;bob:21>20;");
 }
 
+/* A record read that meets a database gone: it stands in for one here. */
+static int
+record_get_down(struct ledger *l, const char *rel, struct record *out)
+{
+	(void)rel;
+	(void)out;
+	l->failed = LEDGER_DOWN;
+	return -1;
+}
+
+/*
+ * A record that cannot be read because the database is gone stops the
+ * recount: its files are not counted as nobody's, usage stays as it was.
+ */
+static void
+test_recount_shared_down(void)
+{
+	struct changes           c = { "" };
+	struct ledger_ops        down;
+	const struct ledger_ops *ops = fx.l.ops;
+
+	shared_tree();
+	down = *ops;
+	down.record_get = record_get_down;
+	fx.l.ops = &down;
+	CU_ASSERT_EQUAL(recount(0, NULL, log_change, &c), LEDGER_DOWN);
+	fx.l.ops = ops;
+	CU_ASSERT_STRING_EQUAL(c.text, "");
+	CU_ASSERT_EQUAL(used_of("alice"), 112);
+	CU_ASSERT_EQUAL(used_of("bob"), 21);
+}
+
 static void
 test_recount_empty(void)
 {
@@ -2261,6 +2293,7 @@ static CU_TestInfo recount_tests[] = {
 	{ "shared, every user", test_recount_shared_all },
 	{ "shared, one user", test_recount_shared_one },
 	{ "shared, corrupt records", test_recount_shared_corrupt },
+	{ "shared, a database gone", test_recount_shared_down },
 	{ "nothing at all", test_recount_empty },
 	{ "each_user", test_each_user },
 	CU_TEST_INFO_NULL,
